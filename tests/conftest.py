@@ -1,0 +1,71 @@
+"""Test isolation: a private FiftyOne database, media folder, DsCo home and plugins dir.
+
+The environment is set before FiftyOne is imported, so every test session
+starts its own MongoDB (FiftyOne's bundled one) in a temporary directory.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TMP = tempfile.mkdtemp(prefix="dsco-tests-")
+os.environ["FIFTYONE_DATABASE_DIR"] = os.path.join(_TMP, "db")
+os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_TMP, "media")
+os.environ["FIFTYONE_PLUGINS_DIR"] = os.path.join(_TMP, "plugins")
+os.environ["DSCO_HOME"] = os.path.join(_TMP, "dsco-home")
+os.environ["FIFTYONE_DATABASE_VALIDATION"] = "false"
+os.environ["FIFTYONE_DO_NOT_TRACK"] = "true"
+os.environ["FIFTYONE_SHOW_PROGRESS_BARS"] = "false"
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU
+
+import pytest  # noqa: E402
+
+import fiftyone as fo  # noqa: E402
+
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    return _TMP
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The built-in digits dataset (loaded once per session; do not modify it)."""
+    from fiftyone_dsco.datasets import load_builtin
+
+    return load_builtin("digits")
+
+
+@pytest.fixture
+def digits_copy(digits):
+    """A private, writable clone of digits (media files shared, read-only)."""
+    ds = digits.clone()
+    yield ds
+    if fo.dataset_exists(ds.name):
+        ds.delete()
+
+
+@pytest.fixture(scope="session")
+def installed_plugin():
+    """The repo's plugin files copied into FiftyOne's plugins dir, as a download would."""
+    dest = os.path.join(os.environ["FIFTYONE_PLUGINS_DIR"], "fiftyone-dsco")
+    if not os.path.isdir(dest):
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=_ROOT, capture_output=True, text=True, check=True,
+        ).stdout.split()
+        for rel in files:
+            if rel.startswith(("fiftyone_dsco/", "operators/", "plugin/")) or rel == "fiftyone.yml":
+                os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                shutil.copy2(os.path.join(_ROOT, rel), os.path.join(dest, rel))
+    return dest

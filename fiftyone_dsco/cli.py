@@ -92,6 +92,74 @@ def _print_table(ds, label_field):
         click.echo(f"test split: {len(test)} samples (held out from every DsCo step)")
 
 
+@main.group()
+def prior():
+    """Fit, inspect and list class-conditional diffusion priors."""
+
+
+@prior.command("fit")
+@click.argument("dataset_name")
+@click.option("--label-field", default="ground_truth", show_default=True)
+@click.option("--name", help="Prior name under $DSCO_HOME/priors (default <dataset>-<field>).")
+@click.option("--output-dir", type=click.Path(), help="Save the prior here instead.")
+@click.option("--image-size", type=int, help="Training resolution (default: image size, >= 16).")
+@click.option("--steps", type=int, help="Optimisation steps (default: 8000 at >= 24 px, else 2000).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True)
+@click.option("--checkpoint-every", default=500, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Retrain even if an identical prior exists.")
+@click.option("--no-recognisability", is_flag=True, help="Skip the quality score.")
+def prior_fit(dataset_name, label_field, name, output_dir, image_size, steps, batch_size, lr,
+              checkpoint_every, seed, overwrite, no_recognisability):
+    """Fit a prior on DATASET_NAME's train split (resumes an interrupted fit)."""
+    from .priors import fit_prior
+
+    p = fit_prior(_load_dataset(dataset_name), label_field, name=name, output_dir=output_dir,
+                  image_size=image_size, steps=steps, batch_size=batch_size, lr=lr,
+                  checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
+                  recognisability=not no_recognisability, progress=True)
+    click.echo(f"Prior saved at {p.path}")
+    _print_card(p.card)
+
+
+@prior.command("info")
+@click.argument("name_or_path")
+def prior_info(name_or_path):
+    """Show the card of a prior (a name under $DSCO_HOME/priors, or a folder)."""
+    from .priors import load_prior
+
+    p = load_prior(name_or_path, device="cpu")
+    click.echo(p.path)
+    _print_card(p.card)
+
+
+@prior.command("list")
+def prior_list():
+    """List the priors saved under $DSCO_HOME/priors."""
+    from .priors import list_priors
+
+    for name, card in list_priors().items():
+        rec = card.recognisability.get("overall")
+        rec = f"{100 * rec:.1f}%" if rec is not None else "-"
+        click.echo(f"{name}: {card.family}, {len(card.classes)} classes, "
+                   f"{card.image_size}px, recognisability {rec}")
+
+
+def _print_card(card):
+    click.echo(f"family: {card.family}   image: {card.image_size}px x {card.channels}ch   "
+               f"guidance: {'yes' if card.supports_guidance else 'no'}")
+    t = card.training
+    if t:
+        click.echo(f"trained on: {t.get('dataset')}/{t.get('label_field')}, "
+                   f"{t.get('steps')} steps in {t.get('seconds')} s on {t.get('device')}")
+    rec = card.recognisability
+    if rec:
+        click.echo(f"recognisability: {100 * rec['overall']:.1f}% overall")
+        for c, a in rec["per_class"].items():
+            click.echo(f"  {c:<14} {100 * a:5.1f}%")
+
+
 @main.command()
 @click.option("--dataset", "builtin", default="digits", show_default=True,
               type=click.Choice(["digits", "fashion-mnist"]))

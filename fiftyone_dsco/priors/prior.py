@@ -1,0 +1,203 @@
+"""A class-conditional diffusion prior: pixel-space UNet or latent DiT + VAE.
+
+Folder layouts are diffusers' own: ``DDPMPipeline.save_pretrained`` (``unet/``,
+``scheduler/``) for pixel priors and ``DiTPipeline.save_pretrained``
+(``transformer/``, ``vae/``, ``scheduler/``) for latent priors, plus the card
+``dsco_card.json``.
+"""
+
+import json
+import os
+
+import torch
+
+from ..config import device as pick_device
+from ..errors import PriorError
+from .card import PriorCard
+
+PIXEL, LATENT = "pixel", "latent"
+
+
+class DiffusionPrior:
+    """A loaded prior: denoiser (+ VAE), a DDIM scheduler and the card."""
+
+    def __init__(self, denoiser, scheduler, card, vae=None):
+        self.denoiser = denoiser.eval().requires_grad_(False)
+        self.vae = vae.eval().requires_grad_(False) if vae is not None else None
+        self.scheduler = scheduler
+        self.card = card
+        self.path = None
+
+    # -- io -------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path, classes=None, device=None):
+        """Load a prior folder. ``classes`` names the model's classes when it has no card."""
+        from diffusers import AutoencoderKL, DDIMScheduler, DiTTransformer2DModel, UNet2DModel
+
+        index = _read_model_index(path)
+        dev = pick_device(device)
+        card = PriorCard.load(path)
+        if "unet" in index:
+            denoiser, vae = UNet2DModel.from_pretrained(os.path.join(path, "unet")), None
+        elif "transformer" in index:
+            denoiser = DiTTransformer2DModel.from_pretrained(os.path.join(path, "transformer"))
+            vae = AutoencoderKL.from_pretrained(os.path.join(path, "vae"))
+        else:
+            raise PriorError(
+                f"{path}/model_index.json lists neither 'unet' nor 'transformer': "
+                f"DsCo loads DDPMPipeline-style (UNet2DModel) and DiTPipeline-style folders."
+            )
+        scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler")
+        if card is None:
+            card = _card_without_file(denoiser, vae, classes, path)
+        _check_card(card, denoiser)
+        prior = cls(denoiser.to(dev), scheduler, card, vae.to(dev) if vae is not None else None)
+        prior.path = os.path.abspath(path)
+        return prior
+
+    def save_pretrained(self, path):
+        """Save in diffusers' pipeline layout with the card beside the weights."""
+        from diffusers import DDPMPipeline, DiTPipeline
+
+        if self.family == PIXEL:
+            pipe = DDPMPipeline(unet=self.denoiser, scheduler=self.scheduler)
+        else:
+            pipe = DiTPipeline(transformer=self.denoiser, vae=self.vae, scheduler=self.scheduler)
+        pipe.save_pretrained(path)
+        self.card.save(path)
+
+    # -- properties -----------------------------------------------------------
+
+    @property
+    def family(self):
+        return self.card.family
+
+    @property
+    def device(self):
+        return next(self.denoiser.parameters()).device
+
+    @property
+    def classes(self):
+        return self.card.classes
+
+    @property
+    def latent_shape(self):
+        cfg = self.denoiser.config
+        return (cfg.in_channels, cfg.sample_size, cfg.sample_size)
+
+    def to(self, device):
+        self.denoiser.to(device)
+        if self.vae is not None:
+            self.vae.to(device)
+        return self
+
+    # -- model calls ----------------------------------------------------------
+
+    def model_output(self, x, t, labels):
+        """Raw denoiser output (noise part only) for states ``x`` at timestep ``t``."""
+        tt = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
+        if self.family == PIXEL:
+            return self.denoiser(x, tt, class_labels=labels).sample
+        out = self.denoiser(x, timestep=tt, class_labels=labels).sample
+        if out.shape[1] == 2 * x.shape[1]:  # learned variance: keep the noise prediction
+            out = out[:, : x.shape[1]]
+        return out
+
+    def predict(self, x, t, labels, guidance=1.0):
+        """Guided noise prediction and clean-sample prediction ``(eps, x0)``."""
+        if guidance != 1.0 and self.card.supports_guidance:
+            null = torch.full_like(labels, self.card.null_class)
+            out = self.model_output(torch.cat([x, x]), t, torch.cat([labels, null]))
+            cond, uncond = out.chunk(2)
+            out = uncond + guidance * (cond - uncond)
+        else:
+            out = self.model_output(x, t, labels)
+        return self._eps_x0(out, x, t)
+
+    def _eps_x0(self, out, x, t):
+        ab = self.scheduler.alphas_cumprod[int(t)].to(x.device, x.dtype)
+        a, s = ab.sqrt(), (1 - ab).sqrt()
+        kind = self.scheduler.config.prediction_type
+        if kind == "epsilon":
+            eps = out
+            x0 = (x - s * eps) / a
+        elif kind == "v_prediction":
+            x0 = a * x - s * out
+            eps = s * x + a * out
+        elif kind == "sample":
+            x0 = out
+            eps = (x - a * x0) / s
+        else:
+            raise PriorError(f"Unsupported prediction_type {kind!r}.")
+        return eps, x0
+
+    def decode(self, x0):
+        """Images in [-1, 1] from clean samples (identity for pixel priors)."""
+        if self.vae is None:
+            return x0
+        return self.vae.decode(x0 / self.card.latent_scale).sample
+
+
+def load_prior(path, classes=None, device=None):
+    """Load a prior folder (see :class:`DiffusionPrior`); a name resolves under DsCo's priors dir."""
+    from ..config import priors_dir
+
+    if not os.path.isdir(path) and os.path.isdir(priors_dir(path)):
+        path = priors_dir(path)
+    return DiffusionPrior.from_pretrained(path, classes=classes, device=device)
+
+
+def list_priors():
+    """Names and cards of the priors saved under DsCo's priors dir."""
+    from ..config import priors_dir
+
+    root = priors_dir()
+    out = {}
+    if os.path.isdir(root):
+        for name in sorted(os.listdir(root)):
+            card = PriorCard.load(os.path.join(root, name))
+            if card is not None:
+                out[name] = card
+    return out
+
+
+def _read_model_index(path):
+    index_path = os.path.join(path, "model_index.json")
+    if not os.path.isfile(index_path):
+        raise PriorError(
+            f"No diffusers model at '{path}' (model_index.json is missing). Give the "
+            f"folder that DDPMPipeline/DiTPipeline.save_pretrained wrote, or fit one "
+            f"with 'dsco prior fit'."
+        )
+    with open(index_path) as f:
+        return json.load(f)
+
+
+def _card_without_file(denoiser, vae, classes, path):
+    if not classes:
+        raise PriorError(
+            f"The prior at '{path}' has no dsco_card.json, so its class names are "
+            f"unknown. Pass classes=[...] (names in the model's index order)."
+        )
+    classes = list(classes)
+    cfg = denoiser.config
+    if vae is None:
+        n = cfg.num_class_embeds
+        return PriorCard(PIXEL, classes, cfg.sample_size, cfg.out_channels,
+                         null_class=len(classes) if n == len(classes) + 1 else None)
+    down = 2 ** (len(vae.config.block_out_channels) - 1)
+    return PriorCard(LATENT, classes, cfg.sample_size * down, vae.config.out_channels,
+                     null_class=cfg.num_embeds_ada_norm,
+                     latent_scale=vae.config.scaling_factor)
+
+
+def _check_card(card, denoiser):
+    cfg = denoiser.config
+    n = cfg.num_class_embeds if card.family == PIXEL else cfg.num_embeds_ada_norm
+    if n is None:
+        raise PriorError("The denoiser is not class-conditional (no class embeddings).")
+    if len(card.classes) > n:
+        raise PriorError(
+            f"The card lists {len(card.classes)} classes but the model embeds only {n}."
+        )

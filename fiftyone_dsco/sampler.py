@@ -1,0 +1,49 @@
+"""The deterministic DDIM denoising loop shared by plain sampling and NOpt.
+
+A ``step_hook(x, t, k)`` may replace the state ``x_t`` before each sampler
+step: NOpt optimises it there; plain sampling passes no hook.
+"""
+
+import torch
+
+
+def initial_noise(prior, n, seed, device=None):
+    """``n`` starting noises, reproducible from ``seed`` whatever the device."""
+    gen = torch.Generator().manual_seed(int(seed))
+    x = torch.randn((n,) + tuple(prior.latent_shape), generator=gen)
+    return x.to(device or prior.device)
+
+
+def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None):
+    """Run ``steps`` DDIM steps (eta = 0) from ``noise`` and return clean samples x0.
+
+    Args:
+        prior: a :class:`~fiftyone_dsco.priors.DiffusionPrior`
+        noise: starting states ``x_T``
+        labels: model class indices (long tensor, one per state)
+        steps: number of sampler steps
+        guidance: classifier-free guidance scale (1 = conditional only)
+        step_hook: optional ``hook(x, t, k) -> x`` called before step ``k``
+    """
+    from diffusers import DDIMScheduler
+
+    # prior.predict returns the noise prediction whatever the model's parameterisation
+    scheduler = DDIMScheduler.from_config(prior.scheduler.config, prediction_type="epsilon")
+    scheduler.set_timesteps(steps)
+    x = noise
+    for k, t in enumerate(scheduler.timesteps):
+        if step_hook is not None:
+            x = step_hook(x, t, k)
+        with torch.no_grad():
+            eps, _ = prior.predict(x, t, labels, guidance)
+            x = scheduler.step(eps, t, x, eta=0.0).prev_sample
+    return x
+
+
+def sample_images(prior, labels, seed=0, steps=25, guidance=2.0, step_hook=None):
+    """Decoded images in [-1, 1] for model class indices ``labels``."""
+    labels = torch.as_tensor(labels, dtype=torch.long, device=prior.device)
+    noise = initial_noise(prior, len(labels), seed)
+    x0 = denoise(prior, noise, labels, steps, guidance, step_hook)
+    with torch.no_grad():
+        return prior.decode(x0).clamp(-1, 1)

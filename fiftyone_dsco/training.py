@@ -1,0 +1,77 @@
+"""Train and apply classifiers on image arrays (shared by priors, features, evaluation)."""
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+
+import fiftyone.core.utils as fou
+
+from .config import device as pick_device
+from .models import create_classifier
+
+
+def augment_shift(x, max_shift, generator):
+    """Random translations by up to ``max_shift`` pixels (zero padding), per image."""
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    pad = nnf.pad(x, (max_shift,) * 4, value=-1.0)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)
+    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)
+    idx = torch.arange(n, device=x.device)[:, None, None]
+    return pad.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def train_classifier(images, labels, num_classes, arch="convnet3", epochs=300, batch_size=256,
+                     lr=0.01, momentum=0.9, weight_decay=5e-4, max_shift=2, seed=0,
+                     device=None, progress=False):
+    """Train a classifier from scratch on ``images`` (float tensor in [-1, 1], NCHW).
+
+    SGD with momentum, cosine learning-rate schedule, random shifts: the same
+    recipe for every training set compared. Returns the model in eval mode and
+    the training time in seconds.
+    """
+    dev = pick_device(device)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.as_tensor(images, dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    model = create_classifier(arch, num_classes, x.shape[1], x.shape[-1]).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    steps_per_epoch = max(1, -(-len(x) // batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+    start = time.perf_counter()
+    model.train()
+    with fou.ProgressBar(total=epochs, progress=progress, iters_str="epochs") as pb:
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=gen)
+            for k in range(0, len(x), batch_size):
+                idx = order[k : k + batch_size]
+                xb = augment_shift(x[idx], max_shift, gen).to(dev)
+                loss = nnf.cross_entropy(model(xb), y[idx].to(dev))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+            pb.update()
+    model.eval()
+    return model, time.perf_counter() - start
+
+
+@torch.no_grad()
+def predict(model, images, batch_size=1000):
+    """Logits of ``model`` on float images (tensor or uint8 array) in batches."""
+    from .data import to_unit_range
+
+    dev = next(model.parameters()).device
+    out = []
+    for k in range(0, len(images), batch_size):
+        xb = images[k : k + batch_size]
+        if not torch.is_tensor(xb):
+            xb = to_unit_range(xb)
+        out.append(model(xb.to(dev)).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0)

@@ -4,14 +4,50 @@ The environment is set before FiftyOne is imported, so every test session
 starts its own MongoDB (FiftyOne's bundled one) in a temporary directory.
 """
 
+import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TMP = tempfile.mkdtemp(prefix="dsco-tests-")
-os.environ["FIFTYONE_DATABASE_DIR"] = os.path.join(_TMP, "db")
+
+
+def _start_private_mongod(dbpath):
+    """Start FiftyOne's bundled mongod on a free port; return (process, uri).
+
+    FiftyOne's own database service attaches to *any* running FiftyOne
+    database process whatever its FIFTYONE_DATABASE_DIR, so tests that start
+    it beside another FiftyOne process would share that process's database.
+    A private mongod reached through FIFTYONE_DATABASE_URI cannot mix.
+    """
+    pkg = importlib.util.find_spec("fiftyone").submodule_search_locations[0]
+    mongod = os.path.join(pkg, "db", "bin", "mongod")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.makedirs(dbpath)
+    proc = subprocess.Popen(
+        [mongod, "--dbpath", dbpath, "--port", str(port), "--bind_ip", "127.0.0.1",
+         "--logpath", os.path.join(dbpath, "mongod.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"mongodb://127.0.0.1:{port}"
+        if proc.poll() is not None:
+            raise RuntimeError(f"mongod exited; see {dbpath}/mongod.log")
+        time.sleep(0.1)
+    raise RuntimeError("mongod did not start listening within 30 s")
+
+
+_MONGOD, _URI = _start_private_mongod(os.path.join(_TMP, "db"))
+os.environ["FIFTYONE_DATABASE_URI"] = _URI
+os.environ.pop("FIFTYONE_PRIVATE_DATABASE_PORT", None)
 os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_TMP, "media")
 os.environ["FIFTYONE_PLUGINS_DIR"] = os.path.join(_TMP, "plugins")
 os.environ["DSCO_HOME"] = os.path.join(_TMP, "dsco-home")
@@ -30,6 +66,11 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 def pytest_sessionfinish(session, exitstatus):
+    _MONGOD.terminate()
+    try:
+        _MONGOD.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        _MONGOD.kill()
     shutil.rmtree(_TMP, ignore_errors=True)
 
 

@@ -1,0 +1,163 @@
+"""DsCo runs on a FiftyOne dataset: records, resume, saved views, clean deletion.
+
+Every DsCo job (synthesis, doping, evaluation) is a FiftyOne custom run
+registered on the view it read, so ``dataset.load_run_view(key)`` tells what
+the run saw. Its config holds ``dsco_kind`` and the options; its results
+(a JSON dict) are updated as the run progresses, which is what resume reads.
+"""
+
+import os
+import shutil
+
+from fiftyone import ViewField as F
+
+from .config import DSCO_FIELD, media_dir
+from .errors import RunError
+
+SYNTHESIS, DOPING, EVALUATION = "synthesis", "doping", "evaluation"
+
+
+def validate_run_key(run_key):
+    """Raise unless ``run_key`` is a valid FiftyOne run key (a Python identifier)."""
+    if not isinstance(run_key, str) or not run_key.isidentifier():
+        raise RunError(
+            f"Invalid run key {run_key!r}: use letters, digits and underscores, "
+            f"not starting with a digit (e.g. 'nopt_ipc10')."
+        )
+
+
+def run_tag(run_key):
+    """The sample tag of a run's samples (synthetic ones and selected real ones)."""
+    return f"dsco:{run_key}"
+
+
+def saved_view_name(run_key):
+    return "dsco-" + run_key.replace("_", "-")
+
+
+def run_media_dir(dataset, run_key):
+    return media_dir(dataset.name, "runs", run_key)
+
+
+def is_dsco_run(dataset, run_key):
+    return dataset.has_run(run_key) and "dsco_kind" in dataset.get_run_info(run_key).config.serialize()
+
+
+def run_config(dataset, run_key):
+    """The options a run was started with (a dict with ``dsco_kind``)."""
+    cfg = dataset.get_run_info(run_key).config.serialize()
+    return {k: v for k, v in cfg.items() if k not in ("type", "method", "cls")}
+
+
+def begin_run(view, run_key, kind, config, overwrite=False):
+    """Register run ``run_key`` on ``view`` or resume it. Returns ``"new"`` or ``"resume"``.
+
+    A run with the same kind and options resumes; with other options it is an
+    error unless ``overwrite``, which deletes the old run and its samples first.
+    """
+    validate_run_key(run_key)
+    dataset = view._dataset
+    if dataset.has_run(run_key):
+        if not is_dsco_run(dataset, run_key):
+            raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
+        old = run_config(dataset, run_key)
+        same = old.get("dsco_kind") == kind and _comparable(old) == _comparable(config)
+        if same and not overwrite:
+            return "resume"
+        if not overwrite:
+            diff = sorted(k for k in set(old) | set(config)
+                          if k != "dsco_kind" and old.get(k) != config.get(k))
+            raise RunError(
+                f"Run '{run_key}' already exists with other options ({', '.join(diff) or 'kind'}). "
+                f"Pass overwrite=True (--overwrite) to replace it, or use another run key."
+            )
+        delete_run(dataset, run_key)
+    cfg = dataset.init_run(dsco_kind=kind, **config)
+    view.register_run(run_key, cfg)
+    save_results(dataset, run_key, {})
+    return "new"
+
+
+def _comparable(config):
+    return {k: v for k, v in config.items() if k != "dsco_kind"}
+
+
+def load_results(dataset, run_key):
+    """The results dict of a DsCo run (empty while nothing is recorded)."""
+    if not dataset.has_run(run_key):
+        raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
+    res = dataset.load_run_results(run_key, cache=False)
+    return dict(getattr(res, "data", None) or {}) if res is not None else {}
+
+
+def save_results(dataset, run_key, data):
+    results = dataset.init_run_results(run_key, data=_jsonable(data))
+    dataset.save_run_results(run_key, results, overwrite=True, cache=False)
+
+
+def list_runs(dataset, kind=None):
+    """``[{"key", "kind", "config", "timestamp"}]`` for the DsCo runs on ``dataset``."""
+    out = []
+    for key in dataset.list_runs():
+        if not is_dsco_run(dataset, key):
+            continue
+        cfg = run_config(dataset, key)
+        if kind is None or cfg["dsco_kind"] == kind:
+            info = dataset.get_run_info(key)
+            out.append(dict(key=key, kind=cfg["dsco_kind"], config=cfg,
+                            timestamp=str(info.timestamp)))
+    return out
+
+
+def run_samples(dataset, run_key):
+    """Samples that run ``run_key`` wrote (synthetic) or selected (real)."""
+    return dataset.match_tags(run_tag(run_key))
+
+
+def delete_run(dataset, run_key):
+    """Delete a DsCo run: its synthetic samples and files, its tags, saved view and record."""
+    validate_run_key(run_key)
+    synthetic = dataset.match((F(DSCO_FIELD + ".run_key") == run_key)
+                              & (F(DSCO_FIELD + ".source") == "synthetic"))
+    paths = synthetic.values("filepath")
+    dataset.delete_samples(synthetic)
+    for p in paths:
+        if os.path.isfile(p):
+            os.remove(p)
+    shutil.rmtree(run_media_dir(dataset, run_key), ignore_errors=True)
+    dataset.untag_samples(run_tag(run_key))
+    name = saved_view_name(run_key)
+    if dataset.has_saved_view(name):
+        dataset.delete_saved_view(name)
+    if dataset.has_run(run_key):
+        dataset.delete_run(run_key)
+
+
+def read_sample_ids(dataset):
+    """Ids of every real sample that any DsCo synthesis or doping run read."""
+    ids = set()
+    for run in list_runs(dataset):
+        if run["kind"] in (SYNTHESIS, DOPING):
+            ids.update(dataset.load_run_view(run["key"]).values("id"))
+    return ids
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def save_view(dataset, run_key, view, description):
+    """Save ``view`` as the run's saved view (replacing an older one)."""
+    dataset.save_view(saved_view_name(run_key), view, description=description, overwrite=True)
+    return saved_view_name(run_key)
+

@@ -47,3 +47,7 @@ class RunError(DscoError):
 
 class OptionError(DscoError, ValueError):
     """An option is out of range or names something unknown."""
+
+
+class LeakageError(DscoError):
+    """The held-out test split overlaps data that training or a DsCo run has read."""

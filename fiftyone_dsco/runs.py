@@ -46,7 +46,9 @@ def is_dsco_run(dataset, run_key):
 def run_config(dataset, run_key):
     """The options a run was started with (a dict with ``dsco_kind``)."""
     cfg = dataset.get_run_info(run_key).config.serialize()
-    return {k: v for k, v in cfg.items() if k not in ("type", "method", "cls")}
+    # "cls" and "type" are FiftyOne's; "method" is FiftyOne's too but DsCo may set it
+    return {k: v for k, v in cfg.items()
+            if k not in ("type", "cls") and not (k == "method" and v is None)}
 
 
 def begin_run(view, run_key, kind, config, overwrite=False):

@@ -4,6 +4,7 @@ The environment is set before FiftyOne is imported, so every test session
 starts its own MongoDB (FiftyOne's bundled one) in a temporary directory.
 """
 
+import atexit
 import importlib.util
 import os
 import shutil
@@ -45,7 +46,19 @@ def _start_private_mongod(dbpath):
     raise RuntimeError("mongod did not start listening within 30 s")
 
 
+def _stop_private_mongod():
+    _MONGOD.terminate()
+    try:
+        _MONGOD.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        _MONGOD.kill()
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
 _MONGOD, _URI = _start_private_mongod(os.path.join(_TMP, "db"))
+# atexit runs last-registered first: FiftyOne's own exit cleanup (registered
+# when it connects, later) still finds the database running.
+atexit.register(_stop_private_mongod)
 os.environ["FIFTYONE_DATABASE_URI"] = _URI
 os.environ.pop("FIFTYONE_PRIVATE_DATABASE_PORT", None)
 os.environ["FIFTYONE_DEFAULT_DATASET_DIR"] = os.path.join(_TMP, "media")
@@ -62,16 +75,7 @@ import fiftyone as fo  # noqa: E402
 
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _MONGOD.terminate()
-    try:
-        _MONGOD.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        _MONGOD.kill()
-    shutil.rmtree(_TMP, ignore_errors=True)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,621 @@
+"""Evaluation: train a classifier on each concentrated set, test it on held-out real data.
+
+The protocol of ``docs/method.md``: every set is trained from scratch with the
+same architecture, schedule and augmentation, for several seeds, and tested on
+a real split that no step of the pipeline has read. A random real subset of the
+same size and class balance and the full train split are trained beside the
+surrogate sets. Accuracies are the model's after its *final* epoch (never the
+best epoch on the test set), stored as fractions in ``[0, 1]``.
+
+What is stored on the dataset under ``eval_key``:
+
+- a DsCo run (kind ``evaluation``) holding the full results
+  (:func:`load_evaluation` reads them back in any process);
+- a summary in ``dataset.info["dsco_evaluations"][eval_key]``;
+- per arm, the test-split predictions of its first-seed model in the
+  ``fo.Classification`` field ``<eval_key>_<arm>``, evaluated by FiftyOne
+  under the evaluation key ``<eval_key>_<arm>_eval`` (FiftyOne writes a
+  boolean field named after an evaluation key, so the two names must differ);
+- a plot of accuracy against budget under
+  ``media_dir(<dataset>, "evaluations", <eval_key>)``.
+"""
+
+import datetime
+import os
+import re
+import shutil
+
+import numpy as np
+
+import fiftyone as fo
+import fiftyone.core.utils as fou
+from fiftyone import ViewField as F
+
+from . import data, runs
+from .config import DSCO_FIELD, media_dir
+from .errors import (
+    ClassMismatchError,
+    EmptyViewError,
+    LeakageError,
+    MissingLabelsError,
+    OptionError,
+    RunError,
+)
+
+DEFAULT_EVAL_KEY = "dsco_eval"
+RANDOM, FULL = "random", "full"
+#: The full-data arm trains at least this many epochs (see :func:`full_arm_epochs`).
+MIN_FULL_EPOCHS = 5
+INFO_KEY = "dsco_evaluations"
+
+
+class EvaluationResults(dict):
+    """The results of :func:`evaluate` (a JSON-able dict) with table and plot helpers."""
+
+    def format_table(self):
+        return format_table(self)
+
+    def plot(self, x="ipc"):
+        return plot_results(self, x=x)
+
+
+# --- public API ----------------------------------------------------------------
+
+
+def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3", epochs=300,
+             seeds=(0, 1, 2), image_size=None, channels=None, add_random=True, add_full=True,
+             full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=256, lr=0.01,
+             soft_labels=False, device=None, progress=None):
+    """Train a classifier on each set of ``train_views`` and test it on held-out real data.
+
+    Args:
+        dataset: the FiftyOne dataset (or a view of it) whose real train/test
+            splits are used
+        label_field: the ``fo.Classification`` field; every sample of a
+            training view, synthetic or real, is trained on its label there
+        train_views: dict ``name -> view`` of surrogate (concentrated) sets
+        test_view (None): the held-out split; default ``data.test_view(dataset)``
+        arch ("convnet3"): ``"convnet3"`` or ``"resnet18_small"``
+        epochs (300): epochs of every surrogate arm and of the random arm
+        seeds ((0, 1, 2)): one model per seed and arm
+        image_size (None): training side; default the real images' side, at least 16
+        channels (None): 1 or 3; default 1 for grey images
+        add_random (True): add ``random``, a random real train subset with the
+            size and class balance of the largest surrogate set, drawn per seed
+        add_full (True): add ``full``, the whole real train split
+        full_epochs (None): epochs of the full arm (and of the soft-label
+            teacher); default :func:`full_arm_epochs`
+        eval_key ("dsco_eval"): the key under which everything is stored;
+            an evaluation with the same key is replaced
+        batch_size (256), lr (0.01): the SGD recipe of ``training.train_classifier``
+        soft_labels (False): train every arm on the softmax outputs of a
+            teacher (same arch) trained on the full train split
+        device (None): torch device; default CUDA when present
+        progress (None): a FiftyOne ``progress`` value (bool or callback)
+
+    Returns:
+        an :class:`EvaluationResults`
+
+    Raises:
+        LeakageError: if the test split overlaps a training set or anything a
+            DsCo synthesis or doping run read (checked before anything runs)
+    """
+    plan = _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, image_size,
+                 channels, add_random, add_full, full_epochs, eval_key, batch_size, lr,
+                 soft_labels)
+    arrays = _load_arrays(plan, progress)
+    results, first_preds = _train_all(plan, arrays, device, progress)
+    _store(plan, results, first_preds)
+    return results
+
+
+def full_arm_epochs(epochs, largest_size, full_size):
+    """Epochs of the full-data arm: about as many images seen as the largest surrogate arm.
+
+    ``round(epochs * largest_size / full_size)``, but at least
+    :data:`MIN_FULL_EPOCHS` and at most ``epochs``: training 300 epochs on
+    60,000 images would take hours while adding little to the reference.
+    """
+    n = round(epochs * largest_size / max(1, full_size))
+    return int(min(epochs, max(MIN_FULL_EPOCHS, n)))
+
+
+def load_evaluation(dataset, eval_key=DEFAULT_EVAL_KEY):
+    """The :class:`EvaluationResults` stored on ``dataset`` under ``eval_key``."""
+    dataset = dataset._dataset
+    if not _is_evaluation_run(dataset, eval_key):
+        keys = [r["key"] for r in runs.list_runs(dataset, runs.EVALUATION)]
+        raise RunError(f"No DsCo evaluation '{eval_key}' on dataset '{dataset.name}'. "
+                       f"Evaluations: {keys or 'none'}.")
+    return EvaluationResults(runs.load_results(dataset, eval_key))
+
+
+def delete_evaluation(dataset, eval_key=DEFAULT_EVAL_KEY):
+    """Delete an evaluation: its run, prediction fields, FiftyOne evaluations, summary, plot."""
+    dataset = dataset._dataset
+    if not _is_evaluation_run(dataset, eval_key):
+        raise RunError(f"No DsCo evaluation '{eval_key}' on dataset '{dataset.name}'.")
+    _delete_outputs(dataset, eval_key, runs.load_results(dataset, eval_key))
+    runs.delete_run(dataset, eval_key)
+
+
+def format_table(results):
+    """A Markdown table: method | IPC | fraction | top-1 % mean ± std | seconds."""
+    lines = ["| method | IPC | fraction | top-1 % (mean ± std) | seconds |",
+             "|---|---:|---:|---:|---:|"]
+    for arm in results["arms"].values():
+        lines.append(
+            f"| {arm['name']} | {arm['ipc']:.4g} | {100 * arm['fraction']:.3g}% | "
+            f"{100 * arm['acc_mean']:.2f} ± {100 * arm['acc_std']:.2f} | {arm['seconds']:.1f} |"
+        )
+    epochs = ", ".join(f"{a['name']} {a['epochs']}" for a in results["arms"].values())
+    lines.append("")
+    teacher = results.get("teacher")
+    teacher = f" (teacher: {100 * teacher['acc']:.2f}%)" if teacher else ""
+    lines.append(
+        f"{results['arch']}, {len(results['seeds'])} seed(s), final-epoch accuracy on "
+        f"{results['test_size']} held-out images, std ddof={results['std_ddof']}, "
+        f"{results['labels']} labels{teacher}; epochs: {epochs}; seconds = training time per seed."
+    )
+    return "\n".join(lines)
+
+
+def plot_results(results, x="ipc"):
+    """Top-1 accuracy against budget (``x="ipc"`` or ``"fraction"``), error bars = std.
+
+    Returns a matplotlib ``Figure`` (made without pyplot, so no backend changes).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if x not in ("ipc", "fraction"):
+        raise OptionError(f"x must be 'ipc' or 'fraction', not {x!r}.")
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xs = []
+    for k, arm in enumerate(results["arms"].values()):
+        xv = arm[x] * (100 if x == "fraction" else 1)
+        y, e = 100 * arm["acc_mean"], 100 * arm["acc_std"]
+        if arm["kind"] == FULL:
+            ax.axhline(y, color="k", ls="--", lw=1, label=f"{arm['name']} ({y:.1f}%)")
+            ax.axhspan(y - e, y + e, color="k", alpha=0.1, lw=0)
+            continue
+        xs.append(xv)
+        ax.errorbar([xv], [y], yerr=[e], fmt="os^Dvp<>h"[k % 9], capsize=4, label=arm["name"])
+    if xs and max(xs) >= 10 * min(xs):
+        ax.set_xscale("log")
+    ax.set_xlabel("images per class" if x == "ipc" else "% of the train split")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(f"{results['eval_key']}: {results['arch']}, {len(results['seeds'])} seed(s), "
+                 f"{results['labels']} labels", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- planning and checks (nothing is written here) -----------------------------
+
+
+def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, image_size,
+          channels, add_random, add_full, full_epochs, eval_key, batch_size, lr, soft_labels):
+    ds = dataset._dataset
+    runs.validate_run_key(eval_key)
+    _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views)
+    train = data.train_view(dataset)
+    table = data.class_table(train, label_field, missing="skip")
+    test = data.test_view(dataset) if test_view is None else test_view
+    if test._dataset.name != ds.name:
+        raise OptionError(f"test_view is a view of '{test._dataset.name}', not of '{ds.name}'.")
+    test_table = _test_table(test, label_field, table.classes)
+    arms = _surrogate_arms(ds, train_views, label_field, table.classes)
+    largest = max(arms.values(), key=lambda a: len(a["ids"]))
+    if add_random:
+        arms[RANDOM] = dict(name=RANDOM, kind=RANDOM, counts=_class_counts(largest, table))
+    if add_full:
+        arms[FULL] = dict(name=FULL, kind=FULL)
+    if full_epochs is None:
+        full_epochs = full_arm_epochs(epochs, len(largest["ids"]), table.num_samples)
+    size, channels = _image_shape(train, table, image_size, channels)
+    plan = dict(dataset=ds, label_field=label_field, train=train, table=table, test=test,
+                test_table=test_table, arms=arms, arch=arch, epochs=int(epochs),
+                full_epochs=int(full_epochs), seeds=[int(s) for s in seeds], image_size=size,
+                channels=channels, batch_size=int(batch_size), lr=float(lr),
+                soft_labels=bool(soft_labels), eval_key=eval_key)
+    _check_leakage(plan)
+    _check_names(plan)
+    return plan
+
+
+def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views):
+    from .models import ARCHITECTURES
+
+    if arch not in ARCHITECTURES:
+        raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or (full_epochs is not None and full_epochs < 1):
+        raise OptionError("epochs, full_epochs and batch_size must be >= 1 and lr > 0.")
+    if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
+    if not isinstance(train_views, dict) or not train_views:
+        raise OptionError("train_views must be a non-empty dict name -> view of training sets.")
+
+
+def _test_table(test, label_field, classes):
+    if test.count() == 0:
+        raise EmptyViewError("No held-out test samples. Tag real samples that no step reads "
+                             "'test' (the built-in datasets have them), or pass test_view.")
+    synthetic = test.match(F(DSCO_FIELD + ".source") == "synthetic").count()
+    if synthetic:
+        raise OptionError(f"The test view holds {synthetic} synthetic samples; test on real "
+                          f"held-out data only (default: data.test_view(dataset)).")
+    return data.class_table(test, label_field, classes=classes, min_per_class=0)
+
+
+def _surrogate_arms(dataset, train_views, label_field, classes):
+    arms = {}
+    for name, view in train_views.items():
+        if view._dataset.name != dataset.name:
+            raise OptionError(f"Training set {name!r} is a view of dataset "
+                              f"'{view._dataset.name}', not of '{dataset.name}'.")
+        arm = _arm_name(name)
+        if arm in arms or arm in (RANDOM, FULL):
+            raise OptionError(f"Training set name {name!r} clashes with another arm ({arm!r}); "
+                              f"'random' and 'full' are reserved. Rename it.")
+        ids, labels = _view_labels(name, view, label_field, classes)
+        arms[arm] = dict(name=str(name), kind="surrogate", ids=ids, labels=labels)
+    return arms
+
+
+def _arm_name(name):
+    arm = re.sub(r"\W", "_", str(name), flags=re.ASCII).strip("_")
+    if not arm:
+        raise OptionError(f"Training set name {name!r} has no letter or digit.")
+    return arm
+
+
+def _view_labels(name, view, label_field, classes):
+    data.validate_label_field(view, label_field)
+    ids, labels = view.values(["id", label_field + ".label"])
+    if not ids:
+        raise EmptyViewError(f"Training set {name!r} is empty.")
+    missing = [i for i, y in zip(ids, labels) if y is None]
+    if missing:
+        raise MissingLabelsError(f"{len(missing)} samples of training set {name!r} have no label "
+                                 f"in '{label_field}' (e.g. {missing[:3]}). Label or exclude them.")
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ClassMismatchError(f"Training set {name!r} has labels {unknown} that are not classes "
+                                 f"of the train split {classes}.")
+    index = {c: k for k, c in enumerate(classes)}
+    return list(ids), np.array([index[y] for y in labels], dtype=np.int64)
+
+
+def _class_counts(arm, table):
+    counts = np.bincount(arm["labels"], minlength=len(table.classes))
+    return {c: int(n) for c, n in zip(table.classes, counts)}
+
+
+def _image_shape(train, table, image_size, channels):
+    first = data.read_image(train.select(table.ids()[0]).first().filepath, None, 3)
+    grey = bool((first[0] == first[1]).all() and (first[1] == first[2]).all())
+    channels = channels or (1 if grey else 3)
+    if channels not in (1, 3):
+        raise OptionError(f"channels must be 1 or 3, not {channels}.")
+    size = image_size or max(16, *first.shape[1:])
+    if size < 8:
+        raise OptionError(f"image_size must be >= 8 (ConvNet-3 halves it three times); got {size}.")
+    return int(size), int(channels)
+
+
+def _check_leakage(plan):
+    """Raise :class:`LeakageError` unless the test split is disjoint from all training data."""
+    test_ids = set(plan["test_table"].ids())
+    sources = {f"training set '{a['name']}'": a["ids"] for a in plan["arms"].values() if "ids" in a}
+    if set(plan["arms"]) & {RANDOM, FULL} or plan["soft_labels"]:
+        sources["the real train split (random/full arms, teacher)"] = plan["table"].ids()
+    read = runs.read_sample_ids(plan["dataset"])
+    if read & test_ids:
+        sources.update(_run_sources(plan["dataset"]))
+    overlaps = {src: len(test_ids.intersection(ids)) for src, ids in sources.items()}
+    overlaps = {src: n for src, n in overlaps.items() if n}
+    if overlaps:
+        what = "; ".join(f"{n} with {src}" for src, n in overlaps.items())
+        raise LeakageError(
+            f"The test split ({len(test_ids)} samples) is not held out: {what}. Remove the test "
+            f"samples from the training sets (e.g. view.match_tags('test', bool=False)), rerun "
+            f"synthesis/doping on data.train_view(dataset), or pass a test_view that no step read."
+        )
+
+
+def _run_sources(dataset):
+    out = {}
+    for run in runs.list_runs(dataset):
+        if run["kind"] in (runs.SYNTHESIS, runs.DOPING):
+            name = f"{run['kind']} run '{run['key']}'"
+            out[name] = dataset.load_run_view(run["key"]).values("id")
+    return out
+
+
+def _is_evaluation_run(dataset, key):
+    return (runs.is_dsco_run(dataset, key)
+            and runs.run_config(dataset, key).get("dsco_kind") == runs.EVALUATION)
+
+
+def _output_names(eval_key, arm):
+    """``(prediction field, FiftyOne evaluation key)`` of an arm."""
+    return f"{eval_key}_{arm}", f"{eval_key}_{arm}_eval"
+
+
+def _check_names(plan):
+    """Refuse to overwrite fields, evaluations or runs that this evaluation key does not own."""
+    ds, key = plan["dataset"], plan["eval_key"]
+    owned = set()
+    if ds.has_run(key):
+        if not _is_evaluation_run(ds, key):
+            raise RunError(f"Key '{key}' belongs to another run ({ds.list_runs()}); "
+                           f"choose another eval_key.")
+        old = runs.load_results(ds, key)
+        owned = set(old.get("pred_fields", {}).values()) | set(old.get("eval_keys", {}).values())
+    names = [n for arm in plan["arms"] for n in _output_names(key, arm)]
+    if len(set(names)) != len(names):
+        raise OptionError(f"Arm names give clashing field names {names}; rename the training sets.")
+    schema = ds.get_field_schema()
+    taken = [n for n in names if (n in schema or ds.has_evaluation(n)) and n not in owned]
+    if taken:
+        raise OptionError(f"Fields or evaluations {taken} already exist and do not belong to "
+                          f"evaluation '{key}'; choose another eval_key or delete them.")
+
+
+# --- training ------------------------------------------------------------------
+
+
+def _load_arrays(plan, progress):
+    ds, size, ch = plan["dataset"], plan["image_size"], plan["channels"]
+    out = {"test": data.image_array(ds, plan["test_table"].ids(), size, ch, progress=progress)}
+    for arm, spec in plan["arms"].items():
+        if "ids" in spec:
+            out[arm] = data.image_array(ds, spec["ids"], size, ch, progress=progress)
+    if set(plan["arms"]) & {RANDOM, FULL} or plan["soft_labels"]:
+        out["train"] = data.image_array(ds, plan["table"].ids(), size, ch, progress=progress)
+    return out
+
+
+def _arm_data(plan, arrays, arm, seed):
+    """``(uint8 images, labels, epochs)`` of an arm for a seed."""
+    spec, table = plan["arms"][arm], plan["table"]
+    if spec["kind"] == FULL:
+        return arrays["train"], table.labels(), plan["full_epochs"]
+    if spec["kind"] == RANDOM:
+        rows = _random_rows(table, spec["counts"], seed)
+        return arrays["train"][rows], table.labels()[rows], plan["epochs"]
+    return arrays[arm], spec["labels"], plan["epochs"]
+
+
+def _random_rows(table, counts, seed):
+    """Rows of ``table.ids()``: ``counts[c]`` random samples of each class ``c``."""
+    rng = np.random.default_rng(seed)
+    rows, start = [], 0
+    for c in table.classes:
+        n = len(table.ids_by_class[c])
+        rows.append(start + rng.choice(n, size=min(n, counts[c]), replace=False))
+        start += n
+    return np.sort(np.concatenate(rows))
+
+
+def _train_all(plan, arrays, device, progress):
+    """Train every arm for every seed; returns the results and the first seed's predictions."""
+    seeds = plan["seeds"]
+    test = (data.to_unit_range(arrays["test"]), plan["test_table"].labels())
+    total = len(plan["arms"]) * len(seeds) + plan["soft_labels"]
+    teacher, arms, first_preds = None, {}, {}
+    with fou.ProgressBar(total=total, progress=progress, iters_str="models") as pb:
+        if plan["soft_labels"]:
+            teacher, teacher_info = _train_teacher(plan, arrays, test, device)
+            pb.update()
+        for arm in plan["arms"]:
+            fits = []
+            for seed in seeds:
+                images, labels, epochs = _arm_data(plan, arrays, arm, seed)
+                model, secs = _fit(plan, images, labels, epochs, seed, teacher, device)
+                acc, pred, conf = _accuracy(model, *test)
+                fits.append(dict(acc=acc, per_class=_per_class(pred, test[1], plan), seconds=secs,
+                                 size=len(labels), epochs=epochs))
+                first_preds.setdefault(arm, (pred, conf))
+                pb.update()
+            arms[arm] = _summarise(plan, arm, fits)
+    results = _results(plan, arms)
+    if teacher is not None:
+        results["teacher"] = teacher_info
+    return results, first_preds
+
+
+def _train_teacher(plan, arrays, test, device):
+    """The soft-label teacher: same arch, full train split, ``full_epochs``, first seed."""
+    from .training import train_classifier
+
+    seed, epochs = plan["seeds"][0], plan["full_epochs"]
+    teacher, secs = train_classifier(
+        data.to_unit_range(arrays["train"]), plan["table"].labels(), len(plan["table"].classes),
+        plan["arch"], epochs, plan["batch_size"], plan["lr"], seed=seed, device=device)
+    info = dict(acc=_accuracy(teacher, *test)[0], seconds=secs, epochs=epochs, seed=seed)
+    return teacher, info
+
+
+def _fit(plan, images, labels, epochs, seed, teacher, device):
+    from .training import train_classifier
+
+    x = data.to_unit_range(images)
+    args = dict(num_classes=len(plan["table"].classes), arch=plan["arch"], epochs=epochs,
+                batch_size=plan["batch_size"], lr=plan["lr"], seed=seed, device=device)
+    if teacher is None:
+        return train_classifier(x, labels, **args)
+    return train_soft_classifier(x, teacher, **args)
+
+
+def _accuracy(model, test_x, test_y):
+    """``(top-1, predicted indices, confidences)`` of ``model`` on the test arrays."""
+    from .training import predict
+
+    conf, pred = predict(model, test_x).softmax(1).max(1)
+    pred = pred.numpy()
+    return float((pred == test_y).mean()), pred, conf.numpy()
+
+
+def _per_class(pred, y, plan):
+    """Accuracy of each class (``nan`` for a class with no test sample)."""
+    return [float((pred[y == k] == k).mean()) if (y == k).any() else np.nan
+            for k in range(len(plan["table"].classes))]
+
+
+def _summarise(plan, arm, fits):
+    accs = [f["acc"] for f in fits]
+    per = np.array([f["per_class"] for f in fits])
+    n, classes = fits[0]["size"], plan["table"].classes
+    pred_field, fo_key = _output_names(plan["eval_key"], arm)
+    spec = plan["arms"][arm]
+    return dict(
+        name=spec["name"], kind=spec["kind"], accs=accs, acc_mean=float(np.mean(accs)),
+        acc_std=float(np.std(accs, ddof=1 if len(accs) >= 2 else 0)),
+        per_class={c: None if np.isnan(per[0, k]) else float(per[:, k].mean())
+                   for k, c in enumerate(classes)},
+        size=int(n), ipc=n / len(classes), fraction=n / plan["table"].num_samples,
+        epochs=int(fits[0]["epochs"]), seconds=float(np.mean([f["seconds"] for f in fits])),
+        seconds_per_seed=[float(f["seconds"]) for f in fits], pred_field=pred_field,
+        eval_key=fo_key,
+    )
+
+
+def _results(plan, arms):
+    return EvaluationResults(
+        eval_key=plan["eval_key"], label_field=plan["label_field"], arch=plan["arch"],
+        seeds=plan["seeds"], epochs=plan["epochs"], full_epochs=plan["full_epochs"],
+        image_size=plan["image_size"], channels=plan["channels"],
+        batch_size=plan["batch_size"], lr=plan["lr"],
+        labels="soft" if plan["soft_labels"] else "hard",
+        std_ddof=1 if len(plan["seeds"]) >= 2 else 0, accuracy="final epoch, fraction in [0, 1]",
+        classes=plan["table"].classes, train_size=plan["table"].num_samples,
+        test_size=plan["test_table"].num_samples, arms=arms,
+        pred_fields={a: r["pred_field"] for a, r in arms.items()},
+        eval_keys={a: r["eval_key"] for a, r in arms.items()},
+        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def train_soft_classifier(images, teacher, num_classes, arch="convnet3", epochs=300,
+                          batch_size=256, lr=0.01, momentum=0.9, weight_decay=5e-4, max_shift=2,
+                          temperature=1.0, seed=0, device=None):
+    """Train a student on ``teacher``'s softmax outputs (KL divergence) on the same shifted batches.
+
+    The recipe of ``training.train_classifier`` (SGD, cosine schedule, random
+    shifts); only the target differs. Returns the model in eval mode and the
+    training time in seconds.
+    """
+    import time
+
+    import torch
+    import torch.nn.functional as nnf
+
+    from .config import device as pick_device
+    from .models import create_classifier
+    from .training import augment_shift
+
+    dev = pick_device(device)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.as_tensor(images, dtype=torch.float32)
+    teacher = teacher.to(dev).eval()
+    model = create_classifier(arch, num_classes, x.shape[1], x.shape[-1]).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    steps = epochs * max(1, -(-len(x) // batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for k in range(0, len(x), batch_size):
+            xb = augment_shift(x[order[k : k + batch_size]], max_shift, gen).to(dev)
+            with torch.no_grad():
+                target = nnf.softmax(teacher(xb) / temperature, 1)
+            logp = nnf.log_softmax(model(xb) / temperature, 1)
+            loss = nnf.kl_div(logp, target, reduction="batchmean") * temperature ** 2
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    return model, time.perf_counter() - start
+
+
+# --- storage -------------------------------------------------------------------
+
+
+def _store(plan, results, first_preds):
+    """Write the run, predictions, FiftyOne evaluations, plot and summary (replacing old ones)."""
+    ds, key, test = plan["dataset"], plan["eval_key"], plan["test"]
+    if ds.has_run(key):
+        _delete_outputs(ds, key, runs.load_results(ds, key))
+    runs.begin_run(test, key, runs.EVALUATION, _run_config(plan), overwrite=True)
+    runs.save_results(ds, key, dict(results))  # records the field names before writing them
+    classes, ids = plan["table"].classes, plan["test_table"].ids()
+    for arm, (pred, conf) in first_preds.items():
+        field, fo_key = _output_names(key, arm)
+        labels = [fo.Classification(label=classes[p], confidence=float(c))
+                  for p, c in zip(pred, conf)]
+        ds.set_values(field, dict(zip(ids, labels)), key_field="id")
+        test.evaluate_classifications(field, gt_field=plan["label_field"], eval_key=fo_key,
+                                      classes=classes, progress=False)
+    results["plot"] = _save_plot(ds, key, results)
+    runs.save_results(ds, key, dict(results))
+    _set_info(ds, key, _summary(results))
+
+
+def _run_config(plan):
+    sets = {a: dict(name=s["name"], size=len(s["ids"]))
+            for a, s in plan["arms"].items() if "ids" in s}
+    return dict(label_field=plan["label_field"], arch=plan["arch"], epochs=plan["epochs"],
+                full_epochs=plan["full_epochs"], seeds=plan["seeds"],
+                image_size=plan["image_size"], channels=plan["channels"],
+                batch_size=plan["batch_size"], lr=plan["lr"], soft_labels=plan["soft_labels"],
+                add_random=RANDOM in plan["arms"], add_full=FULL in plan["arms"], train_sets=sets)
+
+
+def _save_plot(ds, key, results):
+    folder = media_dir(ds.name, "evaluations", key)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "accuracy_vs_budget.png")
+    plot_results(results).savefig(path, dpi=120)
+    return path
+
+
+def _summary(results):
+    arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "size", "ipc", "fraction",
+                                  "epochs", "seconds", "pred_field", "eval_key")}
+            for a, r in results["arms"].items()}
+    out = {k: results[k] for k in ("arch", "seeds", "labels", "test_size", "train_size",
+                                   "std_ddof", "plot", "timestamp")}
+    return runs._jsonable(dict(out, arms=arms))
+
+
+def _delete_outputs(ds, key, old):
+    """Remove what an earlier evaluation ``key`` wrote, besides its run record."""
+    for fo_key in old.get("eval_keys", {}).values():
+        if ds.has_evaluation(fo_key):
+            ds.delete_evaluation(fo_key)
+    for field in old.get("pred_fields", {}).values():
+        if ds.has_sample_field(field):
+            ds.delete_sample_field(field)
+    shutil.rmtree(media_dir(ds.name, "evaluations", key), ignore_errors=True)
+    if key in (ds.info.get(INFO_KEY) or {}):
+        _set_info(ds, key, None)
+
+
+def _set_info(ds, key, summary):
+    """Set (or, with ``summary=None``, remove) ``ds.info[INFO_KEY][key]``."""
+    evaluations = dict(ds.info.get(INFO_KEY) or {})
+    if summary is None:
+        evaluations.pop(key, None)
+    else:
+        evaluations[key] = summary
+    ds.info = dict(ds.info, **{INFO_KEY: evaluations})
+    ds.save()

@@ -1,0 +1,467 @@
+"""Per-class selection of real samples for doping (NumPy + FAISS only).
+
+Doping adds ``budget`` real images of a class to the synthetic images already
+chosen for it. Each selector works on one class at a time: ``target`` (n x d)
+holds the features of the class's real images, ``synthetic`` (m x d) those of
+its synthetic images, and ``select()`` returns ``budget`` unique int64 indices
+into ``target`` in pick order. Callers loop over classes.
+
+Selectors (``SELECTORS``, ``get_selector(name, **options)``):
+
+``mmd-greedy`` (default)
+    Greedy MMD reduction conditioned on the synthetic set ``S``: each step adds
+    the real sample ``x`` that most lowers ``MMD^2(S ∪ R, T)`` for the Gaussian
+    kernel ``k(x, y) = exp(-||x - y||^2 / (2 sigma^2))`` (``sigma^2`` from
+    ``median_sigma2``). With ``A = S ∪ R`` of size ``a``, adding ``x`` gives
+
+        MMD^2 = (K_AA + 2 s_A(x) + 1) / (a+1)^2 - 2 (K_AT + n mu(x)) / ((a+1) n) + const
+
+    with ``s_A(x) = sum_{y in A} k(x, y)``, ``mu(x) = mean_{t in T} k(x, t)``
+    (``k(x, x) = 1`` included). Only two terms depend on ``x``, so the greedy
+    pick is ``argmax_x  (a+1) mu(x) - s_A(x)`` over unpicked ``x`` (ties: lowest
+    index). After picking ``p``, ``s_A`` gains ``k(., p)``.
+
+    Sparse-kernel trick (``backend="faiss"``): a FAISS k-nearest-neighbour graph
+    over ``T`` makes the real-real kernel sparse: ``k(i, j)`` is kept when
+    ``j`` is among the ``k`` nearest neighbours of ``i`` or ``i`` among those of
+    ``j`` (the graph is symmetrised, so the sparse matrix is a proper symmetric
+    kernel and the greedy is exact on it), and treated as 0 otherwise; the
+    diagonal is 1. ``mu`` is the row sum of that matrix over ``n``. The
+    synthetic part of ``s_A`` comes from a FAISS search of ``S`` in the index
+    over ``T`` (``k`` neighbours per synthetic point, others 0). A step then
+    costs O(n) for the argmax plus O(deg(p)) (``2k`` at most on average) to add
+    the picked point's kernel row. Nothing n x n is built. Kernel values are
+    recomputed in float64 from the features, so with ``k >= n`` the sparse
+    path reproduces the dense one.
+
+    ``backend="numpy"`` is the same rule with the dense kernel, brute force:
+    O(n^2 d) time for ``mu``, the kernel built in row blocks (O(n) memory
+    beyond a block) and each picked point's kernel row computed on demand.
+    Caveat: the median-heuristic kernel is wide (about exp(-1/2) at the median
+    distance), so truncating it to a kNN graph drops most of its mass, and the
+    sparse picks only approximate the dense ones for small ``k``.
+``kcenter``
+    Greedy k-center coverage: each step picks the real sample farthest from its
+    nearest covered point (synthetic or already picked). Without synthetic
+    points the first pick is the real sample closest to the class mean.
+``herding``
+    Feature-space herding (Welling; DeepCore's ``Herding``), ignores ``S``:
+    each step picks the sample that brings the mean of the picked set closest
+    to the mean of ``T``. The first pick is the sample closest to the mean.
+``random``
+    Seeded uniform choice without replacement.
+
+Also: ``mmd2`` (dense biased MMD^2, to report MMD before/after doping),
+``median_sigma2``, and the FAISS helpers ``build_index``, ``knn`` and
+``faiss_threads``.
+"""
+
+import contextlib
+import os
+
+import faiss
+import numpy as np
+
+from .errors import OptionError
+
+HNSW_THRESHOLD = 20_000  # above this many vectors build_index uses HNSW
+HNSW_M = 32
+HNSW_EF_SEARCH = 64  # raised to k by knn() when k is larger
+HNSW_EF_CONSTRUCTION = 64
+DEFAULT_K = 32
+DEFAULT_SELECTOR = "mmd-greedy"
+_CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
+_METRICS = ("l2", "ip")
+
+
+# ---------------------------------------------------------------- validation
+
+def _features(x, name, dim=None):
+    """``x`` as a contiguous float32 (n x d) array, or OptionError."""
+    a = np.asarray(x)
+    if a.ndim != 2 or a.dtype.kind != "f":
+        raise OptionError(f"{name} features must be a 2-D float array (samples x dims); "
+                          f"got shape {a.shape} and dtype {a.dtype}.")
+    if dim is not None and a.shape[1] != dim:
+        raise OptionError(f"{name} features have {a.shape[1]} dims but the target features "
+                          f"have {dim}; use the same feature extractor for both.")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise OptionError(f"{name} features contain NaN or inf values.")
+    return a
+
+
+def _budget(budget, n):
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)):
+        raise OptionError(f"budget must be an int >= 0; got {budget!r}.")
+    budget = int(budget)
+    if budget < 0:
+        raise OptionError(f"budget must be >= 0; got {budget}.")
+    if budget > n:
+        raise OptionError(f"budget {budget} is larger than the {n} real samples of this "
+                          f"class; use a budget <= {n} (or clamp it per class).")
+    return budget
+
+
+# ------------------------------------------------------------ kernels, MMD
+
+def _sqdist(a, b):
+    """Dense squared Euclidean distances (float64, clamped at 0)."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    d = np.einsum("ij,ij->i", a64, a64)[:, None] + np.einsum("ij,ij->i", b64, b64)[None, :]
+    d -= 2.0 * (a64 @ b64.T)
+    return np.maximum(d, 0.0, out=d)
+
+
+def _gauss(d2, sigma2):
+    return np.exp(-d2 / (2.0 * sigma2))
+
+
+def median_sigma2(x, seed=0, max_points=2000):
+    """Median-heuristic bandwidth ``sigma^2`` for ``exp(-||x-y||^2 / (2 sigma^2))``.
+
+    Rule: if ``x`` has more than ``max_points`` rows, take ``max_points`` of
+    them uniformly without replacement (``np.random.default_rng(seed)``); then
+    return ``np.median`` of the squared Euclidean distances over all pairs
+    ``i < j`` (mean of the two middle values for an even count). If that median
+    is 0 (mostly duplicates), the mean of the positive distances is used; 1.0 if
+    there are none or fewer than 2 points.
+    """
+    x = _features(x, "median_sigma2 input")
+    if len(x) > max_points:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))]
+    if len(x) < 2:
+        return 1.0
+    d = _sqdist(x, x)[np.triu(np.ones((len(x), len(x)), bool), k=1)]
+    med = float(np.median(d))
+    if med > 0:
+        return med
+    pos = d[d > 0]
+    return float(pos.mean()) if len(pos) else 1.0
+
+
+def mmd2(a, b, sigma2=None):
+    """Biased MMD^2 (V-statistic): ``mean k(a,a) + mean k(b,b) - 2 mean k(a,b)``.
+
+    Dense NumPy (float64), Gaussian kernel; ``sigma2=None`` uses
+    ``median_sigma2(b)``.
+    """
+    a = _features(a, "a")
+    b = _features(b, "b", a.shape[1])
+    if not len(a) or not len(b):
+        raise OptionError("mmd2 needs at least one sample in each set.")
+    sigma2 = median_sigma2(b) if sigma2 is None else float(sigma2)
+    kaa = _gauss(_sqdist(a, a), sigma2).mean()
+    kbb = _gauss(_sqdist(b, b), sigma2).mean()
+    kab = _gauss(_sqdist(a, b), sigma2).mean()
+    return float(kaa + kbb - 2.0 * kab)
+
+
+def _kernel_blocks(a, b, sigma2, diag=False, start=0, cells=1 << 23):
+    """Dense kernel ``k(a, b)`` in row blocks of at most ``cells`` entries.
+
+    ``diag=True``: row ``i`` of ``a`` is row ``start + i`` of ``b``, so that
+    entry is set to exactly 1.
+    """
+    step = max(1, cells // max(1, len(b)))
+    for s in range(0, len(a), step):
+        k = _gauss(_sqdist(a[s:s + step], b), sigma2)
+        if diag:
+            i = np.arange(len(k))
+            k[i, start + s + i] = 1.0
+        yield k
+
+
+def _edge_kernel(a, b, rows, cols, sigma2):
+    """``k(a[rows[e]], b[cols[e]])`` per edge, in float64 chunks (difference form)."""
+    out = np.empty(len(rows))
+    for s in range(0, len(rows), _CHUNK):
+        diff = a[rows[s:s + _CHUNK]].astype(np.float64) - b[cols[s:s + _CHUNK]]
+        out[s:s + _CHUNK] = _gauss(np.einsum("ij,ij->i", diff, diff), sigma2)
+    return out
+
+
+def _sqdist_to(x, p):
+    """Squared distances from every row of ``x`` to point ``p`` (float64, chunked)."""
+    p = np.asarray(p, dtype=np.float64)
+    out = np.empty(len(x))
+    for s in range(0, len(x), _CHUNK):
+        diff = x[s:s + _CHUNK].astype(np.float64) - p
+        out[s:s + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def _mean(x):
+    return x.mean(axis=0, dtype=np.float64)
+
+
+# ----------------------------------------------------------------- FAISS
+
+@contextlib.contextmanager
+def faiss_threads(n=None):
+    """Run the block with ``n`` FAISS OpenMP threads (default ``os.cpu_count()``)."""
+    prev = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(int(n or os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(prev)
+
+
+def _num_gpus():
+    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+
+
+def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HNSW_M,
+                ef_search=HNSW_EF_SEARCH):
+    """A FAISS index over ``x``: exact flat for ``n <= threshold``, else HNSW.
+
+    ``approximate`` forces HNSW (True) or flat (False). Flat indexes move to
+    all GPUs when FAISS sees any (HNSW has no GPU version and stays on the CPU).
+    """
+    if metric not in _METRICS:
+        raise OptionError(f"Unknown metric {metric!r}; choose one of {_METRICS}.")
+    x = _features(x, "index")
+    n, d = x.shape
+    mt = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+    if n > threshold if approximate is None else approximate:
+        index = faiss.IndexHNSWFlat(d, m, mt)
+        index.hnsw.efConstruction = max(HNSW_EF_CONSTRUCTION, m)
+        index.hnsw.efSearch = ef_search
+    else:
+        index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
+        if _num_gpus() > 0 and hasattr(faiss, "index_cpu_to_all_gpus"):
+            index = faiss.index_cpu_to_all_gpus(index)
+    index.add(x)
+    return index
+
+
+def knn(index, queries, k):
+    """``k`` nearest neighbours in ``index`` of each query row.
+
+    Returns (squared L2 distances, or inner products for an "ip" index, as
+    float32; indices as int64). ``k`` is clipped to ``index.ntotal``; HNSW may
+    return -1 for missing neighbours. HNSW's ``efSearch`` is raised to ``k``.
+    """
+    q = _features(queries, "query")
+    k = max(0, min(int(k), int(index.ntotal)))
+    if k == 0 or not len(q):
+        return np.empty((len(q), k), np.float32), np.empty((len(q), k), np.int64)
+    hnsw = getattr(index, "hnsw", None)
+    if hnsw is not None and hnsw.efSearch < k:
+        hnsw.efSearch = k
+    dist, idx = index.search(q, k)
+    return np.ascontiguousarray(dist, np.float32), np.ascontiguousarray(idx, np.int64)
+
+
+def _knn_graph(nbr):
+    """Symmetrised graph of neighbour lists ``nbr`` (n x k) plus self loops, as CSR."""
+    n = len(nbr)
+    rows = np.repeat(np.arange(n, dtype=np.int64), nbr.shape[1])
+    cols = nbr.ravel()
+    keep = (cols >= 0) & (cols != rows)
+    rows, cols = rows[keep], cols[keep]
+    diag = np.arange(n, dtype=np.int64)
+    key = np.concatenate([rows * n + cols, cols * n + rows, diag * n + diag])
+    del rows, cols
+    key.sort()  # sort + dedupe: faster here than np.unique's hash path
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+    rows, cols = np.divmod(key, n)
+    return np.searchsorted(rows, np.arange(n + 1)), cols
+
+
+# ------------------------------------------------------------- selectors
+
+class Selector:
+    """Base class: validates inputs, then calls ``_select(target, budget, synthetic)``."""
+
+    name = "base"
+
+    def __init__(self, seed=0, **options):
+        if options:
+            raise OptionError(f"Selector {self.name!r} has no option(s) "
+                              f"{', '.join(sorted(options))}.")
+        self.seed = seed
+
+    def select(self, target, budget, synthetic=None):
+        """``budget`` unique int64 indices into ``target`` (n x d), in pick order."""
+        x = _features(target, "target")
+        b = _budget(budget, len(x))
+        s = None
+        if synthetic is not None and np.asarray(synthetic).size:
+            s = _features(synthetic, "synthetic", x.shape[1])
+        if b == 0:
+            return np.empty(0, np.int64)
+        return np.asarray(self._select(x, b, s), dtype=np.int64)
+
+    def _select(self, x, budget, synthetic):
+        raise NotImplementedError
+
+
+class RandomSelector(Selector):
+    """Seeded uniform choice without replacement."""
+
+    name = "random"
+
+    def _select(self, x, budget, synthetic):
+        return np.random.default_rng(self.seed).choice(len(x), budget, replace=False)
+
+
+class HerdingSelector(Selector):
+    """Greedy mean matching in feature space; ignores the synthetic set."""
+
+    name = "herding"
+
+    def _select(self, x, budget, synthetic):
+        mean, acc = _mean(x), np.zeros(x.shape[1])
+        taken = np.zeros(len(x), bool)
+        picks = np.empty(budget, np.int64)
+        for t in range(budget):
+            # mean of picked+x closest to mean  <=>  x closest to (t+1) mean - acc
+            d = _sqdist_to(x, (t + 1) * mean - acc)
+            d[taken] = np.inf
+            p = int(np.argmin(d))
+            picks[t], taken[p] = p, True
+            acc += x[p]
+        return picks
+
+
+class KCenterSelector(Selector):
+    """Greedy k-center seeded with the synthetic set.
+
+    Without synthetic points the first pick is the sample closest to the class
+    mean, and it counts towards the budget.
+    """
+
+    name = "kcenter"
+
+    def _select(self, x, budget, synthetic):
+        picks = np.empty(budget, np.int64)
+        taken = np.zeros(len(x), bool)
+        if synthetic is None:
+            picks[0] = np.argmin(_sqdist_to(x, _mean(x)))
+            taken[picks[0]] = True
+            cover, start = _sqdist_to(x, x[picks[0]]), 1
+        else:
+            cover = knn(build_index(synthetic), x, 1)[0][:, 0].astype(np.float64)
+            cover, start = np.maximum(cover, 0.0), 0
+        for t in range(start, budget):
+            cand = np.where(taken, -np.inf, cover)
+            p = int(np.argmax(cand))
+            picks[t], taken[p] = p, True
+            np.minimum(cover, _sqdist_to(x, x[p]), out=cover)
+        return picks
+
+
+def _greedy_mmd(mu, s, m, budget, add_row):
+    """Greedy argmax of ``(a+1) mu - s`` with ``a = m + t``; ``add_row(s, p)`` adds k(., p)."""
+    taken = np.zeros(len(mu), bool)
+    picks = np.empty(budget, np.int64)
+    for t in range(budget):
+        score = (m + t + 1) * mu - s
+        score[taken] = -np.inf
+        p = int(np.argmax(score))  # first maximum: lowest index on ties
+        picks[t], taken[p] = p, True
+        add_row(s, p)
+    return picks
+
+
+class MMDGreedySelector(Selector):
+    """Greedy MMD^2(S ∪ R, T) reduction with a Gaussian kernel (see module doc).
+
+    Options: ``k`` neighbours in the sparse kernel graph; ``sigma2`` (default:
+    ``median_sigma2(target, seed, max_sigma_points)`` per call, stored as
+    ``self.sigma2_``); ``backend`` "auto" (default: dense below
+    ``threshold`` points per class, where it is both faster and exact, sparse
+    FAISS kNN kernel above), "faiss" or "numpy" (dense kernel, brute force); ``approximate``/``threshold``/``ef_search`` for ``build_index``;
+    ``threads`` FAISS threads (None: leave as is).
+    """
+
+    name = "mmd-greedy"
+    BACKENDS = ("auto", "faiss", "numpy")
+
+    def __init__(self, seed=0, k=DEFAULT_K, sigma2=None, backend="auto", approximate=None,
+                 threshold=HNSW_THRESHOLD, ef_search=HNSW_EF_SEARCH, threads=None,
+                 max_sigma_points=2000, **options):
+        super().__init__(seed, **options)
+        if backend not in self.BACKENDS:
+            raise OptionError(f"Unknown backend {backend!r}; choose one of {self.BACKENDS}.")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise OptionError(f"k must be an int >= 1; got {k!r}.")
+        if sigma2 is not None and not float(sigma2) > 0:
+            raise OptionError(f"sigma2 must be > 0; got {sigma2!r}.")
+        self.k, self.sigma2, self.backend = int(k), sigma2, backend
+        self.approximate, self.threshold, self.ef_search = approximate, threshold, ef_search
+        self.threads, self.max_sigma_points = threads, max_sigma_points
+        self.sigma2_ = None
+
+    def _select(self, x, budget, synthetic):
+        self.sigma2_ = (float(self.sigma2) if self.sigma2 is not None
+                        else median_sigma2(x, self.seed, self.max_sigma_points))
+        m = 0 if synthetic is None else len(synthetic)
+        backend = self.backend
+        if backend == "auto":  # see docs/doping.md: dense wins below the threshold
+            backend = "numpy" if len(x) <= self.threshold else "faiss"
+        self.backend_ = backend
+        if backend == "numpy":
+            return self._dense(x, budget, synthetic, m)
+        ctx = faiss_threads(self.threads) if self.threads else contextlib.nullcontext()
+        with ctx:
+            return self._sparse(x, budget, synthetic, m)
+
+    def _dense(self, x, budget, synthetic, m):
+        n, sigma2 = len(x), self.sigma2_
+        mu = np.concatenate([k.sum(axis=1) for k in _kernel_blocks(x, x, sigma2, diag=True)]) / n
+        s = np.zeros(n)
+        if synthetic is not None:
+            for k in _kernel_blocks(synthetic, x, sigma2):
+                s += k.sum(axis=0)
+
+        def add_row(s, p):
+            s += next(_kernel_blocks(x[p:p + 1], x, sigma2, diag=True, start=p))[0]
+
+        return _greedy_mmd(mu, s, m, budget, add_row)
+
+    def _sparse(self, x, budget, synthetic, m):
+        n = len(x)
+        index = build_index(x, approximate=self.approximate, threshold=self.threshold,
+                            ef_search=self.ef_search)
+        nbr = knn(index, x, self.k + 1)[1]  # +1: a point is normally its own first hit
+        snbr = None if synthetic is None else knn(index, synthetic, self.k)[1]
+        del index  # FAISS holds a copy of x
+        indptr, cols = _knn_graph(nbr)
+        del nbr
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        vals = _edge_kernel(x, x, rows, cols, self.sigma2_)
+        vals[rows == cols] = 1.0
+        del rows
+        mu = np.add.reduceat(vals, indptr[:-1]) / n  # every row has its self loop
+        s = np.zeros(n)
+        if synthetic is not None:
+            srows = np.repeat(np.arange(m, dtype=np.int64), snbr.shape[1])
+            scols = snbr.ravel()
+            ok = scols >= 0
+            w = _edge_kernel(synthetic, x, srows[ok], scols[ok], self.sigma2_)
+            s = np.bincount(scols[ok], weights=w, minlength=n).astype(np.float64)
+
+        def add_row(s, p):
+            lo, hi = indptr[p], indptr[p + 1]
+            s[cols[lo:hi]] += vals[lo:hi]
+
+        return _greedy_mmd(mu, s, m, budget, add_row)
+
+
+SELECTORS = {
+    "mmd-greedy": MMDGreedySelector,
+    "kcenter": KCenterSelector,
+    "herding": HerdingSelector,
+    "random": RandomSelector,
+}
+
+
+def get_selector(name=DEFAULT_SELECTOR, **options):
+    """An instance of the selector registered as ``name`` with ``options``."""
+    cls = SELECTORS.get(name)
+    if cls is None:
+        raise OptionError(f"Unknown selector {name!r}; valid names: {', '.join(SELECTORS)}.")
+    return cls(**options)

@@ -1,0 +1,208 @@
+"""Synthesis: plain sampling or NOpt, data-accessible or data-free, as a FiftyOne run.
+
+Work goes class by class. Each finished class is recorded in the run's
+results; a re-run with the same options resumes with the missing classes and
+gives the same samples as an uninterrupted run (per-class seeds).
+"""
+
+import time
+
+import numpy as np
+import torch
+
+import fiftyone.core.utils as fou
+from fiftyone import ViewField as F
+
+from .config import DSCO_FIELD, device as pick_device
+from .data import class_table, to_uint8, train_view
+from .errors import OptionError
+from .features import EXTRACTORS, build_extractor, features_of_images, real_features
+from .mmd import KERNELS, mmd2
+from .nopt import NOptHook, NOptOptions
+from .runs import SYNTHESIS, begin_run, load_results, save_results, save_view
+from .sampler import denoise, initial_noise
+from .synthetic import write_class
+
+METHODS = ("nopt", "plain")
+MMD_EVAL_POINTS = 2000  #: target features used to report a class's MMD
+
+
+def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
+               steps=25, guidance=2.0, iterations=1, lr=0.1, kernel="gaussian",
+               target_batch=500, norm_weight=0.1, step_fraction=1.0, extractor="reference",
+               extractor_options=None, pool_size=None, class_map=None, classes=None, seed=0,
+               overwrite=False, device=None, progress=None):
+    """Synthesise ``ipc`` images per class into the dataset and record the run.
+
+    Args:
+        view: dataset or view whose real ``train`` samples define the classes
+            and (unless ``data_free``) the target distribution
+        label_field: the ``Classification`` field
+        prior: a :class:`~fiftyone_dsco.priors.DiffusionPrior`, a folder or a
+            prior name under DsCo's priors dir
+        ipc: images per class (>= 1)
+        method: ``"nopt"`` or ``"plain"`` (NOpt with 0 iterations)
+        run_key: FiftyOne run key (default ``<method>[_df]_ipc<ipc>``)
+        data_free: use a pool of the prior's plain samples as target; no real
+            image is read
+        steps, guidance: DDIM steps and classifier-free guidance scale
+        iterations, lr, kernel, target_batch, norm_weight, step_fraction: NOpt
+            options (see :class:`~fiftyone_dsco.nopt.NOptOptions`)
+        extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
+        extractor_options: options of the extractor (e.g. timm checkpoint)
+        pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
+        class_map: dataset class -> model class name/index
+        classes: synthesise only these classes (the run's class list stays whole)
+        seed: base seed; class ``k`` uses ``seed * 100003 + k``
+        overwrite: replace an existing run with other options
+        device: torch device (default: CUDA if available)
+        progress: FiftyOne ``progress`` value
+
+    Returns:
+        the run's results dict (per-class MMD, counts and times)
+    """
+    from .priors import DiffusionPrior, load_prior
+
+    _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
+                   extractor, step_fraction)
+    dev = pick_device(device)
+    if not isinstance(prior, DiffusionPrior):
+        prior = load_prior(prior, device=dev)
+    prior.to(dev)
+    train = train_view(view)
+    table = class_table(train, label_field, min_per_class=1)
+    model_idx = prior.card.class_indices(table.classes, class_map)
+    todo = _selected_classes(table, classes)
+    pool_size = int(pool_size or max(10 * ipc, 100))
+    run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
+    nopt = NOptOptions(iterations if method == "nopt" else 0, lr, kernel, target_batch,
+                       norm_weight, step_fraction)
+    config = dict(label_field=label_field, classes=table.classes, model_classes=model_idx,
+                  prior=prior.path, ipc=int(ipc), method=method, data_free=bool(data_free),
+                  steps=int(steps), guidance=float(guidance), extractor=extractor,
+                  extractor_options=extractor_options or {}, seed=int(seed),
+                  pool_size=pool_size if data_free else None, nopt=vars(nopt))
+
+    begin_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
+    results = load_results(train._dataset, run_key)
+    per_class = results.setdefault("classes", {})
+    todo = [c for c in todo if not per_class.get(c, {}).get("done")]
+    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
+                      model_idx, steps, guidance, seed, dev, progress)
+    dataset = train._dataset
+    with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
+        for c in todo:
+            k = table.index(c)
+            per_class[c] = _synthesize_class(dataset, run_key, label_field, prior, table, k,
+                                             model_idx[k], ipc, method, steps, guidance, nopt,
+                                             seed, target)
+            save_results(dataset, run_key, results)
+            pb.update()
+    results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
+    results["num_samples"] = int(sum(v.get("count", 0) for v in per_class.values()))
+    results["saved_view"] = save_view(
+        dataset, run_key, dataset.match(F(DSCO_FIELD + ".run_key") == run_key),
+        f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}")
+    save_results(dataset, run_key, results)
+    return results
+
+
+def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
+                      steps, guidance, nopt, seed, target):
+    class_seed = seed * 100003 + k
+    labels = torch.full((ipc,), model_class, dtype=torch.long, device=prior.device)
+    noise = initial_noise(prior, ipc, class_seed)
+    bank = target.bank(k)
+    start = time.perf_counter()
+    hook = None
+    if nopt.iterations > 0:
+        hook = NOptHook(prior, target.extractor, bank, labels, guidance, steps, nopt, class_seed)
+    x0 = denoise(prior, noise, labels, steps, guidance, hook)
+    with torch.no_grad():
+        images = prior.decode(x0).clamp(-1, 1)
+    seconds = time.perf_counter() - start
+    record = dict(count=ipc, seed=class_seed, seconds=round(seconds, 3))
+    if bank is not None:
+        record["mmd"] = target.mmd(images, x0, bank)
+        if hook is not None:  # the same seeds without optimisation
+            plain_x0 = denoise(prior, noise, labels, steps, guidance)
+            with torch.no_grad():
+                record["mmd_plain"] = target.mmd(prior.decode(plain_x0).clamp(-1, 1), plain_x0, bank)
+            record["nopt_loss_first_last"] = [hook.losses[0], hook.losses[-1]] if hook.losses else []
+    write_class(dataset, run_key, label_field, table.classes[k], k, to_uint8(images), method,
+                class_seed)
+    record["done"] = True
+    return record
+
+
+class _Targets:
+    """Target feature banks per class: real features, or a pool of prior samples."""
+
+    def __init__(self, prior, train, table, data_free, name, options, pool_size, model_idx,
+                 steps, guidance, seed, device, progress):
+        self.prior, self.device = prior, device
+        self.extractor, self._banks = None, {}
+        self._needed = True
+        if data_free:
+            pool_images, pool_labels = self._pool(prior, model_idx, pool_size, steps, guidance, seed)
+            self.extractor = build_extractor(name, prior, table=table, options=options, seed=seed,
+                                             pool=(pool_images, pool_labels)).to(device)
+            feats = features_of_images(self.extractor, pool_images, device)
+            for k in range(len(table.classes)):
+                self._banks[k] = feats[pool_labels.numpy() == k]
+        else:
+            self.extractor = build_extractor(name, prior, view=train, table=table, options=options,
+                                             seed=seed, progress=progress).to(device)
+            feats = real_features(train, table.ids(), self.extractor, prior.card.image_size,
+                                  prior.card.channels, device, progress)
+            starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])
+            for k in range(len(table.classes)):  # ids are class-ordered: contiguous rows
+                self._banks[k] = feats[starts[k] : starts[k + 1]]
+
+    @staticmethod
+    def _pool(prior, model_idx, pool_size, steps, guidance, seed):
+        images, labels = [], []
+        for k, m in enumerate(model_idx):
+            lab = torch.full((pool_size,), m, dtype=torch.long, device=prior.device)
+            noise = initial_noise(prior, pool_size, seed * 100003 + k + 7_000_000)
+            with torch.no_grad():
+                images.append(prior.decode(denoise(prior, noise, lab, steps, guidance)).clamp(-1, 1).cpu())
+            labels.append(torch.full((pool_size,), k, dtype=torch.long))
+        return torch.cat(images), torch.cat(labels)
+
+    def bank(self, k):
+        return self._banks.get(k)
+
+    @torch.no_grad()
+    def mmd(self, images, x0, bank):
+        feats = self.extractor(x0 if self.extractor.space == "latent" else images)
+        rows = np.linspace(0, len(bank) - 1, min(len(bank), MMD_EVAL_POINTS)).astype(int)
+        ref = torch.as_tensor(np.asarray(bank[rows]), device=feats.device)
+        return float(mmd2(feats.float(), ref.float(), "gaussian"))
+
+
+def _selected_classes(table, classes):
+    if classes is None:
+        return list(table.classes)
+    unknown = sorted(set(classes) - set(table.classes))
+    if unknown:
+        raise OptionError(f"classes {unknown} are not in the view's classes {table.classes}.")
+    return [c for c in table.classes if c in set(classes)]
+
+
+def _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch, extractor,
+                   step_fraction):
+    if not isinstance(ipc, (int, np.integer)) or ipc < 1:
+        raise OptionError(f"ipc (images per class) must be an integer >= 1, not {ipc!r}.")
+    if method not in METHODS:
+        raise OptionError(f"Unknown method {method!r}; choose one of {list(METHODS)}.")
+    if extractor not in EXTRACTORS:
+        raise OptionError(f"Unknown feature extractor {extractor!r}; choose one of {list(EXTRACTORS)}.")
+    if kernel not in KERNELS:
+        raise OptionError(f"Unknown kernel {kernel!r}; choose one of {list(KERNELS)}.")
+    if steps < 1 or iterations < 0 or target_batch < 2:
+        raise OptionError("steps must be >= 1, iterations >= 0 and target_batch >= 2.")
+    if not guidance > 0 or not lr > 0:
+        raise OptionError("guidance and lr must be > 0.")
+    if not 0 < step_fraction <= 1:
+        raise OptionError(f"step_fraction must be in (0, 1], not {step_fraction}.")

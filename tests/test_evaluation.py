@@ -1,0 +1,169 @@
+"""Evaluation of concentrated sets: accuracy, storage on the dataset, reload, leakage guard."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import fiftyone as fo
+
+from fiftyone_dsco import data, evaluation, runs
+from fiftyone_dsco.errors import ClassMismatchError, LeakageError, OptionError, RunError
+
+LABEL = "ground_truth"
+FAST = dict(epochs=15, seeds=(0, 1), full_epochs=2)  # 15 SGD steps on 50 images, 2 epochs full
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Train on one core: the machine is shared, and 2 threads under load run ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _five_per_class(ds):
+    table = data.class_table(data.train_view(ds), LABEL)
+    return ds.select([i for c in table.classes for i in table.ids_by_class[c][:5]])
+
+
+@pytest.fixture(scope="module")
+def evaluated(digits):
+    """One short evaluation (surrogate, random, full; 2 seeds) on a persistent clone."""
+    ds = digits.clone("dsco-eval-tests")
+    ds.persistent = True  # readable from a second process whatever happens to this one
+    results = evaluation.evaluate(ds, LABEL, {"real 5/class": _five_per_class(ds)}, **FAST)
+    yield ds, results
+    ds.delete()
+
+
+def test_every_arm_beats_chance_and_has_a_std(evaluated):
+    _, res = evaluated
+    assert list(res["arms"]) == ["real_5_class", "random", "full"]
+    assert res["labels"] == "hard" and res["std_ddof"] == 1 and res["test_size"] == 360
+    assert res["classes"] == [str(d) for d in range(10)]
+    for arm in res["arms"].values():
+        assert arm["acc_mean"] > 0.3, arm
+        assert len(arm["accs"]) == 2 and isinstance(arm["acc_std"], float)
+        assert set(arm["per_class"]) == set(res["classes"])
+    sur, rnd, full = res["arms"].values()
+    assert sur["size"] == rnd["size"] == 50 and sur["ipc"] == 5.0
+    assert sur["fraction"] == pytest.approx(50 / 1437) and full["fraction"] == 1.0
+    assert (sur["epochs"], rnd["epochs"], full["epochs"]) == (15, 15, 2)
+    table = res.format_table()
+    assert table.splitlines()[0].startswith("| method | IPC | fraction | top-1 %")
+    assert "| real 5/class | 5 | 3.48% |" in table
+
+
+def test_full_arm_epoch_rule():
+    assert evaluation.full_arm_epochs(300, 100, 60000) == evaluation.MIN_FULL_EPOCHS
+    assert evaluation.full_arm_epochs(300, 500, 1437) == 104
+    assert evaluation.full_arm_epochs(10, 5000, 1437) == 10
+
+
+def test_results_are_stored_on_the_dataset(evaluated):
+    ds, res = evaluated
+    assert "dsco_eval" in ds.list_runs()
+    assert runs.run_config(ds, "dsco_eval")["dsco_kind"] == runs.EVALUATION
+    assert len(ds.load_run_view("dsco_eval")) == 360  # registered on the test split
+    for arm in res["arms"].values():
+        assert arm["eval_key"] in ds.list_evaluations()
+        field = ds.get_field(arm["pred_field"])
+        assert isinstance(field, fo.EmbeddedDocumentField)
+        assert issubclass(field.document_type, fo.Classification)
+        assert ds.exists(arm["pred_field"]).count() == 360
+        report = ds.get_evaluation_info(arm["eval_key"]).config
+        assert report.pred_field == arm["pred_field"] and report.gt_field == LABEL
+    summary = ds.info["dsco_evaluations"]["dsco_eval"]
+    assert summary["arms"]["full"]["acc_mean"] == res["arms"]["full"]["acc_mean"]
+    assert type(summary["arms"]["random"]["acc_std"]) is float
+    with open(res["plot"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert res.plot().axes[0].get_ylabel() == "top-1 accuracy (%)"
+
+
+def test_results_reload_in_a_new_process(evaluated):
+    ds, res = evaluated
+    code = (
+        "import json, fiftyone as fo\n"
+        "from fiftyone_dsco.evaluation import load_evaluation\n"
+        f"r = load_evaluation(fo.load_dataset({ds.name!r}), 'dsco_eval')\n"
+        "print(json.dumps({a: v['accs'] for a, v in r['arms'].items()}))\n"
+        "print(r.format_table().splitlines()[2])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert json.loads(lines[-2]) == {a: v["accs"] for a, v in res["arms"].items()}
+    assert lines[-1].startswith("| real 5/class |")
+
+
+def _nothing_written(ds, fields_before):
+    assert not ds.list_runs() and not ds.list_evaluations()
+    assert set(ds.get_field_schema()) == fields_before
+    assert "dsco_evaluations" not in ds.info
+
+
+def test_leakage_guard_fires_before_anything_is_written(digits_copy):
+    ds, before = digits_copy, set(digits_copy.get_field_schema())
+    leaky = ds.select(data.train_view(ds).limit(30).values("id")
+                      + ds.match_tags("test").limit(7).values("id"))
+    with pytest.raises(LeakageError, match="7 with training set 'leaky'"):
+        evaluation.evaluate(ds, LABEL, {"leaky": leaky}, **FAST)
+    _nothing_written(ds, before)
+    # a synthesis run that read the whole dataset, test split included
+    runs.begin_run(ds, "syn", runs.SYNTHESIS, {})
+    with pytest.raises(LeakageError, match="360 with synthesis run 'syn'"):
+        evaluation.evaluate(ds, LABEL, {"ok": _five_per_class(ds)}, **FAST)
+    assert ds.list_runs() == ["syn"] and not ds.list_evaluations()
+    # its key cannot be reused as an eval key (that would delete the synthesis run)
+    runs.delete_run(ds, "syn")
+    runs.begin_run(data.train_view(ds), "syn", runs.SYNTHESIS, {})
+    with pytest.raises(RunError, match="another run"):
+        evaluation.evaluate(ds, LABEL, {"ok": _five_per_class(ds)}, eval_key="syn", **FAST)
+
+
+def test_bad_training_sets_are_refused(digits_copy):
+    ds = digits_copy
+    fake = fo.Sample(filepath=ds.first().filepath, ground_truth=fo.Classification(label="x"))
+    fake["dsco"] = fo.DynamicEmbeddedDocument(source="synthetic", run_key="r")
+    ds.add_sample(fake)
+    with pytest.raises(ClassMismatchError, match=r"\['x'\]"):
+        evaluation.evaluate(ds, LABEL, {"syn": ds.select(fake.id)}, **FAST)
+    with pytest.raises(OptionError, match="reserved"):
+        evaluation.evaluate(ds, LABEL, {"random": _five_per_class(ds)}, **FAST)
+    with pytest.raises(OptionError, match="synthetic"):
+        evaluation.evaluate(ds, LABEL, {"a": _five_per_class(ds)}, test_view=ds.select(fake.id))
+    assert not ds.list_runs()
+
+
+def test_rerun_replaces_old_outputs_and_delete_cleans_up(evaluated):
+    ds, _ = evaluated
+    five = _five_per_class(ds)
+    quick = dict(epochs=3, seeds=(0,), add_full=False, eval_key="again")
+    evaluation.evaluate(ds, LABEL, {"a": five}, **quick)
+    assert ds.has_sample_field("again_a") and ds.has_evaluation("again_a_eval")
+    res = evaluation.evaluate(ds, LABEL, {"b": five}, add_random=False, **quick)
+    assert res["std_ddof"] == 0 and res["arms"]["b"]["acc_std"] == 0.0
+    assert not ds.has_sample_field("again_a") and not ds.has_evaluation("again_a_eval")
+    assert not ds.has_sample_field("again_random")
+    assert ds.has_sample_field("again_b") and ds.has_evaluation("again_b_eval")
+    evaluation.delete_evaluation(ds, "again")
+    assert not ds.has_run("again") and not ds.has_sample_field("again_b")
+    assert "again" not in ds.info["dsco_evaluations"] and "dsco_eval" in ds.info["dsco_evaluations"]
+
+
+def test_soft_labels_train_students_on_a_teacher(evaluated):
+    ds, _ = evaluated
+    res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, epochs=15, seeds=(0,),
+                              full_epochs=2, add_full=False, soft_labels=True, eval_key="soft")
+    assert res["labels"] == "soft" and res["teacher"]["epochs"] == 2
+    assert res["teacher"]["acc"] > 0.3
+    for arm in res["arms"].values():
+        assert arm["acc_mean"] > 0.2, arm
+    evaluation.delete_evaluation(ds, "soft")

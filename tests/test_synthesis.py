@@ -1,0 +1,147 @@
+"""Synthesis (plain and NOpt) into the dataset, as a resumable FiftyOne run."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import fiftyone as fo
+
+from fiftyone_dsco import data, runs
+from fiftyone_dsco.errors import ClassMismatchError, OptionError, UnreadableImageError
+from fiftyone_dsco.mmd import mmd2
+from fiftyone_dsco.priors import fit_prior
+from fiftyone_dsco.synthesis import synthesize
+
+FAST = dict(steps=4, guidance=2.0, extractor="random", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def prior(digits, tmp_path_factory):
+    return fit_prior(digits, "ground_truth", output_dir=str(tmp_path_factory.mktemp("prior")),
+                     steps=30, batch_size=16, block_out_channels=(8, 16, 16),
+                     recognisability=False, device="cpu")
+
+
+def test_mmd_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 3)), rng.normal(1, size=(7, 3))
+    s2 = 1.7
+    k = lambda x, y: np.exp(-((x[:, None] - y[None]) ** 2).sum(-1) / (2 * s2))  # noqa: E731
+    want = k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+    got = mmd2(torch.tensor(a), torch.tensor(b), "gaussian", sigma2=s2)
+    assert got.item() == pytest.approx(want, rel=1e-9)
+    lin = ((a.mean(0) - b.mean(0)) ** 2).sum()
+    assert mmd2(torch.tensor(a), torch.tensor(b), "linear").item() == pytest.approx(lin)
+    # median heuristic: the (lower) median of off-diagonal squared distances
+    z = np.concatenate([a, b])
+    d = np.sort(((z[:, None] - z[None]) ** 2).sum(-1)[~np.eye(12, dtype=bool)])
+    from fiftyone_dsco.mmd import median_sigma2
+    assert median_sigma2(torch.tensor(a), torch.tensor(b)).item() == pytest.approx(d[(len(d) - 1) // 2])
+
+
+def test_nopt_lowers_mmd_vs_plain_same_seeds(digits_copy, prior):
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=4, classes=["0", "1", "2"],
+                     iterations=3, lr=0.2, **FAST)
+    for c in ["0", "1", "2"]:
+        r = res["classes"][c]
+        assert r["mmd"] < r["mmd_plain"], (c, r)
+
+
+def test_samples_fields_tags_views_and_delete(digits_copy, prior):
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain",
+                     run_key="plain_demo", **FAST)
+    synth = digits_copy.match_tags("dsco:synthetic")
+    assert len(synth) == 20 and res["num_samples"] == 20 and res["complete"]
+    s = synth.first()
+    assert s.dsco.source == "synthetic" and s.dsco.run_key == "plain_demo"
+    assert s.dsco.method == "plain" and isinstance(s.dsco.seed, int)
+    assert s.ground_truth.label in [str(d) for d in range(10)]
+    assert os.path.isfile(s.filepath) and s.filepath.endswith(".png")
+    assert "dsco:plain_demo" in s.tags
+    assert len(data.real_view(digits_copy)) == 1797
+    assert len(data.train_view(digits_copy)) == 1437
+    assert digits_copy.has_saved_view("dsco-plain-demo")
+    assert len(digits_copy.load_saved_view("dsco-plain-demo")) == 20
+    assert [r["key"] for r in runs.list_runs(digits_copy)] == ["plain_demo"]
+    # re-running the same key never duplicates samples
+    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="plain_demo", **FAST)
+    assert len(digits_copy.match_tags("dsco:synthetic")) == 20
+    # other options need overwrite, which replaces cleanly
+    with pytest.raises(Exception, match="overwrite=True"):
+        synthesize(digits_copy, "ground_truth", prior, ipc=3, method="plain", run_key="plain_demo", **FAST)
+    synthesize(digits_copy, "ground_truth", prior, ipc=3, method="plain", run_key="plain_demo",
+               overwrite=True, **FAST)
+    assert len(digits_copy.match_tags("dsco:synthetic")) == 30
+    paths = digits_copy.match_tags("dsco:synthetic").values("filepath")
+    runs.delete_run(digits_copy, "plain_demo")
+    assert len(digits_copy.match_tags("dsco:synthetic")) == 0
+    assert not any(os.path.exists(p) for p in paths)
+    assert not digits_copy.has_saved_view("dsco-plain-demo") and not digits_copy.has_run("plain_demo")
+    assert len(digits_copy) == 1797
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_crash_gives_same_samples(digits_copy, prior):
+    kw = dict(ipc=2, classes=["3", "4", "5"], iterations=1, **FAST)
+    synthesize(digits_copy, "ground_truth", prior, run_key="straight", **kw)
+    calls = []
+
+    def crash_after_first_class(pb):
+        calls.append(pb.iteration)
+        if pb.iteration == 1:
+            raise Crash
+
+    with pytest.raises(Crash):
+        synthesize(digits_copy, "ground_truth", prior, run_key="crashy",
+                   progress=crash_after_first_class, **kw)
+    assert len(runs.run_samples(digits_copy, "crashy")) == 2  # one class done, nothing partial
+    synthesize(digits_copy, "ground_truth", prior, run_key="crashy", **kw)
+
+    def pixels(key):
+        view = runs.run_samples(digits_copy, key).sort_by("filepath")
+        return [np.asarray(data.read_image(p)) for p in view.values("filepath")], \
+            view.values("ground_truth.label")
+
+    a, la = pixels("straight")
+    b, lb = pixels("crashy")
+    assert la == lb and len(a) == 6
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_data_free_opens_no_real_image(digits_copy, prior):
+    # every real image is made unreadable: data-free synthesis must not care
+    real = data.real_view(digits_copy)
+    real.set_values("filepath", ["/nonexistent/real-%d.png" % i for i in range(len(real))])
+    with pytest.raises(UnreadableImageError):
+        synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="da", **FAST)
+    assert not digits_copy.has_run("da") or len(runs.run_samples(digits_copy, "da")) == 0
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=2, classes=["0", "1"], run_key="df",
+                     data_free=True, pool_size=8, iterations=1, **FAST)
+    assert res["classes"]["0"]["done"] and "mmd" in res["classes"]["0"]
+    assert len(runs.run_samples(digits_copy, "df")) == 4
+
+
+def test_bad_options_write_nothing(digits_copy, prior):
+    before = len(digits_copy)
+    with pytest.raises(OptionError, match="ipc"):
+        synthesize(digits_copy, "ground_truth", prior, ipc=0, **FAST)
+    with pytest.raises(OptionError, match="feature extractor"):
+        synthesize(digits_copy, "ground_truth", prior, ipc=1, **dict(FAST, extractor="vgg"))
+    with pytest.raises(OptionError, match="method"):
+        synthesize(digits_copy, "ground_truth", prior, ipc=1, method="gan", **FAST)
+    other = digits_copy.clone()
+    try:
+        s = other.first()
+        s.ground_truth.label = "ten"
+        s.save()
+        with pytest.raises(ClassMismatchError, match="ten"):
+            synthesize(other, "ground_truth", prior, ipc=1, **FAST)
+        assert not other.list_runs()
+    finally:
+        other.delete()
+    assert len(digits_copy) == before and not digits_copy.list_runs()

@@ -1,0 +1,81 @@
+"""Doping and concentrate(): selected real samples mixed into a synthesis run."""
+
+import pytest
+
+from fiftyone_dsco import runs
+from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budget
+from fiftyone_dsco.doping import concentrated_view, dope
+from fiftyone_dsco.errors import OptionError, RunError, TooFewSamplesError
+from fiftyone_dsco.priors import fit_prior
+from fiftyone_dsco.synthesis import synthesize
+
+FAST = dict(steps=3, extractor="random", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def prior(digits, tmp_path_factory):
+    return fit_prior(digits, "ground_truth", output_dir=str(tmp_path_factory.mktemp("prior")),
+                     steps=10, batch_size=16, block_out_channels=(8, 16, 16),
+                     recognisability=False, device="cpu")
+
+
+@pytest.fixture
+def synthesized(digits_copy, prior):
+    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="syn", **FAST)
+    return digits_copy
+
+
+def test_dope_tags_selection_and_saves_concentrated_view(synthesized):
+    ds = synthesized
+    res = dope(ds, "ground_truth", "syn", 3, extractor="random", device="cpu")
+    key = "syn_dope3_mmd_greedy"
+    selected = ds.match_tags(runs.run_tag(key))
+    assert len(selected) == 30 and res["num_selected"] == 30
+    assert selected.match_tags("test").count() == 0  # only train candidates
+    assert set(selected.count_values("ground_truth.label").values()) == {3}
+    conc = concentrated_view(ds, key)
+    assert len(conc) == 50 and res["size"] == 50
+    for c, r in res["classes"].items():
+        assert r["count"] == 3 and r["mmd_after"] < r["mmd_before"], c
+    # idempotent: the same run again selects the same samples, no duplicates
+    ids = sorted(selected.values("id"))
+    dope(ds, "ground_truth", "syn", 3, extractor="random", device="cpu")
+    assert sorted(ds.match_tags(runs.run_tag(key)).values("id")) == ids
+    runs.delete_run(ds, key)
+    assert len(ds.match_tags(runs.run_tag(key))) == 0 and len(ds) == 1797 + 20
+
+
+@pytest.mark.parametrize("selector", ["kcenter", "herding", "random"])
+def test_other_selectors(synthesized, selector):
+    res = dope(synthesized, "ground_truth", "syn", 2, selector=selector, extractor="random",
+               device="cpu")
+    assert res["num_selected"] == 20
+
+
+def test_budget_edge_cases(synthesized):
+    ds = synthesized
+    with pytest.raises(OptionError, match=">= 0"):
+        dope(ds, "ground_truth", "syn", -1)
+    with pytest.raises(TooFewSamplesError, match="clamp=True"):
+        dope(ds, "ground_truth", "syn", 1000, extractor="random")
+    with pytest.raises(OptionError, match="selector"):
+        dope(ds, "ground_truth", "syn", 1, selector="best")
+    with pytest.raises(RunError, match="No synthesis run"):
+        dope(ds, "ground_truth", "nope", 1)
+    assert [r["key"] for r in runs.list_runs(ds)] == ["syn"]  # nothing written
+    res = dope(ds, "ground_truth", "syn", 0, extractor="random", device="cpu", run_key="zero")
+    assert res["num_selected"] == 0 and res["size"] == 20
+    res = dope(ds, "ground_truth", "syn", 1000, clamp=True, extractor="random", device="cpu",
+               selector="random", run_key="all")
+    assert res["num_selected"] == 1437
+
+
+def test_concentrate_splits_the_budget(digits_copy, prior):
+    assert split_budget(4, 10) == (4, 0) and split_budget(50, 10) == (10, 40)
+    assert budget_per_class(digits_copy, "ground_truth", 0.1) == 14
+    with pytest.raises(OptionError):
+        budget_per_class(digits_copy, "ground_truth", 1.5)
+    out = concentrate(digits_copy, "ground_truth", prior, 5, run_key="conc", synthetic_cap=2,
+                      method="plain", **FAST)
+    assert (out["synthetic_per_class"], out["real_per_class"]) == (2, 3)
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 50

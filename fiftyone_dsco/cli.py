@@ -160,6 +160,142 @@ def _print_card(card):
             click.echo(f"  {c:<14} {100 * a:5.1f}%")
 
 
+def _synthesis_options(f):
+    """Options shared by `synthesize` and `concentrate`."""
+    opts = [
+        click.option("--steps", default=25, show_default=True, help="DDIM sampler steps."),
+        click.option("--guidance", default=2.0, show_default=True, help="Classifier-free guidance scale."),
+        click.option("--iterations", default=1, show_default=True, help="NOpt Adam steps per sampler step."),
+        click.option("--lr", default=0.1, show_default=True, help="NOpt learning rate on x_t."),
+        click.option("--kernel", type=click.Choice(["gaussian", "linear"]), default="gaussian", show_default=True),
+        click.option("--target-batch", default=500, show_default=True, help="Target features per NOpt iteration."),
+        click.option("--extractor", type=click.Choice(["reference", "random", "timm", "prior-latent"]),
+                     default="reference", show_default=True, help="Feature extractor."),
+        click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
+        click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--overwrite", is_flag=True, help="Replace an existing run with other options."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@main.command()
+@click.argument("dataset_name")
+@click.option("--prior", "prior_name", required=True, help="Prior name or folder.")
+@click.option("--ipc", type=int, required=True, help="Images per class.")
+@click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
+@click.option("--run-key", help="Run key (default <method>[_df]_ipc<IPC>).")
+@click.option("--label-field", default="ground_truth", show_default=True)
+@_synthesis_options
+def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, **options):
+    """Synthesise IPC images per class into DATASET_NAME (NOpt or plain sampling)."""
+    from .synthesis import synthesize as run
+
+    res = run(_load_dataset(dataset_name), label_field, prior_name, ipc, method=method,
+              run_key=run_key, progress=True, **options)
+    _print_synthesis(res)
+
+
+def _print_synthesis(res):
+    click.echo(f"{res['num_samples']} synthetic samples; saved view '{res['saved_view']}'")
+    for c, r in res["classes"].items():
+        mmd = f"MMD {r['mmd']:.4f}" if "mmd" in r else ""
+        if "mmd_plain" in r:
+            mmd += f" (plain, same seeds: {r['mmd_plain']:.4f})"
+        click.echo(f"  {c:<14} {r['count']:>4} images  {r['seconds']:7.2f} s  {mmd}")
+
+
+@main.command()
+@click.argument("dataset_name")
+@click.option("--synthetic-run", required=True, help="Run key of a finished synthesis run.")
+@click.option("--budget", type=int, required=True, help="Real samples per class.")
+@click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
+              default="mmd-greedy", show_default=True)
+@click.option("--run-key", help="Run key (default <synthetic-run>_dope<budget>_<selector>).")
+@click.option("--extractor", type=click.Choice(["reference", "random", "prior-latent"]),
+              default="reference", show_default=True)
+@click.option("--clamp", is_flag=True, help="Cap the budget at each class's size.")
+@click.option("--label-field", default="ground_truth", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--overwrite", is_flag=True)
+def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clamp, label_field,
+         seed, overwrite):
+    """Mix BUDGET selected real samples per class into a synthesis run."""
+    from .doping import dope as run
+
+    res = run(_load_dataset(dataset_name), label_field, synthetic_run, budget, selector=selector,
+              run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, overwrite=overwrite,
+              progress=True)
+    click.echo(f"{res['num_selected']} real samples selected; concentrated set "
+               f"'{res['saved_view']}' has {res['size']} samples")
+
+
+@main.command()
+@click.argument("dataset_name")
+@click.option("--prior", "prior_name", required=True, help="Prior name or folder.")
+@click.option("--budget", type=float, required=True,
+              help="Images per class (>= 1) or a fraction of the train split (0-1].")
+@click.option("--run-key", default="dsco", show_default=True)
+@click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
+@click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
+              default="mmd-greedy", show_default=True)
+@click.option("--label-field", default="ground_truth", show_default=True)
+@_synthesis_options
+def concentrate(dataset_name, prior_name, budget, run_key, method, selector, label_field, seed,
+                overwrite, **options):
+    """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
+    from .concentrate import concentrate as run
+
+    budget = int(budget) if budget > 1 else budget
+    out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
+              method=method, selector=selector, seed=seed, overwrite=overwrite, progress=True,
+              **options)
+    click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
+               f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
+
+
+@main.group("runs")
+def runs_group():
+    """List, inspect and delete DsCo runs."""
+
+
+@runs_group.command("list")
+@click.argument("dataset_name")
+def runs_list(dataset_name):
+    """List the DsCo runs on DATASET_NAME."""
+    from .runs import list_runs
+
+    for r in list_runs(_load_dataset(dataset_name)):
+        click.echo(f"{r['key']:<28} {r['kind']:<11} {r['timestamp']}")
+
+
+@runs_group.command("info")
+@click.argument("dataset_name")
+@click.argument("run_key")
+def runs_info(dataset_name, run_key):
+    """Show the config and results of RUN_KEY."""
+    import json
+
+    from .runs import load_results, run_config
+
+    ds = _load_dataset(dataset_name)
+    click.echo(json.dumps({"config": run_config(ds, run_key),
+                           "results": load_results(ds, run_key)}, indent=2, default=str))
+
+
+@runs_group.command("delete")
+@click.argument("dataset_name")
+@click.argument("run_key")
+def runs_delete(dataset_name, run_key):
+    """Delete RUN_KEY with its synthetic samples, files, tags and saved view."""
+    from .runs import delete_run
+
+    delete_run(_load_dataset(dataset_name), run_key)
+    click.echo(f"Deleted run '{run_key}'")
+
+
 @main.command()
 @click.option("--dataset", "builtin", default="digits", show_default=True,
               type=click.Choice(["digits", "fashion-mnist"]))

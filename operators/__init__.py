@@ -3,6 +3,12 @@
 Each operator is a form, validation, and one call into ``fiftyone_dsco``.
 """
 
+from .concentrate import Concentrate
+from .dope import Dope
+from .evaluate import Evaluate
+from .fit_prior import FitPrior
 from .load_builtin_dataset import LoadBuiltinDataset
+from .manage_runs import ManageRuns
+from .synthesize import Synthesize
 
-OPERATORS = [LoadBuiltinDataset]
+OPERATORS = [LoadBuiltinDataset, FitPrior, Synthesize, Dope, Concentrate, Evaluate, ManageRuns]

@@ -56,3 +56,73 @@ def execute(name, view=None, params=None, delegate=False):
         return result
     result.raise_exceptions()
     return result.result
+
+
+def prior_input(inputs, ctx, name="prior"):
+    """A dropdown of the priors saved under DsCo's priors dir, described by their cards."""
+    from fiftyone_dsco.priors import list_priors  # light: reads JSON cards only
+
+    priors = list_priors()
+    if not priors:
+        inputs.view("no_prior", types.Warning(
+            label="No prior found",
+            description="Fit one first with 'DsCo: fit prior' (or dsco prior fit), "
+                        "or type the folder of a diffusers prior below."))
+        inputs.str(name, required=True, label="Prior folder")
+        return ctx.params.get(name)
+    choices = types.DropdownView()
+    for pname, card in priors.items():
+        rec = card.recognisability.get("overall")
+        desc = (f"{card.family}, {len(card.classes)} classes, {card.image_size}px"
+                + (f", recognisability {100 * rec:.0f}%" if rec is not None else ""))
+        choices.add_choice(pname, label=pname, description=desc)
+    inputs.enum(name, choices.values(), default=next(iter(priors)), required=True,
+                label="Prior", description="Class-conditional diffusion prior", view=choices)
+    return ctx.params.get(name, next(iter(priors)))
+
+
+def run_key_input(inputs, ctx, default, name="run_key"):
+    """A run-key field that warns when the key is taken and errors when it is invalid."""
+    key = ctx.params.get(name) or default
+    inputs.str(name, default=default, required=True, label="Run key",
+               description="Letters, digits and underscores")
+    if not str(key).isidentifier():
+        inputs.view("bad_key", types.Error(label=f"Invalid run key '{key}'",
+                                           description="Use letters, digits and underscores."))
+    elif ctx.dataset is not None and ctx.dataset.has_run(key):
+        inputs.view("key_taken", types.Warning(
+            label=f"Run '{key}' exists",
+            description="Same options resume it; other options need 'Overwrite'."))
+        inputs.bool("overwrite", default=False, label="Overwrite the existing run")
+    return key
+
+
+def class_counts(ctx, label_field):
+    """Real train samples per class of the current view (for size previews)."""
+    from fiftyone_dsco.data import train_view
+
+    return train_view(ctx.view).count_values(f"{label_field}.label")
+
+
+def size_preview(inputs, ctx, label_field, synthetic, real=0):
+    """Show the concentrated set's size against the train split."""
+    counts = {k: v for k, v in class_counts(ctx, label_field).items() if k is not None}
+    if not counts:
+        return
+    n = sum(counts.values())
+    size = len(counts) * synthetic + sum(min(real, c) for c in counts.values())
+    small = [k for k, c in counts.items() if c < real]
+    inputs.view("preview", types.Notice(
+        label=f"{len(counts)} classes, {n} real train samples: the set will have {size} images "
+              f"({100 * size / n:.1f}% of the train split) = {synthetic} synthetic"
+              + (f" + {real} real" if real else "") + " per class"))
+    if small:
+        inputs.view("too_small", types.Warning(
+            label=f"{len(small)} classes have fewer than {real} samples",
+            description="Enable 'clamp' to take whole classes, or lower the budget."))
+
+
+def delegation_config(name, label, description, delegated=True):
+    return foo.OperatorConfig(name=name, label=label, description=description, dynamic=True,
+                              allow_immediate_execution=True, allow_delegated_execution=True,
+                              default_choice_to_delegated=delegated)

@@ -1,7 +1,25 @@
-"""Class-conditional diffusion priors: load (pixel UNet or latent DiT), fit, score."""
+"""Class-conditional diffusion priors: load (pixel UNet or latent DiT), fit, score.
 
-from .card import PriorCard
-from .fit import default_steps, fit_prior
-from .prior import DiffusionPrior, list_priors, load_prior
+Names load lazily so that reading cards (``list_priors``) does not import torch.
+"""
 
-__all__ = ["PriorCard", "DiffusionPrior", "fit_prior", "load_prior", "list_priors", "default_steps"]
+_API = {
+    "PriorCard": "card",
+    "DiffusionPrior": "prior",
+    "load_prior": "prior",
+    "list_priors": "card",
+    "fit_prior": "fit",
+    "default_steps": "fit",
+}
+
+
+def __getattr__(name):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = list(_API)

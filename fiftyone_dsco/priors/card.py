@@ -91,3 +91,17 @@ class PriorCard:
                 f"dataset, or pass class_map={{dataset_class: model_class_or_index}}."
             )
         return out
+
+
+def list_priors():
+    """Names and cards of the priors saved under DsCo's priors dir (reads JSON only)."""
+    from ..config import priors_dir
+
+    root = priors_dir()
+    out = {}
+    if os.path.isdir(root):
+        for name in sorted(os.listdir(root)):
+            card = PriorCard.load(os.path.join(root, name))
+            if card is not None:
+                out[name] = card
+    return out

@@ -148,20 +148,6 @@ def load_prior(path, classes=None, device=None):
     return DiffusionPrior.from_pretrained(path, classes=classes, device=device)
 
 
-def list_priors():
-    """Names and cards of the priors saved under DsCo's priors dir."""
-    from ..config import priors_dir
-
-    root = priors_dir()
-    out = {}
-    if os.path.isdir(root):
-        for name in sorted(os.listdir(root)):
-            card = PriorCard.load(os.path.join(root, name))
-            if card is not None:
-                out[name] = card
-    return out
-
-
 def _read_model_index(path):
     index_path = os.path.join(path, "model_index.json")
     if not os.path.isfile(index_path):

@@ -1,0 +1,148 @@
+"""Low-volume table: random, herding, k-center, plain, NOpt, data-free NOpt, full.
+
+One command per dataset, e.g.::
+
+    python benchmarks/low_volume.py --dataset digits --ipc 1 10 50
+    python benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --quick
+
+Every arm at one IPC is evaluated in one ``evaluate()`` call (same recipe,
+same seeds, same held-out test split), with a random real subset of the same
+size and the full train split. Writes ``benchmarks/results/low_volume_<dataset>.json``
+(rows: dataset, method, arch, ipc, fraction, acc_mean, acc_std, seeds,
+seconds, ...) and prints a Markdown table. Priors and features are cached
+under ``$DSCO_HOME``; synthesis runs are kept on the dataset and resumed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--ipc", type=int, nargs="+", default=[1, 10, 50])
+    p.add_argument("--arch", default="convnet3")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--methods", nargs="+",
+                   default=["herding", "kcenter", "plain", "nopt", "nopt-df"])
+    p.add_argument("--prior", help="prior name/folder (default: fit or reuse <dataset> prior)")
+    p.add_argument("--extractor", default="reference")
+    p.add_argument("--iterations", type=int, default=1)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--tag", default="", help="suffix for run keys and the output file")
+    p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
+    p.add_argument("--out")
+    return p.parse_args()
+
+
+def coreset_ids(ds, table, prior, selector, ipc, seed=0):
+    """Herding / k-center on the reference features of the real train split."""
+    import numpy as np
+
+    from fiftyone_dsco.data import train_view
+    from fiftyone_dsco.features import build_extractor, real_features
+    from fiftyone_dsco.selectors import get_selector
+
+    train = train_view(ds)
+    size, ch = prior.card.image_size, prior.card.channels
+    feat = build_extractor("reference", prior, view=train, table=table)
+    x = real_features(train, table.ids(), feat, size, ch)
+    starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])
+    sel, ids = get_selector(selector, seed=seed), []
+    for k, c in enumerate(table.classes):
+        picks = sel.select(np.asarray(x[starts[k]:starts[k + 1]]), ipc)
+        ids += [table.ids_by_class[c][i] for i in picks]
+    return ids
+
+
+def build_arm(ds, table, prior, method, ipc, args):
+    from fiftyone_dsco.runs import run_samples
+    from fiftyone_dsco.synthesis import synthesize
+
+    t0 = time.perf_counter()
+    if method in ("herding", "kcenter"):
+        view = ds.select(coreset_ids(ds, table, prior, method, ipc))
+        return view, time.perf_counter() - t0, {}
+    key = f"bench_{method.replace('-', '_')}_ipc{ipc}{args.tag}"
+    res = synthesize(ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
+                     run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
+                     iterations=args.iterations, lr=args.lr, extractor=args.extractor,
+                     progress=False)
+    per = res["classes"].values()
+    extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
+    if any("mmd" in r for r in per):
+        extra["mmd_mean"] = sum(r.get("mmd", 0) for r in per) / len(per)
+    if any("mmd_plain" in r for r in per):
+        extra["mmd_plain_same_seeds"] = sum(r["mmd_plain"] for r in per) / len(per)
+    return run_samples(ds, key), time.perf_counter() - t0, extra
+
+
+def main():
+    args = parse()
+    from fiftyone_dsco.data import class_table, train_view
+    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.evaluation import evaluate
+    from fiftyone_dsco.priors import fit_prior, load_prior
+
+    seeds = [0] if args.quick else list(range(args.seeds))
+    epochs = 30 if args.quick else args.epochs
+    ds = load_builtin(args.dataset)
+    prior = load_prior(args.prior) if args.prior else fit_prior(ds, "ground_truth", name=args.dataset)
+    table = class_table(train_view(ds), "ground_truth")
+    n_train = table.num_samples
+    rows, full_row = [], None
+    for ipc in args.ipc:
+        views, meta = {}, {}
+        for m in args.methods:
+            views[m], secs, extra = build_arm(ds, table, prior, m, ipc, args)
+            meta[m] = dict(seconds=round(secs, 2), **extra)
+            print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
+        res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
+                       add_full=full_row is None, eval_key=f"bench_ipc{ipc}{args.tag}")
+        for name, arm in res["arms"].items():
+            row = dict(dataset=args.dataset, method=name, arch=args.arch,
+                       ipc=ipc if name != "full" else round(n_train / len(table.classes), 1),
+                       fraction=round(arm["size"] / n_train, 5), acc_mean=round(arm["acc_mean"], 2),
+                       acc_std=round(arm["acc_std"], 2), seeds=len(seeds), epochs=arm["epochs"],
+                       seconds=meta.get(name, {}).get("seconds", 0.0),
+                       train_seconds=round(arm["seconds"], 1),
+                       **{k: v for k, v in meta.get(name, {}).items() if k != "seconds"})
+            if name == "full":
+                full_row = row
+            else:
+                rows.append(row)
+            print(json.dumps(row), flush=True)
+    rows.append(full_row)
+    out = args.out or os.path.join(ROOT, "results", f"low_volume_{args.dataset}{args.tag}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(rows, f, indent=1)
+    print(markdown(rows, args, prior))
+
+
+def markdown(rows, args, prior):
+    import torch
+
+    rec = prior.card.recognisability.get("overall")
+    head = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
+            f"prior {prior.path} (recognisability {100 * rec:.1f}%)" if rec is not None else "")
+    lines = [head, "", "| method | IPC | fraction | top-1 % (mean ± std) | seeds | build s | train s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['ipc']} | {100 * r['fraction']:.2f}% | "
+                     f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f} | {r['seeds']} | {r['seconds']} | "
+                     f"{r['train_seconds']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Operator: evaluate concentrated sets (saved views) against random and full real data."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ._common import execute, label_field_input, progress_callback
+
+ARCHITECTURES = ("convnet3", "resnet18_small")  # fiftyone_dsco.models.ARCHITECTURES (no torch here)
+DEFAULT_EVAL_KEY = "dsco_eval"
+
+
+class Evaluate(foo.Operator):
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="evaluate",
+            label="DsCo: evaluate concentrated sets",
+            description="Train a classifier on each chosen set (and on random and full real "
+                        "data), test on the held-out split, store the metrics on the dataset",
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+            default_choice_to_delegated=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        view = types.View(label="Evaluate concentrated sets")
+        if ctx.dataset is None:
+            inputs.view("no_dataset", types.Error(label="Open a dataset first"))
+            return types.Property(inputs, view=view)
+        if label_field_input(inputs, ctx) is None:
+            return types.Property(inputs, view=view)
+        if not _train_views_input(inputs, ctx):
+            return types.Property(inputs, view=view)
+        arch = types.RadioGroup()
+        for name in ARCHITECTURES:
+            arch.add_choice(name, label=name)
+        inputs.enum("arch", arch.values(), default="convnet3", required=True, view=arch,
+                    label="Architecture", description="Same for every set compared")
+        inputs.int("epochs", default=300, min=1, required=True, label="Epochs",
+                   description="Epochs for every concentrated set and the random subset")
+        inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
+                   description="Default: as many images seen as the largest set, 5 to <epochs>")
+        inputs.int("num_seeds", default=3, min=1, max=10, required=True, label="Seeds",
+                   description="Models per set; the table shows mean ± std")
+        inputs.bool("add_random", default=True, label="Add a random real subset",
+                    description="Same size and class balance as the largest chosen set")
+        inputs.bool("add_full", default=True, label="Add the full train split")
+        inputs.bool("soft_labels", default=False, label="Soft labels",
+                    description="Train on the outputs of a teacher trained on the full split")
+        _eval_key_input(inputs, ctx)
+        return types.Property(inputs, view=view)
+
+    def execute(self, ctx):
+        from fiftyone_dsco.evaluation import evaluate
+
+        p = ctx.params
+        names = list(p.get("train_views") or [])
+        results = evaluate(
+            ctx.dataset, p["label_field"], {n: ctx.dataset.load_saved_view(n) for n in names},
+            arch=p.get("arch", "convnet3"), epochs=int(p.get("epochs", 300)),
+            seeds=tuple(range(int(p.get("num_seeds", 3)))),
+            add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
+            full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
+            eval_key=p.get("eval_key") or DEFAULT_EVAL_KEY,
+            progress=progress_callback(ctx, "Training"),
+        )
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "ipc", "fraction", "epochs")}
+                for a, r in results["arms"].items()}
+        return {"eval_key": results["eval_key"], "table": results.format_table(),
+                "arms": arms, "plot": results["plot"]}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("table", label="Top-1 accuracy on the held-out split",
+                    view=types.MarkdownView())
+        outputs.str("eval_key", label="Evaluation key")
+        outputs.str("plot", label="Plot (PNG)")
+        return types.Property(outputs, view=types.View(label="Evaluation done"))
+
+    def __call__(self, dataset, label_field, train_views, arch="convnet3", epochs=300,
+                 num_seeds=3, add_random=True, add_full=True, full_epochs=None,
+                 soft_labels=False, eval_key=DEFAULT_EVAL_KEY, delegate=False):
+        """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``."""
+        return execute(self.config.name, view=dataset.view(), params=dict(
+            label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
+            num_seeds=num_seeds, add_random=add_random, add_full=add_full,
+            full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key),
+            delegate=delegate)
+
+
+def _train_views_input(inputs, ctx):
+    """A multi-select of the dataset's saved views; False when there is none."""
+    names = ctx.dataset.list_saved_views()
+    if not names:
+        inputs.view("no_saved_views", types.Error(
+            label="No saved view",
+            description="Save each concentrated set as a view first (DsCo runs save theirs "
+                        "as dsco-<run key>)."))
+        return False
+    choices = types.DropdownView(multiple=True)
+    for name in names:
+        choices.add_choice(name, label=name)
+    inputs.list("train_views", types.String(), required=True, min_items=1, view=choices,
+                label="Training sets", description="Saved views, each trained on its own")
+    return True
+
+
+def _eval_key_input(inputs, ctx):
+    inputs.str("eval_key", default=DEFAULT_EVAL_KEY, required=True, label="Evaluation key",
+               description="Results, predictions <key>_<set> and the plot are stored under it")
+    key = ctx.params.get("eval_key") or DEFAULT_EVAL_KEY
+    if not key.isidentifier():
+        inputs.view("bad_key", types.Error(label=f"'{key}' is not a valid key",
+                                           description="Use letters, digits and underscores"))
+    elif ctx.dataset.has_run(key):
+        kind = ctx.dataset.get_run_info(key).config.serialize().get("dsco_kind")
+        if kind == "evaluation":
+            inputs.view("key_exists", types.Warning(
+                label=f"Evaluation '{key}' exists and will be replaced"))
+        else:
+            inputs.view("key_taken", types.Error(
+                label=f"'{key}' is the key of another run", description="Choose another key"))

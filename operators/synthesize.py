@@ -1,0 +1,72 @@
+"""Operator: synthesise a set with NOpt or plain sampling into the dataset."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+from ._common import (delegation_config, execute, label_field_input, prior_input,
+                      progress_callback, run_key_input, size_preview)
+
+
+class Synthesize(foo.Operator):
+    @property
+    def config(self):
+        return delegation_config("synthesize", "DsCo: synthesize (NOpt or plain)",
+                                 "Generate IPC images per class with noise optimisation")
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        field = label_field_input(inputs, ctx)
+        prior_input(inputs, ctx)
+        inputs.int("ipc", default=10, required=True, min=1, label="Images per class (IPC)")
+        inputs.enum("method", ["nopt", "plain"], default="nopt", label="Method",
+                    view=types.RadioGroup())
+        inputs.bool("data_free", default=False, label="Data-free",
+                    description="Read no real image: the target is a pool of the prior's samples")
+        inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
+        inputs.float("lr", default=0.1, label="NOpt learning rate")
+        inputs.int("steps", default=25, min=1, label="Sampler steps")
+        inputs.float("guidance", default=2.0, label="Guidance scale")
+        inputs.enum("extractor", ["reference", "random", "prior-latent"], default="reference",
+                    label="Feature extractor")
+        p = ctx.params
+        method, ipc = p.get("method", "nopt"), p.get("ipc") or 10
+        if p.get("method") == "plain" and p.get("data_free"):
+            inputs.view("df_plain", types.Warning(
+                label="Data-free has no effect on plain sampling"))
+        run_key_input(inputs, ctx, f"{method}{'_df' if p.get('data_free') else ''}_ipc{ipc}")
+        if field and ctx.view is not None:
+            size_preview(inputs, ctx, field, ipc)
+        return types.Property(inputs, view=types.View(label="Synthesize"))
+
+    def execute(self, ctx):
+        from fiftyone_dsco.synthesis import synthesize
+
+        p = ctx.params
+        res = synthesize(ctx.view, p["label_field"], p["prior"], int(p["ipc"]),
+                         method=p.get("method", "nopt"), run_key=p.get("run_key"),
+                         data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
+                         guidance=float(p.get("guidance", 2.0)),
+                         iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.1)),
+                         extractor=p.get("extractor", "reference"),
+                         overwrite=bool(p.get("overwrite")),
+                         progress=progress_callback(ctx, "Classes"))
+        if not ctx.delegated:
+            ctx.ops.reload_dataset()
+        return {"run_key": p.get("run_key"), "num_samples": res["num_samples"],
+                "saved_view": res["saved_view"]}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("run_key", label="Run")
+        outputs.int("num_samples", label="Synthetic samples")
+        outputs.str("saved_view", label="Saved view")
+        return types.Property(outputs)
+
+    def __call__(self, view, label_field, prior, ipc, method="nopt", run_key=None,
+                 data_free=False, iterations=1, lr=0.1, steps=25, guidance=2.0,
+                 extractor="reference", overwrite=False, delegate=False):
+        run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
+        return execute(self.config.name, view, dict(
+            label_field=label_field, prior=prior, ipc=ipc, method=method, run_key=run_key,
+            data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
+            extractor=extractor, overwrite=overwrite), delegate)

@@ -116,9 +116,20 @@ def run_samples(dataset, run_key):
     return dataset.match_tags(run_tag(run_key))
 
 
+def delete(dataset, run_key):
+    """Delete any DsCo run with everything it wrote (evaluations: fields, plot, summary too)."""
+    if is_dsco_run(dataset, run_key) and run_config(dataset, run_key)["dsco_kind"] == EVALUATION:
+        from .evaluation import delete_evaluation
+
+        return delete_evaluation(dataset, run_key)
+    return delete_run(dataset, run_key)
+
+
 def delete_run(dataset, run_key):
     """Delete a DsCo run: its synthetic samples and files, its tags, saved view and record."""
     validate_run_key(run_key)
+    if not dataset.has_run(run_key):
+        raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
     synthetic = dataset.match((F(DSCO_FIELD + ".run_key") == run_key)
                               & (F(DSCO_FIELD + ".source") == "synthetic"))
     paths = synthetic.values("filepath")

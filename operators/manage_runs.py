@@ -33,11 +33,11 @@ class ManageRuns(foo.Operator):
         return types.Property(inputs, view=types.View(label="DsCo runs"))
 
     def execute(self, ctx):
-        from fiftyone_dsco.runs import delete_run, list_runs, load_results, run_config
+        from fiftyone_dsco.runs import delete, list_runs, load_results, run_config
 
         action, key = ctx.params.get("action", "list"), ctx.params.get("run_key")
         if action == "delete":
-            delete_run(ctx.dataset, key)
+            delete(ctx.dataset, key)
             if not ctx.delegated:
                 ctx.ops.reload_dataset()
             return {"deleted": key}

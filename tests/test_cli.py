@@ -21,3 +21,31 @@ def test_clear_errors():
     assert r.exit_code != 0 and "dsco datasets load digits" in r.output
     r = CliRunner().invoke(main, ["datasets", "info", "dsco-digits", "--label-field", "x"])
     assert r.exit_code != 0 and "does not exist" in r.output
+
+
+def test_demo_runs_the_whole_job_end_to_end(digits):
+    args = ["demo", "--prior-steps", "4", "--seeds", "2", "--epochs", "3", "--budget", "3"]
+    n_real = len(digits)
+    try:
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        for step in ("1/4", "2/4", "3/4", "4/4"):
+            assert step in r.output
+        assert "3 NOpt-synthetic + 0 selected real" in r.output
+        for arm in ("dsco", "random", "full"):
+            assert f"| {arm} |" in r.output
+        assert digits.has_run("demo") and digits.has_run("demo_eval")
+        # the main job is re-runnable: same key, no duplicated samples
+        n = len(digits)
+        assert n == n_real + 30
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        assert len(digits) == n
+    finally:  # `dsco runs delete` removes every kind of run with what it wrote
+        for key in ("demo_eval", "demo", "demo_syn"):
+            if digits.has_run(key):
+                r = CliRunner().invoke(main, ["runs", "delete", digits.name, key])
+                assert r.exit_code == 0, r.output
+    assert len(digits) == n_real and not digits.list_runs()
+    assert not [f for f in digits.get_field_schema() if f.startswith("demo_eval")]
+    assert not digits.list_evaluations()

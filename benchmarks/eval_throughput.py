@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as nnf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _env import write_meta  # noqa: E402
 
 from fiftyone_dsco.config import device as pick_device  # noqa: E402
 from fiftyone_dsco.models import ARCHITECTURES, create_classifier  # noqa: E402
@@ -133,6 +134,7 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
+    write_meta(args.out)
     print(markdown(report))
     print(f"\nsaved {args.out} ({report['wall_s']} s)")
 

@@ -20,6 +20,7 @@ import platform
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from _env import write_meta
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -108,12 +109,14 @@ def main():
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=full_row is None, eval_key=f"bench_ipc{ipc}{args.tag}")
-        for name, arm in res["arms"].items():
+        for arm in res["arms"].values():
+            name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
                        ipc=ipc if name != "full" else round(n_train / len(table.classes), 1),
-                       fraction=round(arm["size"] / n_train, 5), acc_mean=round(arm["acc_mean"], 2),
-                       acc_std=round(arm["acc_std"], 2), seeds=len(seeds), epochs=arm["epochs"],
-                       seconds=meta.get(name, {}).get("seconds", 0.0),
+                       fraction=round(arm["size"] / n_train, 5),
+                       acc_mean=round(100 * arm["acc_mean"], 2),  # percent, as the table says
+                       acc_std=round(100 * arm["acc_std"], 2), seeds=len(seeds),
+                       epochs=arm["epochs"], seconds=meta.get(name, {}).get("seconds", 0.0),
                        train_seconds=round(arm["seconds"], 1),
                        **{k: v for k, v in meta.get(name, {}).items() if k != "seconds"})
             if name == "full":
@@ -126,6 +129,10 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
+    write_meta(out, epochs=epochs, prior=prior.path, prior_card=dict(
+        recognisability=prior.card.recognisability, training=prior.card.training),
+        nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,
+                  extractor=args.extractor))
     print(markdown(rows, args, prior))
 
 

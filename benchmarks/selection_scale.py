@@ -38,6 +38,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _env import write_meta  # noqa: E402
 
 from fiftyone_dsco.selectors import (  # noqa: E402
     SELECTORS, faiss_threads, get_selector, median_sigma2, mmd2,
@@ -265,6 +266,7 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
+    write_meta(args.out)
     print(f"\n{mem}; ms_per_class = seconds / classes\n")
     print(markdown(rows))
     print(f"\nwrote {args.out}")

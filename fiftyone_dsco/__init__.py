@@ -5,7 +5,14 @@ Public API (heavy dependencies such as torch and diffusers load on first use)::
     import fiftyone_dsco as dsco
 
     ds = dsco.load_builtin("digits")
-    table = dsco.class_table(dsco.train_view(ds), "ground_truth")
+    prior = dsco.fit_prior(ds, "ground_truth", name="digits")     # or dsco.load_prior(folder)
+    out = dsco.concentrate(ds, "ground_truth", prior, budget=20)  # NOpt + doping, 20 per class
+    res = dsco.evaluate(ds, "ground_truth", {"dsco": ds.load_saved_view(out["saved_view"])})
+    print(res.format_table())
+
+The steps one by one: ``synthesize`` (plain or NOpt, data-free or not),
+``dope`` (selected real samples), ``evaluate``; runs are managed with
+``list_runs`` / ``load_results`` / ``delete_run``.
 """
 
 import os as _os
@@ -26,16 +33,36 @@ _API = {
     # built-in datasets
     "load_builtin": "datasets",
     "list_builtin": "datasets",
+    # priors
+    "fit_prior": "priors",
+    "load_prior": "priors",
+    "list_priors": "priors",
+    "DiffusionPrior": "priors",
+    # pipeline
+    "synthesize": "synthesis",
+    "dope": "doping",
+    "concentrated_view": "doping",
+    "concentrate": "concentrate",
+    "evaluate": "evaluation",
+    "load_evaluation": "evaluation",
+    "delete_evaluation": "evaluation",
+    # runs
+    "list_runs": "runs",
+    "load_results": "runs",
+    "delete_run": ("runs", "delete"),
+    # errors
+    "DscoError": "errors",
 }
 
 
 def __getattr__(name):
-    module = _API.get(name)
-    if module is None:
+    target = _API.get(name)
+    if target is None:
         raise AttributeError(f"module 'fiftyone_dsco' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
 
 def __dir__():

@@ -160,6 +160,27 @@ def _print_card(card):
             click.echo(f"  {c:<14} {100 * a:5.1f}%")
 
 
+def parse_budget(text):
+    """``"50"`` -> 50 images per class; ``"0.2"`` -> a fraction of the train split."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise click.BadParameter(
+            f"{text!r} is neither an integer number of images per class (e.g. 50) nor a "
+            f"fraction of the train split in (0, 1] (e.g. 0.2).", param_hint="--budget")
+    return value
+
+
+def _extractor_options(timm_model, timm_checkpoint):
+    return {"model": timm_model, "checkpoint": timm_checkpoint} if timm_checkpoint else None
+
+
 def _synthesis_options(f):
     """Options shared by `synthesize` and `concentrate`."""
     opts = [
@@ -171,6 +192,10 @@ def _synthesis_options(f):
         click.option("--target-batch", default=500, show_default=True, help="Target features per NOpt iteration."),
         click.option("--extractor", type=click.Choice(["reference", "random", "timm", "prior-latent"]),
                      default="reference", show_default=True, help="Feature extractor."),
+        click.option("--timm-model", default="resnet18", show_default=True,
+                     help="timm architecture of --timm-checkpoint (with --extractor timm)."),
+        click.option("--timm-checkpoint", type=click.Path(exists=True, dir_okay=False),
+                     help="Local checkpoint of the timm feature backbone (with --extractor timm)."),
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
         click.option("--seed", default=0, show_default=True),
@@ -189,10 +214,12 @@ def _synthesis_options(f):
 @click.option("--run-key", help="Run key (default <method>[_df]_ipc<IPC>).")
 @click.option("--label-field", default="ground_truth", show_default=True)
 @_synthesis_options
-def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, **options):
+def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, timm_model,
+               timm_checkpoint, **options):
     """Synthesise IPC images per class into DATASET_NAME (NOpt or plain sampling)."""
     from .synthesis import synthesize as run
 
+    options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     res = run(_load_dataset(dataset_name), label_field, prior_name, ipc, method=method,
               run_key=run_key, progress=True, **options)
     _print_synthesis(res)
@@ -235,8 +262,9 @@ def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clam
 @main.command()
 @click.argument("dataset_name")
 @click.option("--prior", "prior_name", required=True, help="Prior name or folder.")
-@click.option("--budget", type=float, required=True,
-              help="Images per class (>= 1) or a fraction of the train split (0-1].")
+@click.option("--budget", required=True,
+              help="Images per class (an integer >= 1, e.g. 50) or a fraction of the train split "
+                   "(a decimal in (0, 1], e.g. 0.2).")
 @click.option("--run-key", default="dsco", show_default=True)
 @click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
 @click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
@@ -244,16 +272,55 @@ def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clam
 @click.option("--label-field", default="ground_truth", show_default=True)
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, label_field, seed,
-                overwrite, **options):
+                overwrite, timm_model, timm_checkpoint, **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 
-    budget = int(budget) if budget > 1 else budget
+    options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
+    budget = parse_budget(budget)
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
               method=method, selector=selector, seed=seed, overwrite=overwrite, progress=True,
               **options)
     click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
                f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
+
+
+@main.command()
+@click.argument("dataset_name")
+@click.option("--run", "run_keys", multiple=True,
+              help="A synthesis/doping run whose set to train on (repeatable).")
+@click.option("--view", "view_names", multiple=True, help="A saved view to train on (repeatable).")
+@click.option("--arch", type=click.Choice(["convnet3", "resnet18_small"]), default="convnet3",
+              show_default=True)
+@click.option("--epochs", default=300, show_default=True)
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
+@click.option("--eval-key", default="dsco_eval", show_default=True)
+@click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
+@click.option("--no-full", is_flag=True, help="Skip the full train split.")
+@click.option("--soft-labels", is_flag=True, help="Train on a full-data teacher's soft labels.")
+@click.option("--label-field", default="ground_truth", show_default=True)
+def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, eval_key, no_random,
+             no_full, soft_labels, label_field):
+    """Train on concentrated sets of DATASET_NAME, test on its held-out split.
+
+    Every set is trained from scratch with the same recipe beside a random real
+    subset of the same size and the full train split; results are stored on the
+    dataset (run, predictions, evaluation panel, plot).
+    """
+    from .evaluation import evaluate as run
+    from .runs import load_results
+
+    ds = _load_dataset(dataset_name)
+    if not run_keys and not view_names:
+        raise click.UsageError("Give at least one --run RUN_KEY or --view SAVED_VIEW "
+                               "('dsco runs list' shows the runs).")
+    sets = {k: ds.load_saved_view(load_results(ds, k)["saved_view"]) for k in run_keys}
+    sets.update({v: ds.load_saved_view(v) for v in view_names})
+    res = run(ds, label_field, sets, arch=arch, epochs=epochs, seeds=tuple(range(seeds)),
+              eval_key=eval_key, add_random=not no_random, add_full=not no_full,
+              soft_labels=soft_labels, progress=True)
+    click.echo(res.format_table())
+    click.echo(f"Stored under eval key '{eval_key}'; plot: {res.get('plot')}")
 
 
 @main.group("runs")
@@ -303,7 +370,8 @@ def runs_delete(dataset_name, run_key):
 @click.option("--prior-steps", type=int, help="Prior training steps (default: 2000 for digits).")
 @click.option("--seeds", default=3, show_default=True, help="Seeds of the evaluation.")
 @click.option("--epochs", default=300, show_default=True, help="Training epochs of each evaluated model.")
-def demo(builtin, budget, prior_steps, seeds, epochs):
+@click.option("--overwrite", is_flag=True, help="Refit the prior and redo the runs with these options.")
+def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     """The main job: load, fit a prior, concentrate, evaluate against baselines.
 
     \b
@@ -323,10 +391,12 @@ def demo(builtin, budget, prior_steps, seeds, epochs):
     click.echo(f"== 1/4 dataset '{ds.name}': {len(ds)} samples")
     _print_table(ds, "ground_truth")
     click.echo("== 2/4 prior (fitted once, then reused from $DSCO_HOME/priors)")
-    prior = fit_prior(ds, "ground_truth", name=builtin, steps=prior_steps, progress=True)
+    prior = fit_prior(ds, "ground_truth", name=builtin, steps=prior_steps, overwrite=overwrite,
+                      progress=True)
     _print_card(prior.card)
     click.echo(f"== 3/4 concentrate to {budget} images per class")
-    out = run_concentrate(ds, "ground_truth", prior, budget, run_key="demo", progress=True)
+    out = run_concentrate(ds, "ground_truth", prior, budget, run_key="demo", overwrite=overwrite,
+                          progress=True)
     click.echo(f"{out['synthetic_per_class']} NOpt-synthetic + {out['real_per_class']} selected "
                f"real per class; saved view '{out['saved_view']}'")
     click.echo(f"== 4/4 evaluate ({seeds} seeds, {epochs} epochs, held-out test split)")

@@ -47,7 +47,8 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
     syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key, seed=seed,
                      overwrite=overwrite, progress=progress, **synthesis_options)
     dop = dope(view, label_field, syn_key, n_real, selector=selector, run_key=run_key, clamp=True,
-               extractor=synthesis_options.get("extractor", "reference"), seed=seed,
+               extractor=synthesis_options.get("extractor", "reference"),
+               extractor_options=synthesis_options.get("extractor_options"), seed=seed,
                overwrite=overwrite, device=synthesis_options.get("device"), progress=progress)
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, synthesis=syn, doping=dop,

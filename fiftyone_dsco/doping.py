@@ -25,7 +25,7 @@ MMD_EVAL_POINTS = 2000
 
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
-         extractor="reference", clamp=False, seed=0, overwrite=False, device=None, progress=None):
+         extractor="reference", extractor_options=None, clamp=False, seed=0, overwrite=False, device=None, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -36,6 +36,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         selector: ``"mmd-greedy"`` (default), ``"kcenter"``, ``"herding"``, ``"random"``
         run_key: default ``<synthetic_run>_dope<budget>_<selector>``
         extractor: feature extractor used for selection (on real data)
+        extractor_options: options of the extractor (e.g. a timm checkpoint)
         clamp: cap the budget at each class's size instead of raising
         seed, overwrite, device, progress: as elsewhere
 
@@ -55,14 +56,16 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     per_class_budget = _budgets(table, int(budget), clamp)
     run_key = run_key or f"{synthetic_run}_dope{budget}_{selector.replace('-', '_')}"
     config = dict(label_field=label_field, synthetic_run=synthetic_run, budget=int(budget),
-                  selector=selector, extractor=extractor, clamp=bool(clamp), seed=int(seed),
+                  selector=selector, extractor=extractor,
+                  extractor_options=extractor_options or {}, clamp=bool(clamp), seed=int(seed),
                   classes=table.classes)
     dev = pick_device(device)
     prior = load_prior(syn_cfg["prior"], device=dev)
     size, ch = prior.card.image_size, prior.card.channels
 
     begin_run(train, run_key, DOPING, config, overwrite=overwrite)
-    feat = build_extractor(extractor, prior, view=train, table=table, seed=seed).to(dev)
+    feat = build_extractor(extractor, prior, view=train, table=table, options=extractor_options,
+                           seed=seed).to(dev)
     real = real_features(train, table.ids(), feat, size, ch, dev, progress)
     dataset.untag_samples(run_tag(run_key))
     results = {"classes": {}}

@@ -23,7 +23,6 @@ What is stored on the dataset under ``eval_key``:
 import datetime
 import os
 import re
-import shutil
 
 import numpy as np
 
@@ -605,7 +604,7 @@ def _delete_outputs(ds, key, old):
     for field in old.get("pred_fields", {}).values():
         if ds.has_sample_field(field):
             ds.delete_sample_field(field)
-    shutil.rmtree(media_dir(ds.name, "evaluations", key), ignore_errors=True)
+    runs.remove_tree(media_dir(ds.name, "evaluations", key))
     if key in (ds.info.get(INFO_KEY) or {}):
         _set_info(ds, key, None)
 
@@ -617,5 +616,8 @@ def _set_info(ds, key, summary):
         evaluations.pop(key, None)
     else:
         evaluations[key] = summary
-    ds.info = dict(ds.info, **{INFO_KEY: evaluations})
+    info = {k: v for k, v in ds.info.items() if k != INFO_KEY}
+    if evaluations:  # no empty leftover once the last evaluation is deleted
+        info[INFO_KEY] = evaluations
+    ds.info = info
     ds.save()

@@ -129,8 +129,20 @@ def _timm_extractor(options, ch):
     if not os.path.isfile(ckpt):
         raise OptionError(f"timm checkpoint not found: {ckpt}. Give a local file (nothing is downloaded).")
     in_chans = int(options.get("in_chans", 3))
-    module = timm.create_model(model_name, pretrained=False, num_classes=0, in_chans=in_chans,
-                               checkpoint_path=ckpt)
+    from timm.models import load_state_dict
+
+    module = timm.create_model(model_name, pretrained=False, num_classes=0, in_chans=in_chans)
+    try:
+        state = load_state_dict(ckpt)
+    except Exception as e:  # noqa: BLE001 (any unreadable file)
+        raise OptionError(f"Cannot read timm checkpoint {ckpt}: {e}") from e
+    # a classifier checkpoint carries a head that the backbone (num_classes=0) drops
+    missing, _ = module.load_state_dict(state, strict=False)
+    if missing:
+        raise OptionError(
+            f"Checkpoint {ckpt} does not fit timm model {model_name!r} with in_chans={in_chans}: "
+            f"{len(missing)} weights missing (e.g. {missing[:3]}). Pass the architecture it was "
+            f"saved from (options model=..., in_chans=...).")
     key = f"timm-{model_name}-{_hash([os.path.abspath(ckpt), os.path.getmtime(ckpt)])}"
     return _TimmExtractor(key, module, in_chans)
 

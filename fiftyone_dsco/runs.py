@@ -137,13 +137,22 @@ def delete_run(dataset, run_key):
     for p in paths:
         if os.path.isfile(p):
             os.remove(p)
-    shutil.rmtree(run_media_dir(dataset, run_key), ignore_errors=True)
+    remove_tree(run_media_dir(dataset, run_key))
     dataset.untag_samples(run_tag(run_key))
     name = saved_view_name(run_key)
     if dataset.has_saved_view(name):
         dataset.delete_saved_view(name)
     if dataset.has_run(run_key):
         dataset.delete_run(run_key)
+
+
+def remove_tree(folder):
+    """Delete ``folder`` and then its parent when that is left empty (e.g. ``runs/``)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rmdir(os.path.dirname(folder))
+    except OSError:  # not empty, or already gone
+        pass
 
 
 def read_sample_ids(dataset):

@@ -1,5 +1,7 @@
 """Helpers shared by the operators: pickers, progress, SDK calls."""
 
+import os
+
 import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
@@ -61,6 +63,7 @@ def execute(name, view=None, params=None, delegate=False):
 def prior_input(inputs, ctx, name="prior"):
     """A dropdown of the priors saved under DsCo's priors dir, described by their cards."""
     from fiftyone_dsco.priors import list_priors  # light: reads JSON cards only
+    from fiftyone_dsco.priors.card import CARD_NAME
 
     priors = list_priors()
     if not priors:
@@ -70,15 +73,20 @@ def prior_input(inputs, ctx, name="prior"):
                         "or type the folder of a diffusers prior below."))
         inputs.str(name, required=True, label="Prior folder")
         return ctx.params.get(name)
-    choices = types.DropdownView()
+    choices = types.AutocompleteView(allow_user_input=True, allow_duplicates=False)
     for pname, card in priors.items():
         rec = card.recognisability.get("overall")
         desc = (f"{card.family}, {len(card.classes)} classes, {card.image_size}px"
                 + (f", recognisability {100 * rec:.0f}%" if rec is not None else ""))
         choices.add_choice(pname, label=pname, description=desc)
-    inputs.enum(name, choices.values(), default=next(iter(priors)), required=True,
-                label="Prior", description="Class-conditional diffusion prior", view=choices)
-    return ctx.params.get(name, next(iter(priors)))
+    inputs.str(name, default=next(iter(priors)), required=True, label="Prior",
+               description="A fitted prior, or the folder of a diffusers prior", view=choices)
+    value = ctx.params.get(name, next(iter(priors)))
+    if value and value not in priors and not os.path.isfile(os.path.join(str(value), CARD_NAME)):
+        inputs.view("unknown_prior", types.Error(
+            label=f"No prior '{value}'",
+            description=f"Pick one of {sorted(priors)} or give the folder of a saved prior."))
+    return value
 
 
 def run_key_input(inputs, ctx, default, name="run_key"):

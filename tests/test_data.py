@@ -1,5 +1,3 @@
-import os
-import shutil
 
 import numpy as np
 import pytest

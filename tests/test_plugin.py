@@ -1,6 +1,5 @@
 """The plugin as FiftyOne sees it: registry, execution, SDK call, delegation."""
 
-import fiftyone as fo
 import fiftyone.operators as foo
 import pytest
 
@@ -60,3 +59,18 @@ def test_delegated_execution_through_fiftyone_service(digits):
     done = svc.list_operations(operator=URI, run_state="completed")
     assert done and done[-1].run_state == "completed"
     assert done[-1].result.result["num_samples"] == 1797
+
+
+def test_public_api_resolves_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, fiftyone_dsco as d; assert 'torch' not in sys.modules; "
+            "names = [n for n in dir(d) if not n.startswith('_')]; "
+            "[getattr(d, n) for n in names]; print(len(names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import fiftyone_dsco as dsco
+    from fiftyone_dsco import runs
+
+    assert dsco.delete_run is runs.delete and callable(dsco.synthesize) and callable(dsco.evaluate)

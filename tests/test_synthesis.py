@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import fiftyone as fo
 
 from fiftyone_dsco import data, runs
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, UnreadableImageError

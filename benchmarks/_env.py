@@ -1,0 +1,36 @@
+"""What every benchmark records beside its rows: command, date, machine, versions."""
+
+import datetime
+import os
+import platform
+import sys
+
+
+def describe():
+    """A dict: the command line, UTC date, machine and library versions of this run."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("torch", "diffusers", "timm", "faiss-cpu", "fiftyone", "numpy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import torch
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        device = "cpu"
+    return dict(command="python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+                date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                machine=f"{platform.machine()}, {os.cpu_count()} cores, {device}",
+                python=platform.python_version(), versions=versions)
+
+
+def write_meta(results_path, **extra):
+    """Write ``<results>.meta.json`` beside a results file."""
+    import json
+
+    with open(results_path[: -len(".json")] + ".meta.json", "w") as f:
+        json.dump(dict(describe(), **extra), f, indent=1)

@@ -1,0 +1,135 @@
+"""Write docs/benchmarks.md from benchmarks/results/*.json (tables only; findings by hand).
+
+    python benchmarks/report.py
+
+Every table says which command produced it, when, on which machine and with
+which versions (the ``.meta.json`` beside each results file). Text under the
+heading "## Findings" in the existing file is kept as it is.
+"""
+
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+FINDINGS = "## Findings"
+
+
+def _load(name):
+    path = os.path.join(RESULTS, name)
+    if not os.path.isfile(path):
+        return None, None
+    with open(path) as f:
+        data = json.load(f)
+    meta_path = path[: -len(".json")] + ".meta.json"
+    meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else {}
+    return data, meta
+
+
+def _provenance(meta, default_command):
+    if not meta:
+        return f"Command: `{default_command}` (run before provenance was recorded)."
+    v = ", ".join(f"{k} {x}" for k, x in meta.get("versions", {}).items())
+    return (f"Command: `{meta['command']}` — {meta['date']}, {meta['machine']}, "
+            f"Python {meta['python']}; {v}.")
+
+
+def low_volume(dataset):
+    rows, meta = _load(f"low_volume_{dataset}.json")
+    if rows is None:
+        return [f"_Not run yet: `python benchmarks/low_volume.py --dataset {dataset}`._"]
+    card = meta.get("prior_card", {})
+    rec = card.get("recognisability", {}).get("overall")
+    tr = card.get("training", {})
+    out = [_provenance(meta, f"python benchmarks/low_volume.py --dataset {dataset}"), "",
+           f"Prior: {tr.get('steps', '?')} steps, {tr.get('seconds', 0) / 60:.1f} min of fitting; "
+           f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
+           f"ConvNet-3 trained {meta.get('epochs', '?')} epochs from scratch per set, final-epoch "
+           f"top-1 on the held-out test split, mean ± std over seeds. NOpt: {meta.get('nopt')}.",
+           "", "| method | IPC | fraction | top-1 % | seeds | build s | MMD² (NOpt vs plain, same seeds) |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        mmd = ""
+        if "mmd_plain_same_seeds" in r:
+            mmd = f"{r['mmd_mean']:.4f} vs {r['mmd_plain_same_seeds']:.4f}"
+        out.append(f"| {r['method']} | {r['ipc']} | {100 * r['fraction']:.2f}% | "
+                   f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f} | {r['seeds']} | {r['seconds']} | {mmd} |")
+    out += ["", *cost_rows(rows)]
+    return out
+
+
+def cost_rows(rows):
+    """NOpt vs plain synthesis time, same prior, steps and images (one run)."""
+    by = {(r["method"], r["ipc"]): r for r in rows}
+    lines = []
+    for (m, ipc), r in sorted(by.items(), key=lambda kv: kv[0][1]):
+        plain = by.get(("plain", ipc))
+        if m == "nopt" and plain and plain.get("synthesis_seconds"):
+            ratio = r["synthesis_seconds"] / plain["synthesis_seconds"]
+            lines.append(f"| {ipc} | {plain['synthesis_seconds']:.1f} | {r['synthesis_seconds']:.1f} "
+                         f"| {ratio:.2f}× |")
+    if not lines:
+        return []
+    return ["Synthesis cost, NOpt vs plain sampling (same prior, steps and images, one run):", "",
+            "| IPC | plain s | NOpt s | ratio |", "|---:|---:|---:|---:|", *lines]
+
+
+def selection_scale():
+    data, meta = _load("selection_scale.json")
+    if data is None:
+        return ["_Not run yet: `python benchmarks/selection_scale.py`._"]
+    cols = ("n", "per_class", "selector", "classes_run", "seconds", "peak_numpy_mb",
+            "rss_delta_mb", "mmd2_mean", "note")
+    out = [_provenance(meta, "python benchmarks/selection_scale.py"), "",
+           f"Memory: {data['memory_method']}. Seconds: {data['seconds']}.", "",
+           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in data["rows"]:
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            cells.append(f"{v:.5f}" if c == "mmd2_mean" and isinstance(v, float)
+                         else f"{v:.2f}" if isinstance(v, float) else "" if v is None else str(v))
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def eval_throughput():
+    data, meta = _load("eval_throughput.json")
+    if data is None:
+        return ["_Not run yet: `python benchmarks/eval_throughput.py`._"]
+    out = [_provenance(meta, "python benchmarks/eval_throughput.py"), "",
+           f"Device {data['device']}, {data['threads']} thread(s), images {data['image']}, "
+           f"batch {data['batch_size']}; load average before/after {data['loadavg_before'][0]} / "
+           f"{data['loadavg_after'][0]}.", "",
+           "| arch | params | train img/s | inference img/s | one 60k epoch (s) |",
+           "|---|---:|---:|---:|---:|"]
+    for arch, r in data["results"].items():
+        out.append(f"| {arch} | {r['params']:,} | {r['train_img_per_s']} | {r['infer_img_per_s']} "
+                   f"| {r['epoch_60k_s']} |")
+    return out
+
+
+def main():
+    findings = ""
+    if os.path.isfile(DOC):
+        text = open(DOC).read()
+        if FINDINGS in text:
+            findings = text[text.index(FINDINGS):]
+    parts = ["# Benchmarks", "",
+             "Every table below is written by `python benchmarks/report.py` from the JSON in "
+             "`benchmarks/results/`, which the named command produced; `bash benchmarks/run_all.sh` "
+             "runs them all. Accuracy: a classifier trained from scratch on the set only, tested on "
+             "the held-out test split that no pipeline step read (see docs/method.md).", "",
+             "## Low volume: digits", "", *low_volume("digits"), "",
+             "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
+             "## Doping selection at scale (FAISS vs NumPy brute force)", "", *selection_scale(), "",
+             "## Evaluation throughput", "", *eval_throughput(), "",
+             findings or FINDINGS + "\n\n_To be written from the tables above._\n"]
+    with open(DOC, "w") as f:
+        f.write("\n".join(parts).rstrip() + "\n")
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from .config import DSCO_FIELD, device as pick_device
 from .data import class_table, image_array, train_view
 from .errors import OptionError, RunError, TooFewSamplesError
 from .features import build_extractor, features_of_images, real_features
-from .runs import (DOPING, SYNTHESIS, begin_run, load_results, run_config, run_tag,
+from .runs import (DOPING, SYNTHESIS, begin_run, check_run, load_results, run_config, run_tag,
                    save_results, save_view)
 from .selectors import SELECTORS, get_selector, mmd2
 
@@ -63,10 +63,11 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     prior = load_prior(syn_cfg["prior"], device=dev)
     size, ch = prior.card.image_size, prior.card.channels
 
-    begin_run(train, run_key, DOPING, config, overwrite=overwrite)
+    check_run(train, run_key, DOPING, config, overwrite=overwrite)
     feat = build_extractor(extractor, prior, view=train, table=table, options=extractor_options,
                            seed=seed).to(dev)
-    real = real_features(train, table.ids(), feat, size, ch, dev, progress)
+    real = real_features(train, table.ids(), feat, size, ch, dev, progress)  # may fail: unreadable
+    begin_run(train, run_key, DOPING, config, overwrite=overwrite)
     dataset.untag_samples(run_tag(run_key))
     results = {"classes": {}}
     starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])

@@ -51,28 +51,43 @@ def run_config(dataset, run_key):
             if k not in ("type", "cls") and not (k == "method" and v is None)}
 
 
+def check_run(view, run_key, kind, config, overwrite=False):
+    """What :func:`begin_run` would do: ``"new"``, ``"resume"`` or ``"overwrite"``.
+
+    Raises the same errors as :func:`begin_run` and writes nothing, so a job
+    can check its run key before it reads any data.
+    """
+    validate_run_key(run_key)
+    dataset = view._dataset
+    if not dataset.has_run(run_key):
+        return "new"
+    if not is_dsco_run(dataset, run_key):
+        raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
+    old = run_config(dataset, run_key)
+    same = old.get("dsco_kind") == kind and _comparable(old) == _comparable(config)
+    if overwrite:
+        return "overwrite"
+    if same:
+        return "resume"
+    diff = sorted(k for k in set(old) | set(config)
+                  if k != "dsco_kind" and old.get(k) != config.get(k))
+    raise RunError(
+        f"Run '{run_key}' already exists with other options ({', '.join(diff) or 'kind'}). "
+        f"Pass overwrite=True (--overwrite) to replace it, or use another run key."
+    )
+
+
 def begin_run(view, run_key, kind, config, overwrite=False):
     """Register run ``run_key`` on ``view`` or resume it. Returns ``"new"`` or ``"resume"``.
 
     A run with the same kind and options resumes; with other options it is an
     error unless ``overwrite``, which deletes the old run and its samples first.
     """
-    validate_run_key(run_key)
+    action = check_run(view, run_key, kind, config, overwrite)
+    if action == "resume":
+        return "resume"
     dataset = view._dataset
-    if dataset.has_run(run_key):
-        if not is_dsco_run(dataset, run_key):
-            raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
-        old = run_config(dataset, run_key)
-        same = old.get("dsco_kind") == kind and _comparable(old) == _comparable(config)
-        if same and not overwrite:
-            return "resume"
-        if not overwrite:
-            diff = sorted(k for k in set(old) | set(config)
-                          if k != "dsco_kind" and old.get(k) != config.get(k))
-            raise RunError(
-                f"Run '{run_key}' already exists with other options ({', '.join(diff) or 'kind'}). "
-                f"Pass overwrite=True (--overwrite) to replace it, or use another run key."
-            )
+    if action == "overwrite":
         delete_run(dataset, run_key)
     cfg = dataset.init_run(dsco_kind=kind, **config)
     view.register_run(run_key, cfg)

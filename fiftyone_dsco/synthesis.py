@@ -19,7 +19,7 @@ from .errors import OptionError
 from .features import EXTRACTORS, build_extractor, features_of_images, real_features
 from .mmd import KERNELS, mmd2
 from .nopt import NOptHook, NOptOptions
-from .runs import SYNTHESIS, begin_run, load_results, save_results, save_view
+from .runs import SYNTHESIS, begin_run, check_run, load_results, save_results, save_view
 from .sampler import denoise, initial_noise
 from .synthetic import write_class
 
@@ -83,12 +83,14 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                   extractor_options=extractor_options or {}, seed=int(seed),
                   pool_size=pool_size if data_free else None, nopt=vars(nopt))
 
+    check_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
+    # read the target data (unreadable images fail here) before the run is registered
+    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
+                      model_idx, steps, guidance, seed, dev, progress)
     begin_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
     results = load_results(train._dataset, run_key)
     per_class = results.setdefault("classes", {})
     todo = [c for c in todo if not per_class.get(c, {}).get("done")]
-    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
-                      model_idx, steps, guidance, seed, dev, progress)
     dataset = train._dataset
     with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
         for c in todo:

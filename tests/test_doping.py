@@ -79,3 +79,15 @@ def test_concentrate_splits_the_budget(digits_copy, prior):
                       method="plain", **FAST)
     assert (out["synthetic_per_class"], out["real_per_class"]) == (2, 3)
     assert len(digits_copy.load_saved_view(out["saved_view"])) == 50
+
+
+def test_unreadable_real_images_fail_before_the_run_is_written(synthesized):
+    from fiftyone_dsco import data
+    from fiftyone_dsco.errors import UnreadableImageError
+
+    ds = synthesized
+    real = data.real_view(ds)
+    real.set_values("filepath", ["/nonexistent/real-%d.png" % i for i in range(len(real))])
+    with pytest.raises(UnreadableImageError, match="nonexistent"):
+        dope(ds, "ground_truth", "syn", 2, run_key="bad", extractor="random", device="cpu")
+    assert not ds.has_run("bad") and not ds.match_tags(runs.run_tag("bad"))

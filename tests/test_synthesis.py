@@ -118,7 +118,7 @@ def test_data_free_opens_no_real_image(digits_copy, prior):
     real.set_values("filepath", ["/nonexistent/real-%d.png" % i for i in range(len(real))])
     with pytest.raises(UnreadableImageError):
         synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="da", **FAST)
-    assert not digits_copy.has_run("da") or len(runs.run_samples(digits_copy, "da")) == 0
+    assert not digits_copy.has_run("da")  # failed before anything was written
     res = synthesize(digits_copy, "ground_truth", prior, ipc=2, classes=["0", "1"], run_key="df",
                      data_free=True, pool_size=8, iterations=1, **FAST)
     assert res["classes"]["0"]["done"] and "mmd" in res["classes"]["0"]

@@ -194,6 +194,37 @@ def plot_results(results, x="ipc"):
     return fig
 
 
+def plotly_traces(dataset):
+    """Accuracy against IPC for every DsCo evaluation on ``dataset``, as Plotly traces.
+
+    One line per method across the stored evaluations (e.g. ``dsco`` and
+    ``random`` at several budgets), error bars = std over seeds, and the full
+    train split as a dashed line. This is what the App shows after an evaluation.
+    """
+    points, full = {}, []
+    for summary in (dataset._dataset.info.get(INFO_KEY) or {}).values():
+        for arm in summary["arms"].values():
+            y, e = 100 * arm["acc_mean"], 100 * arm["acc_std"]
+            if arm["name"] == FULL:
+                full.append((y, e))
+            else:
+                points.setdefault(arm["name"], []).append((arm["ipc"], y, e))
+    traces = []
+    for name, pts in sorted(points.items()):
+        pts.sort()
+        traces.append(dict(type="scatter", mode="lines+markers", name=name,
+                           x=[p[0] for p in pts], y=[round(p[1], 2) for p in pts],
+                           error_y=dict(type="data", array=[round(p[2], 2) for p in pts],
+                                        visible=True)))
+    if full and points:
+        xs = [p[0] for pts in points.values() for p in pts]
+        y = sum(f[0] for f in full) / len(full)
+        traces.append(dict(type="scatter", mode="lines", name=f"{FULL} ({y:.1f}%)",
+                           x=[min(xs), max(xs)], y=[round(y, 2)] * 2,
+                           line=dict(dash="dash", color="gray")))
+    return traces
+
+
 # --- planning and checks (nothing is written here) -----------------------------
 
 

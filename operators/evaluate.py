@@ -53,7 +53,7 @@ class Evaluate(foo.Operator):
         return types.Property(inputs, view=view)
 
     def execute(self, ctx):
-        from fiftyone_dsco.evaluation import evaluate
+        from fiftyone_dsco.evaluation import evaluate, plotly_traces
 
         p = ctx.params
         names = list(p.get("train_views") or [])
@@ -71,14 +71,18 @@ class Evaluate(foo.Operator):
         arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "ipc", "fraction", "epochs")}
                 for a, r in results["arms"].items()}
         return {"eval_key": results["eval_key"], "table": results.format_table(),
-                "arms": arms, "plot": results["plot"]}
+                "arms": arms, "plot": results["plot"], "chart": plotly_traces(ctx.dataset)}
 
     def resolve_output(self, ctx):
         outputs = types.Object()
         outputs.str("table", label="Top-1 accuracy on the held-out split",
                     view=types.MarkdownView())
+        outputs.list("chart", types.Object(), label="Top-1 accuracy against images per class "
+                     "(every DsCo evaluation on this dataset)", view=types.PlotlyView(layout=dict(
+                         xaxis=dict(title="images per class", type="log"),
+                         yaxis=dict(title="top-1 accuracy (%)"), height=380)))
         outputs.str("eval_key", label="Evaluation key")
-        outputs.str("plot", label="Plot (PNG)")
+        outputs.str("plot", label="Plot (PNG, saved with the run)")
         return types.Property(outputs, view=types.View(label="Evaluation done"))
 
     def __call__(self, dataset, label_field, train_views, arch="convnet3", epochs=300,

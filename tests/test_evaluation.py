@@ -167,3 +167,26 @@ def test_soft_labels_train_students_on_a_teacher(evaluated):
     for arm in res["arms"].values():
         assert arm["acc_mean"] > 0.2, arm
     evaluation.delete_evaluation(ds, "soft")
+
+
+def test_plotly_traces_draw_one_line_per_method_across_evaluations(evaluated):
+    ds, res = evaluated
+    traces = evaluation.plotly_traces(ds)
+    names = [t["name"] for t in traces]
+    assert names[:2] == ["random", "real 5/class"] and names[2].startswith("full (")
+    rnd = traces[0]
+    assert rnd["x"] == [5.0] and rnd["y"] == [round(100 * res["arms"]["random"]["acc_mean"], 2)]
+    assert rnd["error_y"]["array"] == [round(100 * res["arms"]["random"]["acc_std"], 2)]
+    assert traces[2]["line"]["dash"] == "dash"
+
+
+def test_evaluate_operator_sdk_call_returns_table_and_chart(digits_copy, installed_plugin):
+    import fiftyone.operators as foo
+
+    ds = digits_copy
+    ds.save_view("five", _five_per_class(ds))
+    out = foo.get_operator("@dsco/fiftyone-dsco/evaluate")(
+        ds, LABEL, ["five"], epochs=3, num_seeds=2, full_epochs=1, eval_key="op_eval")
+    assert "| five | 5 |" in out["table"] and out["eval_key"] == "op_eval"
+    assert {t["name"] for t in out["chart"]} >= {"five", "random"}
+    assert "op_eval_five_eval" in ds.list_evaluations()  # the App's evaluation panel

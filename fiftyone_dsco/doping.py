@@ -4,6 +4,13 @@ Per class, a selector (:mod:`fiftyone_dsco.selectors`) picks ``budget`` real
 train samples so that synthetic ∪ selected matches the class's real features
 best. Selected samples get the tag ``dsco:<run_key>``; the saved view
 ``dsco-<run-key>`` is the concentrated set (synthetic ∪ selected).
+
+Like synthesis, doping works class by class, resumes, and can be split into
+shards (``shard=(K, N)``, ``--shard K/N``: the classes at positions
+``k % N == K`` of the run's class list) that run concurrently; each shard
+reads, selects and tags only its own classes, and the shard that finds every
+class done writes the saved view and the run's results (see
+:mod:`fiftyone_dsco.shards`).
 """
 
 import time
@@ -17,6 +24,7 @@ from .config import DSCO_FIELD, device as pick_device
 from .data import class_table, image_array, train_view
 from .errors import OptionError, RunError, TooFewSamplesError
 from .features import build_extractor, features_of_images, real_features
+from . import shards as _shards
 from .runs import (DOPING, SYNTHESIS, begin_run, check_run, load_results, run_config, run_tag,
                    save_results, save_view)
 from .selectors import SELECTORS, get_selector, mmd2
@@ -25,7 +33,8 @@ MMD_EVAL_POINTS = 2000
 
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
-         extractor="reference", extractor_options=None, clamp=False, seed=0, overwrite=False, device=None, progress=None):
+         extractor="reference", extractor_options=None, clamp=False, classes=None, shard=None,
+         seed=0, overwrite=False, device=None, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -38,6 +47,10 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         extractor: feature extractor used for selection (on real data)
         extractor_options: options of the extractor (e.g. a timm checkpoint)
         clamp: cap the budget at each class's size instead of raising
+        classes: dope only these classes (the run's class list stays whole)
+        shard: ``(K, N)`` or ``"K/N"``: only the classes at positions ``k % N == K``
+            of the run's class list; shards may run concurrently, the run is
+            complete when every class is done. Not with ``overwrite``
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -63,38 +76,91 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     prior = load_prior(syn_cfg["prior"], device=dev)
     size, ch = prior.card.image_size, prior.card.channels
 
-    check_run(train, run_key, DOPING, config, overwrite=overwrite)
-    feat = build_extractor(extractor, prior, view=train, table=table, options=extractor_options,
-                           seed=seed).to(dev)
-    real = real_features(train, table.ids(), feat, size, ch, dev, progress)  # may fail: unreadable
+    shard = _shards.check_shard(shard)
+    if shard is not None and overwrite:
+        raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
+                          "Delete the run first ('dsco runs delete'), then start the shards.")
+    if classes is not None:
+        unknown = sorted(set(classes) - set(table.classes))
+        if unknown:
+            raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
+    todo = [k for k, c in enumerate(table.classes)
+            if (classes is None or c in set(classes)) and _shards.in_shard(k, shard)]
+    if check_run(train, run_key, DOPING, config, overwrite=overwrite) == "resume":
+        done = _shards.done_indices(dataset, run_key) or {
+            table.index(c) for c, r in load_results(dataset, run_key).get("classes", {}).items()
+            if r.get("done")}
+        todo = [k for k in todo if k not in done]
+    real = {}
+    if todo:
+        feat = build_extractor(extractor, prior, view=train, table=table,
+                               options=extractor_options, seed=seed).to(dev)
+        for k in todo:  # per class: a shard reads only its own classes (unreadable: fails here)
+            real[k] = real_features(train, table.ids_by_class[table.classes[k]], feat, size, ch,
+                                    dev)
     begin_run(train, run_key, DOPING, config, overwrite=overwrite)
-    dataset.untag_samples(run_tag(run_key))
-    results = {"classes": {}}
-    starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])
+    done = _shards.done_indices(dataset, run_key)
+    todo = [k for k in todo if k not in done]
+    tag = run_tag(run_key)
     sel = get_selector(selector, seed=seed)
-    with fou.ProgressBar(total=len(table.classes), progress=progress, iters_str="classes") as pb:
-        for k, c in enumerate(table.classes):
-            target = np.asarray(real[starts[k] : starts[k + 1]])
-            synth = _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev)
-            t0 = time.perf_counter()
-            picks = sel.select(target, per_class_budget[c], synth if len(synth) else None)
-            seconds = time.perf_counter() - t0
-            chosen = [table.ids_by_class[c][i] for i in picks]
-            dataset.select(chosen).tag_samples(run_tag(run_key))
-            results["classes"][c] = dict(
-                count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
-                mmd_before=_mmd(synth, target), mmd_after=_mmd(
-                    np.concatenate([synth, target[picks]]) if len(synth) else target[picks], target))
-            pb.update()
-    results["num_selected"] = int(sum(r["count"] for r in results["classes"].values()))
+    _shards.shard_update(dataset, run_key, shard, "running", classes=[table.classes[k] for k in todo])
+    try:
+        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
+            for k in todo:
+                c = table.classes[k]
+                target = np.asarray(real[k])
+                synth = _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev)
+                t0 = time.perf_counter()
+                picks = sel.select(target, per_class_budget[c], synth if len(synth) else None)
+                seconds = time.perf_counter() - t0
+                chosen = [table.ids_by_class[c][i] for i in picks]
+                # this class's samples only: what an interrupted attempt tagged is replaced
+                dataset.select(table.ids_by_class[c]).match_tags(tag).untag_samples(tag)
+                dataset.select(chosen).tag_samples(tag)
+                _shards.record_class(dataset, run_key, k, c, dict(
+                    count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
+                    mmd_before=_mmd(synth, target), mmd_after=_mmd(
+                        np.concatenate([synth, target[picks]]) if len(synth) else target[picks],
+                        target), done=True))
+                pb.update()
+    except BaseException as e:
+        _shards.shard_update(dataset, run_key, shard, "failed", error=repr(e))
+        raise
+    _shards.shard_update(dataset, run_key, shard, "done")
+    return _merge(dataset, run_key, table, synthetic_run,
+                  f"DsCo concentrated set: {synthetic_run} + {budget} real/class ({selector})")
+
+
+def _merge(dataset, run_key, table, synthetic_run, description):
+    """The run's results; when every class is done, write them (and the saved view) once."""
+    results = load_results(dataset, run_key)
+    per_class = results.setdefault("classes", {})
+    results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
+    results["num_selected"] = int(sum(r.get("count", 0) for r in per_class.values()))
     concentrated = dataset.match((F(DSCO_FIELD + ".run_key") == synthetic_run)
                                  | F("tags").contains(run_tag(run_key)))
-    results["saved_view"] = save_view(
-        dataset, run_key, concentrated,
-        f"DsCo concentrated set: {synthetic_run} + {budget} real/class ({selector})")
-    results["size"] = len(concentrated)
-    save_results(dataset, run_key, results)
-    return results
+    if not results["complete"]:
+        results.setdefault("saved_view", None)
+        results["size"] = len(concentrated)
+        return results
+    if _shards.claim_merge(dataset, run_key):
+        try:
+            dataset.reload()
+            results["saved_view"] = save_view(dataset, run_key, concentrated, description)
+            results["size"] = len(concentrated)
+            save_results(dataset, run_key,
+                         {k: v for k, v in results.items() if k not in ("shards", "merge")})
+        except BaseException:
+            _shards.release_merge(dataset, run_key)
+            raise
+        _shards.mark_merged(dataset, run_key)
+        return load_results(dataset, run_key)
+    out = load_results(dataset, run_key)  # merged already, or by another process right now
+    out.setdefault("saved_view", None)
+    out.setdefault("complete", True)
+    out.setdefault("num_selected", results["num_selected"])
+    out.setdefault("size", len(concentrated))
+    return out
 
 
 def concentrated_view(dataset, run_key):

@@ -82,16 +82,33 @@ def begin_run(view, run_key, kind, config, overwrite=False):
 
     A run with the same kind and options resumes; with other options it is an
     error unless ``overwrite``, which deletes the old run and its samples first.
+    Safe when several processes (shards) start the same new run at once: one
+    registers it, the others wait for it and resume (see
+    :func:`fiftyone_dsco.shards.claim_registration`).
     """
+    from . import shards
+
+    dataset = view._dataset
+    dataset.reload()  # another process may have registered it since this one loaded the dataset
     action = check_run(view, run_key, kind, config, overwrite)
     if action == "resume":
+        stored = _stored_results(dataset, run_key)
+        shards.ensure_state(dataset, run_key, stored.get("classes"), config.get("classes"))
         return "resume"
-    dataset = view._dataset
     if action == "overwrite":
         delete_run(dataset, run_key)
-    cfg = dataset.init_run(dsco_kind=kind, **config)
-    view.register_run(run_key, cfg)
-    save_results(dataset, run_key, {})
+    if not shards.claim_registration(dataset, run_key):
+        shards.wait_registered(dataset, run_key)
+        check_run(view, run_key, kind, config)  # the other process's options must be these
+        return "resume"
+    try:
+        cfg = dataset.init_run(dsco_kind=kind, **config)
+        view.register_run(run_key, cfg)
+        save_results(dataset, run_key, {})
+    except BaseException:
+        shards.delete_state(dataset, run_key)
+        raise
+    shards.mark_registered(dataset, run_key)
     return "new"
 
 
@@ -100,9 +117,40 @@ def _comparable(config):
 
 
 def load_results(dataset, run_key):
-    """The results dict of a DsCo run (empty while nothing is recorded)."""
+    """The results dict of a DsCo run (empty while nothing is recorded).
+
+    FiftyOne's stored run results (written when the run completes) with the
+    live per-class records and per-shard state of
+    :mod:`fiftyone_dsco.shards` laid over them, so a running or sharded run
+    shows its progress: ``classes`` (name -> record, in class order),
+    ``shards`` (name -> state) and ``merge``.
+    """
+    from . import shards
+
+    if not dataset.has_run(run_key):
+        dataset.reload()  # registered by another process since this one loaded the dataset?
     if not dataset.has_run(run_key):
         raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
+    results = _stored_results(dataset, run_key)
+    cfg = dataset.get_run_info(run_key).config.serialize()
+    if cfg.get("dsco_kind") not in (SYNTHESIS, DOPING):
+        return results
+    state = shards.get_state(dataset, run_key)
+    if state is not None:
+        class_list = cfg.get("classes") or []
+        live = shards.class_records(dataset, run_key, class_list)
+        if live or "classes" in results:
+            merged = dict(results.get("classes", {}))
+            merged.update(live)
+            results["classes"] = {c: merged[c] for c in class_list if c in merged}
+        if state.get("shards"):
+            results["shards"] = state["shards"]
+        if state.get("merge"):
+            results["merge"] = state["merge"]
+    return results
+
+
+def _stored_results(dataset, run_key):
     res = dataset.load_run_results(run_key, cache=False)
     return dict(getattr(res, "data", None) or {}) if res is not None else {}
 
@@ -159,6 +207,9 @@ def delete_run(dataset, run_key):
         dataset.delete_saved_view(name)
     if dataset.has_run(run_key):
         dataset.delete_run(run_key)
+    from .shards import delete_state
+
+    delete_state(dataset, run_key)
 
 
 def remove_tree(folder):

@@ -3,6 +3,14 @@
 Work goes class by class. Each finished class is recorded in the run's
 results; a re-run with the same options resumes with the missing classes and
 gives the same samples as an uninterrupted run (per-class seeds).
+
+Sharding: ``shard=(K, N)`` (``--shard K/N``) works on the classes at positions
+``k % N == K`` of the run's stored class list (see :mod:`fiftyone_dsco.shards`).
+Shards of one run can run at once in different processes or machines; each
+class's samples, files and record are its own, and the shard that finds every
+class done merges the run (FiftyOne run results with ``complete``, the saved
+view). Class ``k`` gets the same seed and target features whatever the shard,
+so N shards give the same samples as one unsharded run.
 """
 
 import time
@@ -19,6 +27,7 @@ from .errors import OptionError
 from .features import EXTRACTORS, build_extractor, features_of_images, real_features
 from .mmd import KERNELS, mmd2
 from .nopt import NOptHook, NOptOptions
+from . import shards as _shards
 from .runs import SYNTHESIS, begin_run, check_run, load_results, save_results, save_view
 from .sampler import denoise, initial_noise
 from .synthetic import write_class
@@ -30,8 +39,8 @@ MMD_EVAL_POINTS = 2000  #: target features used to report a class's MMD
 def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
                steps=25, guidance=2.0, iterations=1, lr=0.1, kernel="gaussian",
                target_batch=500, norm_weight=0.1, step_fraction=1.0, extractor="reference",
-               extractor_options=None, pool_size=None, class_map=None, classes=None, seed=0,
-               overwrite=False, device=None, progress=None):
+               extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
+               seed=0, overwrite=False, device=None, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
 
     Args:
@@ -53,6 +62,10 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
         class_map: dataset class -> model class name/index
         classes: synthesise only these classes (the run's class list stays whole)
+        shard: ``(K, N)`` or ``"K/N"``: synthesise only the classes at positions
+            ``k % N == K`` of the run's class list (with ``classes``: their
+            intersection). Shards of one run may run concurrently; the run is
+            complete, and merged, when every class is done. Not with ``overwrite``
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
@@ -65,6 +78,10 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
+    shard = _shards.check_shard(shard)
+    if shard is not None and overwrite:
+        raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
+                          "Delete the run first ('dsco runs delete'), then start the shards.")
     dev = pick_device(device)
     if not isinstance(prior, DiffusionPrior):
         prior = load_prior(prior, device=dev)
@@ -72,7 +89,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
     model_idx = prior.card.class_indices(table.classes, class_map)
-    todo = _selected_classes(table, classes)
+    todo = [c for c in _selected_classes(table, classes) if _shards.in_shard(table.index(c), shard)]
     pool_size = int(pool_size or max(10 * ipc, 100))
     run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
     nopt = NOptOptions(iterations if method == "nopt" else 0, lr, kernel, target_batch,
@@ -83,30 +100,65 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                   extractor_options=extractor_options or {}, seed=int(seed),
                   pool_size=pool_size if data_free else None, nopt=vars(nopt))
 
-    check_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
-    # read the target data (unreadable images fail here) before the run is registered
-    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
-                      model_idx, steps, guidance, seed, dev, progress)
-    begin_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
-    results = load_results(train._dataset, run_key)
-    per_class = results.setdefault("classes", {})
-    todo = [c for c in todo if not per_class.get(c, {}).get("done")]
     dataset = train._dataset
-    with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
-        for c in todo:
-            k = table.index(c)
-            per_class[c] = _synthesize_class(dataset, run_key, label_field, prior, table, k,
-                                             model_idx[k], ipc, method, steps, guidance, nopt,
-                                             seed, target)
-            save_results(dataset, run_key, results)
-            pb.update()
+    if check_run(train, run_key, SYNTHESIS, config, overwrite=overwrite) == "resume":
+        done = _shards.done_indices(dataset, run_key) or {
+            table.index(c) for c, r in load_results(dataset, run_key).get("classes", {}).items()
+            if r.get("done")}
+        todo = [c for c in todo if table.index(c) not in done]
+    # read the target data (unreadable images fail here) before the run is registered;
+    # only the classes this call will synthesise are read
+    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
+                      model_idx, steps, guidance, seed, dev, progress,
+                      [table.index(c) for c in todo])
+    begin_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
+    done = _shards.done_indices(dataset, run_key)
+    todo = [c for c in todo if table.index(c) not in done]
+    _shards.shard_update(dataset, run_key, shard, "running", classes=todo)
+    try:
+        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
+            for c in todo:
+                k = table.index(c)
+                record = _synthesize_class(dataset, run_key, label_field, prior, table, k,
+                                           model_idx[k], ipc, method, steps, guidance, nopt,
+                                           seed, target)
+                _shards.record_class(dataset, run_key, k, c, record)
+                pb.update()
+    except BaseException as e:
+        _shards.shard_update(dataset, run_key, shard, "failed", error=repr(e))
+        raise
+    _shards.shard_update(dataset, run_key, shard, "done")
+    description = f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}"
+    return _merge(dataset, run_key, table, description)
+
+
+def _merge(dataset, run_key, table, description):
+    """The run's results; when every class is done, write them (and the saved view) once."""
+    results = load_results(dataset, run_key)
+    per_class = results.setdefault("classes", {})
     results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
     results["num_samples"] = int(sum(v.get("count", 0) for v in per_class.values()))
-    results["saved_view"] = save_view(
-        dataset, run_key, dataset.match(F(DSCO_FIELD + ".run_key") == run_key),
-        f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}")
-    save_results(dataset, run_key, results)
-    return results
+    if not results["complete"]:
+        results.setdefault("saved_view", None)
+        return results
+    if _shards.claim_merge(dataset, run_key):
+        try:
+            dataset.reload()
+            results["saved_view"] = save_view(
+                dataset, run_key, dataset.match(F(DSCO_FIELD + ".run_key") == run_key), description)
+            stored = {k: v for k, v in results.items() if k not in ("shards", "merge")}
+            save_results(dataset, run_key, stored)
+        except BaseException:
+            _shards.release_merge(dataset, run_key)
+            raise
+        _shards.mark_merged(dataset, run_key)
+        return load_results(dataset, run_key)
+    # merged already, or being merged by another process right now
+    out = load_results(dataset, run_key)
+    out.setdefault("saved_view", None)
+    out.setdefault("complete", True)
+    out.setdefault("num_samples", results["num_samples"])
+    return out
 
 
 def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
@@ -141,30 +193,38 @@ class _Targets:
     """Target feature banks per class: real features, or a pool of prior samples."""
 
     def __init__(self, prior, train, table, data_free, name, options, pool_size, model_idx,
-                 steps, guidance, seed, device, progress):
+                 steps, guidance, seed, device, progress, needed=None):
+        """Banks of classes ``needed`` (indices; default all). Class ``k``'s bank is
+        the same whichever other classes are needed (features per class)."""
         self.prior, self.device = prior, device
         self.extractor, self._banks = None, {}
-        self._needed = True
+        needed = list(range(len(table.classes))) if needed is None else sorted(needed)
+        if not needed:  # nothing left to synthesise (a finished run or shard resumed)
+            return
         if data_free:
-            pool_images, pool_labels = self._pool(prior, model_idx, pool_size, steps, guidance, seed)
+            # the pool-trained reference extractor needs every class's pool; other
+            # extractors only the pools of the classes to synthesise
+            pool_classes = range(len(table.classes)) if name == "reference" else needed
+            pool_images, pool_labels = self._pool(prior, model_idx, pool_size, steps, guidance,
+                                                  seed, pool_classes)
             self.extractor = build_extractor(name, prior, table=table, options=options, seed=seed,
                                              pool=(pool_images, pool_labels)).to(device)
-            feats = features_of_images(self.extractor, pool_images, device)
-            for k in range(len(table.classes)):
-                self._banks[k] = feats[pool_labels.numpy() == k]
+            for k in needed:
+                rows = pool_labels.numpy() == k
+                self._banks[k] = features_of_images(self.extractor, pool_images[rows], device)
         else:
             self.extractor = build_extractor(name, prior, view=train, table=table, options=options,
                                              seed=seed, progress=progress).to(device)
-            feats = real_features(train, table.ids(), self.extractor, prior.card.image_size,
-                                  prior.card.channels, device, progress)
-            starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])
-            for k in range(len(table.classes)):  # ids are class-ordered: contiguous rows
-                self._banks[k] = feats[starts[k] : starts[k + 1]]
+            for k in needed:  # per class: a shard reads only its own classes' images
+                self._banks[k] = real_features(
+                    train, table.ids_by_class[table.classes[k]], self.extractor,
+                    prior.card.image_size, prior.card.channels, device)
 
     @staticmethod
-    def _pool(prior, model_idx, pool_size, steps, guidance, seed):
+    def _pool(prior, model_idx, pool_size, steps, guidance, seed, classes):
         images, labels = [], []
-        for k, m in enumerate(model_idx):
+        for k in classes:
+            m = model_idx[k]
             lab = torch.full((pool_size,), m, dtype=torch.long, device=prior.device)
             noise = initial_noise(prior, pool_size, seed * 100003 + k + 7_000_000)
             with torch.no_grad():

@@ -14,5 +14,6 @@ run() { echo "== $*"; "$PY" "$@" 2>&1 | tee "benchmarks/logs/$(basename "$1" .py
 run benchmarks/eval_throughput.py --threads "$(nproc)"
 run benchmarks/selection_scale.py $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 50 $Q
+run benchmarks/high_volume.py --dataset digits $Q
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 $Q
 "$PY" benchmarks/report.py

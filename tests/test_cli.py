@@ -1,5 +1,7 @@
 from click.testing import CliRunner
 
+from fiftyone import ViewField as F
+
 from fiftyone_dsco.cli import main
 
 
@@ -49,3 +51,29 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
     assert len(digits) == n_real and not digits.list_runs()
     assert not [f for f in digits.get_field_schema() if f.startswith("demo_eval")]
     assert not digits.list_evaluations()
+
+
+def test_budget_is_images_per_class_or_a_fraction():
+    import click
+    import pytest
+
+    from fiftyone_dsco.cli import parse_budget
+
+    assert parse_budget("1") == 1 and isinstance(parse_budget("1"), int)
+    assert parse_budget("50") == 50 and parse_budget("0.2") == 0.2 and parse_budget("1.0") == 1.0
+    for bad in ("2.5", "-0.1", "1.5", "ten"):  # "0" is an int: concentrate() refuses it
+        with pytest.raises(click.BadParameter, match="neither an integer"):
+            parse_budget(bad)
+
+
+def test_evaluate_needs_a_set_and_prints_the_table(digits_copy):
+    r = CliRunner().invoke(main, ["evaluate", digits_copy.name])
+    assert r.exit_code != 0 and "--run RUN_KEY or --view" in r.output
+    ids = [i for c in range(10) for i in
+           digits_copy.match_tags("train").match(F("ground_truth.label") == str(c)).limit(3).values("id")]
+    digits_copy.save_view("three", digits_copy.select(ids))
+    r = CliRunner().invoke(main, ["evaluate", digits_copy.name, "--view", "three", "--epochs", "2",
+                                  "--seeds", "2", "--no-full", "--eval-key", "cli_eval"])
+    assert r.exit_code == 0, r.output
+    assert "| three | 3 |" in r.output and "| random | 3 |" in r.output and "| full |" not in r.output
+    assert digits_copy.has_run("cli_eval")

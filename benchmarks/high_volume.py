@@ -1,0 +1,113 @@
+"""High-volume table: concentrated sets at 10-50% of the train split vs random, coresets, full.
+
+    python benchmarks/high_volume.py --dataset digits
+    python benchmarks/high_volume.py --dataset digits --quick
+
+Per fraction f (images per class b = f * train size / classes), one
+``evaluate()`` call (same recipe, seeds and held-out split for every arm):
+
+- ``herding``, ``kcenter``: coresets of b real images per class (reference features);
+- ``dsco``: NOpt synthesis (``--synthetic`` images per class, one run shared by
+  all fractions) doped with b - synthetic real images (mmd-greedy);
+- ``dsco-real``: the same doping rule with no synthetic image (mmd-greedy
+  herding of b real images): the synthetic share's contribution, i.e. the
+  budget split that ``concentrate()`` must choose;
+- ``random`` (same size and class balance) and ``full`` (once) added by evaluate().
+
+Writes ``benchmarks/results/high_volume_<dataset>.json`` (+ ``.meta.json``).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from _env import write_meta
+from low_volume import coreset_ids
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
+    p.add_argument("--synthetic", type=int, default=10, help="NOpt images per class in dsco")
+    p.add_argument("--arch", default="convnet3")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--quick", action="store_true", help="1 seed, 10 epochs, fractions 0.1 0.5")
+    p.add_argument("--out")
+    return p.parse_args()
+
+
+def dope_view(ds, syn_key, real, tag):
+    from fiftyone_dsco.doping import concentrated_view, dope
+
+    key = f"bench_hv_{tag}"
+    dope(ds, "ground_truth", syn_key, real, run_key=key, clamp=True, progress=False)
+    return concentrated_view(ds, key)
+
+
+def main():
+    args = parse()
+    from fiftyone_dsco.data import class_table, train_view
+    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.evaluation import evaluate
+    from fiftyone_dsco.priors import fit_prior
+    from fiftyone_dsco.synthesis import synthesize
+
+    seeds = [0] if args.quick else list(range(args.seeds))
+    epochs = 10 if args.quick else args.epochs
+    fractions = [0.1, 0.5] if args.quick else args.fractions
+    ds = load_builtin(args.dataset)
+    prior = fit_prior(ds, "ground_truth", name=args.dataset)
+    table = class_table(train_view(ds), "ground_truth")
+    n_train, n_cls = table.num_samples, len(table.classes)
+    t0 = time.perf_counter()
+    syn_key = f"bench_hv_nopt_ipc{args.synthetic}"
+    synthesize(ds, "ground_truth", prior, args.synthetic, run_key=syn_key, progress=False)
+    syn_seconds = time.perf_counter() - t0
+    rows, full_row = [], None
+    for f in fractions:
+        b = max(1, round(f * n_train / n_cls))
+        pct = int(round(100 * f))
+        views, build = {}, {}
+        for sel in ("herding", "kcenter"):
+            t = time.perf_counter()
+            views[sel] = ds.select(coreset_ids(ds, table, prior, sel, b))
+            build[sel] = time.perf_counter() - t
+        t = time.perf_counter()
+        views["dsco"] = dope_view(ds, syn_key, max(0, b - args.synthetic), f"dsco_{pct}")
+        build["dsco"] = syn_seconds + time.perf_counter() - t
+        t = time.perf_counter()
+        views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
+        build["dsco-real"] = time.perf_counter() - t
+        res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
+                       add_full=full_row is None, eval_key=f"bench_hv_{pct}", progress=False)
+        for arm in res["arms"].values():
+            name = arm["name"]
+            row = dict(dataset=args.dataset, method=name, arch=args.arch, ipc=arm["ipc"],
+                       fraction=round(arm["size"] / n_train, 5), target_fraction=f,
+                       acc_mean=round(100 * arm["acc_mean"], 2),
+                       acc_std=round(100 * arm["acc_std"], 2), seeds=len(seeds),
+                       epochs=arm["epochs"], seconds=round(build.get(name, 0.0), 2),
+                       train_seconds=round(arm["seconds"], 1),
+                       synthetic_per_class=args.synthetic if name == "dsco" else 0)
+            if name == "full":
+                full_row = row
+            else:
+                rows.append(row)
+            print(json.dumps(row), flush=True)
+    rows.append(full_row)
+    out = args.out or os.path.join(ROOT, "results", f"high_volume_{args.dataset}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as fh:
+        json.dump(rows, fh, indent=1)
+    write_meta(out, epochs=epochs, synthetic_per_class=args.synthetic, prior=prior.path)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

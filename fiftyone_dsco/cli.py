@@ -177,6 +177,24 @@ def parse_budget(text):
     return value
 
 
+def parse_shard_option(ctx, param, value):
+    """``--shard K/N`` -> ``(K, N)`` with ``0 <= K < N``."""
+    if value is None:
+        return None
+    from .errors import OptionError
+    from .shards import parse_shard
+
+    try:
+        return parse_shard(value)
+    except OptionError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
+_SHARD_HELP = ("Work only on shard K of N: the classes at positions k % N == K of the run's class "
+               "list. Run N processes (e.g. one per GPU with CUDA_VISIBLE_DEVICES) with the same "
+               "options; the last one to finish completes the run. See docs/scaling.md.")
+
+
 def _extractor_options(timm_model, timm_checkpoint):
     return {"model": timm_model, "checkpoint": timm_checkpoint} if timm_checkpoint else None
 
@@ -213,20 +231,25 @@ def _synthesis_options(f):
 @click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
 @click.option("--run-key", help="Run key (default <method>[_df]_ipc<IPC>).")
 @click.option("--label-field", default="ground_truth", show_default=True)
+@click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @_synthesis_options
-def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, timm_model,
+def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, shard, timm_model,
                timm_checkpoint, **options):
     """Synthesise IPC images per class into DATASET_NAME (NOpt or plain sampling)."""
     from .synthesis import synthesize as run
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     res = run(_load_dataset(dataset_name), label_field, prior_name, ipc, method=method,
-              run_key=run_key, progress=True, **options)
+              run_key=run_key, shard=shard, progress=True, **options)
     _print_synthesis(res)
 
 
 def _print_synthesis(res):
-    click.echo(f"{res['num_samples']} synthetic samples; saved view '{res['saved_view']}'")
+    if res.get("complete"):
+        click.echo(f"{res['num_samples']} synthetic samples; saved view '{res['saved_view']}'")
+    else:
+        click.echo(f"{res['num_samples']} synthetic samples so far; the run is complete (and its "
+                   f"saved view written) when every class is done")
     for c, r in res["classes"].items():
         mmd = f"MMD {r['mmd']:.4f}" if "mmd" in r else ""
         if "mmd_plain" in r:
@@ -246,17 +269,22 @@ def _print_synthesis(res):
 @click.option("--clamp", is_flag=True, help="Cap the budget at each class's size.")
 @click.option("--label-field", default="ground_truth", show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
 def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clamp, label_field,
-         seed, overwrite):
+         seed, shard, overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run."""
     from .doping import dope as run
 
     res = run(_load_dataset(dataset_name), label_field, synthetic_run, budget, selector=selector,
-              run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, overwrite=overwrite,
-              progress=True)
-    click.echo(f"{res['num_selected']} real samples selected; concentrated set "
-               f"'{res['saved_view']}' has {res['size']} samples")
+              run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, shard=shard,
+              overwrite=overwrite, progress=True)
+    if res.get("complete"):
+        click.echo(f"{res['num_selected']} real samples selected; concentrated set "
+                   f"'{res['saved_view']}' has {res['size']} samples")
+    else:
+        click.echo(f"{res['num_selected']} real samples selected so far; the concentrated set is "
+                   f"saved when every class is done")
 
 
 @main.command()

@@ -48,6 +48,17 @@ def progress_callback(ctx, label):
     return fo.report_progress(_report, dt=1.0)
 
 
+def fan_out(ctx, name, run_key, label):
+    """Replace the old run if asked, then queue the shards of run ``run_key``."""
+    n = num_shards(ctx)
+    if ctx.params.get("overwrite") and ctx.dataset is not None and ctx.dataset.has_run(run_key):
+        from fiftyone_dsco.runs import delete_run
+
+        delete_run(ctx.dataset, run_key)
+    ids = queue_shards(ctx, name, n, f"{label} {run_key}")
+    return {"run_key": run_key, "queued": len(ids), "operation_ids": ids}
+
+
 def execute(name, view=None, params=None, delegate=False):
     """Run operator ``name`` from Python and return its result (SDK helper)."""
     ctx = {"params": params or {}}
@@ -130,7 +141,63 @@ def size_preview(inputs, ctx, label_field, synthetic, real=0):
             description="Enable 'clamp' to take whole classes, or lower the budget."))
 
 
-def delegation_config(name, label, description, delegated=True):
+def delegation_config(name, label, description, delegated=True, distributed=False):
+    # allow_distributed_execution is accepted (and ignored: Enterprise only) by fiftyone 1.22.1
     return foo.OperatorConfig(name=name, label=label, description=description, dynamic=True,
                               allow_immediate_execution=True, allow_delegated_execution=True,
-                              default_choice_to_delegated=delegated)
+                              default_choice_to_delegated=delegated,
+                              allow_distributed_execution=distributed)
+
+
+def shard_inputs(inputs, ctx):
+    """The "split into N delegated tasks" field; returns the chosen N."""
+    inputs.int("num_shards", default=1, min=1, label="Split into N delegated tasks",
+               description="Queue one delegated operation per class shard under one run key; "
+                           "any number of 'fiftyone delegated launch' workers sharing this "
+                           "database run them, and the last shard to finish completes the run")
+    n = ctx.params.get("num_shards") or 1
+    if int(n) > 1:
+        inputs.view("shards_note", types.Notice(
+            label=f"{int(n)} delegated operations will be queued (one per shard); "
+                  f"start workers with 'fiftyone delegated launch'"))
+    return int(n)
+
+
+def num_shards(ctx):
+    """How many shards a fan-out call queues: ``num_shards``, else Enterprise's task count."""
+    n = ctx.params.get("num_shards")
+    if not n and ctx.num_distributed_tasks:  # None in open-source FiftyOne
+        n = ctx.num_distributed_tasks
+    return int(n or 1)
+
+
+def shard_param(ctx):
+    """This invocation's shard ``(K, N)``, or None (unsharded, or a fan-out call)."""
+    shard = ctx.params.get("shard")
+    return tuple(int(v) for v in shard) if shard else None
+
+
+def queue_shards(ctx, name, n, label):
+    """Queue one delegated operation of operator ``name`` per shard ``k`` of ``n``.
+
+    Each gets this call's context and params plus ``shard=[k, n]`` (and never
+    ``overwrite``: the caller replaces an old run before fanning out). Returns
+    the operation ids.
+    """
+    import copy
+
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    svc = DelegatedOperationService()
+    ids = []
+    for k in range(n):
+        request = copy.deepcopy(dict(ctx.request_params))
+        request.pop("num_distributed_tasks", None)
+        request["params"] = dict(copy.deepcopy(dict(ctx.params)), shard=[k, n], num_shards=n,
+                                 overwrite=False)
+        request["delegated"] = True
+        op = svc.queue_operation(operator=uri(name), label=f"{label} (shard {k}/{n})",
+                                 delegation_target=ctx.delegation_target,
+                                 context={"request_params": request})
+        ids.append(str(op.id))
+    return ids

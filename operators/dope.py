@@ -3,8 +3,8 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import (delegation_config, execute, label_field_input, progress_callback,
-                      run_key_input, size_preview)
+from ._common import (delegation_config, execute, fan_out, label_field_input, num_shards,
+                      progress_callback, run_key_input, shard_inputs, shard_param, size_preview)
 
 SELECTORS = ["mmd-greedy", "kcenter", "herding", "random"]
 
@@ -19,7 +19,8 @@ class Dope(foo.Operator):
     @property
     def config(self):
         return delegation_config("dope", "DsCo: dope with real samples",
-                                 "Select real samples per class to mix into a synthetic set")
+                                 "Select real samples per class to mix into a synthetic set",
+                                 distributed=True)
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -42,6 +43,7 @@ class Dope(foo.Operator):
         run = p.get("synthetic_run", syn[0]["key"])
         budget, selector = int(p.get("budget") or 0), p.get("selector", "mmd-greedy")
         run_key_input(inputs, ctx, f"{run}_dope{budget}_{selector.replace('-', '_')}")
+        shard_inputs(inputs, ctx)
         ipc = next((r["config"].get("ipc", 0) for r in syn if r["key"] == run), 0)
         if field:
             size_preview(inputs, ctx, field, ipc, budget)
@@ -51,25 +53,39 @@ class Dope(foo.Operator):
         from fiftyone_dsco.doping import dope
 
         p = ctx.params
+        shard = shard_param(ctx)
+        if shard is None and num_shards(ctx) > 1:
+            selector = p.get("selector", "mmd-greedy")
+            run_key = p.get("run_key") or \
+                f"{p['synthetic_run']}_dope{int(p['budget'])}_{selector.replace('-', '_')}"
+            return fan_out(ctx, self.config.name, run_key, "DsCo dope")
         res = dope(ctx.view, p["label_field"], p["synthetic_run"], int(p["budget"]),
                    selector=p.get("selector", "mmd-greedy"), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
+                   extractor=p.get("extractor", "reference"), shard=shard,
                    progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
             ctx.ops.reload_dataset()
         return {"num_selected": res["num_selected"], "size": res["size"],
-                "saved_view": res["saved_view"]}
+                "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
 
     def resolve_output(self, ctx):
         outputs = types.Object()
         outputs.int("num_selected", label="Real samples selected")
         outputs.int("size", label="Concentrated set size")
         outputs.str("saved_view", label="Saved view")
+        outputs.bool("complete", label="Run complete")
+        outputs.int("queued", label="Shard operations queued")
         return types.Property(outputs)
 
     def __call__(self, view, label_field, synthetic_run, budget, selector="mmd-greedy",
-                 run_key=None, clamp=False, overwrite=False, delegate=False):
+                 run_key=None, clamp=False, overwrite=False, extractor="reference",
+                 num_shards=1, shard=None, delegate=False):
+        """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
+        one delegated operation per class shard and returns their ids."""
         run_key = run_key or f"{synthetic_run}_dope{budget}_{selector.replace('-', '_')}"
         return execute(self.config.name, view, dict(
             label_field=label_field, synthetic_run=synthetic_run, budget=budget,
-            selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite), delegate)
+            selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
+            extractor=extractor, num_shards=num_shards, shard=list(shard) if shard else None),
+            delegate)

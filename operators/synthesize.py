@@ -3,15 +3,17 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import (delegation_config, execute, label_field_input, prior_input,
-                      progress_callback, run_key_input, size_preview)
+from ._common import (delegation_config, execute, fan_out, label_field_input, num_shards,
+                      prior_input, progress_callback, run_key_input, shard_inputs, shard_param,
+                      size_preview)
 
 
 class Synthesize(foo.Operator):
     @property
     def config(self):
         return delegation_config("synthesize", "DsCo: synthesize (NOpt or plain)",
-                                 "Generate IPC images per class with noise optimisation")
+                                 "Generate IPC images per class with noise optimisation",
+                                 distributed=True)
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -34,6 +36,7 @@ class Synthesize(foo.Operator):
             inputs.view("df_plain", types.Warning(
                 label="Data-free has no effect on plain sampling"))
         run_key_input(inputs, ctx, f"{method}{'_df' if p.get('data_free') else ''}_ipc{ipc}")
+        shard_inputs(inputs, ctx)
         if field and ctx.view is not None:
             size_preview(inputs, ctx, field, ipc)
         return types.Property(inputs, view=types.View(label="Synthesize"))
@@ -42,31 +45,42 @@ class Synthesize(foo.Operator):
         from fiftyone_dsco.synthesis import synthesize
 
         p = ctx.params
+        shard = shard_param(ctx)
+        if shard is None and num_shards(ctx) > 1:
+            run_key = p.get("run_key") or f"{p.get('method', 'nopt')}" \
+                f"{'_df' if p.get('data_free') else ''}_ipc{int(p['ipc'])}"
+            return fan_out(ctx, self.config.name, run_key, "DsCo synthesize")
         res = synthesize(ctx.view, p["label_field"], p["prior"], int(p["ipc"]),
                          method=p.get("method", "nopt"), run_key=p.get("run_key"),
                          data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
                          guidance=float(p.get("guidance", 2.0)),
                          iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.1)),
                          extractor=p.get("extractor", "reference"),
-                         overwrite=bool(p.get("overwrite")),
+                         overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
             ctx.ops.reload_dataset()
         return {"run_key": p.get("run_key"), "num_samples": res["num_samples"],
-                "saved_view": res["saved_view"]}
+                "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
 
     def resolve_output(self, ctx):
         outputs = types.Object()
         outputs.str("run_key", label="Run")
         outputs.int("num_samples", label="Synthetic samples")
         outputs.str("saved_view", label="Saved view")
+        outputs.bool("complete", label="Run complete")
+        outputs.int("queued", label="Shard operations queued")
         return types.Property(outputs)
 
     def __call__(self, view, label_field, prior, ipc, method="nopt", run_key=None,
                  data_free=False, iterations=1, lr=0.1, steps=25, guidance=2.0,
-                 extractor="reference", overwrite=False, delegate=False):
+                 extractor="reference", overwrite=False, num_shards=1, shard=None,
+                 delegate=False):
+        """Run (or with ``delegate`` queue) a synthesis; ``num_shards > 1`` queues
+        one delegated operation per class shard and returns their ids."""
         run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, ipc=ipc, method=method, run_key=run_key,
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
-            extractor=extractor, overwrite=overwrite), delegate)
+            extractor=extractor, overwrite=overwrite, num_shards=num_shards,
+            shard=list(shard) if shard else None), delegate)

@@ -30,6 +30,8 @@ class Synthesize(foo.Operator):
         inputs.float("guidance", default=2.0, label="Guidance scale")
         inputs.enum("extractor", ["reference", "random", "prior-latent"], default="reference",
                     label="Feature extractor")
+        inputs.int("seed", default=0, label="Seed",
+                   description="Class k uses seed * 100003 + k, whatever the shard")
         p = ctx.params
         method, ipc = p.get("method", "nopt"), p.get("ipc") or 10
         if p.get("method") == "plain" and p.get("data_free"):
@@ -56,6 +58,7 @@ class Synthesize(foo.Operator):
                          guidance=float(p.get("guidance", 2.0)),
                          iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.1)),
                          extractor=p.get("extractor", "reference"),
+                         seed=int(p.get("seed") or 0),
                          overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
@@ -74,7 +77,7 @@ class Synthesize(foo.Operator):
 
     def __call__(self, view, label_field, prior, ipc, method="nopt", run_key=None,
                  data_free=False, iterations=1, lr=0.1, steps=25, guidance=2.0,
-                 extractor="reference", overwrite=False, num_shards=1, shard=None,
+                 extractor="reference", seed=0, overwrite=False, num_shards=1, shard=None,
                  delegate=False):
         """Run (or with ``delegate`` queue) a synthesis; ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids."""
@@ -82,5 +85,5 @@ class Synthesize(foo.Operator):
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, ipc=ipc, method=method, run_key=run_key,
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
-            extractor=extractor, overwrite=overwrite, num_shards=num_shards,
+            extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
             shard=list(shard) if shard else None), delegate)

@@ -1,0 +1,209 @@
+"""DsCo in the FiftyOne App: the App's HTTP operator endpoints and a real browser.
+
+The App is started headless (``fo.launch_app(remote=True)``) on a tiny digits
+dataset that already holds one DsCo synthesis run (tiny prior, plain sampler,
+one image per class). Its server process shares this session's private
+database and plugins dir.
+
+The browser test drives Debian's chromium with the npm package
+``playwright-core`` (``tests/browser``; ``npm ci --prefix tests/browser``).
+Outside CI it skips, saying why, when node, chromium or playwright-core is
+missing; in CI (``CI=true``) it fails instead. Its screenshots go to a
+temporary folder, or to ``$DSCO_SCREENSHOT_DIR`` (``DSCO_SCREENSHOT_DIR=docs/img``
+refreshes the ones in the docs).
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+import fiftyone as fo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+P = "@dsco/fiftyone-dsco/"
+DATASET = "dsco-app-test"
+RUN = "plain_1ipc"
+PRIOR = "app-test-tiny"
+LOADED = "dsco-digits-2x1"  # what the browser loads: 2 train + 1 test per class
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _delete_dataset(name):
+    if fo.dataset_exists(name):
+        fo.load_dataset(name).delete()
+
+
+@pytest.fixture(scope="module")
+def app(installed_plugin):
+    """(base url, dataset) of a headless App on a 70-sample digits set with one DsCo run."""
+    import fiftyone.operators as foo
+
+    from fiftyone_dsco.config import priors_dir
+    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.priors import fit_prior
+
+    _delete_dataset(LOADED)
+    ds = load_builtin("digits", dataset_name=DATASET, train_per_class=5, test_per_class=2,
+                      overwrite=True)
+    prior = priors_dir(PRIOR)  # under $DSCO_HOME: the form's prior picker lists it
+    fit_prior(ds, "ground_truth", output_dir=prior, steps=6, batch_size=8,
+              block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
+    foo.get_operator(P + "synthesize")(ds.view(), "ground_truth", prior, 1, method="plain",
+                                       run_key=RUN, steps=1, extractor="random")
+    port = _free_port()
+    session = fo.launch_app(ds, remote=True, address="127.0.0.1", port=port)
+    try:
+        yield f"http://127.0.0.1:{port}", ds
+    finally:
+        session.close()
+        _delete_dataset(LOADED)
+        _delete_dataset(DATASET)
+        shutil.rmtree(prior, ignore_errors=True)
+
+
+def post(base, route, body, timeout=300):
+    """POST JSON to the App server; returns (status, decoded body)."""
+    req = urllib.request.Request(base + route, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=timeout) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:  # one JSON object, or JSON lines from a generator
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError:
+        return status, text  # e.g. an error page
+    return status, lines[0] if len(lines) == 1 else lines
+
+
+def request(ds, uri, params, **extra):
+    return dict(dataset_name=ds.name, operator_uri=uri, params=params, view=[], **extra)
+
+
+# ---------------------------------------------------------------- HTTP endpoints
+
+
+def test_operators_endpoint_lists_dsco_operators(app):
+    import yaml
+
+    base, ds = app
+    status, body = post(base, "/operators", {"dataset_name": ds.name})
+    assert status == 200
+    ours = {op["uri"]: op["config"] for op in body["operators"] if op["uri"].startswith(P)}
+    with open(os.path.join(ROOT, "fiftyone.yml")) as f:
+        declared = yaml.safe_load(f)["operators"]
+    assert set(ours) == {P + name for name in declared}
+    assert all(c["label"].startswith("DsCo: ") and c["can_execute"] for c in ours.values())
+    assert not [e for e in body["errors"] if "dsco" in json.dumps(e).lower()]
+    # heavy operators default to delegated execution; listing and loading run at once
+    assert ours[P + "concentrate"]["allow_delegated_execution"]
+    assert ours[P + "load_builtin_dataset"]["allow_immediate_execution"]
+
+
+def test_resolve_type_describes_forms(app):
+    base, ds = app
+    status, body = post(base, "/operators/resolve-type", request(
+        ds, P + "synthesize", {"ipc": 3, "run_key": "bad key"}, target="inputs"))
+    assert status == 200
+    props = body["type"]["properties"]
+    assert props["label_field"]["type"]["values"] == ["ground_truth"]  # Classification only
+    assert "bad_key" in props  # invalid run key flagged before execution
+    preview = props["preview"]["view"]["label"]
+    assert "50 real train samples" in preview and "30 images" in preview
+    # an existing run key is flagged, with an overwrite switch
+    _, body = post(base, "/operators/resolve-type", request(
+        ds, P + "synthesize", {"ipc": 1, "run_key": RUN}, target="inputs"))
+    assert {"key_taken", "overwrite"} <= set(body["type"]["properties"])
+    _, body = post(base, "/operators/resolve-type", request(
+        ds, P + "manage_runs", {"action": "inspect"}, target="inputs"))
+    assert body["type"]["properties"]["run_key"]["type"]["values"] == [RUN]
+    _, body = post(base, "/operators/resolve-type", request(
+        ds, P + "load_builtin_dataset", {}, target="outputs"))
+    assert {"dataset", "num_samples"} <= set(body["type"]["properties"])
+
+
+def test_execute_endpoints_run_dsco_operators(app):
+    base, ds = app
+    status, body = post(base, "/operators/execute/generator",
+                        request(ds, P + "manage_runs", {"action": "list"}))
+    assert status == 200 and body["error"] is None, body
+    assert [r["key"] for r in body["result"]["runs"]] == [RUN]
+    status, body = post(base, "/operators/execute",
+                        request(ds, P + "manage_runs", {"action": "inspect", "run_key": RUN}))
+    assert status == 200 and body["error"] is None, body
+    assert body["result"]["config"]["ipc"] == 1
+    assert body["result"]["results"]["num_samples"] == 10
+    status, body = post(base, "/operators/execute",
+                        request(ds, P + "no_such_operator", {}))
+    assert status >= 400 and "no_such_operator" in str(body)  # FiftyOne answers 500
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+def _browser_missing():
+    missing = []
+    if shutil.which("node") is None:
+        missing.append("node is not installed")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        missing.append("playwright-core is not installed (npm ci --prefix tests/browser)")
+    return missing
+
+
+def _is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_browser_runs_dsco_operators_in_the_app(app, tmp_path):
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
+        pytest.skip("browser test skipped: " + "; ".join(missing))
+    base, ds = app
+    shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
+    env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
+    proc = subprocess.run(["node", os.path.join(BROWSER_DIR, "app_operators.js"),
+                           base, ds.name, RUN, shots],
+                          cwd=BROWSER_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    # the operator browser (backtick key) lists every DsCo operator
+    _, body = post(base, "/operators", {"dataset_name": ds.name})
+    labels = {op["config"]["label"] for op in body["operators"] if op["uri"].startswith(P)}
+    assert labels <= set(seen["operator_browser"])
+    # manage runs -> inspect: the run's config and results show in the App
+    result = seen["manage_runs_result"]
+    assert '"synthesis"' in result and '"dsco-plain-1ipc"' in result and "num_samples" in result
+    # the synthesize form previews the set size and picks the fitted prior
+    assert "50 real train samples" in seen["synthesize_form"]
+    assert PRIOR in seen["synthesize_inputs"] and "ground_truth" in seen["synthesize_inputs"]
+    # load built-in dataset: the App opens the new dataset and shows its size
+    assert "dsco-digits-2x1" in seen["load_result"] and "30" in seen["load_result"]
+    assert seen["url"].endswith("/datasets/" + LOADED)
+    assert seen["dataset_selector"] == LOADED
+    assert seen["entry_counts"].split() == ["30", "samples"]
+    loaded = fo.load_dataset(LOADED)
+    assert len(loaded) == 30 and loaded.count_sample_tags() == {"train": 20, "test": 10}
+    for path in seen["screenshots"]:
+        assert os.path.dirname(path) == shots and _is_png(path)
+        assert 1000 < os.path.getsize(path) < 400_000, path

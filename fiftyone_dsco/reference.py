@@ -41,6 +41,7 @@ def reference_classifier(view, table, size, channels, min_images=20000, max_epoc
                                 epochs=epochs, batch_size=128, lr=0.01, seed=seed,
                                 device=device)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.save(model.state_dict(), path + ".tmp")
-    os.replace(path + ".tmp", path)
+    tmp = f"{path}.tmp{os.getpid()}"  # per process: shards may train it at the same time
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
     return model.cpu().eval()

@@ -47,10 +47,17 @@ class ManageRuns(foo.Operator):
 
     def resolve_output(self, ctx):
         outputs = types.Object()
-        outputs.list("runs", types.Object(), label="Runs")
-        outputs.obj("config", label="Config", view=types.JSONView())
-        outputs.obj("results", label="Results", view=types.JSONView())
-        outputs.str("deleted", label="Deleted")
+        action = ctx.params.get("action", "list")
+        if action == "delete":
+            outputs.str("deleted", label="Deleted run")
+        elif action == "inspect":
+            outputs.obj("config", label="Config", view=types.JSONView())
+            outputs.obj("results", label="Results", view=types.JSONView())
+        else:
+            table = types.TableView()
+            for col, label in (("key", "Run key"), ("kind", "Kind"), ("timestamp", "Started")):
+                table.add_column(col, label=label)
+            outputs.list("runs", types.Object(), label="DsCo runs", view=table)
         return types.Property(outputs)
 
     def __call__(self, dataset, action="list", run_key=None):

@@ -85,7 +85,8 @@ def main():
         views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
         build["dsco-real"] = time.perf_counter() - t
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=full_row is None, eval_key=f"bench_hv_{pct}", progress=False)
+                       add_full=f == max(fractions),  # full arm once, trained longest
+                       eval_key=f"bench_hv_{pct}", progress=False)
         for arm in res["arms"].values():
             name = arm["name"]
             row = dict(dataset=args.dataset, method=name, arch=args.arch, ipc=arm["ipc"],

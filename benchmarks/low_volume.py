@@ -108,7 +108,8 @@ def main():
             meta[m] = dict(seconds=round(secs, 2), **extra)
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=full_row is None, eval_key=f"bench_ipc{ipc}{args.tag}")
+                       add_full=ipc == max(args.ipc),  # full arm once, trained longest
+                       eval_key=f"bench_ipc{ipc}{args.tag}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,

@@ -108,14 +108,17 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
     return results
 
 
-def full_arm_epochs(epochs, largest_size, full_size):
-    """Epochs of the full-data arm: about as many images seen as the largest surrogate arm.
+def full_arm_epochs(epochs, largest_size, full_size, batch_size=256):
+    """Epochs of the full-data arm: at least as many SGD steps as the largest surrogate arm.
 
-    ``round(epochs * largest_size / full_size)``, but at least
-    :data:`MIN_FULL_EPOCHS` and at most ``epochs``: training 300 epochs on
-    60,000 images would take hours while adding little to the reference.
+    ``ceil(epochs * steps_per_epoch(largest) / steps_per_epoch(full))``, but at
+    least :data:`MIN_FULL_EPOCHS` and at most ``epochs``: training 300 epochs on
+    60,000 images would take hours while adding little to the reference, and
+    counting steps (not images) keeps the full arm from being under-trained
+    next to tiny sets, where every epoch is one partial batch.
     """
-    n = round(epochs * largest_size / max(1, full_size))
+    steps = epochs * -(-largest_size // batch_size)
+    n = -(-steps // max(1, -(-full_size // batch_size)))
     return int(min(epochs, max(MIN_FULL_EPOCHS, n)))
 
 
@@ -246,7 +249,7 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
     if add_full:
         arms[FULL] = dict(name=FULL, kind=FULL)
     if full_epochs is None:
-        full_epochs = full_arm_epochs(epochs, len(largest["ids"]), table.num_samples)
+        full_epochs = full_arm_epochs(epochs, len(largest["ids"]), table.num_samples, batch_size)
     size, channels = _image_shape(train, table, image_size, channels)
     plan = dict(dataset=ds, label_field=label_field, train=train, table=table, test=test,
                 test_table=test_table, arms=arms, arch=arch, epochs=int(epochs),

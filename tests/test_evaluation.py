@@ -61,7 +61,8 @@ def test_every_arm_beats_chance_and_has_a_std(evaluated):
 
 def test_full_arm_epoch_rule():
     assert evaluation.full_arm_epochs(300, 100, 60000) == evaluation.MIN_FULL_EPOCHS
-    assert evaluation.full_arm_epochs(300, 500, 1437) == 104
+    assert evaluation.full_arm_epochs(300, 500, 1437) == 100  # 2 steps/epoch vs 6
+    assert evaluation.full_arm_epochs(300, 10, 1437) == 50  # not 5: one partial batch per epoch
     assert evaluation.full_arm_epochs(10, 5000, 1437) == 10
 
 

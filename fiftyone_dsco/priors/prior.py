@@ -36,13 +36,16 @@ class DiffusionPrior:
         from diffusers import AutoencoderKL, DDIMScheduler, DiTTransformer2DModel, UNet2DModel
 
         index = _read_model_index(path)
+        # explicit: without `accelerate` diffusers would warn on every load that it falls back
+        load = dict(low_cpu_mem_usage=False)
         dev = pick_device(device)
         card = PriorCard.load(path)
         if "unet" in index:
-            denoiser, vae = UNet2DModel.from_pretrained(os.path.join(path, "unet")), None
+            denoiser, vae = UNet2DModel.from_pretrained(os.path.join(path, "unet"), **load), None
         elif "transformer" in index:
-            denoiser = DiTTransformer2DModel.from_pretrained(os.path.join(path, "transformer"))
-            vae = AutoencoderKL.from_pretrained(os.path.join(path, "vae"))
+            denoiser = DiTTransformer2DModel.from_pretrained(os.path.join(path, "transformer"),
+                                                             **load)
+            vae = AutoencoderKL.from_pretrained(os.path.join(path, "vae"), **load)
         else:
             raise PriorError(
                 f"{path}/model_index.json lists neither 'unet' nor 'transformer': "

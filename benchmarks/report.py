@@ -100,6 +100,24 @@ def high_volume(dataset):
     return out
 
 
+def nopt_cost(dataset):
+    rows, meta = _load(f"nopt_cost_{dataset}.json")
+    if rows is None:
+        return [f"_Not run yet: `python benchmarks/nopt_cost.py --dataset {dataset}`._"]
+    out = [_provenance(meta, f"python benchmarks/nopt_cost.py --dataset {dataset}"), "",
+           f"Per class, plain sampling and NOpt ({rows[0]['iterations']} Adam step per sampler "
+           f"step, {rows[0]['steps']} DDIM steps) denoise the same noises back to back; "
+           f"{meta.get('threads', '?')} torch thread(s) on {meta.get('device', '?')}. Ratio = "
+           "median over classes and repeats (min–max).", "",
+           "| IPC | plain s/class | NOpt s/class | NOpt / plain | plain img/s | NOpt img/s |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['ipc']} | {r['plain_s_per_class']} | {r['nopt_s_per_class']} | "
+                   f"{r['ratio_median']}× ({r['ratio_min']}–{r['ratio_max']}) | "
+                   f"{r['plain_img_per_s']} | {r['nopt_img_per_s']} |")
+    return out
+
+
 def selection_scale():
     data, meta = _load("selection_scale.json")
     if data is None:
@@ -149,6 +167,7 @@ def main():
              "## Low volume: digits", "", *low_volume("digits"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
+             "## Synthesis cost: NOpt vs plain sampling", "", *nopt_cost("digits"), "",
              "## Doping selection at scale (FAISS vs NumPy brute force)", "", *selection_scale(), "",
              "## Evaluation throughput", "", *eval_throughput(), "",
              findings or FINDINGS + "\n\n_To be written from the tables above._\n"]

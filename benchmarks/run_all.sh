@@ -12,6 +12,7 @@ mkdir -p benchmarks/logs
 run() { echo "== $*"; "$PY" "$@" 2>&1 | tee "benchmarks/logs/$(basename "$1" .py)${Q:+-quick}.log" | tail -25; }
 
 run benchmarks/eval_throughput.py --threads "$(nproc)"
+run benchmarks/nopt_cost.py --dataset digits
 run benchmarks/selection_scale.py $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 50 $Q
 run benchmarks/high_volume.py --dataset digits $Q

@@ -35,8 +35,8 @@ def _provenance(meta, default_command):
             f"Python {meta['python']}; {v}.")
 
 
-def low_volume(dataset):
-    rows, meta = _load(f"low_volume_{dataset}.json")
+def low_volume(dataset, tag=""):
+    rows, meta = _load(f"low_volume_{dataset}{tag}.json")
     if rows is None:
         return [f"_Not run yet: `python benchmarks/low_volume.py --dataset {dataset}`._"]
     card = meta.get("prior_card", {})
@@ -118,10 +118,10 @@ def nopt_cost(dataset):
     return out
 
 
-def selection_scale():
-    data, meta = _load("selection_scale.json")
+def selection_scale(name="selection_scale"):
+    data, meta = _load(f"{name}.json")
     if data is None:
-        return ["_Not run yet: `python benchmarks/selection_scale.py`._"]
+        return [f"_Not run yet (`{name}.json`): `python benchmarks/selection_scale.py`._"]
     cols = ("n", "per_class", "selector", "classes_run", "seconds", "peak_numpy_mb",
             "rss_delta_mb", "mmd2_mean", "note")
     out = [_provenance(meta, "python benchmarks/selection_scale.py"), "",
@@ -165,10 +165,14 @@ def main():
              "runs them all. Accuracy: a classifier trained from scratch on the set only, tested on "
              "the held-out test split that no pipeline step read (see docs/method.md).", "",
              "## Low volume: digits", "", *low_volume("digits"), "",
+             "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
              "## Synthesis cost: NOpt vs plain sampling", "", *nopt_cost("digits"), "",
-             "## Doping selection at scale (FAISS vs NumPy brute force)", "", *selection_scale(), "",
+             "## Doping selection at scale (FAISS vs NumPy brute force)", "",
+             "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",
+             "### Large classes (50,000 vectors per class)", "",
+             *selection_scale("selection_scale_large_classes"), "",
              "## Evaluation throughput", "", *eval_throughput(), "",
              findings or FINDINGS + "\n\n_To be written from the tables above._\n"]
     with open(DOC, "w") as f:

@@ -34,6 +34,19 @@ FAST = dict(steps=3, extractor="random", device="cpu")
 CLASSES = [str(d) for d in range(10)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Every process of these tests computes with one torch thread, the workers' count:
+    float results (and so pixels) may differ between thread counts, and the tests
+    compare the pixels that different processes wrote."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def prior_dir(digits, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("prior") / "p")

@@ -342,7 +342,13 @@ def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, eval_key, 
     if not run_keys and not view_names:
         raise click.UsageError("Give at least one --run RUN_KEY or --view SAVED_VIEW "
                                "('dsco runs list' shows the runs).")
-    sets = {k: ds.load_saved_view(load_results(ds, k)["saved_view"]) for k in run_keys}
+    sets = {}
+    for k in run_keys:
+        saved = load_results(ds, k).get("saved_view")
+        if not saved:
+            raise click.ClickException(f"Run '{k}' has no concentrated set yet (it is not "
+                                       f"complete): re-run it with the same options to finish it.")
+        sets[k] = ds.load_saved_view(saved)
     sets.update({v: ds.load_saved_view(v) for v in view_names})
     res = run(ds, label_field, sets, arch=arch, epochs=epochs, seeds=tuple(range(seeds)),
               eval_key=eval_key, add_random=not no_random, add_full=not no_full,

@@ -37,6 +37,8 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--full-epochs", type=int, default=30,
+                   help="epochs of the full train split (trained once, with the first fraction)")
     p.add_argument("--quick", action="store_true", help="1 seed, 10 epochs, fractions 0.1 0.5")
     p.add_argument("--out")
     return p.parse_args()
@@ -85,7 +87,7 @@ def main():
         views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
         build["dsco-real"] = time.perf_counter() - t
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=f == max(fractions),  # full arm once, trained longest
+                       add_full=full_row is None, full_epochs=args.full_epochs,
                        eval_key=f"bench_hv_{pct}", progress=False)
         for arm in res["arms"].values():
             name = arm["name"]
@@ -101,12 +103,16 @@ def main():
             else:
                 rows.append(row)
             print(json.dumps(row), flush=True)
-    rows.append(full_row)
+        _write(args, rows + [full_row], epochs, prior)  # after every fraction: partial results last
+
+
+def _write(args, rows, epochs, prior):
     out = args.out or os.path.join(ROOT, "results", f"high_volume_{args.dataset}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
         json.dump(rows, fh, indent=1)
-    write_meta(out, epochs=epochs, synthetic_per_class=args.synthetic, prior=prior.path)
+    write_meta(out, epochs=epochs, full_epochs=args.full_epochs,
+               synthetic_per_class=args.synthetic, prior=prior.path)
     print(f"wrote {out}")
 
 

@@ -102,7 +102,17 @@ class Interrupt(Exception):
 
 
 def test_fit_resumes_to_the_same_weights(digits, tmp_path):
-    straight = fit_prior(digits, "ground_truth", output_dir=str(tmp_path / "a"), **FIT)
+    seen = {}
+
+    def score(step, snapshot, seconds):  # sampling a snapshot must not disturb training
+        sample_images(snapshot, [0, 1], seed=0, steps=2)
+        seen[step] = {k: v.clone() for k, v in snapshot.denoiser.state_dict().items()}
+
+    straight = fit_prior(digits, "ground_truth", output_dir=str(tmp_path / "a"),
+                         on_checkpoint=score, **FIT)
+    assert sorted(seen) == [3, 6]
+    for k, v in straight.denoiser.state_dict().items():  # the last snapshot = the saved EMA
+        assert torch.equal(seen[6][k], v), k
 
     def crash(step):
         if step == 4:

@@ -297,18 +297,21 @@ def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clam
 @click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
 @click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
               default="mmd-greedy", show_default=True)
+@click.option("--synthetic-cap", default=10, show_default=True,
+              help="Most synthetic images per class; the split tapers to all real at 4x this "
+                   "(docs/method.md).")
 @click.option("--label-field", default="ground_truth", show_default=True)
 @_synthesis_options
-def concentrate(dataset_name, prior_name, budget, run_key, method, selector, label_field, seed,
-                overwrite, timm_model, timm_checkpoint, **options):
+def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
+                label_field, seed, overwrite, timm_model, timm_checkpoint, **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     budget = parse_budget(budget)
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
-              method=method, selector=selector, seed=seed, overwrite=overwrite, progress=True,
-              **options)
+              method=method, selector=selector, synthetic_cap=synthetic_cap, seed=seed,
+              overwrite=overwrite, progress=True, **options)
     click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
                f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
 

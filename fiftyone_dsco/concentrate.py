@@ -3,18 +3,34 @@
 from .data import class_table, train_view
 from .errors import OptionError
 
-#: Synthetic images per class before the rest of a budget goes to real samples.
-#: Provisional: at IPC 50 the Fashion-MNIST check in docs/method.md found plain
-#: and NOpt samples of a CPU-trained prior worth less than random real images.
+#: Most synthetic images per class in a concentrated set.
 SYNTHETIC_CAP = 10
 
 
 def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
-    """``(synthetic, real)`` images per class for a total per-class budget."""
-    if images_per_class < 1:
-        raise OptionError(f"The budget must give at least 1 image per class, not {images_per_class}.")
-    synthetic = min(images_per_class, synthetic_cap)
-    return synthetic, images_per_class - synthetic
+    """``(synthetic, real)`` images per class for a total per-class budget ``b``.
+
+    All synthetic up to ``cap``; ``cap`` synthetic up to ``2 * cap`` (the rest
+    real); then the synthetic share tapers linearly to none at ``4 * cap``;
+    all real above. Measured on digits (docs/benchmarks.md, high volume): at 14
+    images per class 10 NOpt images + 4 doped real ones beat real-only doping
+    and random; at 43 and 72 per class the same 10 synthetic images cost 0.4-0.7
+    points against real-only doping, because a small prior's samples carry less
+    than real images once a class has a few dozen of them (docs/method.md).
+    """
+    b = int(images_per_class)
+    if b < 1:
+        raise OptionError(f"The budget must give at least 1 image per class, not {b}.")
+    cap = int(synthetic_cap)
+    if cap < 0:
+        raise OptionError(f"synthetic_cap must be >= 0, not {cap}.")
+    if cap == 0:
+        synthetic = 0
+    elif b <= 2 * cap:
+        synthetic = min(b, cap)
+    else:
+        synthetic = max(0, round(cap * (4 * cap - b) / (2 * cap)))
+    return synthetic, b - synthetic
 
 
 def budget_per_class(view, label_field, budget):
@@ -36,6 +52,9 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
                 **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
+    The budget is split by :func:`split_budget`; at large budgets the set is
+    all real (no synthesis run, ``synthetic_run`` is None).
+
     Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...}``.
     """
     from .doping import dope
@@ -43,13 +62,21 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
 
     per_class = budget_per_class(view, label_field, budget)
     n_syn, n_real = split_budget(per_class, synthetic_cap)
-    syn_key = f"{run_key}_syn"
-    syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key, seed=seed,
-                     overwrite=overwrite, progress=progress, **synthesis_options)
+    syn_key, syn = None, None
+    if n_syn:
+        syn_key = f"{run_key}_syn"
+        syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key,
+                         seed=seed, overwrite=overwrite, progress=progress, **synthesis_options)
     dop = dope(view, label_field, syn_key, n_real, selector=selector, run_key=run_key, clamp=True,
                extractor=synthesis_options.get("extractor", "reference"),
                extractor_options=synthesis_options.get("extractor_options"), seed=seed,
-               overwrite=overwrite, device=synthesis_options.get("device"), progress=progress)
+               overwrite=overwrite, device=synthesis_options.get("device"),
+               prior=None if n_syn else _prior_ref(prior), progress=progress)
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, synthesis=syn, doping=dop,
                 saved_view=dop["saved_view"])
+
+
+def _prior_ref(prior):
+    """A prior as a name or folder (what a run config records)."""
+    return prior if isinstance(prior, str) else prior.path

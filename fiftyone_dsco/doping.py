@@ -34,13 +34,14 @@ MMD_EVAL_POINTS = 2000
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
          extractor="reference", extractor_options=None, clamp=False, classes=None, shard=None,
-         seed=0, overwrite=False, device=None, progress=None):
+         seed=0, overwrite=False, device=None, prior=None, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
         view: dataset or view; its real ``train`` samples are the candidates
         label_field: the ``Classification`` field
-        synthetic_run: run key of a finished :func:`~fiftyone_dsco.synthesize` run
+        synthetic_run: run key of a finished :func:`~fiftyone_dsco.synthesize` run,
+            or None for a real-only selection (then ``prior`` is required)
         budget: real samples per class (int >= 0)
         selector: ``"mmd-greedy"`` (default), ``"kcenter"``, ``"herding"``, ``"random"``
         run_key: default ``<synthetic_run>_dope<budget>_<selector>``
@@ -51,6 +52,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         shard: ``(K, N)`` or ``"K/N"``: only the classes at positions ``k % N == K``
             of the run's class list; shards may run concurrently, the run is
             complete when every class is done. Not with ``overwrite``
+        prior: with ``synthetic_run=None``, the prior whose image size and
+            features the selection uses (name, folder or loaded prior)
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -59,7 +62,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     from .priors import load_prior
 
     dataset = view._dataset
-    syn_cfg = _synthesis_config(dataset, synthetic_run)
+    syn_cfg = _synthesis_config(dataset, synthetic_run, prior)
     if selector not in SELECTORS:
         raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
@@ -67,13 +70,15 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     train = train_view(view)
     table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
     per_class_budget = _budgets(table, int(budget), clamp)
-    run_key = run_key or f"{synthetic_run}_dope{budget}_{selector.replace('-', '_')}"
+    run_key = run_key or f"{synthetic_run or 'real'}_dope{budget}_{selector.replace('-', '_')}"
     config = dict(label_field=label_field, synthetic_run=synthetic_run, budget=int(budget),
                   selector=selector, extractor=extractor,
                   extractor_options=extractor_options or {}, clamp=bool(clamp), seed=int(seed),
-                  classes=table.classes)
+                  classes=table.classes,
+                  **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}))
     dev = pick_device(device)
-    prior = load_prior(syn_cfg["prior"], device=dev)
+    prior = load_prior(syn_cfg["prior"], device=dev,  # real-only: check the class mapping
+                       classes=table.classes if synthetic_run is None else None)
     size, ch = prior.card.image_size, prior.card.channels
 
     shard = _shards.check_shard(shard)
@@ -128,7 +133,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         raise
     _shards.shard_update(dataset, run_key, shard, "done")
     return _merge(dataset, run_key, table, synthetic_run,
-                  f"DsCo concentrated set: {synthetic_run} + {budget} real/class ({selector})")
+                  f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} + {budget} "
+                  f"real/class ({selector})")
 
 
 def _merge(dataset, run_key, table, synthetic_run, description):
@@ -137,8 +143,9 @@ def _merge(dataset, run_key, table, synthetic_run, description):
     per_class = results.setdefault("classes", {})
     results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
     results["num_selected"] = int(sum(r.get("count", 0) for r in per_class.values()))
-    concentrated = dataset.match((F(DSCO_FIELD + ".run_key") == synthetic_run)
-                                 | F("tags").contains(run_tag(run_key)))
+    selected = F("tags").contains(run_tag(run_key))
+    concentrated = dataset.match(selected if synthetic_run is None else
+                                 (F(DSCO_FIELD + ".run_key") == synthetic_run) | selected)
     if not results["complete"]:
         results.setdefault("saved_view", None)
         results["size"] = len(concentrated)
@@ -168,7 +175,19 @@ def concentrated_view(dataset, run_key):
     return dataset.load_saved_view(load_results(dataset, run_key)["saved_view"])
 
 
-def _synthesis_config(dataset, synthetic_run):
+def _synthesis_config(dataset, synthetic_run, prior=None):
+    if synthetic_run is None:  # real-only selection: classes and image size from the prior
+        if prior is None:
+            raise OptionError("Doping without a synthetic run needs prior= (its image size and "
+                              "classes define the selection's features).")
+        path = prior if isinstance(prior, str) else getattr(prior, "path", None)
+        if path is None:
+            raise OptionError("prior= must be a saved prior (a name or folder, or a prior "
+                              "returned by load_prior/fit_prior).")
+        return dict(prior=path, classes=None)
+    if prior is not None:
+        raise OptionError("prior= is only for doping without a synthetic run; a synthesis run "
+                          "already names its prior.")
     if not dataset.has_run(synthetic_run):
         raise RunError(f"No synthesis run '{synthetic_run}' on '{dataset.name}'. "
                        f"Run synthesize() first, or list runs with 'dsco runs list'.")
@@ -191,6 +210,8 @@ def _budgets(table, budget, clamp):
 
 
 def _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev):
+    if synthetic_run is None:
+        return np.zeros((0, 0), np.float32)
     view = dataset.match((F(DSCO_FIELD + ".run_key") == synthetic_run)
                          & (F(DSCO_FIELD + ".source") == "synthetic")
                          & (F(DSCO_FIELD + ".class_index") == k))

@@ -21,7 +21,8 @@ class Concentrate(foo.Operator):
         prior_input(inputs, ctx)
         inputs.int("images_per_class", default=10, min=1, required=True,
                    label="Images per class",
-                   description=f"Up to {SYNTHETIC_CAP} synthetic, the rest selected real samples")
+                   description=f"Up to {SYNTHETIC_CAP} synthetic (none from "
+                               f"{4 * SYNTHETIC_CAP} up), the rest selected real samples")
         inputs.enum("method", ["nopt", "plain"], default="nopt", label="Synthesis")
         inputs.enum("selector", ["mmd-greedy", "kcenter", "herding", "random"],
                     default="mmd-greedy", label="Selector")

@@ -4,6 +4,7 @@ import pytest
 
 from fiftyone_dsco import runs
 from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budget
+from fiftyone_dsco.data import train_view
 from fiftyone_dsco.doping import concentrated_view, dope
 from fiftyone_dsco.errors import OptionError, RunError, TooFewSamplesError
 from fiftyone_dsco.priors import fit_prior
@@ -71,7 +72,12 @@ def test_budget_edge_cases(synthesized):
 
 
 def test_concentrate_splits_the_budget(digits_copy, prior):
-    assert split_budget(4, 10) == (4, 0) and split_budget(50, 10) == (10, 40)
+    # all synthetic up to the cap, cap synthetic up to 2x, tapering to all real at 4x
+    assert [split_budget(b, 10) for b in (4, 10, 14, 20, 30, 40, 72)] == [
+        (4, 0), (10, 0), (10, 4), (10, 10), (5, 25), (0, 40), (0, 72)]
+    assert split_budget(5, 0) == (0, 5)
+    with pytest.raises(OptionError):
+        split_budget(0)
     assert budget_per_class(digits_copy, "ground_truth", 0.1) == 14
     with pytest.raises(OptionError):
         budget_per_class(digits_copy, "ground_truth", 1.5)
@@ -91,3 +97,16 @@ def test_unreadable_real_images_fail_before_the_run_is_written(synthesized):
     with pytest.raises(UnreadableImageError, match="nonexistent"):
         dope(ds, "ground_truth", "syn", 2, run_key="bad", extractor="random", device="cpu")
     assert not ds.has_run("bad") and not ds.match_tags(runs.run_tag("bad"))
+
+
+def test_concentrate_large_budget_is_all_real(digits_copy, prior):
+    """Above 4x the cap no synthesis runs: the set is real samples chosen by the selector."""
+    out = concentrate(digits_copy, "ground_truth", prior, 9, run_key="big", synthetic_cap=2,
+                      method="plain", **FAST)
+    assert out["synthetic_run"] is None and out["synthesis"] is None
+    assert (out["synthetic_per_class"], out["real_per_class"]) == (0, 9)
+    view = digits_copy.load_saved_view(out["saved_view"])
+    assert len(view) == 9 * 10
+    assert set(view.values("id")) <= set(train_view(digits_copy).values("id"))  # all real train
+    with pytest.raises(OptionError, match="needs prior="):
+        dope(digits_copy, "ground_truth", None, 3)

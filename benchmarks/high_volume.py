@@ -7,8 +7,11 @@ Per fraction f (images per class b = f * train size / classes), one
 ``evaluate()`` call (same recipe, seeds and held-out split for every arm):
 
 - ``herding``, ``kcenter``: coresets of b real images per class (reference features);
-- ``dsco``: NOpt synthesis (``--synthetic`` images per class, one run shared by
-  all fractions) doped with b - synthetic real images (mmd-greedy);
+- ``dsco``: what ``concentrate()`` builds: the budget split of
+  :func:`fiftyone_dsco.concentrate.split_budget` (NOpt images, one synthesis run
+  per synthetic count), doped with the rest as real images (mmd-greedy);
+- ``dsco-syn<N>`` (with ``--fixed-synthetic N``): N NOpt images per class at
+  every fraction, the rest doped: the evidence for the split rule;
 - ``dsco-real``: the same doping rule with no synthetic image (mmd-greedy
   herding of b real images): the synthetic share's contribution, i.e. the
   budget split that ``concentrate()`` must choose;
@@ -33,7 +36,9 @@ def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
-    p.add_argument("--synthetic", type=int, default=10, help="NOpt images per class in dsco")
+    p.add_argument("--fixed-synthetic", type=int, nargs="*", default=[],
+                   help="also an arm dsco-syn<N> with N NOpt images per class at every fraction")
+    p.add_argument("--tag", default="", help="suffix of the output file")
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=100)
@@ -54,6 +59,7 @@ def dope_view(ds, syn_key, real, tag):
 
 def main():
     args = parse()
+    from fiftyone_dsco.concentrate import split_budget
     from fiftyone_dsco.data import class_table, train_view
     from fiftyone_dsco.datasets import load_builtin
     from fiftyone_dsco.evaluation import evaluate
@@ -67,10 +73,15 @@ def main():
     prior = fit_prior(ds, "ground_truth", name=args.dataset)
     table = class_table(train_view(ds), "ground_truth")
     n_train, n_cls = table.num_samples, len(table.classes)
-    t0 = time.perf_counter()
-    syn_key = f"bench_hv_nopt_ipc{args.synthetic}"
-    synthesize(ds, "ground_truth", prior, args.synthetic, run_key=syn_key, progress=False)
-    syn_seconds = time.perf_counter() - t0
+    syn_seconds = {}
+
+    def nopt_run(n):  # one NOpt run per synthetic count, shared by all fractions
+        key = f"bench_hv_nopt_ipc{n}"
+        t = time.perf_counter()
+        synthesize(ds, "ground_truth", prior, n, run_key=key, progress=False)
+        syn_seconds.setdefault(n, time.perf_counter() - t)
+        return key
+
     rows, full_row = [], None
     for f in fractions:
         b = max(1, round(f * n_train / n_cls))
@@ -80,12 +91,20 @@ def main():
             t = time.perf_counter()
             views[sel] = ds.select(coreset_ids(ds, table, prior, sel, b))
             build[sel] = time.perf_counter() - t
-        t = time.perf_counter()
-        views["dsco"] = dope_view(ds, syn_key, max(0, b - args.synthetic), f"dsco_{pct}")
-        build["dsco"] = syn_seconds + time.perf_counter() - t
-        t = time.perf_counter()
-        views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
-        build["dsco-real"] = time.perf_counter() - t
+        n_syn = {"dsco": split_budget(b)[0]}
+        n_syn.update({f"dsco-syn{n}": n for n in args.fixed_synthetic})
+        for arm, n in n_syn.items():
+            t = time.perf_counter()
+            if n:
+                key = nopt_run(min(n, b))
+                views[arm] = dope_view(ds, key, b - min(n, b), f"{arm}_{pct}".replace("-", "_"))
+            else:  # all real: the product's real-only doping
+                views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
+            build[arm] = syn_seconds.get(n, 0.0) + time.perf_counter() - t
+        if n_syn["dsco"]:  # else dsco is already the real-only doping
+            t = time.perf_counter()
+            views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
+            build["dsco-real"] = time.perf_counter() - t
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=full_row is None, full_epochs=args.full_epochs,
                        eval_key=f"bench_hv_{pct}", progress=False)
@@ -97,7 +116,7 @@ def main():
                        acc_std=round(100 * arm["acc_std"], 2), seeds=len(seeds),
                        epochs=arm["epochs"], seconds=round(build.get(name, 0.0), 2),
                        train_seconds=round(arm["seconds"], 1),
-                       synthetic_per_class=args.synthetic if name == "dsco" else 0)
+                       synthetic_per_class=min(b, n_syn.get(name, 0)))
             if name == "full":
                 full_row = row
             else:
@@ -107,12 +126,12 @@ def main():
 
 
 def _write(args, rows, epochs, prior):
-    out = args.out or os.path.join(ROOT, "results", f"high_volume_{args.dataset}.json")
+    out = args.out or os.path.join(ROOT, "results", f"high_volume_{args.dataset}{args.tag}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
         json.dump(rows, fh, indent=1)
-    write_meta(out, epochs=epochs, full_epochs=args.full_epochs,
-               synthetic_per_class=args.synthetic, prior=prior.path)
+    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, split="split_budget",
+               fixed_synthetic=args.fixed_synthetic, prior=prior.path)
     print(f"wrote {out}")
 
 

@@ -63,28 +63,51 @@ def low_volume(dataset, tag=""):
     return out
 
 
-def high_volume(dataset):
-    rows, meta = _load(f"high_volume_{dataset}.json")
+def high_volume(dataset, tag=""):
+    rows, meta = _load(f"high_volume_{dataset}{tag}.json")
     if rows is None:
         return [f"_Not run yet: `python benchmarks/high_volume.py --dataset {dataset}`._"]
-    methods = ["random", "herding", "kcenter", "dsco-real", "dsco"]
+    present = {r["method"] for r in rows}
+    methods = [m for m in ["random", "herding", "kcenter", "dsco-real"] if m in present]
+    methods += sorted(m for m in present if m.startswith("dsco-syn")) + ["dsco"]
     full = next(r for r in rows if r["method"] == "full")
+    if meta.get("synthetic_per_class") is not None:  # runs before the split rule
+        dsco = f"{meta['synthetic_per_class']} NOpt images per class + mmd-greedy real samples"
+    else:
+        dsco = ("what `concentrate()` builds: `split_budget()`'s NOpt share (column "
+                "'syn') + mmd-greedy real samples; `dsco-syn<N>` = N NOpt images per class")
     out = [_provenance(meta, f"python benchmarks/high_volume.py --dataset {dataset}"), "",
            f"ConvNet-3, {meta.get('epochs', '?')} epochs for every set (the full split: "
            f"{full['epochs']}), top-1 % on the held-out test split, mean ± std over "
-           f"{full['seeds']} seeds. `dsco` = {meta.get('synthetic_per_class')} NOpt images per "
-           f"class + mmd-greedy real samples; `dsco-real` = the same doping rule with no "
+           f"{full['seeds']} seeds. `dsco` = {dsco}; `dsco-real` = the same doping rule with no "
            f"synthetic image.", "",
-           "| fraction | IPC | " + " | ".join(methods) + " |",
-           "|---:|---:|" + "---:|" * len(methods)]
+           "| fraction | IPC | syn | " + " | ".join(methods) + " |",
+           "|---:|---:|---:|" + "---:|" * len(methods)]
     for f in sorted({r["target_fraction"] for r in rows if "target_fraction" in r}):
         at = {r["method"]: r for r in rows if r.get("target_fraction") == f}
         ipc = at.get("random", next(iter(at.values())))["ipc"]
         cells = [f"{at[m]['acc_mean']:.2f} ± {at[m]['acc_std']:.2f}" if m in at else "–"
                  for m in methods]
-        out.append(f"| {100 * f:.0f}% | {ipc:.4g} | " + " | ".join(cells) + " |")
-    out.append(f"| 100% (full) | {full['ipc']:.4g} | {full['acc_mean']:.2f} ± {full['acc_std']:.2f}"
-               + " |" * len(methods))
+        syn = at["dsco"].get("synthetic_per_class", "") if "dsco" in at else ""
+        out.append(f"| {100 * f:.0f}% | {ipc:.4g} | {syn} | " + " | ".join(cells) + " |")
+    out.append(f"| 100% (full) | {full['ipc']:.4g} | | {full['acc_mean']:.2f} ± "
+               f"{full['acc_std']:.2f}" + " |" * len(methods))
+    return out
+
+
+def prior_quality(dataset):
+    rows, meta = _load(f"prior_quality_{dataset}.json")
+    if rows is None:
+        return [f"_Not run yet: `python benchmarks/prior_quality.py --dataset {dataset}`._"]
+    out = [_provenance(meta, f"python benchmarks/prior_quality.py --dataset {dataset}"), "",
+           f"Fit: {meta['steps']} steps in {meta['train_seconds'] / 60:.1f} min "
+           f"({meta['fit_steps_per_s']} steps/s, {meta.get('threads', '?')} torch threads); "
+           f"sampling: {meta['sampling_images_per_s']} images/s at {meta['sampling_steps']} DDIM "
+           f"steps with guidance; final recognisability {meta['final_recognisability']}% "
+           f"(the card's score). Recognisability of the EMA weights at each checkpoint "
+           f"(20 samples per class, reference classifier trained on the real train split):", "",
+           "| step | training min | recognisability % |", "|---:|---:|---:|"]
+    out += [f"| {r['step']} | {r['minutes']:.1f} | {r['recognisability']:.1f} |" for r in rows]
     return out
 
 
@@ -156,6 +179,10 @@ def main():
              "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
+             "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
+             "## Priors: fit and sampling throughput, recognisability per training minute", "",
+             "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
+             "### Digits (16×16)", "", *prior_quality("digits"), "",
              "## Synthesis cost: NOpt vs plain sampling", "", *nopt_cost("digits"), "",
              "## Doping selection at scale (FAISS vs NumPy brute force)", "",
              "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",

@@ -32,6 +32,8 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--full-epochs", type=int,
+                   help="epochs of the full train split (default: evaluate()'s step-matching rule)")
     p.add_argument("--methods", nargs="+",
                    default=["herding", "kcenter", "plain", "nopt", "nopt-df"])
     p.add_argument("--prior", help="prior name/folder (default: fit or reuse <dataset> prior)")
@@ -109,7 +111,7 @@ def main():
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=ipc == max(args.ipc),  # full arm once, trained longest
-                       eval_key=f"bench_ipc{ipc}{args.tag}")
+                       full_epochs=args.full_epochs, eval_key=f"bench_ipc{ipc}{args.tag}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
@@ -130,7 +132,7 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(out, epochs=epochs, prior=prior.path, prior_card=dict(
+    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, prior=prior.path, prior_card=dict(
         recognisability=prior.card.recognisability, training=prior.card.training),
         nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,
                   extractor=args.extractor))

@@ -259,7 +259,10 @@ def _print_synthesis(res):
 
 @main.command()
 @click.argument("dataset_name")
-@click.option("--synthetic-run", required=True, help="Run key of a finished synthesis run.")
+@click.option("--synthetic-run", help="Run key of a finished synthesis run.")
+@click.option("--prior", "prior_name",
+              help="Instead of --synthetic-run: select real samples only, with this prior's "
+                   "image size and classes.")
 @click.option("--budget", type=int, required=True, help="Real samples per class.")
 @click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
               default="mmd-greedy", show_default=True)
@@ -271,14 +274,17 @@ def _print_synthesis(res):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
-def dope(dataset_name, synthetic_run, budget, selector, run_key, extractor, clamp, label_field,
-         seed, shard, overwrite):
-    """Mix BUDGET selected real samples per class into a synthesis run."""
+def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor, clamp,
+         label_field, seed, shard, overwrite):
+    """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
     from .doping import dope as run
 
+    if bool(synthetic_run) == bool(prior_name):
+        raise click.UsageError("Give --synthetic-run (dope a synthesis run) or --prior (select "
+                               "real samples only), not both and not neither.")
     res = run(_load_dataset(dataset_name), label_field, synthetic_run, budget, selector=selector,
               run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, shard=shard,
-              overwrite=overwrite, progress=True)
+              overwrite=overwrite, prior=prior_name, progress=True)
     if res.get("complete"):
         click.echo(f"{res['num_selected']} real samples selected; concentrated set "
                    f"'{res['saved_view']}' has {res['size']} samples")

@@ -18,11 +18,14 @@ def test_load_and_info(digits):
     assert r.exit_code == 0 and "test split: 360" in r.output
 
 
-def test_clear_errors():
+def test_clear_errors(digits):
     r = CliRunner().invoke(main, ["datasets", "info", "nope"])
     assert r.exit_code != 0 and "dsco datasets load digits" in r.output
     r = CliRunner().invoke(main, ["datasets", "info", "dsco-digits", "--label-field", "x"])
     assert r.exit_code != 0 and "does not exist" in r.output
+    for extra in ([], ["--synthetic-run", "s", "--prior", "p"]):  # a run to dope, or real only
+        r = CliRunner().invoke(main, ["dope", "dsco-digits", "--budget", "2", *extra])
+        assert r.exit_code != 0 and "--synthetic-run" in r.output and "--prior" in r.output
 
 
 def test_demo_runs_the_whole_job_end_to_end(digits):

@@ -4,9 +4,11 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ._common import (delegation_config, execute, fan_out, label_field_input, num_shards,
-                      progress_callback, run_key_input, shard_inputs, shard_param, size_preview)
+                      prior_input, progress_callback, run_key_input, shard_inputs, shard_param,
+                      size_preview)
 
 SELECTORS = ["mmd-greedy", "kcenter", "herding", "random"]
+REAL_ONLY = "(none: real samples only)"
 
 
 def _synthesis_runs(dataset):
@@ -26,21 +28,23 @@ class Dope(foo.Operator):
         inputs = types.Object()
         field = label_field_input(inputs, ctx)
         syn = _synthesis_runs(ctx.dataset)
-        if not syn:
-            inputs.view("no_run", types.Error(label="No synthesis run",
-                                              description="Run 'DsCo: synthesize' first."))
-            return types.Property(inputs)
         choices = types.DropdownView()
         for r in syn:
             choices.add_choice(r["key"], label=r["key"],
                                description=f"IPC {r['config'].get('ipc')}, {r['config'].get('method')}")
-        inputs.enum("synthetic_run", choices.values(), default=syn[0]["key"], required=True,
+        choices.add_choice(REAL_ONLY, label=REAL_ONLY,
+                           description="A coreset of real samples, with a prior's image size")
+        default_run = syn[0]["key"] if syn else REAL_ONLY
+        inputs.enum("synthetic_run", choices.values(), default=default_run, required=True,
                     label="Synthesis run", view=choices)
+        if ctx.params.get("synthetic_run", default_run) == REAL_ONLY:
+            prior_input(inputs, ctx)
         inputs.int("budget", default=10, min=0, required=True, label="Real samples per class")
         inputs.enum("selector", SELECTORS, default="mmd-greedy", label="Selector")
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
         p = ctx.params
-        run = p.get("synthetic_run", syn[0]["key"])
+        run = p.get("synthetic_run", default_run)
+        run = "real" if run == REAL_ONLY else run
         budget, selector = int(p.get("budget") or 0), p.get("selector", "mmd-greedy")
         run_key_input(inputs, ctx, f"{run}_dope{budget}_{selector.replace('-', '_')}")
         shard_inputs(inputs, ctx)
@@ -54,15 +58,18 @@ class Dope(foo.Operator):
 
         p = ctx.params
         shard = shard_param(ctx)
+        synthetic_run = p.get("synthetic_run")
+        synthetic_run = None if synthetic_run in (None, REAL_ONLY) else synthetic_run
         if shard is None and num_shards(ctx) > 1:
             selector = p.get("selector", "mmd-greedy")
             run_key = p.get("run_key") or \
-                f"{p['synthetic_run']}_dope{int(p['budget'])}_{selector.replace('-', '_')}"
+                f"{synthetic_run or 'real'}_dope{int(p['budget'])}_{selector.replace('-', '_')}"
             return fan_out(ctx, self.config.name, run_key, "DsCo dope")
-        res = dope(ctx.view, p["label_field"], p["synthetic_run"], int(p["budget"]),
+        res = dope(ctx.view, p["label_field"], synthetic_run, int(p["budget"]),
                    selector=p.get("selector", "mmd-greedy"), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
                    extractor=p.get("extractor", "reference"), shard=shard,
+                   prior=p.get("prior") if synthetic_run is None else None,
                    progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
             ctx.ops.reload_dataset()
@@ -80,12 +87,15 @@ class Dope(foo.Operator):
 
     def __call__(self, view, label_field, synthetic_run, budget, selector="mmd-greedy",
                  run_key=None, clamp=False, overwrite=False, extractor="reference",
-                 num_shards=1, shard=None, delegate=False):
+                 num_shards=1, shard=None, prior=None, delegate=False):
         """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
-        one delegated operation per class shard and returns their ids."""
-        run_key = run_key or f"{synthetic_run}_dope{budget}_{selector.replace('-', '_')}"
+        one delegated operation per class shard and returns their ids.
+        ``synthetic_run=None`` with ``prior`` selects real samples only."""
+        run_key = run_key or \
+            f"{synthetic_run or 'real'}_dope{budget}_{selector.replace('-', '_')}"
         return execute(self.config.name, view, dict(
-            label_field=label_field, synthetic_run=synthetic_run, budget=budget,
+            label_field=label_field, synthetic_run=synthetic_run or REAL_ONLY, prior=prior,
+            budget=budget,
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
             extractor=extractor, num_shards=num_shards, shard=list(shard) if shard else None),
             delegate)

@@ -44,6 +44,10 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     assert info["config"]["ipc"] == 2 and "classes" in info["results"]
     foo.get_operator(P + "manage_runs")(digits_copy, "delete", "op_plain")
     assert not digits_copy.has_run("op_plain") and len(digits_copy) == 1797
+    out = foo.get_operator(P + "dope")(view, "ground_truth", None, 2, selector="random",
+                                       prior=prior_dir)  # real samples only: a coreset
+    assert out["num_selected"] == 20 and out["size"] == 20
+    assert digits_copy.has_run("real_dope2_random")
 
 
 def test_forms_guard_against_mistakes(digits_copy, prior_dir):
@@ -60,7 +64,10 @@ def test_forms_guard_against_mistakes(digits_copy, prior_dir):
     assert "key_taken" in props and "overwrite" in props
     props = form(P + "dope", digits_copy.view(), {"synthetic_run": "taken", "budget": 500})
     assert "too_small" in props
-    assert props["synthetic_run"].type.values == ["taken"]
+    assert props["synthetic_run"].type.values == ["taken", "(none: real samples only)"]
+    assert "prior" not in props
+    props = form(P + "dope", digits_copy.view(), {"synthetic_run": "(none: real samples only)"})
+    assert "prior" in props  # real-only selection needs a prior's image size
 
 
 def fo_str_field():

@@ -94,13 +94,14 @@ def main():
         n_syn = {"dsco": split_budget(b)[0]}
         n_syn.update({f"dsco-syn{n}": n for n in args.fixed_synthetic})
         for arm, n in n_syn.items():
+            m = min(n, b)
+            key = nopt_run(m) if m else None  # synthesis time counted once, below
             t = time.perf_counter()
-            if n:
-                key = nopt_run(min(n, b))
-                views[arm] = dope_view(ds, key, b - min(n, b), f"{arm}_{pct}".replace("-", "_"))
+            if m:
+                views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}".replace("-", "_"))
             else:  # all real: the product's real-only doping
                 views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
-            build[arm] = syn_seconds.get(n, 0.0) + time.perf_counter() - t
+            build[arm] = syn_seconds.get(m, 0.0) + time.perf_counter() - t
         if n_syn["dsco"]:  # else dsco is already the real-only doping
             t = time.perf_counter()
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))

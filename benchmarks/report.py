@@ -75,7 +75,8 @@ def high_volume(dataset, tag=""):
         return [f"_Not run yet: `python benchmarks/high_volume.py --dataset {dataset}`._"]
     present = {r["method"] for r in rows}
     methods = [m for m in ["random", "herding", "kcenter", "dsco-real"] if m in present]
-    methods += sorted(m for m in present if m.startswith("dsco-syn")) + ["dsco"]
+    methods += sorted((m for m in present if m.startswith("dsco-syn")),
+                      key=lambda m: int(m[len("dsco-syn"):])) + ["dsco"]
     full = next(r for r in rows if r["method"] == "full")
     if meta.get("synthetic_per_class") is not None:  # runs before the split rule
         dsco = f"{meta['synthetic_per_class']} NOpt images per class + mmd-greedy real samples"

@@ -29,7 +29,7 @@ def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
     elif b <= 2 * cap:
         synthetic = min(b, cap)
     else:
-        synthetic = max(0, round(cap * (4 * cap - b) / (2 * cap)))
+        synthetic = max(0, (4 * cap - b + 1) // 2)  # linear, halves rounded up
     return synthetic, b - synthetic
 
 
@@ -63,6 +63,11 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
     per_class = budget_per_class(view, label_field, budget)
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     syn_key, syn = None, None
+    if not n_syn and overwrite:  # an earlier, smaller budget's synthesis run goes too
+        from . import runs
+
+        if view._dataset.has_run(f"{run_key}_syn"):
+            runs.delete(view._dataset, f"{run_key}_syn")
     if n_syn:
         syn_key = f"{run_key}_syn"
         syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key,

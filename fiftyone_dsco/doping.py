@@ -67,6 +67,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
         raise OptionError(f"budget (real samples per class) must be an integer >= 0, not {budget!r}.")
+    if synthetic_run is None and budget == 0:
+        raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
     train = train_view(view)
     table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
     per_class_budget = _budgets(table, int(budget), clamp)
@@ -77,8 +79,10 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                   classes=table.classes,
                   **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}))
     dev = pick_device(device)
-    prior = load_prior(syn_cfg["prior"], device=dev,  # real-only: check the class mapping
-                       classes=table.classes if synthetic_run is None else None)
+    prior = load_prior(syn_cfg["prior"], device=dev)
+    if synthetic_run is None:  # the prior's classes must cover the dataset's; record its folder
+        prior.card.class_indices(table.classes)
+        config["prior"] = prior.path
     size, ch = prior.card.image_size, prior.card.channels
 
     shard = _shards.check_shard(shard)

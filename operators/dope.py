@@ -91,10 +91,14 @@ class Dope(foo.Operator):
         """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
         ``synthetic_run=None`` with ``prior`` selects real samples only."""
+        if synthetic_run and prior is not None:
+            raise ValueError("Give synthetic_run (dope a synthesis run) or prior (real samples "
+                             "only), not both.")
         run_key = run_key or \
             f"{synthetic_run or 'real'}_dope{budget}_{selector.replace('-', '_')}"
         return execute(self.config.name, view, dict(
-            label_field=label_field, synthetic_run=synthetic_run or REAL_ONLY, prior=prior,
+            label_field=label_field, synthetic_run=synthetic_run or REAL_ONLY,
+            prior=getattr(prior, "path", prior),
             budget=budget,
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
             extractor=extractor, num_shards=num_shards, shard=list(shard) if shard else None),

@@ -22,7 +22,9 @@ def describe():
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     except ImportError:
         device = "cpu"
-    return dict(command="python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), repo)  # same from any directory
+    return dict(command="python " + " ".join([script] + sys.argv[1:]),
                 date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 machine=f"{platform.machine()}, {os.cpu_count()} cores, {device}",
                 python=platform.python_version(), versions=versions)

@@ -35,6 +35,7 @@ def parse():
     p.add_argument("--per-class", type=int, default=20, help="samples per class per score")
     p.add_argument("--sample-images", type=int, default=200, help="images for sampling throughput")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--overwrite", action="store_true", help="refit a prior that is already saved")
     p.add_argument("--out")
     return p.parse_args()
 
@@ -67,10 +68,12 @@ def main():
     t0 = time.perf_counter()
     prior = fit_prior(ds, "ground_truth", name=args.name or f"{args.dataset}-curve",
                       steps=args.steps, checkpoint_every=args.checkpoint_every,
-                      on_checkpoint=on_checkpoint, progress=False)
+                      on_checkpoint=on_checkpoint, overwrite=args.overwrite, progress=False)
     wall = time.perf_counter() - t0
-    if not rows:
-        raise SystemExit(f"The prior at {prior.path} was already fitted; pass another --name.")
+    if not rows:  # reused from the cache: nothing measured, earlier results stay
+        print(f"The prior at {prior.path} was already fitted; its results stay as they are. "
+              f"Pass --overwrite to refit and measure again, or another --name.")
+        return
 
     n = args.sample_images
     labels = [i % len(table.classes) for i in range(n)]

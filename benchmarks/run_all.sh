@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 2 h on 2 CPU cores)
+#   bash benchmarks/run_all.sh           # the full suite (about 3 h on 2 CPU cores, priors cached: ~2 h)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (< 15 min once priors are cached)
 # Priors, reference classifiers and features are cached under $DSCO_HOME, so a
 # second run skips their training. Logs go to benchmarks/logs/.
@@ -9,12 +9,21 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 Q=${1:-}
 mkdir -p benchmarks/logs
-run() { echo "== $*"; "$PY" "$@" 2>&1 | tee "benchmarks/logs/$(basename "$1" .py)${Q:+-quick}.log" | tail -25; }
+n=0
+run() { n=$((n + 1)); echo "== $*"
+        "$PY" "$@" 2>&1 | tee "benchmarks/logs/$n-$(basename "$1" .py)${Q:+-quick}.log" | tail -25; }
 
 run benchmarks/eval_throughput.py --threads "$(nproc)"
 run benchmarks/nopt_cost.py --dataset digits
 run benchmarks/selection_scale.py $Q
-run benchmarks/low_volume.py --dataset digits --ipc 1 10 50 $Q
-run benchmarks/high_volume.py --dataset digits $Q
-run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 $Q
+[ -z "$Q" ] && run benchmarks/prior_quality.py --dataset digits --name digits-curve
+run benchmarks/low_volume.py --dataset digits --ipc 1 10 $Q
+run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --extractor random \
+    --tag _extractor_random $Q
+run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $Q
+run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic 10 --epochs 50 \
+    --tag _split $Q
+# Fashion-MNIST: the prior (~35 min) is the cached one every later command reuses
+[ -z "$Q" ] && run benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
+run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q
 "$PY" benchmarks/report.py

@@ -18,7 +18,7 @@ class FitPrior(foo.Operator):
         inputs.str("name", default=f"{ctx.dataset.name}" if ctx.dataset else None, required=True,
                    label="Prior name", description="Saved under $DSCO_HOME/priors/<name>")
         inputs.int("steps", label="Training steps (optional)", min=1,
-                   description="Default: 3000 at >= 24 px (~40 min on 2 CPU cores), else 2000")
+                   description="Default: 3000 at >= 24 px (~30 min on 2 CPU cores), else 2000")
         inputs.int("image_size", label="Image size (optional)", min=16)
         inputs.bool("overwrite", default=False, label="Retrain if a different prior has this name")
         return types.Property(inputs, view=types.View(label="Fit a diffusion prior"))

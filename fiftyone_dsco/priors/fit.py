@@ -29,9 +29,9 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def default_steps(image_size):
-    """Training steps sized for 2 CPU cores: ~40 min at 28 px, ~8 min at 16 px.
+    """Training steps sized for 2 CPU cores: ~30 min at 28 px, ~8 min at 16 px.
 
-    Measured (docs/benchmarks.md, priors): 1.4 steps/s at 28 px, 4.5 at 16 px;
+    Measured (docs/benchmarks.md, priors): 1.8 steps/s at 28 px, 4.5 at 16 px;
     Fashion-MNIST samples are already 83% recognisable after 500 steps.
     """
     return 3000 if image_size >= 24 else 2000

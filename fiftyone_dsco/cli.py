@@ -103,7 +103,9 @@ def prior():
 @click.option("--name", help="Prior name under $DSCO_HOME/priors (default <dataset>-<field>).")
 @click.option("--output-dir", type=click.Path(), help="Save the prior here instead.")
 @click.option("--image-size", type=int, help="Training resolution (default: image size, >= 16).")
-@click.option("--steps", type=int, help="Optimisation steps (default: 3000 at >= 24 px, about 30 min on 2 CPU cores; else 2000).")
+@click.option("--steps", type=int,
+              help="Optimisation steps (default: 3000 at >= 24 px, about 30 min on 2 CPU cores; "
+                   "else 2000).")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--checkpoint-every", default=500, show_default=True)

@@ -41,6 +41,7 @@ def parse():
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--no-full", action="store_true", help="skip the full-split arm")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
     p.add_argument("--out")
@@ -110,7 +111,7 @@ def main():
             meta[m] = dict(seconds=round(secs, 2), **extra)
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=ipc == max(args.ipc),  # full arm once, trained longest
+                       add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
                        full_epochs=args.full_epochs, eval_key=f"bench_ipc{ipc}{args.tag}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
@@ -127,7 +128,8 @@ def main():
             else:
                 rows.append(row)
             print(json.dumps(row), flush=True)
-    rows.append(full_row)
+    if full_row is not None:
+        rows.append(full_row)
     out = args.out or os.path.join(ROOT, "results", f"low_volume_{args.dataset}{args.tag}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:

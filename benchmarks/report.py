@@ -187,6 +187,8 @@ def main():
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",
              *low_volume("digits", "_extractor_random"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
+             "### NOpt with a randomly initialised ConvNet as feature extractor", "",
+             *low_volume("fashion-mnist", "_extractor_random"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
              "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
              "## Priors: fit and sampling throughput, recognisability per training minute", "",

@@ -86,7 +86,7 @@ def main():
                                          / prior.card.training["seconds"], 2),
                    sampling_images_per_s=round(n / sample_s, 1), sampling_steps=25,
                    final_recognisability=round(100 * prior.card.recognisability["overall"], 1),
-                   threads=torch.get_num_threads())
+                   threads=torch.get_num_threads(), per_class=args.per_class)
     out = args.out or os.path.join(ROOT, "results", f"prior_quality_{args.dataset}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:

@@ -112,7 +112,8 @@ def prior_quality(dataset):
            f"sampling: {meta['sampling_images_per_s']} images/s at {meta['sampling_steps']} DDIM "
            f"steps with guidance; final recognisability {meta['final_recognisability']}% "
            f"(the card's score). Recognisability of the EMA weights at each checkpoint "
-           f"(20 samples per class, reference classifier trained on the real train split):", "",
+           f"({meta.get('per_class', 20)} samples per class, reference classifier trained on the "
+           f"real train split):", "",
            "| step | training min | recognisability % |", "|---:|---:|---:|"]
     out += [f"| {r['step']} | {r['minutes']:.1f} | {r['recognisability']:.1f} |" for r in rows]
     return out

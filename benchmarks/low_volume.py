@@ -41,6 +41,9 @@ def parse():
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--no-reuse", action="store_true",
+                   help="NOpt predicts again after each update (reuse_prediction=False)")
+    p.add_argument("--pool-size", type=int, help="data-free pool per class (default max(10*IPC, 100))")
     p.add_argument("--no-full", action="store_true", help="skip the full-split arm")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
@@ -80,7 +83,7 @@ def build_arm(ds, table, prior, method, ipc, args):
     res = synthesize(ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
                      run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
                      iterations=args.iterations, lr=args.lr, extractor=args.extractor,
-                     progress=False)
+                     reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False)
     per = res["classes"].values()
     extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
     if any("mmd" in r for r in per):
@@ -137,7 +140,8 @@ def main():
     write_meta(out, epochs=epochs, full_epochs=args.full_epochs, prior=prior.path, prior_card=dict(
         recognisability=prior.card.recognisability, training=prior.card.training),
         nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,
-                  extractor=args.extractor))
+                  extractor=args.extractor, reuse_prediction=not args.no_reuse,
+                  pool_size=args.pool_size))
     print(markdown(rows, args, prior))
 
 

@@ -25,6 +25,7 @@ run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic
     --tag _split $Q
 # Fashion-MNIST: the prior (~35 min) is the cached one every later command reuses
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
+[ -z "$Q" ] && run benchmarks/nopt_cost.py --dataset fashion-mnist --ipc 1 10 50 --repeats 1
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt --extractor random \
     --no-full --tag _extractor_random $Q

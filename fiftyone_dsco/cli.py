@@ -210,6 +210,9 @@ def _synthesis_options(f):
         click.option("--lr", default=0.1, show_default=True, help="NOpt learning rate on x_t."),
         click.option("--kernel", type=click.Choice(["gaussian", "linear"]), default="gaussian", show_default=True),
         click.option("--target-batch", default=500, show_default=True, help="Target features per NOpt iteration."),
+        click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,
+                     help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
+                          "less per step; see docs/benchmarks.md)."),
         click.option("--extractor", type=click.Choice(["reference", "random", "timm", "prior-latent"]),
                      default="reference", show_default=True, help="Feature extractor."),
         click.option("--timm-model", default="resnet18", show_default=True,

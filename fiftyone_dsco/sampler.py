@@ -1,7 +1,8 @@
 """The deterministic DDIM denoising loop shared by plain sampling and NOpt.
 
-A ``step_hook(x, t, k)`` may replace the state ``x_t`` before each sampler
-step: NOpt optimises it there; plain sampling passes no hook.
+A ``step_hook(x, t, k) -> (x, eps)`` may replace the state ``x_t`` before
+each sampler step (NOpt optimises it there; plain sampling passes no hook)
+and may hand over the noise prediction to step with (``None``: predict it).
 """
 
 import torch
@@ -23,7 +24,7 @@ def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None):
         labels: model class indices (long tensor, one per state)
         steps: number of sampler steps
         guidance: classifier-free guidance scale (1 = conditional only)
-        step_hook: optional ``hook(x, t, k) -> x`` called before step ``k``
+        step_hook: optional ``hook(x, t, k) -> (x, eps or None)`` called before step ``k``
     """
     from diffusers import DDIMScheduler
 
@@ -32,10 +33,12 @@ def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None):
     scheduler.set_timesteps(steps)
     x = noise
     for k, t in enumerate(scheduler.timesteps):
+        eps = None
         if step_hook is not None:
-            x = step_hook(x, t, k)
+            x, eps = step_hook(x, t, k)
         with torch.no_grad():
-            eps, _ = prior.predict(x, t, labels, guidance)
+            if eps is None:
+                eps, _ = prior.predict(x, t, labels, guidance)
             x = scheduler.step(eps, t, x, eta=0.0).prev_sample
     return x
 

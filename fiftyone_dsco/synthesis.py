@@ -38,7 +38,8 @@ MMD_EVAL_POINTS = 2000  #: target features used to report a class's MMD
 
 def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
                steps=25, guidance=2.0, iterations=1, lr=0.1, kernel="gaussian",
-               target_batch=500, norm_weight=0.1, step_fraction=1.0, extractor="reference",
+               target_batch=500, norm_weight=0.1, step_fraction=1.0, reuse_prediction=True,
+               extractor="reference",
                extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
                seed=0, overwrite=False, device=None, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
@@ -55,8 +56,8 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
         data_free: use a pool of the prior's plain samples as target; no real
             image is read
         steps, guidance: DDIM steps and classifier-free guidance scale
-        iterations, lr, kernel, target_batch, norm_weight, step_fraction: NOpt
-            options (see :class:`~fiftyone_dsco.nopt.NOptOptions`)
+        iterations, lr, kernel, target_batch, norm_weight, step_fraction,
+            reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.nopt.NOptOptions`)
         extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
         extractor_options: options of the extractor (e.g. timm checkpoint)
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
@@ -93,7 +94,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     pool_size = int(pool_size or max(10 * ipc, 100))
     run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
     nopt = NOptOptions(iterations if method == "nopt" else 0, lr, kernel, target_batch,
-                       norm_weight, step_fraction)
+                       norm_weight, step_fraction, bool(reuse_prediction))
     config = dict(label_field=label_field, classes=table.classes, model_classes=model_idx,
                   prior=prior.path, ipc=int(ipc), method=method, data_free=bool(data_free),
                   steps=int(steps), guidance=float(guidance), extractor=extractor,

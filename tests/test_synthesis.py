@@ -144,3 +144,23 @@ def test_bad_options_write_nothing(digits_copy, prior):
     finally:
         other.delete()
     assert len(digits_copy) == before and not digits_copy.list_runs()
+
+
+@pytest.mark.parametrize("reuse, calls_per_step", [(True, 1), (False, 2)])
+def test_reuse_prediction_saves_one_denoiser_pass_per_step(prior, monkeypatch, reuse, calls_per_step):
+    from fiftyone_dsco.features import build_extractor
+    from fiftyone_dsco.nopt import NOptHook, NOptOptions
+    from fiftyone_dsco.sampler import denoise, initial_noise
+
+    calls = []
+    predict = prior.predict
+    monkeypatch.setattr(prior, "predict", lambda *a, **k: calls.append(1) or predict(*a, **k))
+    ext = build_extractor("random", prior)
+    labels = torch.zeros(3, dtype=torch.long)
+    size, ch = prior.card.image_size, prior.card.channels
+    with torch.no_grad():
+        target = ext(torch.rand(20, ch, size, size) * 2 - 1)
+    hook = NOptHook(prior, ext, target, labels, 2.0, 4, NOptOptions(reuse_prediction=reuse))
+    out = denoise(prior, initial_noise(prior, 3, 0), labels, steps=4, guidance=2.0, step_hook=hook)
+    assert len(calls) == 4 * calls_per_step
+    assert torch.isfinite(out).all()

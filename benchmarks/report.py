@@ -52,7 +52,10 @@ def low_volume(dataset, tag=""):
            f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
            f"ConvNet-3 trained {meta.get('epochs', '?')} epochs from scratch per set (the full "
            f"split: {_full_epochs(rows)}), final-epoch top-1 on the held-out test split, "
-           f"mean ± std over seeds. NOpt: {meta.get('nopt')}.",
+           f"mean ± std over seeds. NOpt: {meta.get('nopt')}"
+           + ("" if "reuse_prediction" in meta.get("nopt", {}) else
+              " (run before reuse_prediction existed: the sampler predicted again after each "
+              "update)") + ".",
            "MMD² column: mean over classes of the class's MMD² to its target features (real "
            "images; for `nopt-df` the data-free pool), NOpt against plain sampling of the same "
            "starting noises. Synthesis seconds come from the run records (they were not timed "
@@ -142,6 +145,25 @@ def nopt_cost(dataset):
     return out
 
 
+def nopt_step_size(dataset):
+    rows, meta = _load(f"nopt_step_size_{dataset}.json")
+    cmd = f"python benchmarks/nopt_step_size.py --dataset {dataset}"
+    if rows is None:
+        return [f"_Not run yet: `{cmd}`._"]
+    out = [_provenance(meta, cmd), "",
+           f"IPC {rows[0]['ipc']}, every class, one Adam step per sampler step. MMD²: mean over "
+           "classes to the target bank (real features; data-free: the pool of prior samples), "
+           "NOpt against plain samples of the same starting noises. No classifier trained.", "",
+           "| target | lr | sampler step | MMD² NOpt | MMD² plain | classes lowered | seconds |",
+           "|---|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        step = "reuses NOpt's prediction" if r["reuse_prediction"] else "predicts again"
+        out.append(f"| {'data-free pool' if r['data_free'] else 'real'} | {r['lr']} | {step} | "
+                   f"{r['mmd_nopt']} | {r['mmd_plain']} | {r['classes_lowered']}/{r['classes']} | "
+                   f"{r['seconds']} |")
+    return out
+
+
 def selection_scale(name="selection_scale"):
     data, meta = _load(f"{name}.json")
     if data is None:
@@ -192,7 +214,12 @@ def main():
              "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",
              *low_volume("digits", "_extractor_random"), "",
+             "### NOpt reusing its last noise prediction for the sampler step", "",
+             *low_volume("digits", "_reuse"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
+             "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
+             "### NOpt reusing its last noise prediction for the sampler step", "",
+             *low_volume("fashion-mnist", "_reuse"), "",
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",
              *low_volume("fashion-mnist", "_extractor_random"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
@@ -203,6 +230,8 @@ def main():
              "## Synthesis cost: NOpt vs plain sampling", "", "### Digits (16 px)", "",
              *nopt_cost("digits"), "", "### Fashion-MNIST (28 px)", "",
              *nopt_cost("fashion-mnist"), "",
+             "## NOpt step size: how far one Adam step per sampler step lowers MMD²", "",
+             *nopt_step_size("digits"), "",
              "## Doping selection at scale (FAISS vs NumPy brute force)", "",
              "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",
              "### Large classes (50,000 vectors per class)", "",

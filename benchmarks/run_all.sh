@@ -15,6 +15,7 @@ run() { n=$((n + 1)); echo "== $*"
 
 run benchmarks/eval_throughput.py --threads "$(nproc)"
 run benchmarks/nopt_cost.py --dataset digits
+[ -z "$Q" ] && run benchmarks/nopt_step_size.py --dataset digits
 run benchmarks/selection_scale.py $Q
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset digits --name digits-curve
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 $Q

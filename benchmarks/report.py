@@ -153,7 +153,9 @@ def nopt_step_size(dataset):
     out = [_provenance(meta, cmd), "",
            f"IPC {rows[0]['ipc']}, every class, one Adam step per sampler step. MMD²: mean over "
            "classes to the target bank (real features; data-free: the pool of prior samples), "
-           "NOpt against plain samples of the same starting noises. No classifier trained.", "",
+           "NOpt against plain samples of the same starting noises. No classifier trained. "
+           "Seconds: wall time of each probe (pool sampling included for data-free), not a "
+           "side-by-side timing (see the cost table for that).", "",
            "| target | lr | sampler step | MMD² NOpt | MMD² plain | classes lowered | seconds |",
            "|---|---:|---|---:|---:|---:|---:|"]
     for r in rows:

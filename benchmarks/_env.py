@@ -36,3 +36,17 @@ def write_meta(results_path, **extra):
 
     with open(results_path[: -len(".json")] + ".meta.json", "w") as f:
         json.dump(dict(describe(), **extra), f, indent=1)
+
+
+def run_or_replace(fn, *args, **kwargs):
+    """Call a DsCo run function, resuming a run with the same options and replacing one
+    left by other options (an older default) instead of failing. Returns ``(result, replaced)``."""
+    from fiftyone_dsco.errors import RunError
+
+    try:
+        return fn(*args, **kwargs), False
+    except RunError as e:
+        if "already exists with other options" not in str(e):
+            raise
+        print(f"replacing a stale run: {e}", flush=True)
+        return fn(*args, overwrite=True, **kwargs), True

@@ -26,7 +26,7 @@ import os
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import write_meta
+from _env import run_or_replace, write_meta
 from low_volume import coreset_ids
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -49,11 +49,12 @@ def parse():
     return p.parse_args()
 
 
-def dope_view(ds, syn_key, real, tag):
+def dope_view(ds, syn_key, real, tag, overwrite=False):
     from fiftyone_dsco.doping import concentrated_view, dope
 
     key = f"bench_hv_{tag}"
-    dope(ds, "ground_truth", syn_key, real, run_key=key, clamp=True, progress=False)
+    run_or_replace(dope, ds, "ground_truth", syn_key, real, run_key=key, clamp=True,
+                   progress=False, **({"overwrite": True} if overwrite else {}))
     return concentrated_view(ds, key)
 
 
@@ -73,12 +74,15 @@ def main():
     prior = fit_prior(ds, "ground_truth", name=args.dataset)
     table = class_table(train_view(ds), "ground_truth")
     n_train, n_cls = table.num_samples, len(table.classes)
-    syn_seconds = {}
+    syn_seconds, replaced = {}, set()
 
     def nopt_run(n):  # one NOpt run per synthetic count, shared by all fractions
         key = f"bench_hv_nopt_ipc{n}"
         t = time.perf_counter()
-        synthesize(ds, "ground_truth", prior, n, run_key=key, progress=False)
+        _, stale = run_or_replace(synthesize, ds, "ground_truth", prior, n, run_key=key,
+                                  progress=False)
+        if stale:
+            replaced.add(key)  # doping runs conditioned on its old samples are rebuilt too
         syn_seconds.setdefault(n, time.perf_counter() - t)
         return key
 
@@ -98,7 +102,8 @@ def main():
             key = nopt_run(m) if m else None  # synthesis time counted once, below
             t = time.perf_counter()
             if m:
-                views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}".replace("-", "_"))
+                views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}".replace("-", "_"),
+                                       overwrite=key in replaced)
             else:  # all real: the product's real-only doping
                 views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build[arm] = syn_seconds.get(m, 0.0) + time.perf_counter() - t

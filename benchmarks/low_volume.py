@@ -20,7 +20,7 @@ import platform
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import write_meta
+from _env import run_or_replace, write_meta
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -80,10 +80,11 @@ def build_arm(ds, table, prior, method, ipc, args):
         view = ds.select(coreset_ids(ds, table, prior, method, ipc))
         return view, time.perf_counter() - t0, {}
     key = f"bench_{method.replace('-', '_')}_ipc{ipc}{args.tag}"
-    res = synthesize(ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
-                     run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
-                     iterations=args.iterations, lr=args.lr, extractor=args.extractor,
-                     reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False)
+    res, _ = run_or_replace(
+        synthesize, ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
+        run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
+        iterations=args.iterations, lr=args.lr, extractor=args.extractor,
+        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False)
     per = res["classes"].values()
     extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
     if any("mmd" in r for r in per):

@@ -39,7 +39,7 @@ def parse():
     p.add_argument("--prior", help="prior name/folder (default: fit or reuse <dataset> prior)")
     p.add_argument("--extractor", default="reference")
     p.add_argument("--iterations", type=int, default=1)
-    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--no-reuse", action="store_true",
                    help="NOpt predicts again after each update (reuse_prediction=False)")

@@ -207,7 +207,7 @@ def _synthesis_options(f):
         click.option("--steps", default=25, show_default=True, help="DDIM sampler steps."),
         click.option("--guidance", default=2.0, show_default=True, help="Classifier-free guidance scale."),
         click.option("--iterations", default=1, show_default=True, help="NOpt Adam steps per sampler step."),
-        click.option("--lr", default=0.1, show_default=True, help="NOpt learning rate on x_t."),
+        click.option("--lr", default=0.03, show_default=True, help="NOpt learning rate on x_t."),
         click.option("--kernel", type=click.Choice(["gaussian", "linear"]), default="gaussian", show_default=True),
         click.option("--target-batch", default=500, show_default=True, help="Target features per NOpt iteration."),
         click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,

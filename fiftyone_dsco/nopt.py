@@ -27,7 +27,7 @@ class NOptOptions:
     """Options of the noise optimisation (see the module docstring)."""
 
     iterations: int = 1  #: Adam steps per sampler step (0 = plain sampling)
-    lr: float = 0.1  #: Adam learning rate on x_t
+    lr: float = 0.03  #: Adam learning rate on x_t (the first step moves each element by lr)
     kernel: str = "gaussian"  #: "gaussian" (median bandwidth) or "linear"
     target_batch: int = 500  #: target features drawn per iteration
     norm_weight: float = 0.1  #: weight of the norm-keeping penalty

@@ -37,7 +37,7 @@ MMD_EVAL_POINTS = 2000  #: target features used to report a class's MMD
 
 
 def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
-               steps=25, guidance=2.0, iterations=1, lr=0.1, kernel="gaussian",
+               steps=25, guidance=2.0, iterations=1, lr=0.03, kernel="gaussian",
                target_batch=500, norm_weight=0.1, step_fraction=1.0, reuse_prediction=True,
                extractor="reference",
                extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,

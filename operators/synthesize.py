@@ -25,7 +25,7 @@ class Synthesize(foo.Operator):
         inputs.bool("data_free", default=False, label="Data-free",
                     description="Read no real image: the target is a pool of the prior's samples")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
-        inputs.float("lr", default=0.1, label="NOpt learning rate")
+        inputs.float("lr", default=0.03, label="NOpt learning rate")
         inputs.int("steps", default=25, min=1, label="Sampler steps")
         inputs.float("guidance", default=2.0, label="Guidance scale")
         inputs.enum("extractor", ["reference", "random", "prior-latent"], default="reference",
@@ -56,7 +56,7 @@ class Synthesize(foo.Operator):
                          method=p.get("method", "nopt"), run_key=p.get("run_key"),
                          data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
                          guidance=float(p.get("guidance", 2.0)),
-                         iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.1)),
+                         iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.03)),
                          extractor=p.get("extractor", "reference"),
                          seed=int(p.get("seed") or 0),
                          overwrite=bool(p.get("overwrite")), shard=shard,
@@ -76,7 +76,7 @@ class Synthesize(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, view, label_field, prior, ipc, method="nopt", run_key=None,
-                 data_free=False, iterations=1, lr=0.1, steps=25, guidance=2.0,
+                 data_free=False, iterations=1, lr=0.03, steps=25, guidance=2.0,
                  extractor="reference", seed=0, overwrite=False, num_shards=1, shard=None,
                  delegate=False):
         """Run (or with ``delegate`` queue) a synthesis; ``num_shards > 1`` queues

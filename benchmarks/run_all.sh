@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 3 h on 2 CPU cores, priors cached: ~2 h)
+#   bash benchmarks/run_all.sh           # the full suite (about 4.5 h on 2 CPU cores; see docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (< 15 min once priors are cached)
 # Priors, reference classifiers and features are cached under $DSCO_HOME, so a
 # second run skips their training. Logs go to benchmarks/logs/.
@@ -21,6 +21,11 @@ run benchmarks/selection_scale.py $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --extractor random \
     --tag _extractor_random $Q
+run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df --lr 0.03 --no-full \
+    --tag _lr003 $Q
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --no-full \
+    --lr 0.1 --tag _reuse
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 --tag _ipc50
 run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $Q
 run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic 10 --epochs 50 \
     --tag _split $Q
@@ -30,4 +35,10 @@ run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt --extractor random \
     --no-full --tag _extractor_random $Q
+run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt nopt-df --lr 0.03 \
+    --no-full --tag _lr003 $Q
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt \
+    --no-full --lr 0.1 --tag _reuse
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 50 --epochs 60 --no-full \
+    --methods herding plain nopt nopt-df --pool-size 200 --tag _ipc50
 "$PY" benchmarks/report.py

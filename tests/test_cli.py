@@ -80,3 +80,18 @@ def test_evaluate_needs_a_set_and_prints_the_table(digits_copy):
     assert r.exit_code == 0, r.output
     assert "| three | 3 |" in r.output and "| random | 3 |" in r.output and "| full |" not in r.output
     assert digits_copy.has_run("cli_eval")
+
+
+def test_synthesize_passes_nopt_options_to_the_run(digits_copy, tmp_path):
+    from fiftyone_dsco.priors import fit_prior
+    from fiftyone_dsco.runs import run_config
+
+    fit_prior(digits_copy, "ground_truth", output_dir=str(tmp_path / "prior"), steps=5,
+              batch_size=8, block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
+    args = ["synthesize", digits_copy.name, "--prior", str(tmp_path / "prior"), "--ipc", "1",
+            "--steps", "2", "--extractor", "random", "--lr", "0.05", "--no-reuse-prediction",
+            "--run-key", "cli_opts"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    nopt = run_config(digits_copy, "cli_opts")["nopt"]
+    assert nopt["lr"] == 0.05 and nopt["reuse_prediction"] is False

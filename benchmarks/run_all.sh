@@ -40,5 +40,5 @@ run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt n
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt \
     --no-full --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 50 --epochs 60 --no-full \
-    --methods herding plain nopt nopt-df --pool-size 200 --tag _ipc50
+    --methods herding plain nopt --tag _ipc50
 "$PY" benchmarks/report.py

@@ -5,8 +5,8 @@
 NOpt takes one Adam step per sampler step from a fresh optimizer, so its first
 (and only) move is ``lr * sign(grad)`` per element: a fixed-size step whatever
 the gradient's size. This probe asks whether that step is too large: for each
-learning rate (and, at the default one, with the sampler predicting again
-instead of reusing NOpt's prediction) it synthesises every class and reads
+learning rate (and, at lr 0.1, the first default, with the sampler predicting
+again instead of reusing NOpt's prediction) it synthesises every class and reads
 the run record's MMD² of the NOpt images and of plain samples of the same
 starting noises to the same target bank (real features; data-free: the pool
 of prior samples). No classifier is trained. Each probe run is deleted after

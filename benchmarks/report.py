@@ -122,12 +122,20 @@ def prior_quality(dataset):
     return out
 
 
-def nopt_cost(dataset):
-    rows, meta = _load(f"nopt_cost_{dataset}.json")
-    cmd = f"python benchmarks/nopt_cost.py --dataset {dataset}"
+def _dataset_table(script, dataset):
+    """``(rows, meta, header lines)`` of ``<script>_<dataset>.json``; rows None if not run yet."""
+    rows, meta = _load(f"{script}_{dataset}.json")
+    cmd = f"python benchmarks/{script}.py --dataset {dataset}"
     if rows is None:
-        return [f"_Not run yet: `{cmd}`._"]
-    out = [_provenance(meta, cmd), "",
+        return None, meta, [f"_Not run yet: `{cmd}`._"]
+    return rows, meta, [_provenance(meta, cmd), ""]
+
+
+def nopt_cost(dataset):
+    rows, meta, out = _dataset_table("nopt_cost", dataset)
+    if rows is None:
+        return out
+    out += [
            f"Per class, plain sampling and NOpt ({rows[0]['iterations']} Adam step per sampler "
            f"step, {rows[0]['steps']} DDIM steps) denoise the same noises back to back; NOpt "
            "twice: reusing its last noise prediction for the sampler step (the default) and "
@@ -146,11 +154,10 @@ def nopt_cost(dataset):
 
 
 def nopt_step_size(dataset):
-    rows, meta = _load(f"nopt_step_size_{dataset}.json")
-    cmd = f"python benchmarks/nopt_step_size.py --dataset {dataset}"
+    rows, meta, out = _dataset_table("nopt_step_size", dataset)
     if rows is None:
-        return [f"_Not run yet: `{cmd}`._"]
-    out = [_provenance(meta, cmd), "",
+        return out
+    out += [
            f"IPC {rows[0]['ipc']}, every class, one Adam step per sampler step. MMD²: mean over "
            "classes to the target bank (real features; data-free: the pool of prior samples), "
            "NOpt against plain samples of the same starting noises. No classifier trained. "

@@ -38,6 +38,8 @@ def parse():
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
     p.add_argument("--fixed-synthetic", type=int, nargs="*", default=[],
                    help="also an arm dsco-syn<N> with N NOpt images per class at every fraction")
+    p.add_argument("--coresets", nargs="*", default=["herding", "kcenter"],
+                   choices=["herding", "kcenter"], help="coreset arms (none: just random, dsco, full)")
     p.add_argument("--tag", default="", help="suffix of the output file")
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
@@ -91,7 +93,7 @@ def main():
         b = max(1, round(f * n_train / n_cls))
         pct = int(round(100 * f))
         views, build = {}, {}
-        for sel in ("herding", "kcenter"):
+        for sel in args.coresets:
             t = time.perf_counter()
             views[sel] = ds.select(coreset_ids(ds, table, prior, sel, b))
             build[sel] = time.perf_counter() - t
@@ -137,6 +139,7 @@ def _write(args, rows, epochs, prior):
     with open(out, "w") as fh:
         json.dump(rows, fh, indent=1)
     write_meta(out, epochs=epochs, full_epochs=args.full_epochs, split="split_budget",
+               coresets=args.coresets,
                fixed_synthetic=args.fixed_synthetic, prior=prior.path)
     print(f"wrote {out}")
 

@@ -107,6 +107,7 @@ def main():
     prior = load_prior(args.prior) if args.prior else fit_prior(ds, "ground_truth", name=args.dataset)
     table = class_table(train_view(ds), "ground_truth")
     n_train = table.num_samples
+    arch_tag = "" if args.arch == "convnet3" else f"_{args.arch}"  # keeps ConvNet-3 results apart
     rows, full_row = [], None
     for ipc in args.ipc:
         views, meta = {}, {}
@@ -116,7 +117,7 @@ def main():
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
-                       full_epochs=args.full_epochs, eval_key=f"bench_ipc{ipc}{args.tag}")
+                       full_epochs=args.full_epochs, eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
@@ -134,7 +135,8 @@ def main():
             print(json.dumps(row), flush=True)
     if full_row is not None:
         rows.append(full_row)
-    out = args.out or os.path.join(ROOT, "results", f"low_volume_{args.dataset}{args.tag}.json")
+    name = f"low_volume_{args.dataset}{args.tag}{arch_tag}.json"
+    out = args.out or os.path.join(ROOT, "results", name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)

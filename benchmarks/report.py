@@ -16,6 +16,9 @@ DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 FINDINGS = "## Findings"
 
 
+ARCH_NAMES = {"convnet3": "ConvNet-3", "resnet18_small": "ResNet-18 (3×3 stem, no max-pool)"}
+
+
 def _load(name):
     path = os.path.join(RESULTS, name)
     if not os.path.isfile(path):
@@ -50,7 +53,8 @@ def low_volume(dataset, tag=""):
     out = [_provenance(meta, f"python benchmarks/low_volume.py --dataset {dataset}"), "",
            f"Prior: {tr.get('steps', '?')} steps, {tr.get('seconds', 0) / 60:.1f} min of fitting; "
            f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
-           f"ConvNet-3 trained {meta.get('epochs', '?')} epochs from scratch per set (the full "
+           f"{ARCH_NAMES.get(rows[0].get('arch'), rows[0].get('arch'))} trained "
+           f"{meta.get('epochs', '?')} epochs from scratch per set (the full "
            f"split: {_full_epochs(rows)}), final-epoch top-1 on the held-out test split, "
            f"mean ± std over seeds. NOpt: {meta.get('nopt')}"
            + ("" if "reuse_prediction" in meta.get("nopt", {}) else
@@ -227,6 +231,8 @@ def main():
              "", *low_volume("digits", "_lr003"), "",
              "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
              *low_volume("digits", "_reuse"), "",
+             "### ResNet-18 as the evaluation network (IPC 1, current defaults)", "",
+             *low_volume("digits", "_lr003_resnet18_small"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
              "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
@@ -237,6 +243,7 @@ def main():
              *low_volume("fashion-mnist", "_extractor_random"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
              "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
+             "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",
              "## Priors: fit and sampling throughput, recognisability per training minute", "",
              "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
              "### Digits (16×16)", "", *prior_quality("digits"), "",

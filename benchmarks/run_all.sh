@@ -41,4 +41,8 @@ run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt n
     --no-full --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 50 --epochs 60 --no-full \
     --methods herding plain nopt --tag _ipc50
+# 10-50 % of 60,000 images, 3 seeds: 2 epochs per set is what fits (~75 min); no coreset arm
+# (at these budgets split_budget() makes dsco all real: mmd-greedy doping is the coreset)
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --epochs 2 --full-epochs 2 \
+    --coresets
 "$PY" benchmarks/report.py

@@ -30,6 +30,16 @@ def describe():
                 python=platform.python_version(), versions=versions)
 
 
+def results_path(name):
+    """Where a benchmark writes ``name``: ``benchmarks/results/``, or ``$DSCO_BENCH_RESULTS``
+    (``run_all.sh --quick`` points it at ``benchmarks/results/quick/`` so that a check run never
+    overwrites the committed tables)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = os.environ.get("DSCO_BENCH_RESULTS") or os.path.join(here, "results")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name)
+
+
 def write_meta(results_path, **extra):
     """Write ``<results>.meta.json`` beside a results file."""
     import json

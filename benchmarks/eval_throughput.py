@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as nnf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _env import write_meta  # noqa: E402
+from _env import results_path, write_meta  # noqa: E402
 
 from fiftyone_dsco.config import device as pick_device  # noqa: E402
 from fiftyone_dsco.models import ARCHITECTURES, create_classifier  # noqa: E402
@@ -31,7 +31,7 @@ from fiftyone_dsco.training import augment_shift  # noqa: E402
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default="benchmarks/results/eval_throughput.json")
+    p.add_argument("--out", default=results_path("eval_throughput.json"))
     p.add_argument("--archs", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
     p.add_argument("--size", type=int, default=28, help="image side (default 28)")
     p.add_argument("--channels", type=int, default=1)

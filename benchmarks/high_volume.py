@@ -26,10 +26,9 @@ import os
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import run_or_replace, write_meta
+from _env import results_path, run_or_replace, write_meta
 from low_volume import coreset_ids
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse():
@@ -134,7 +133,7 @@ def main():
 
 
 def _write(args, rows, epochs, prior):
-    out = args.out or os.path.join(ROOT, "results", f"high_volume_{args.dataset}{args.tag}.json")
+    out = args.out or results_path(f"high_volume_{args.dataset}{args.tag}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
         json.dump(rows, fh, indent=1)

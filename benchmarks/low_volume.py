@@ -20,9 +20,8 @@ import platform
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import run_or_replace, write_meta
+from _env import results_path, run_or_replace, write_meta
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse():
@@ -136,7 +135,7 @@ def main():
     if full_row is not None:
         rows.append(full_row)
     name = f"low_volume_{args.dataset}{args.tag}{arch_tag}.json"
-    out = args.out or os.path.join(ROOT, "results", name)
+    out = args.out or results_path(name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)

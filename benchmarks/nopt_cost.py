@@ -22,9 +22,8 @@ import statistics
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import write_meta
+from _env import results_path, write_meta
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse():
@@ -89,7 +88,7 @@ def main():
                         f"nopt_img_per_s{sfx}": round(ipc / statistics.median(times), 1)})
         rows.append(row)
         print(json.dumps(row), flush=True)
-    out = args.out or os.path.join(ROOT, "results", f"nopt_cost_{args.dataset}.json")
+    out = args.out or results_path(f"nopt_cost_{args.dataset}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)

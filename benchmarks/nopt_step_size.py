@@ -15,13 +15,11 @@ it is read. Writes ``benchmarks/results/nopt_step_size_<dataset>.json``.
 
 import argparse
 import json
-import os
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import write_meta
+from _env import results_path, write_meta
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse():
@@ -67,7 +65,7 @@ def main():
                                                                    data_free, reuse))
             rows.append(row)
             print(json.dumps(row), flush=True)
-    out = args.out or os.path.join(ROOT, "results", f"nopt_step_size_{args.dataset}.json")
+    out = args.out or results_path(f"nopt_step_size_{args.dataset}.json")
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
     write_meta(out, prior=prior.path)

@@ -21,9 +21,8 @@ import os
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import write_meta
+from _env import results_path, write_meta
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse():
@@ -87,7 +86,7 @@ def main():
                    sampling_images_per_s=round(n / sample_s, 1), sampling_steps=25,
                    final_recognisability=round(100 * prior.card.recognisability["overall"], 1),
                    threads=torch.get_num_threads(), per_class=args.per_class)
-    out = args.out or os.path.join(ROOT, "results", f"prior_quality_{args.dataset}.json")
+    out = args.out or results_path(f"prior_quality_{args.dataset}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)

@@ -38,7 +38,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _env import write_meta  # noqa: E402
+from _env import results_path, write_meta  # noqa: E402
 
 from fiftyone_dsco.selectors import (  # noqa: E402
     SELECTORS, faiss_threads, get_selector, median_sigma2, mmd2,
@@ -65,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mem-classes", type=int, default=20,
                    help="classes in the traced (tracemalloc) memory run")
-    p.add_argument("--out", default="benchmarks/results/selection_scale.json")
+    p.add_argument("--out", default=results_path("selection_scale.json"))
     p.add_argument("--quick", action="store_true",
                    help="small check: sizes 20000, 100 classes (explicit flags still win)")
     args = p.parse_args(argv)

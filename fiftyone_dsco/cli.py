@@ -275,12 +275,17 @@ def _print_synthesis(res):
 @click.option("--extractor", type=click.Choice(["reference", "random", "prior-latent"]),
               default="reference", show_default=True)
 @click.option("--clamp", is_flag=True, help="Cap the budget at each class's size.")
+@click.option("--k", "knn_k", type=int,
+              help="mmd-greedy: neighbours per point in the sparse kernel.")
+@click.option("--backend", type=click.Choice(["auto", "faiss", "numpy"]),
+              help="mmd-greedy: sparse FAISS kernel, dense NumPy kernel, or auto (by class size).")
+@click.option("--threads", type=int, help="FAISS threads for the selection (default: all cores).")
 @click.option("--label-field", default="ground_truth", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
 def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor, clamp,
-         label_field, seed, shard, overwrite):
+         knn_k, backend, threads, label_field, seed, shard, overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
     from .doping import dope as run
 
@@ -289,7 +294,9 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
                                "real samples only), not both and not neither.")
     res = run(_load_dataset(dataset_name), label_field, synthetic_run, budget, selector=selector,
               run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, shard=shard,
-              overwrite=overwrite, prior=prior_name, progress=True)
+              overwrite=overwrite, prior=prior_name, threads=threads, progress=True,
+              selector_options={k: v for k, v in (("k", knn_k), ("backend", backend))
+                                if v is not None})
     if res.get("complete"):
         click.echo(f"{res['num_selected']} real samples selected; concentrated set "
                    f"'{res['saved_view']}' has {res['size']} samples")

@@ -1,7 +1,7 @@
 """The one-call path: synthesise and dope to a total budget."""
 
 from .data import class_table, train_view
-from .errors import OptionError
+from .errors import OptionError, RunError
 
 #: Most synthetic images per class in a concentrated set.
 SYNTHETIC_CAP = 10
@@ -49,11 +49,14 @@ def budget_per_class(view, label_field, budget):
 
 def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=SYNTHETIC_CAP,
                 method="nopt", selector="mmd-greedy", seed=0, overwrite=False, progress=None,
-                **synthesis_options):
+                selector_options=None, threads=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`; at large budgets the set is
-    all real (no synthesis run, ``synthetic_run`` is None).
+    all real (no synthesis run, ``synthetic_run`` is None). ``selector``,
+    ``selector_options`` and ``threads`` go to :func:`~fiftyone_dsco.dope`; the
+    other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
+    doping step are checked before synthesis writes anything.
 
     Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...}``.
     """
@@ -62,24 +65,49 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
 
     per_class = budget_per_class(view, label_field, budget)
     n_syn, n_real = split_budget(per_class, synthetic_cap)
-    syn_key, syn = None, None
-    if not n_syn and overwrite:  # an earlier, smaller budget's synthesis run goes too
-        from . import runs
-
-        if view._dataset.has_run(f"{run_key}_syn"):
-            runs.delete(view._dataset, f"{run_key}_syn")
+    syn_key = f"{run_key}_syn" if n_syn else None
+    extractor = synthesis_options.get("extractor", "reference")
+    _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
+                      overwrite)
+    syn = None
     if n_syn:
-        syn_key = f"{run_key}_syn"
         syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key,
                          seed=seed, overwrite=overwrite, progress=progress, **synthesis_options)
     dop = dope(view, label_field, syn_key, n_real, selector=selector, run_key=run_key, clamp=True,
-               extractor=synthesis_options.get("extractor", "reference"),
-               extractor_options=synthesis_options.get("extractor_options"), seed=seed,
-               overwrite=overwrite, device=synthesis_options.get("device"),
-               prior=None if n_syn else _prior_ref(prior), progress=progress)
+               extractor=extractor, extractor_options=synthesis_options.get("extractor_options"),
+               seed=seed, overwrite=overwrite, device=synthesis_options.get("device"),
+               prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
+               threads=threads, progress=progress)
+    if not n_syn and overwrite and view._dataset.has_run(f"{run_key}_syn"):
+        from . import runs  # an earlier, smaller budget's synthesis run goes too
+
+        runs.delete(view._dataset, f"{run_key}_syn")
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, synthesis=syn, doping=dop,
                 saved_view=dop["saved_view"])
+
+
+def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
+                      overwrite):
+    """Fail before synthesis writes anything when the doping step would fail on its options."""
+    from . import runs
+    from .selectors import SELECTORS
+
+    if selector not in SELECTORS:
+        raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
+    runs.validate_run_key(run_key)
+    dataset = view._dataset
+    if overwrite or not dataset.has_run(run_key):
+        return
+    if not runs.is_dsco_run(dataset, run_key):
+        raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
+    old = runs.run_config(dataset, run_key)
+    want = dict(dsco_kind=runs.DOPING, label_field=label_field, synthetic_run=syn_key,
+                budget=n_real, selector=selector, extractor=extractor, seed=int(seed))
+    diff = sorted(k for k, v in want.items() if old.get(k) != v)
+    if diff:
+        raise RunError(f"Run '{run_key}' already exists with other options ({', '.join(diff)}). "
+                       f"Pass overwrite=True (--overwrite) to replace it, or use another run key.")
 
 
 def _prior_ref(prior):

@@ -13,6 +13,7 @@ class done writes the saved view and the run's results (see
 :mod:`fiftyone_dsco.shards`).
 """
 
+import contextlib
 import time
 
 import numpy as np
@@ -27,14 +28,15 @@ from .features import build_extractor, features_of_images, real_features
 from . import shards as _shards
 from .runs import (DOPING, SYNTHESIS, begin_run, check_run, load_results, run_config, run_tag,
                    save_results, save_view)
-from .selectors import SELECTORS, get_selector, mmd2
+from .selectors import SELECTORS, faiss_threads, get_selector, mmd2
 
 MMD_EVAL_POINTS = 2000
 
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
          extractor="reference", extractor_options=None, clamp=False, classes=None, shard=None,
-         seed=0, overwrite=False, device=None, prior=None, progress=None):
+         seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
+         progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -54,6 +56,9 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
             complete when every class is done. Not with ``overwrite``
         prior: with ``synthetic_run=None``, the prior whose image size and
             features the selection uses (name, folder or loaded prior)
+        selector_options: options of the selector class, e.g. ``{"k": 64,
+            "backend": "faiss"}`` for mmd-greedy (:mod:`fiftyone_dsco.selectors`)
+        threads: FAISS threads for the selection (None: FAISS's default, all cores)
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -65,6 +70,10 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     syn_cfg = _synthesis_config(dataset, synthetic_run, prior)
     if selector not in SELECTORS:
         raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
+    selector_options = dict(selector_options or {})
+    sel = get_selector(selector, seed=seed, **selector_options)  # unknown options fail here
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
         raise OptionError(f"budget (real samples per class) must be an integer >= 0, not {budget!r}.")
     if synthetic_run is None and budget == 0:
@@ -77,7 +86,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                   selector=selector, extractor=extractor,
                   extractor_options=extractor_options or {}, clamp=bool(clamp), seed=int(seed),
                   classes=table.classes,
-                  **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}))
+                  **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}),
+                  **({"selector_options": selector_options} if selector_options else {}))
     dev = pick_device(device)
     prior = load_prior(syn_cfg["prior"], device=dev)
     if synthetic_run is None:  # the prior's classes must cover the dataset's; record its folder
@@ -100,18 +110,19 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
             table.index(c) for c, r in load_results(dataset, run_key).get("classes", {}).items()
             if r.get("done")}
         todo = [k for k in todo if k not in done]
-    real = {}
+    real, feature_seconds = {}, {}
     if todo:
         feat = build_extractor(extractor, prior, view=train, table=table,
                                options=extractor_options, seed=seed).to(dev)
         for k in todo:  # per class: a shard reads only its own classes (unreadable: fails here)
+            t0 = time.perf_counter()
             real[k] = real_features(train, table.ids_by_class[table.classes[k]], feat, size, ch,
                                     dev)
+            feature_seconds[k] = time.perf_counter() - t0
     begin_run(train, run_key, DOPING, config, overwrite=overwrite)
     done = _shards.done_indices(dataset, run_key)
     todo = [k for k in todo if k not in done]
     tag = run_tag(run_key)
-    sel = get_selector(selector, seed=seed)
     _shards.shard_update(dataset, run_key, shard, "running", classes=[table.classes[k] for k in todo])
     try:
         with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
@@ -120,7 +131,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                 target = np.asarray(real[k])
                 synth = _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev)
                 t0 = time.perf_counter()
-                picks = sel.select(target, per_class_budget[c], synth if len(synth) else None)
+                with faiss_threads(threads) if threads else contextlib.nullcontext():
+                    picks = sel.select(target, per_class_budget[c], synth if len(synth) else None)
                 seconds = time.perf_counter() - t0
                 chosen = [table.ids_by_class[c][i] for i in picks]
                 # this class's samples only: what an interrupted attempt tagged is replaced
@@ -128,6 +140,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                 dataset.select(chosen).tag_samples(tag)
                 _shards.record_class(dataset, run_key, k, c, dict(
                     count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
+                    feature_seconds=round(feature_seconds[k], 4),
                     mmd_before=_mmd(synth, target), mmd_after=_mmd(
                         np.concatenate([synth, target[picks]]) if len(synth) else target[picks],
                         target), done=True))
@@ -147,6 +160,8 @@ def _merge(dataset, run_key, table, synthetic_run, description):
     per_class = results.setdefault("classes", {})
     results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
     results["num_selected"] = int(sum(r.get("count", 0) for r in per_class.values()))
+    for what in ("seconds", "feature_seconds"):  # selection, and reading + featurising the class
+        results["total_" + what] = round(sum(r.get(what, 0) for r in per_class.values()), 3)
     selected = F("tags").contains(run_tag(run_key))
     concentrated = dataset.match(selected if synthetic_run is None else
                                  (F(DSCO_FIELD + ".run_key") == synthetic_run) | selected)

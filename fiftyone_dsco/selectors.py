@@ -213,11 +213,15 @@ def _num_gpus():
 
 
 def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HNSW_M,
-                ef_search=HNSW_EF_SEARCH):
+                ef_search=HNSW_EF_SEARCH, deterministic=True):
     """A FAISS index over ``x``: exact flat for ``n <= threshold``, else HNSW.
 
     ``approximate`` forces HNSW (True) or flat (False). Flat indexes move to
     all GPUs when FAISS sees any (HNSW has no GPU version and stays on the CPU).
+    FAISS inserts into an HNSW graph from several threads in an unspecified
+    order (FAISS wiki, "Threads and asynchronous calls"), so with
+    ``deterministic`` (default) the graph is built on one thread: the same input
+    gives the same graph, neighbours and picks; searches stay parallel.
     """
     if metric not in _METRICS:
         raise OptionError(f"Unknown metric {metric!r}; choose one of {_METRICS}.")
@@ -232,7 +236,8 @@ def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HN
         index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
         if _num_gpus() > 0 and hasattr(faiss, "index_cpu_to_all_gpus"):
             index = faiss.index_cpu_to_all_gpus(index)
-    index.add(x)
+    with faiss_threads(1) if deterministic and hasattr(index, "hnsw") else contextlib.nullcontext():
+        index.add(x)
     return index
 
 

@@ -82,7 +82,7 @@ def test_evaluate_needs_a_set_and_prints_the_table(digits_copy):
     assert digits_copy.has_run("cli_eval")
 
 
-def test_synthesize_passes_nopt_options_to_the_run(digits_copy, tmp_path):
+def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_path):
     from fiftyone_dsco.priors import fit_prior
     from fiftyone_dsco.runs import run_config
 
@@ -95,3 +95,8 @@ def test_synthesize_passes_nopt_options_to_the_run(digits_copy, tmp_path):
     assert r.exit_code == 0, r.output
     nopt = run_config(digits_copy, "cli_opts")["nopt"]
     assert nopt["lr"] == 0.05 and nopt["reuse_prediction"] is False
+    args = ["dope", digits_copy.name, "--synthetic-run", "cli_opts", "--budget", "1", "--k", "4",
+            "--backend", "faiss", "--threads", "1", "--extractor", "random", "--run-key", "cli_dope"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert run_config(digits_copy, "cli_dope")["selector_options"] == {"k": 4, "backend": "faiss"}

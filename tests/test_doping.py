@@ -71,6 +71,35 @@ def test_budget_edge_cases(synthesized):
     assert res["num_selected"] == 1437
 
 
+def test_selector_options_and_threads_reach_the_run(synthesized):
+    ds = synthesized
+    with pytest.raises(OptionError, match="k must be"):
+        dope(ds, "ground_truth", "syn", 2, selector_options={"k": 0}, run_key="bad")
+    with pytest.raises(OptionError, match="no option"):
+        dope(ds, "ground_truth", "syn", 2, selector="random", selector_options={"k": 8})
+    with pytest.raises(OptionError, match="threads"):
+        dope(ds, "ground_truth", "syn", 2, threads=0)
+    assert [r["key"] for r in runs.list_runs(ds)] == ["syn"]  # nothing written
+    res = dope(ds, "ground_truth", "syn", 2, selector_options={"k": 8, "backend": "faiss"},
+               threads=1, run_key="opts", extractor="random", device="cpu")
+    assert runs.run_config(ds, "opts")["selector_options"] == {"k": 8, "backend": "faiss"}
+    assert res["num_selected"] == 20
+    assert res["total_seconds"] >= 0 and res["total_feature_seconds"] > 0
+
+
+def test_concentrate_checks_doping_options_before_synthesis(synthesized, prior):
+    """A doping step that would fail leaves no synthesis run behind."""
+    ds = synthesized
+    with pytest.raises(OptionError, match="selector"):
+        concentrate(ds, "ground_truth", prior, 5, run_key="c1", synthetic_cap=2,
+                    selector="best", method="plain", **FAST)
+    dope(ds, "ground_truth", "syn", 1, run_key="taken", extractor="random", device="cpu")
+    with pytest.raises(RunError, match="already exists with other options"):
+        concentrate(ds, "ground_truth", prior, 5, run_key="taken", synthetic_cap=2,
+                    method="plain", **FAST)
+    assert sorted(r["key"] for r in runs.list_runs(ds)) == ["syn", "taken"]
+
+
 def test_concentrate_splits_the_budget(digits_copy, prior):
     # all synthetic up to the cap, cap synthetic up to 2x, tapering to all real at 4x
     assert [split_budget(b, 10) for b in (4, 10, 14, 20, 30, 40, 72)] == [

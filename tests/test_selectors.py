@@ -24,7 +24,8 @@ def _gauss_set(seed, n, d):
     return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
 
 
-@pytest.mark.parametrize("options", [{"backend": "numpy"}, {"k": 64}])
+@pytest.mark.parametrize("options", [{"backend": "numpy"}, {"k": 64, "backend": "faiss"},
+                                     {"k": 64, "backend": "faiss", "approximate": True}])
 def test_mmd_greedy_fills_the_missing_cluster(options):
     t = _blobs()
     s = t[:5] + 0.01  # synthetic points on cluster A only
@@ -39,8 +40,24 @@ def test_mmd_greedy_sparse_default_k_fills_the_missing_cluster():
     the default k=32 suffices."""
     rng = np.random.default_rng(0)
     t = np.vstack([rng.normal(size=(30, 8)), rng.normal(size=(70, 8)) + 20.0]).astype(np.float32)
-    picks = MMDGreedySelector().select(t, 3, t[:5] + 0.01)
+    picks = MMDGreedySelector(backend="faiss").select(t, 3, t[:5] + 0.01)
     assert (picks >= 30).all()
+
+
+def test_hnsw_path_is_deterministic_across_thread_counts():
+    """Above the threshold (here 100 points) the sparse kernel's graph comes from HNSW,
+    built on one thread: the picks do not depend on FAISS's thread count or the run."""
+    rng = np.random.default_rng(11)
+    t = (rng.normal(size=(3000, 16)) + 4.0 * rng.integers(0, 6, 3000)[:, None]).astype(np.float32)
+    s = t[:8] + 0.01
+    sel = dict(backend="faiss", threshold=100, seed=0)
+    picks = []
+    for threads in (1, 2, 2):
+        with faiss_threads(threads):
+            picks.append(MMDGreedySelector(**sel).select(t, 20, s))
+    assert hasattr(build_index(t, threshold=100), "hnsw")
+    for p in picks[1:]:
+        np.testing.assert_array_equal(p, picks[0])
 
 
 def test_mmd_greedy_without_synthetic_picks_from_both_clusters():

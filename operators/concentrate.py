@@ -19,26 +19,35 @@ class Concentrate(foo.Operator):
         inputs = types.Object()
         field = label_field_input(inputs, ctx)
         prior_input(inputs, ctx)
-        inputs.int("images_per_class", default=10, min=1, required=True,
-                   label="Images per class",
-                   description=f"Up to {SYNTHETIC_CAP} synthetic (none from "
-                               f"{4 * SYNTHETIC_CAP} up), the rest selected real samples")
+        kind = ctx.params.get("budget_type") or PER_CLASS
+        inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
+                    view=types.RadioGroup())
+        split = (f"up to {SYNTHETIC_CAP} synthetic per class (none from {4 * SYNTHETIC_CAP} "
+                 f"per class up), the rest selected real samples")
+        if kind == FRACTION:
+            inputs.float("fraction", default=0.1, min=0.001, max=1.0, required=True,
+                         label="Fraction of the train split", description=f"In (0, 1]; {split}")
+        else:
+            inputs.int("images_per_class", default=10, min=1, required=True,
+                       label="Images per class", description=split[0].upper() + split[1:])
         inputs.enum("method", ["nopt", "plain"], default="nopt", label="Synthesis")
         inputs.enum("selector", ["mmd-greedy", "kcenter", "herding", "random"],
                     default="mmd-greedy", label="Selector")
+        inputs.int("seed", default=0, label="Seed")
         run_key_input(inputs, ctx, "dsco")
         if field:
-            syn, real = split_budget(int(ctx.params.get("images_per_class") or 10))
-            size_preview(inputs, ctx, field, syn, real)
+            per_class = _per_class(ctx.view, field, _budget(ctx.params))
+            if per_class:
+                size_preview(inputs, ctx, field, *split_budget(per_class))
         return types.Property(inputs, view=types.View(label="Concentrate"))
 
     def execute(self, ctx):
         from fiftyone_dsco.concentrate import concentrate
 
         p = ctx.params
-        out = concentrate(ctx.view, p["label_field"], p["prior"], int(p["images_per_class"]),
+        out = concentrate(ctx.view, p["label_field"], p["prior"], _budget(p),
                           run_key=p.get("run_key", "dsco"), method=p.get("method", "nopt"),
-                          selector=p.get("selector", "mmd-greedy"),
+                          selector=p.get("selector", "mmd-greedy"), seed=int(p.get("seed") or 0),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
@@ -54,8 +63,32 @@ class Concentrate(foo.Operator):
         outputs.int("size", label="Concentrated set size")
         return types.Property(outputs)
 
-    def __call__(self, view, label_field, prior, images_per_class, run_key="dsco", method="nopt",
-                 selector="mmd-greedy", overwrite=False, delegate=False):
+    def __call__(self, view, label_field, prior, budget, run_key="dsco", method="nopt",
+                 selector="mmd-greedy", seed=0, overwrite=False, delegate=False):
+        """``budget``: images per class (int) or a fraction of the train split (float in (0, 1])."""
+        size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
+                else dict(budget_type=PER_CLASS, images_per_class=budget))
         return execute(self.config.name, view, dict(
-            label_field=label_field, prior=prior, images_per_class=images_per_class,
-            run_key=run_key, method=method, selector=selector, overwrite=overwrite), delegate)
+            label_field=label_field, prior=prior, run_key=run_key, method=method,
+            selector=selector, seed=seed, overwrite=overwrite, **size), delegate)
+
+
+PER_CLASS, FRACTION = "images per class", "fraction of the train split"
+
+
+def _budget(params):
+    """The budget the form describes: an int per class, or a float fraction."""
+    if params.get("budget_type") == FRACTION:
+        return float(params.get("fraction") or 0.1)
+    return int(params.get("images_per_class") or 10)
+
+
+def _per_class(view, label_field, budget):
+    """Images per class for the preview (None when the budget is out of range)."""
+    from fiftyone_dsco.concentrate import budget_per_class
+    from fiftyone_dsco.errors import DscoError
+
+    try:
+        return budget_per_class(view, label_field, budget)
+    except DscoError:
+        return None

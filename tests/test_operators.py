@@ -70,6 +70,18 @@ def test_forms_guard_against_mistakes(digits_copy, prior_dir):
     assert "prior" in props  # real-only selection needs a prior's image size
 
 
+def test_concentrate_form_takes_a_fraction_of_the_train_split(digits_copy):
+    props = form(P + "concentrate", digits_copy.view(), {"images_per_class": 5})
+    assert "images_per_class" in props and "fraction" not in props and "seed" in props
+    assert "= 5 synthetic per class" in props["preview"].view.label
+    props = form(P + "concentrate", digits_copy.view(),
+                 {"budget_type": "fraction of the train split", "fraction": 0.1})
+    assert "fraction" in props and "images_per_class" not in props
+    # 10 % of 1437 train samples = 14 per class = 10 synthetic + 4 selected real
+    assert "140 images" in props["preview"].view.label
+    assert "10 synthetic + 4 real" in props["preview"].view.label
+
+
 def fo_str_field():
     import fiftyone as fo
 

@@ -68,7 +68,7 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
     syn_key = f"{run_key}_syn" if n_syn else None
     extractor = synthesis_options.get("extractor", "reference")
     _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite)
+                      overwrite, selector_options, threads)
     syn = None
     if n_syn:
         syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key,
@@ -88,13 +88,16 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
 
 
 def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite):
+                      overwrite, selector_options, threads):
     """Fail before synthesis writes anything when the doping step would fail on its options."""
     from . import runs
-    from .selectors import SELECTORS
+    from .selectors import SELECTORS, get_selector
 
     if selector not in SELECTORS:
         raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
+    get_selector(selector, seed=seed, **(selector_options or {}))  # bad options fail here
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
     runs.validate_run_key(run_key)
     dataset = view._dataset
     if overwrite or not dataset.has_run(run_key):
@@ -103,7 +106,8 @@ def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, ext
         raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
     old = runs.run_config(dataset, run_key)
     want = dict(dsco_kind=runs.DOPING, label_field=label_field, synthetic_run=syn_key,
-                budget=n_real, selector=selector, extractor=extractor, seed=int(seed))
+                budget=n_real, selector=selector, extractor=extractor, seed=int(seed),
+                selector_options=selector_options or None)
     diff = sorted(k for k, v in want.items() if old.get(k) != v)
     if diff:
         raise RunError(f"Run '{run_key}' already exists with other options ({', '.join(diff)}). "

@@ -93,6 +93,9 @@ def test_concentrate_checks_doping_options_before_synthesis(synthesized, prior):
     with pytest.raises(OptionError, match="selector"):
         concentrate(ds, "ground_truth", prior, 5, run_key="c1", synthetic_cap=2,
                     selector="best", method="plain", **FAST)
+    with pytest.raises(OptionError, match="k must be"):
+        concentrate(ds, "ground_truth", prior, 5, run_key="c2", synthetic_cap=2,
+                    selector_options={"k": 0}, method="plain", **FAST)
     dope(ds, "ground_truth", "syn", 1, run_key="taken", extractor="random", device="cpu")
     with pytest.raises(RunError, match="already exists with other options"):
         concentrate(ds, "ground_truth", prior, 5, run_key="taken", synthetic_cap=2,

@@ -45,6 +45,8 @@ def parse():
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--full-epochs", type=int, default=30,
                    help="epochs of the full train split (trained once, with the first fraction)")
+    p.add_argument("--no-full", action="store_true",
+                   help="skip the full split (the report takes it from the untagged table)")
     p.add_argument("--quick", action="store_true", help="1 seed, 10 epochs, fractions 0.1 0.5")
     p.add_argument("--out")
     return p.parse_args()
@@ -113,8 +115,8 @@ def main():
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build["dsco-real"] = time.perf_counter() - t
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=full_row is None, full_epochs=args.full_epochs,
-                       eval_key=f"bench_hv_{pct}", progress=False)
+                       add_full=full_row is None and not args.no_full, full_epochs=args.full_epochs,
+                       eval_key=f"bench_hv_{pct}{args.tag}", progress=False)
         for arm in res["arms"].values():
             name = arm["name"]
             row = dict(dataset=args.dataset, method=name, arch=args.arch, ipc=arm["ipc"],
@@ -129,7 +131,7 @@ def main():
             else:
                 rows.append(row)
             print(json.dumps(row), flush=True)
-        _write(args, rows + [full_row], epochs, prior)  # after every fraction: partial results last
+        _write(args, rows + [full_row] if full_row else rows, epochs, prior)  # partial results last
 
 
 def _write(args, rows, epochs, prior):

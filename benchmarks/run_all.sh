@@ -47,4 +47,7 @@ run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt n
 # (at these budgets split_budget() makes dsco all real: mmd-greedy doping is the coreset)
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --epochs 2 --full-epochs 2 \
     --coresets
+# the 50 % sets again with as many SGD steps as the full split (4 epochs of 30,000 = 2 of 60,000)
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.5 --epochs 4 \
+    --full-epochs 2 --coresets --no-full --tag _steps
 if [ -z "$Q" ]; then "$PY" benchmarks/report.py; else echo "quick results: $DSCO_BENCH_RESULTS"; fi

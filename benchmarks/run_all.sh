@@ -16,7 +16,7 @@ run() { n=$((n + 1)); echo "== $*"
         "$PY" "$@" 2>&1 | tee "benchmarks/logs/$n-$(basename "$1" .py)${Q:+-quick}.log" | tail -25; }
 
 run benchmarks/eval_throughput.py --threads "$(nproc)"
-run benchmarks/nopt_cost.py --dataset digits
+run benchmarks/nopt_cost.py --dataset digits ${Q:+--ipc 1 10 --classes 2 --repeats 1}
 [ -z "$Q" ] && run benchmarks/nopt_step_size.py --dataset digits
 run benchmarks/selection_scale.py $Q
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset digits --name digits-curve
@@ -34,7 +34,7 @@ run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic
 # Fashion-MNIST: the prior (~35 min) is the cached one every later command reuses
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
 [ -z "$Q" ] && run benchmarks/nopt_cost.py --dataset fashion-mnist --ipc 1 10 50 --repeats 1
-run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q
+run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q ${Q:+--no-full}
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt --extractor random \
     --no-full --tag _extractor_random $Q
 run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt nopt-df --lr 0.03 \

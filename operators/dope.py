@@ -8,6 +8,7 @@ from ._common import (delegation_config, execute, fan_out, label_field_input, nu
                       size_preview)
 
 SELECTORS = ["mmd-greedy", "kcenter", "herding", "random"]
+EXTRACTORS = ["reference", "random", "prior-latent"]  # timm needs a checkpoint path: SDK/CLI
 REAL_ONLY = "(none: real samples only)"
 
 
@@ -42,6 +43,10 @@ class Dope(foo.Operator):
         inputs.int("budget", default=10, min=0, required=True, label="Real samples per class")
         inputs.enum("selector", SELECTORS, default="mmd-greedy", label="Selector")
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
+        inputs.enum("extractor", EXTRACTORS, default="reference", label="Features",
+                    description="reference: a ConvNet trained briefly on the real train split; "
+                                "random: a random ConvNet; prior-latent: the prior's own space")
+        inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run = p.get("synthetic_run", default_run)
         run = "real" if run == REAL_ONLY else run
@@ -69,6 +74,7 @@ class Dope(foo.Operator):
                    selector=p.get("selector", "mmd-greedy"), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
                    extractor=p.get("extractor", "reference"), shard=shard,
+                   seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
                    progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
@@ -87,7 +93,7 @@ class Dope(foo.Operator):
 
     def __call__(self, view, label_field, synthetic_run, budget, selector="mmd-greedy",
                  run_key=None, clamp=False, overwrite=False, extractor="reference",
-                 num_shards=1, shard=None, prior=None, delegate=False):
+                 num_shards=1, shard=None, prior=None, seed=0, delegate=False):
         """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
         ``synthetic_run=None`` with ``prior`` selects real samples only."""
@@ -101,5 +107,6 @@ class Dope(foo.Operator):
             prior=getattr(prior, "path", prior),
             budget=budget,
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
-            extractor=extractor, num_shards=num_shards, shard=list(shard) if shard else None),
+            extractor=extractor, seed=seed, num_shards=num_shards,
+            shard=list(shard) if shard else None),
             delegate)

@@ -64,6 +64,8 @@ def test_forms_guard_against_mistakes(digits_copy, prior_dir):
     assert "key_taken" in props and "overwrite" in props
     props = form(P + "dope", digits_copy.view(), {"synthetic_run": "taken", "budget": 500})
     assert "too_small" in props
+    assert props["extractor"].type.values == ["reference", "random", "prior-latent"]
+    assert "seed" in props
     assert props["synthetic_run"].type.values == ["taken", "(none: real samples only)"]
     assert "prior" not in props
     props = form(P + "dope", digits_copy.view(), {"synthetic_run": "(none: real samples only)"})

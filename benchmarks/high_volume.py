@@ -30,7 +30,6 @@ from _env import results_path, run_or_replace, write_meta
 from low_volume import coreset_ids
 
 
-
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")

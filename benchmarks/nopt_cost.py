@@ -25,7 +25,6 @@ import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 from _env import results_path, write_meta
 
 
-
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")

@@ -91,13 +91,9 @@ def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, ext
                       overwrite, selector_options, threads):
     """Fail before synthesis writes anything when the doping step would fail on its options."""
     from . import runs
-    from .selectors import SELECTORS, get_selector
+    from .doping import selector_for
 
-    if selector not in SELECTORS:
-        raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
-    get_selector(selector, seed=seed, **(selector_options or {}))  # bad options fail here
-    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
-        raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
+    selector_for(selector, seed, selector_options, threads)
     runs.validate_run_key(run_key)
     dataset = view._dataset
     if overwrite or not dataset.has_run(run_key):

@@ -68,12 +68,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
 
     dataset = view._dataset
     syn_cfg = _synthesis_config(dataset, synthetic_run, prior)
-    if selector not in SELECTORS:
-        raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
     selector_options = dict(selector_options or {})
-    sel = get_selector(selector, seed=seed, **selector_options)  # unknown options fail here
-    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
-        raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
+    sel = selector_for(selector, seed, selector_options, threads)
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
         raise OptionError(f"budget (real samples per class) must be an integer >= 0, not {budget!r}.")
     if synthetic_run is None and budget == 0:
@@ -152,6 +148,15 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     return _merge(dataset, run_key, table, synthetic_run,
                   f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} + {budget} "
                   f"real/class ({selector})")
+
+
+def selector_for(selector, seed=0, selector_options=None, threads=None):
+    """The selector ``dope()`` would use; bad names, options or thread counts raise here."""
+    if selector not in SELECTORS:
+        raise OptionError(f"Unknown selector {selector!r}; choose one of {list(SELECTORS)}.")
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
+    return get_selector(selector, seed=seed, **(selector_options or {}))
 
 
 def _merge(dataset, run_key, table, synthetic_run, description):

@@ -46,7 +46,8 @@ def _full_epochs(rows):
 def low_volume(dataset, tag=""):
     rows, meta = _load(f"low_volume_{dataset}{tag}.json")
     if rows is None:
-        return [f"_Not run yet: `python benchmarks/low_volume.py --dataset {dataset}`._"]
+        return [f"_Not run yet: see `benchmarks/run_all.sh` for the command of "
+                f"`low_volume_{dataset}{tag}.json`._"]
     card = meta.get("prior_card", {})
     rec = card.get("recognisability", {}).get("overall")
     tr = card.get("training", {})
@@ -234,7 +235,7 @@ def main():
              "", *low_volume("digits", "_lr003"), "",
              "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
              *low_volume("digits", "_reuse"), "",
-             "### ResNet-18 as the evaluation network (IPC 1, current defaults)", "",
+             "### ResNet-18 as the evaluation network (current NOpt defaults)", "",
              *low_volume("digits", "_lr003_resnet18_small"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",

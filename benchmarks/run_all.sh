@@ -26,6 +26,9 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --extrac
     --tag _extractor_random $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df --lr 0.03 --no-full \
     --tag _lr003 $Q
+# every method again with ResNet-18 as the evaluation network (same synthesis runs, ~75 min)
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --arch resnet18_small \
+    --tag _lr003
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --no-full \
     --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 --tag _ipc50
@@ -35,11 +38,14 @@ run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic
 # Fashion-MNIST: the prior (~35 min) is the cached one every later command reuses
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
 [ -z "$Q" ] && run benchmarks/nopt_cost.py --dataset fashion-mnist --ipc 1 10 50 --repeats 1
-run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 $Q ${Q:+--no-full}
-run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt --extractor random \
-    --no-full --tag _extractor_random $Q
-run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt nopt-df --lr 0.03 \
-    --no-full --tag _lr003 $Q
+# --quick checks Fashion-MNIST once, at IPC 10 (each call took 2-5 min beyond its training time
+# on 2026-11-25); the digits checks above cover the other options
+if [ -z "$Q" ]; then run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2
+else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full $Q; fi
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt \
+    --extractor random --no-full --tag _extractor_random
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt nopt-df \
+    --lr 0.03 --no-full --tag _lr003
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt \
     --no-full --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 50 --epochs 60 --no-full \

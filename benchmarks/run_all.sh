@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 6.5 h on 2 CPU cores; see docs/benchmarks.md)
+#   bash benchmarks/run_all.sh           # the full suite (about 7.5 h on 2 CPU cores; see docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs; see docs/benchmarks.md
 #                                        # for its measured time), results in benchmarks/results/quick/
 # Priors, reference classifiers and features are cached under $DSCO_HOME, so a
@@ -26,7 +26,7 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --extrac
     --tag _extractor_random $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df --lr 0.03 --no-full \
     --tag _lr003 $Q
-# every method again with ResNet-18 as the evaluation network (same synthesis runs, ~75 min)
+# every method again with ResNet-18 as the evaluation network (same synthesis runs, 62 min)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --arch resnet18_small \
     --tag _lr003
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --no-full \

@@ -458,8 +458,11 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     res = evaluate(ds, "ground_truth", {"dsco": ds.load_saved_view(out["saved_view"])},
                    seeds=tuple(range(seeds)), epochs=epochs, eval_key="demo_eval", progress=True)
     click.echo(format_table(res))
-    click.echo(f"\nStored on dataset '{ds.name}': runs {ds.list_runs()}, evaluations "
-               f"{ds.list_evaluations()}. See them in the App: fiftyone app launch {ds.name}")
+    keys = [k for k in (out["synthetic_run"], out["run_key"], "demo_eval") if k]
+    evals = [arm["eval_key"] for arm in res["arms"].values()]
+    click.echo(f"\nStored on dataset '{ds.name}': runs {', '.join(keys)}; saved view "
+               f"'{out['saved_view']}'; evaluations {', '.join(evals)}. "
+               f"See them in the App: fiftyone app launch {ds.name}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
         for arm in ("dsco", "random", "full"):
             assert f"| {arm} |" in r.output
         assert digits.has_run("demo") and digits.has_run("demo_eval")
+        # names this job's runs only (not every run of a dataset the benchmarks also use)
+        assert "runs demo_syn, demo, demo_eval; saved view 'dsco-demo'" in r.output
+        assert "evaluations demo_eval_dsco_eval, demo_eval_random_eval, demo_eval_full_eval" in r.output
         # the main job is re-runnable: same key, no duplicated samples
         n = len(digits)
         assert n == n_real + 30

@@ -250,6 +250,8 @@ def main():
              "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",
              "### 50 % with as many SGD steps as the full split (a separate run)", "",
              *high_volume("fashion-mnist", "_steps"), "",
+             "### The coresets at 10 % (a separate run)", "",
+             *high_volume("fashion-mnist", "_coresets"), "",
              "## Priors: fit and sampling throughput, recognisability per training minute", "",
              "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
              "### Digits (16×16)", "", *prior_quality("digits"), "",

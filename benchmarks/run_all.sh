@@ -57,4 +57,7 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full $Q;
 # the 50 % sets again with as many SGD steps as the full split (4 epochs of 30,000 = 2 of 60,000)
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.5 --epochs 4 \
     --full-epochs 2 --coresets --no-full --tag _steps
+# the coreset arms at 10 % (dsco and random are trained again beside them; 16 min)
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.1 --epochs 2 \
+    --no-full --tag _coresets
 if [ -z "$Q" ]; then "$PY" benchmarks/report.py; else echo "quick results: $DSCO_BENCH_RESULTS"; fi

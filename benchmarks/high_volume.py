@@ -17,6 +17,9 @@ Per fraction f (images per class b = f * train size / classes), one
   budget split that ``concentrate()`` must choose;
 - ``random`` (same size and class balance) and ``full`` (once) added by evaluate().
 
+``--skip dsco random`` trains only the coreset arms (the others reproduce exactly
+with the same seeds, so another table's numbers stand for them).
+
 Writes ``benchmarks/results/high_volume_<dataset>.json`` (+ ``.meta.json``).
 """
 
@@ -38,6 +41,9 @@ def parse():
                    help="also an arm dsco-syn<N> with N NOpt images per class at every fraction")
     p.add_argument("--coresets", nargs="*", default=["herding", "kcenter"],
                    choices=["herding", "kcenter"], help="coreset arms (none: just random, dsco, full)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["dsco", "random"],
+                   help="arms not to train (already in another table: dsco and random "
+                        "reproduce exactly with the same seeds)")
     p.add_argument("--tag", default="", help="suffix of the output file")
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
@@ -97,7 +103,7 @@ def main():
             t = time.perf_counter()
             views[sel] = ds.select(coreset_ids(ds, table, prior, sel, b))
             build[sel] = time.perf_counter() - t
-        n_syn = {"dsco": split_budget(b)[0]}
+        n_syn = {} if "dsco" in args.skip else {"dsco": split_budget(b)[0]}
         n_syn.update({f"dsco-syn{n}": n for n in args.fixed_synthetic})
         for arm, n in n_syn.items():
             m = min(n, b)
@@ -109,11 +115,12 @@ def main():
             else:  # all real: the product's real-only doping
                 views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build[arm] = syn_seconds.get(m, 0.0) + time.perf_counter() - t
-        if n_syn["dsco"]:  # else dsco is already the real-only doping
+        if n_syn.get("dsco"):  # else dsco is already the real-only doping
             t = time.perf_counter()
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build["dsco-real"] = time.perf_counter() - t
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
+                       add_random="random" not in args.skip,
                        add_full=full_row is None and not args.no_full, full_epochs=args.full_epochs,
                        eval_key=f"bench_hv_{pct}{args.tag}", progress=False)
         for arm in res["arms"].values():
@@ -139,7 +146,7 @@ def _write(args, rows, epochs, prior):
     with open(out, "w") as fh:
         json.dump(rows, fh, indent=1)
     write_meta(out, epochs=epochs, full_epochs=args.full_epochs, split="split_budget",
-               coresets=args.coresets,
+               coresets=args.coresets, skip=args.skip,
                fixed_synthetic=args.fixed_synthetic, prior=prior.path)
     print(f"wrote {out}")
 

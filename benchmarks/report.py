@@ -113,6 +113,48 @@ def high_volume(dataset, tag=""):
     return out
 
 
+def high_volume_combined(dataset, tags):
+    """One table of every equal-epoch arm of ``high_volume_<dataset><tag>.json`` for ``tags``
+    (the same recipe and seeds in every run; an arm in several runs gave the same numbers)."""
+    cells, sources = {}, []
+    for tag in tags:
+        rows, meta = _load(f"high_volume_{dataset}{tag}.json")
+        if rows is None:
+            continue
+        sources.append(f"`{meta.get('command', tag)}`")
+        for r in rows:
+            f = 1.0 if r["method"] == "full" else r["target_fraction"]
+            cells.setdefault((f, r["method"]), r)
+    methods = [m for m in ["random", "herding", "kcenter", "dsco"]
+               if any(k[1] == m for k in cells)]
+    out = ["Assembled from " + "; ".join(sources) + ". '–': not run.", "",
+           "| fraction | IPC | " + " | ".join(methods) + " |", "|---:|---:|" + "---:|" * len(methods)]
+    for f in sorted({k[0] for k in cells if k[1] != "full"}):
+        ipc = next(r["ipc"] for k, r in cells.items() if k[0] == f)
+        row = [f"{cells[f, m]['acc_mean']:.2f} ± {cells[f, m]['acc_std']:.2f}"
+               if (f, m) in cells else "–" for m in methods]
+        out.append(f"| {100 * f:.0f}% | {ipc:.4g} | " + " | ".join(row) + " |")
+    full = cells.get((1.0, "full"))
+    if full:
+        out.append(f"| 100% (full) | {full['ipc']:.4g} | {full['acc_mean']:.2f} ± "
+                   f"{full['acc_std']:.2f}" + " |" * len(methods))
+    return out
+
+
+def resnet_recipe(dataset):
+    rows, meta, out = _dataset_table("resnet_recipe", dataset)
+    if rows is None:
+        return out
+    out += [f"{ARCH_NAMES.get(rows[0]['arch'], rows[0]['arch'])} on the full train split, "
+            f"batch {meta.get('batch_size', 256)}, SGD momentum 0.9, cosine schedule, random "
+            "shifts (the evaluation recipe); only lr and epochs change. Top-1 % on the held-out "
+            f"test split, mean ± std over {rows[0]['seeds']} seeds; seconds: training per seed.",
+            "", "| lr | epochs | SGD steps | top-1 % | train s |", "|---:|---:|---:|---:|---:|"]
+    out += [f"| {r['lr']} | {r['epochs']} | {r['sgd_steps']} | {r['acc_mean']:.2f} ± "
+            f"{r['acc_std']:.2f} | {r['train_seconds']} |" for r in rows]
+    return out
+
+
 def prior_quality(dataset):
     rows, meta = _load(f"prior_quality_{dataset}.json")
     if rows is None:
@@ -237,6 +279,8 @@ def main():
              *low_volume("digits", "_reuse"), "",
              "### ResNet-18 as the evaluation network (current NOpt defaults)", "",
              *low_volume("digits", "_lr003_resnet18_small"), "",
+             "### ResNet-18 recipe probe: learning rate and training length (full split)", "",
+             *resnet_recipe("digits"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
              "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
@@ -245,6 +289,8 @@ def main():
              *low_volume("fashion-mnist", "_reuse"), "",
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",
              *low_volume("fashion-mnist", "_extractor_random"), "",
+             "### ResNet-18 as the evaluation network, IPC 1 (current NOpt defaults)", "",
+             *low_volume("fashion-mnist", "_lr003_resnet18_small"), "",
              "## High volume: digits", "", *high_volume("digits"), "",
              "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
              "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",
@@ -252,6 +298,12 @@ def main():
              *high_volume("fashion-mnist", "_steps"), "",
              "### The coresets at 10 % (a separate run)", "",
              *high_volume("fashion-mnist", "_coresets"), "",
+             "### Herding at 20 % and 30 % (a separate run; dsco and random: main table)", "",
+             *high_volume("fashion-mnist", "_herding"), "",
+             "### 50 % at 2 epochs: herding, dsco, random (a separate run)", "",
+             *high_volume("fashion-mnist", "_50"), "",
+             "### Every 2-epoch arm in one table (from the four runs above)", "",
+             *high_volume_combined("fashion-mnist", ["", "_coresets", "_herding", "_50"]), "",
              "## Priors: fit and sampling throughput, recognisability per training minute", "",
              "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
              "### Digits (16×16)", "", *prior_quality("digits"), "",

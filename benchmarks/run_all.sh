@@ -29,6 +29,8 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df 
 # every method again with ResNet-18 as the evaluation network (same synthesis runs, 62 min)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --arch resnet18_small \
     --tag _lr003
+# ResNet-18's full-split accuracy with that recipe: learning rate or training length?
+[ -z "$Q" ] && run benchmarks/resnet_recipe.py --dataset digits
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --no-full \
     --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 --tag _ipc50
@@ -50,6 +52,9 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full $Q;
     --no-full --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 50 --epochs 60 --no-full \
     --methods herding plain nopt --tag _ipc50
+# ResNet-18 at IPC 1 only (28 px ResNet-18 trains at ~65 img/s here; IPC 10 would take ~2.5 h)
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 --arch resnet18_small \
+    --no-full --tag _lr003
 # 10-50 % of 60,000 images, 3 seeds: 2 epochs per set is what fits (~75 min); no coreset arm
 # (at these budgets split_budget() makes dsco all real: mmd-greedy doping is the coreset)
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --epochs 2 --full-epochs 2 \
@@ -60,4 +65,10 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full $Q;
 # the coreset arms at 10 % (dsco and random are trained again beside them; 16 min)
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.1 --epochs 2 \
     --no-full --tag _coresets
+# herding (the better coreset at 10 %) at 20 and 30 %, dsco and random not trained again
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.2 0.3 --epochs 2 \
+    --coresets herding --skip dsco random --no-full --tag _herding
+# 50 % at 2 epochs: herding, dsco, random
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.5 --epochs 2 \
+    --coresets herding --no-full --tag _50
 if [ -z "$Q" ]; then "$PY" benchmarks/report.py; else echo "quick results: $DSCO_BENCH_RESULTS"; fi

@@ -42,6 +42,8 @@ def parse():
     p.add_argument("--no-reuse", action="store_true",
                    help="NOpt predicts again after each update (reuse_prediction=False)")
     p.add_argument("--pool-size", type=int, help="data-free pool per class (default max(10*IPC, 100))")
+    p.add_argument("--train-lr", type=float, default=0.01,
+                   help="SGD learning rate of every evaluated model (evaluate()'s lr)")
     p.add_argument("--no-full", action="store_true", help="skip the full-split arm")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
@@ -115,7 +117,8 @@ def main():
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
-                       full_epochs=args.full_epochs, eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}")
+                       full_epochs=args.full_epochs, lr=args.train_lr,
+                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
@@ -138,7 +141,8 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, prior=prior.path, prior_card=dict(
+    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, train_lr=args.train_lr,
+               prior=prior.path, prior_card=dict(
         recognisability=prior.card.recognisability, training=prior.card.training),
         nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,
                   extractor=args.extractor, reuse_prediction=not args.no_reuse,

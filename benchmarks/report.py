@@ -55,7 +55,8 @@ def low_volume(dataset, tag=""):
            f"Prior: {tr.get('steps', '?')} steps, {tr.get('seconds', 0) / 60:.1f} min of fitting; "
            f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
            f"{ARCH_NAMES.get(rows[0].get('arch'), rows[0].get('arch'))} trained "
-           f"{meta.get('epochs', '?')} epochs from scratch per set (the full "
+           f"{meta.get('epochs', '?')} epochs from scratch per set at SGD lr "
+           f"{meta.get('train_lr', 0.01)} (the full "
            f"split: {_full_epochs(rows)}), final-epoch top-1 on the held-out test split, "
            f"mean ± std over seeds. NOpt: {meta.get('nopt')}"
            + ("" if "reuse_prediction" in meta.get("nopt", {}) else
@@ -149,7 +150,7 @@ def resnet_recipe(dataset):
         return out
     out += [f"{ARCH_NAMES.get(rows[0]['arch'], rows[0]['arch'])} on the full train split, "
             f"batch {meta.get('batch_size', 256)}, SGD momentum 0.9, cosine schedule, random "
-            "shifts (the evaluation recipe); only lr and epochs change. Top-1 % on the held-out "
+            "shifts (the evaluation recipe); only the learning rate (and epochs, if given) change. Top-1 % on the held-out "
             f"test split, mean ± std over {rows[0]['seeds']} seeds; seconds: training per seed.",
             "", "| lr | epochs | SGD steps | top-1 % | train s |", "|---:|---:|---:|---:|---:|"]
     out += [f"| {r['lr']} | {r['epochs']} | {r['sgd_steps']} | {r['acc_mean']:.2f} ± "
@@ -281,7 +282,7 @@ def main():
              *low_volume("digits", "_reuse"), "",
              "### ResNet-18 as the evaluation network (current NOpt defaults)", "",
              *low_volume("digits", "_lr003_resnet18_small"), "",
-             "### ResNet-18 recipe probe: learning rate and training length (full split)", "",
+             "### ResNet-18 recipe probe: the learning rate at equal steps (full split)", "",
              *resnet_recipe("digits"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",

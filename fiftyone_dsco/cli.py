@@ -343,12 +343,14 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
               show_default=True)
 @click.option("--epochs", default=300, show_default=True)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
+@click.option("--lr", default=0.01, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="SGD learning rate of every model (ResNet-18 wants ~0.1; see docs/benchmarks.md).")
 @click.option("--eval-key", default="dsco_eval", show_default=True)
 @click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
 @click.option("--no-full", is_flag=True, help="Skip the full train split.")
 @click.option("--soft-labels", is_flag=True, help="Train on a full-data teacher's soft labels.")
 @click.option("--label-field", default="ground_truth", show_default=True)
-def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, eval_key, no_random,
+def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, lr, eval_key, no_random,
              no_full, soft_labels, label_field):
     """Train on concentrated sets of DATASET_NAME, test on its held-out split.
 
@@ -371,7 +373,7 @@ def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, eval_key, 
                                        f"complete): re-run it with the same options to finish it.")
         sets[k] = ds.load_saved_view(saved)
     sets.update({v: ds.load_saved_view(v) for v in view_names})
-    res = run(ds, label_field, sets, arch=arch, epochs=epochs, seeds=tuple(range(seeds)),
+    res = run(ds, label_field, sets, arch=arch, epochs=epochs, seeds=tuple(range(seeds)), lr=lr,
               eval_key=eval_key, add_random=not no_random, add_full=not no_full,
               soft_labels=soft_labels, progress=True)
     click.echo(res.format_table())

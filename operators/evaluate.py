@@ -42,6 +42,9 @@ class Evaluate(foo.Operator):
                    description="Epochs for every concentrated set and the random subset")
         inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
                    description="Default: as many images seen as the largest set, 5 to <epochs>")
+        inputs.float("lr", default=0.01, min=1e-6, required=True, label="Learning rate",
+                     description="SGD, same for every set; ResNet-18 wants ~0.1 (at 0.01 it "
+                                 "under-trains: docs/benchmarks.md)")
         inputs.int("num_seeds", default=3, min=1, max=10, required=True, label="Seeds",
                    description="Models per set; the table shows mean ± std")
         inputs.bool("add_random", default=True, label="Add a random real subset",
@@ -60,7 +63,7 @@ class Evaluate(foo.Operator):
         results = evaluate(
             ctx.dataset, p["label_field"], {n: ctx.dataset.load_saved_view(n) for n in names},
             arch=p.get("arch", "convnet3"), epochs=int(p.get("epochs", 300)),
-            seeds=tuple(range(int(p.get("num_seeds", 3)))),
+            seeds=tuple(range(int(p.get("num_seeds", 3)))), lr=float(p.get("lr", 0.01)),
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
             full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
             eval_key=p.get("eval_key") or DEFAULT_EVAL_KEY,
@@ -87,11 +90,11 @@ class Evaluate(foo.Operator):
 
     def __call__(self, dataset, label_field, train_views, arch="convnet3", epochs=300,
                  num_seeds=3, add_random=True, add_full=True, full_epochs=None,
-                 soft_labels=False, eval_key=DEFAULT_EVAL_KEY, delegate=False):
+                 soft_labels=False, eval_key=DEFAULT_EVAL_KEY, lr=0.01, delegate=False):
         """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``."""
         return execute(self.config.name, view=dataset.view(), params=dict(
             label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
-            num_seeds=num_seeds, add_random=add_random, add_full=add_full,
+            num_seeds=num_seeds, lr=lr, add_random=add_random, add_full=add_full,
             full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key),
             delegate=delegate)
 

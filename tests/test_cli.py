@@ -3,6 +3,7 @@ from click.testing import CliRunner
 from fiftyone import ViewField as F
 
 from fiftyone_dsco.cli import main
+from fiftyone_dsco.runs import load_results
 
 
 def test_help_tells_where_to_start():
@@ -79,10 +80,10 @@ def test_evaluate_needs_a_set_and_prints_the_table(digits_copy):
            digits_copy.match_tags("train").match(F("ground_truth.label") == str(c)).limit(3).values("id")]
     digits_copy.save_view("three", digits_copy.select(ids))
     r = CliRunner().invoke(main, ["evaluate", digits_copy.name, "--view", "three", "--epochs", "2",
-                                  "--seeds", "2", "--no-full", "--eval-key", "cli_eval"])
+                                  "--seeds", "2", "--no-full", "--lr", "0.05", "--eval-key", "cli_eval"])
     assert r.exit_code == 0, r.output
     assert "| three | 3 |" in r.output and "| random | 3 |" in r.output and "| full |" not in r.output
-    assert digits_copy.has_run("cli_eval")
+    assert digits_copy.has_run("cli_eval") and load_results(digits_copy, "cli_eval")["lr"] == 0.05
 
 
 def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_path):

@@ -68,6 +68,8 @@ def dope_view(ds, syn_key, real, tag, overwrite=False):
 
 def main():
     args = parse()
+    if {"dsco", "random"} <= set(args.skip) and not args.coresets and not args.fixed_synthetic:
+        raise SystemExit("Nothing to train: --skip dsco random needs --coresets or --fixed-synthetic.")
     from fiftyone_dsco.concentrate import split_budget
     from fiftyone_dsco.data import class_table, train_view
     from fiftyone_dsco.datasets import load_builtin

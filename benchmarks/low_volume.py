@@ -108,6 +108,8 @@ def main():
     table = class_table(train_view(ds), "ground_truth")
     n_train = table.num_samples
     arch_tag = "" if args.arch == "convnet3" else f"_{args.arch}"  # keeps ConvNet-3 results apart
+    if args.train_lr != 0.01:  # and results of another training rate
+        arch_tag += f"_trainlr{args.train_lr:g}".replace(".", "").replace("-", "m")
     rows, full_row = [], None
     for ipc in args.ipc:
         views, meta = {}, {}

@@ -109,7 +109,7 @@ def high_volume(dataset, tag=""):
                  for m in methods]
         syn = at["dsco"].get("synthetic_per_class", "") if "dsco" in at else ""
         out.append(f"| {100 * f:.0f}% | {ipc:.4g} | {syn} | " + " | ".join(cells) + " |")
-    which = "" if methods[0] == "random" else " (the full split)"  # shown in the first column
+    which = "" if methods[:1] == ["random"] else " (the full split)"  # shown in the first column
     out.append(f"| 100% (full) | {full['ipc']:.4g} | | {full['acc_mean']:.2f} ± "
                f"{full['acc_std']:.2f}{which}" + " |" * len(methods))
     return out
@@ -118,19 +118,24 @@ def high_volume(dataset, tag=""):
 def high_volume_combined(dataset, tags):
     """One table of every equal-epoch arm of ``high_volume_<dataset><tag>.json`` for ``tags``
     (the same recipe and seeds in every run; an arm in several runs gave the same numbers)."""
-    cells, sources = {}, []
+    cells, sources, recipes = {}, [], set()
     for tag in tags:
         rows, meta = _load(f"high_volume_{dataset}{tag}.json")
         if rows is None:
             continue
         sources.append(f"`{meta.get('command', tag)}`")
+        recipes |= {(r["arch"], r["epochs"], r["seeds"]) for r in rows}
         for r in rows:
             f = 1.0 if r["method"] == "full" else r["target_fraction"]
             cells.setdefault((f, r["method"]), r)
     methods = [m for m in ["random", "herding", "kcenter", "dsco"]
                if any(k[1] == m for k in cells)]
-    out = ["ConvNet-3, 2 epochs for every set (the full split too), 3 seeds, held-out test split; "
-           "assembled from " + "; ".join(sources) + ". '–': not run.", "",
+    if len(recipes) != 1:
+        raise ValueError(f"{tags} mix training recipes {sorted(recipes)}: not one table")
+    arch, epochs, seeds = recipes.pop()
+    out = [f"{ARCH_NAMES.get(arch, arch)}, {epochs} epochs for every set (the full split too), "
+           f"{seeds} seeds, held-out test split; assembled from " + "; ".join(sources) +
+           ". '–': not run.", "",
            "| fraction | IPC | " + " | ".join(methods) + " |", "|---:|---:|" + "---:|" * len(methods)]
     for f in sorted({k[0] for k in cells if k[1] != "full"}):
         ipc = next(r["ipc"] for k, r in cells.items() if k[0] == f)

@@ -46,6 +46,7 @@ def main():
     for config in args.configs:
         lr, epochs = float(config.split(":")[0]), int(config.split(":")[1])
         key = f"bench_recipe_{args.arch}_lr{config.split(':')[0].replace('.', '')}_e{epochs}"
+        key = key.replace("-", "m")  # 1e-3 -> lr1em3: a valid run key
         want = dict(arch=args.arch, epochs=epochs, lr=lr, batch_size=args.batch_size,
                     seeds=list(range(args.seeds)))
         res = load_results(ds, key) if ds.has_run(key) else None

@@ -155,8 +155,9 @@ def resnet_recipe(dataset):
         return out
     out += [f"{ARCH_NAMES.get(rows[0]['arch'], rows[0]['arch'])} on the full train split, "
             f"batch {meta.get('batch_size', 256)}, SGD momentum 0.9, cosine schedule, random "
-            "shifts (the evaluation recipe); only the learning rate (and epochs, if given) change. Top-1 % on the held-out "
-            f"test split, mean ± std over {rows[0]['seeds']} seeds; seconds: training per seed.",
+            "shifts (the evaluation recipe); only the learning rate (and epochs, if given) "
+            "change. Top-1 % on the held-out test split, mean ± std over "
+            f"{rows[0]['seeds']} seeds; seconds: training per seed.",
             "", "| lr | epochs | SGD steps | top-1 % | train s |", "|---:|---:|---:|---:|---:|"]
     out += [f"| {r['lr']} | {r['epochs']} | {r['sgd_steps']} | {r['acc_mean']:.2f} ± "
             f"{r['acc_std']:.2f} | {r['train_seconds']} |" for r in rows]

@@ -290,6 +290,8 @@ def main():
              *low_volume("digits", "_lr003_resnet18_small"), "",
              "### ResNet-18 recipe probe: the learning rate at equal steps (full split)", "",
              *resnet_recipe("digits"), "",
+             "### ResNet-18 at lr 0.1, IPC 1 (the same sets; no full arm)", "",
+             *low_volume("digits", "_lr003_resnet18_small_trainlr01"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
              "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",

@@ -46,6 +46,9 @@ def parse():
                    help="SGD learning rate of every evaluated model (evaluate()'s lr)")
     p.add_argument("--no-full", action="store_true", help="skip the full-split arm")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
+    p.add_argument("--part", default="",
+                   help="suffix for the output file and evaluation keys only: more IPCs or methods "
+                        "beside an earlier table, on the same synthesis runs (--tag)")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
     p.add_argument("--out")
     return p.parse_args()
@@ -120,7 +123,7 @@ def main():
         res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
                        add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
                        full_epochs=args.full_epochs, lr=args.train_lr,
-                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}")
+                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}{args.part}")
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
@@ -138,7 +141,7 @@ def main():
             print(json.dumps(row), flush=True)
     if full_row is not None:
         rows.append(full_row)
-    name = f"low_volume_{args.dataset}{args.tag}{arch_tag}.json"
+    name = f"low_volume_{args.dataset}{args.tag}{arch_tag}{args.part}.json"
     out = args.out or results_path(name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:

@@ -149,6 +149,37 @@ def high_volume_combined(dataset, tags):
     return out
 
 
+def training_rate_by_size(dataset, pairs):
+    """Each method's top-1 at two SGD rates, per IPC: ``pairs`` lists ``(tag at lr 0.01,
+    [tags at the other rate])`` of ``low_volume_<dataset><tag>.json`` files on the same sets."""
+    cells, rates, sources = {}, set(), []
+    for base, others in pairs:
+        for tag in [base, *others]:
+            rows, meta = _load(f"low_volume_{dataset}{tag}.json")
+            if rows is None:
+                continue
+            lr = meta.get("train_lr", 0.01)
+            rates.add(lr)
+            sources.append(f"`low_volume_{dataset}{tag}.json`")
+            for r in rows:
+                if r["method"] != "full":
+                    cells[r["ipc"], r["method"], lr] = r
+    if len(rates) != 2:
+        return [f"_Not run yet: needs the tables {[p[0] for p in pairs]} and their other-rate "
+                "counterparts (see `benchmarks/run_all.sh`)._"]
+    low, high = sorted(rates)
+    out = [f"Top-1 % (mean ± std over seeds) of the same sets at SGD lr {low} and {high}; "
+           "a set appears where both rates were run. From " + ", ".join(sources) + ".", "",
+           f"| IPC | method | lr {low} | lr {high} | change |", "|---:|---|---:|---:|---:|"]
+    for ipc, m in sorted({(k[0], k[1]) for k in cells}):
+        a, b = cells.get((ipc, m, low)), cells.get((ipc, m, high))
+        if a and b:
+            out.append(f"| {ipc} | {m} | {a['acc_mean']:.2f} ± {a['acc_std']:.2f} | "
+                       f"{b['acc_mean']:.2f} ± {b['acc_std']:.2f} | "
+                       f"{b['acc_mean'] - a['acc_mean']:+.2f} |")
+    return out
+
+
 def resnet_recipe(dataset):
     rows, meta, out = _dataset_table("resnet_recipe", dataset)
     if rows is None:
@@ -292,8 +323,21 @@ def main():
              *resnet_recipe("digits"), "",
              "### ResNet-18 at lr 0.1, IPC 1 (the same sets; no full arm)", "",
              *low_volume("digits", "_lr003_resnet18_small_trainlr01"), "",
+             "### ResNet-18 at lr 0.1, IPC 10 (the same sets; no full arm)", "",
+             *low_volume("digits", "_lr003_resnet18_small_trainlr01_ipc10"), "",
+             "### ResNet-18 at IPC 50 (the IPC 50 sets), lr 0.01", "",
+             *low_volume("digits", "_ipc50_resnet18_small"), "",
+             "### ResNet-18 at IPC 50, lr 0.1", "",
+             *low_volume("digits", "_ipc50_resnet18_small_trainlr01"), "",
+             "### ResNet-18's training rate by set size (from the tables above)", "",
+             *training_rate_by_size("digits", [
+                 ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01",
+                                            "_lr003_resnet18_small_trainlr01_ipc10"]),
+                 ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
+             "### IPC 50: k-center and data-free NOpt (the same seeds and recipe; random "
+             "trained again beside them)", "", *low_volume("fashion-mnist", "_ipc50_kcenter_df"), "",
              "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
              "", *low_volume("fashion-mnist", "_lr003"), "",
              "### NOpt reusing its last noise prediction, at the old lr 0.1", "",

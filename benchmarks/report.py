@@ -61,7 +61,8 @@ def low_volume(dataset, tag=""):
            f"mean ± std over seeds. NOpt: {meta.get('nopt')}"
            + ("" if "reuse_prediction" in meta.get("nopt", {}) else
               " (run before reuse_prediction existed: the sampler predicted again after each "
-              "update)") + ".",
+              f"update; today the command needs `--lr {meta.get('nopt', {}).get('lr')} --no-reuse` "
+              "to make these sets, as `run_all.sh` gives it)") + ".",
            "MMD² column: mean over classes of the class's MMD² to its target features (real "
            "images; for `nopt-df` the data-free pool), NOpt against plain sampling of the same "
            "starting noises. Synthesis seconds come from the run records (they were not timed "
@@ -325,15 +326,12 @@ def main():
              *low_volume("digits", "_lr003_resnet18_small_trainlr01"), "",
              "### ResNet-18 at lr 0.1, IPC 10 (the same sets; no full arm)", "",
              *low_volume("digits", "_lr003_resnet18_small_trainlr01_ipc10"), "",
-             "### ResNet-18 at IPC 50 (the IPC 50 sets), lr 0.01", "",
-             *low_volume("digits", "_ipc50_resnet18_small"), "",
-             "### ResNet-18 at IPC 50, lr 0.1", "",
-             *low_volume("digits", "_ipc50_resnet18_small_trainlr01"), "",
              "### ResNet-18's training rate by set size (from the tables above)", "",
              *training_rate_by_size("digits", [
                  ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01",
-                                            "_lr003_resnet18_small_trainlr01_ipc10"]),
-                 ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
+                                            "_lr003_resnet18_small_trainlr01_ipc10"])]), "",
+             "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe)", "",
+             *low_volume("digits", "_ipc50_resnet18_small"), "",
              "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
              "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
              "### IPC 50: k-center and data-free NOpt (the same seeds and recipe; random "

@@ -45,11 +45,9 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df 
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --no-full \
     --lr 0.1 --tag _reuse
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 --tag _ipc50
-# ResNet-18 at IPC 50, at both training rates (no full arm: it is in the IPC 1/10 table)
+# ResNet-18 at IPC 50, ConvNet-3's recipe (no full arm: it is in the IPC 1/10 table; ~1 h)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
     --arch resnet18_small --no-full --tag _ipc50
-[ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
-    --arch resnet18_small --no-full --tag _ipc50 --train-lr 0.1
 run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $Q
 run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic 10 --epochs 50 \
     --tag _split $Q

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 10 h on 2 CPU cores; see docs/benchmarks.md)
+#   bash benchmarks/run_all.sh           # the full suite (about 12.5 h on 2 CPU cores; see docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs; 11.4 min here
 #                                        # with current runs), results in benchmarks/results/quick/
 # Priors, reference classifiers and features are cached under $DSCO_HOME, so a

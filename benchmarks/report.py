@@ -151,29 +151,33 @@ def high_volume_combined(dataset, tags):
 
 
 def training_rate_by_size(dataset, pairs):
-    """Each method's top-1 at two SGD rates, per IPC: ``pairs`` lists ``(tag at lr 0.01,
-    [tags at the other rate])`` of ``low_volume_<dataset><tag>.json`` files on the same sets."""
+    """Each method's top-1 at two SGD rates, per IPC: ``pairs`` lists ``(tag at the first
+    rate, [tags of the same sets at the second rate])`` of ``low_volume_<dataset><tag>.json``."""
     cells, rates, sources = {}, set(), []
-    for base, others in pairs:
+    for k, (base, others) in enumerate(pairs):
+        recipes = set()
         for tag in [base, *others]:
             rows, meta = _load(f"low_volume_{dataset}{tag}.json")
             if rows is None:
                 continue
             lr = meta.get("train_lr", 0.01)
             rates.add(lr)
+            recipes.add((meta.get("epochs"), rows[0]["seeds"], rows[0]["arch"]))
             sources.append(f"`low_volume_{dataset}{tag}.json`")
             for r in rows:
                 if r["method"] != "full":
-                    cells[r["ipc"], r["method"], lr] = r
+                    cells[k, r["ipc"], r["method"], lr] = r
+        if len(recipes) > 1:
+            raise ValueError(f"{base} and {others} differ in more than the rate: {recipes}")
     if len(rates) != 2:
-        return [f"_Not run yet: needs the tables {[p[0] for p in pairs]} and their other-rate "
-                "counterparts (see `benchmarks/run_all.sh`)._"]
+        return [f"_Needs the tables {[p[0] for p in pairs]} at exactly two rates, the same sets "
+                f"(found rates {sorted(rates)}; see `benchmarks/run_all.sh`)._"]
     low, high = sorted(rates)
     out = [f"Top-1 % (mean ± std over seeds) of the same sets at SGD lr {low} and {high}; "
            "a set appears where both rates were run. From " + ", ".join(sources) + ".", "",
            f"| IPC | method | lr {low} | lr {high} | change |", "|---:|---|---:|---:|---:|"]
-    for ipc, m in sorted({(k[0], k[1]) for k in cells}):
-        a, b = cells.get((ipc, m, low)), cells.get((ipc, m, high))
+    for k, ipc, m in sorted({key[:3] for key in cells}):
+        a, b = cells.get((k, ipc, m, low)), cells.get((k, ipc, m, high))
         if a and b:
             out.append(f"| {ipc} | {m} | {a['acc_mean']:.2f} ± {a['acc_std']:.2f} | "
                        f"{b['acc_mean']:.2f} ± {b['acc_std']:.2f} | "

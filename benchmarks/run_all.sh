@@ -24,11 +24,13 @@ run benchmarks/selection_scale.py $Q
 # The main low-volume tables (and the extractor comparison beside them) were made with NOpt's first
 # defaults, lr 0.1 and a sampler step that predicts again; the full suite pins those so that it
 # reproduces them, and the _lr003 commands re-run NOpt at today's defaults beside them.
-# --quick checks today's defaults.
-FIRST=(); [ -z "$Q" ] && FIRST=(--lr 0.1 --no-reuse)
-run benchmarks/low_volume.py --dataset digits --ipc 1 10 "${FIRST[@]}" $Q
+# --quick checks today's defaults, on synthesis runs of its own (tag _quick), so that switching
+# between the two never re-synthesises a run the other made.
+FIRST=""; [ -z "$Q" ] && FIRST="--lr 0.1 --no-reuse"
+QT=${Q:+_quick}
+run benchmarks/low_volume.py --dataset digits --ipc 1 10 $FIRST ${QT:+--tag $QT} $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt --extractor random \
-    --tag _extractor_random "${FIRST[@]}" $Q
+    --tag "_extractor_random$QT" $FIRST $Q
 run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df --lr 0.03 --no-full \
     --tag _lr003 $Q
 # every method again with ResNet-18 as the evaluation network (same synthesis runs, 62 min)
@@ -57,10 +59,10 @@ run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic
 # --quick checks Fashion-MNIST once, at IPC 10 (each call took 2-5 min beyond its training time
 # on 2026-11-25); the digits checks above cover the other options
 if [ -z "$Q" ]; then run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --full-epochs 2 \
-    "${FIRST[@]}"
-else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full $Q; fi
+    $FIRST
+else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full --tag _quick $Q; fi
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --methods nopt \
-    --extractor random --no-full --tag _extractor_random "${FIRST[@]}"
+    --extractor random --no-full --tag _extractor_random $FIRST
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt nopt-df \
     --lr 0.03 --no-full --tag _lr003
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset fashion-mnist --ipc 1 10 --methods nopt \

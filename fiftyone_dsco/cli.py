@@ -344,7 +344,7 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 @click.option("--epochs", default=300, show_default=True)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
 @click.option("--lr", default=0.01, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="SGD learning rate of every model (ResNet-18 on large sets: ~0.1; docs/benchmarks.md).")
+              help="SGD learning rate of every model (ResNet-18 on ~100+ images: ~0.1; docs/benchmarks.md).")
 @click.option("--eval-key", default="dsco_eval", show_default=True)
 @click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
 @click.option("--no-full", is_flag=True, help="Skip the full train split.")

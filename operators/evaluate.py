@@ -43,7 +43,7 @@ class Evaluate(foo.Operator):
         inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
                    description="Default: as many images seen as the largest set, 5 to <epochs>")
         inputs.float("lr", default=0.01, min=1e-6, required=True, label="Learning rate",
-                     description="SGD, same for every set; ResNet-18 on large sets wants ~0.1 "
+                     description="SGD, same for every set; ResNet-18 on ~100+ images wants ~0.1 "
                                  "(tiny sets do better at 0.01: docs/benchmarks.md)")
         inputs.int("num_seeds", default=3, min=1, max=10, required=True, label="Seeds",
                    description="Models per set; the table shows mean ± std")

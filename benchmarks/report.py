@@ -150,6 +150,58 @@ def high_volume_combined(dataset, tags):
     return out
 
 
+CURRENT_NOPT = {"lr": 0.03, "reuse_prediction": True, "extractor": "reference"}
+GLANCE_METHODS = ["random", "herding", "kcenter", "plain", "nopt", "nopt-df"]
+
+
+def at_a_glance(dataset, arch, train_lr, tags):
+    """Every low-volume method per IPC for one network and SGD rate, NOpt at today's defaults.
+
+    Cells come from ``low_volume_<dataset><tag>.json`` for ``tags`` (the first table holding a
+    method at an IPC wins); NOpt rows of tables made with other NOpt settings are left out. Every
+    cell of an IPC row must share epochs and seeds, else the row is refused.
+    """
+    cells, full, sources = {}, None, []
+    for tag in tags:
+        rows, meta = _load(f"low_volume_{dataset}{tag}.json")
+        if rows is None or rows[0]["arch"] != arch or meta.get("train_lr", 0.01) != train_lr:
+            continue
+        current = all(meta.get("nopt", {}).get(k) == v for k, v in CURRENT_NOPT.items())
+        sources.append(f"`low_volume_{dataset}{tag}.json`")
+        for r in rows:
+            if r["method"] == "full":
+                full = full or r
+            elif current or not r["method"].startswith("nopt"):
+                cells.setdefault((r["ipc"], r["method"]), r)
+    if not cells:
+        return [f"_No table of {dataset} with {arch} at lr {train_lr} yet._"]
+    out = [f"{ARCH_NAMES.get(arch, arch)}, SGD lr {train_lr}; top-1 % (mean ± std over seeds) on "
+           "the held-out test split; best set per IPC in bold; '–': not run. 'NOpt lead': NOpt "
+           "minus the best other method; 'df gap': data-free NOpt minus NOpt. From "
+           + ", ".join(sources) + ".", "",
+           "| IPC | epochs | " + " | ".join(GLANCE_METHODS) + " | NOpt lead | df gap |",
+           "|---:|---:|" + "---:|" * (len(GLANCE_METHODS) + 2)]
+    for ipc in sorted({k[0] for k in cells}):
+        at = {m: cells[ipc, m] for m in GLANCE_METHODS if (ipc, m) in cells}
+        recipes = {(r["epochs"], r["seeds"]) for r in at.values()}
+        if len(recipes) != 1:
+            raise ValueError(f"{dataset} {arch} IPC {ipc} mixes recipes {sorted(recipes)}")
+        best = max(r["acc_mean"] for r in at.values())
+        row = [("**{:.2f} ± {:.2f}**" if at[m]["acc_mean"] == best else "{:.2f} ± {:.2f}")
+               .format(at[m]["acc_mean"], at[m]["acc_std"]) if m in at else "–"
+               for m in GLANCE_METHODS]
+        others = [r["acc_mean"] for m, r in at.items() if not m.startswith("nopt")]
+        lead = (f"{at['nopt']['acc_mean'] - max(others):+.2f}"
+                if "nopt" in at and others else "")
+        gap = (f"{at['nopt-df']['acc_mean'] - at['nopt']['acc_mean']:+.2f}"
+               if {"nopt", "nopt-df"} <= set(at) else "")
+        out.append(f"| {ipc} | {recipes.pop()[0]} | " + " | ".join(row) + f" | {lead} | {gap} |")
+    if full:
+        out += ["", f"Full train split: {full['acc_mean']:.2f} ± {full['acc_std']:.2f} "
+                f"({full['epochs']} epochs, {full['seeds']} seeds)."]
+    return out
+
+
 def training_rate_by_size(dataset, pairs):
     """Each method's top-1 at two SGD rates, per IPC: ``pairs`` lists ``(tag at the first
     rate, [tags of the same sets at the second rate])`` of ``low_volume_<dataset><tag>.json``."""
@@ -314,6 +366,26 @@ def main():
              "`benchmarks/results/`, which the named command produced; `bash benchmarks/run_all.sh` "
              "runs them all. Accuracy: a classifier trained from scratch on the set only, tested on "
              "the held-out test split that no pipeline step read (see docs/method.md).", "",
+             "## At a glance: low volume, NOpt at today's defaults", "",
+             "The rows of the low-volume tables below, regrouped per dataset, network and SGD "
+             "rate (nothing here was trained for this section). NOpt and data-free NOpt come "
+             "from the runs at today's defaults (lr 0.03, sampler step reusing NOpt's "
+             "prediction); the other methods do not depend on NOpt's settings.", "",
+             "### Digits, ConvNet-3", "",
+             *at_a_glance("digits", "convnet3", 0.01, ["_lr003", "", "_ipc50"]), "",
+             "### Digits, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
+             *at_a_glance("digits", "resnet18_small", 0.01,
+                          ["_lr003_resnet18_small", "_ipc50_resnet18_small"]), "",
+             "### Digits, ResNet-18 at lr 0.1", "",
+             *at_a_glance("digits", "resnet18_small", 0.1,
+                          ["_lr003_resnet18_small_trainlr01",
+                           "_lr003_resnet18_small_trainlr01_ipc10",
+                           "_ipc50_resnet18_small_trainlr01"]), "",
+             "### Fashion-MNIST, ConvNet-3", "",
+             *at_a_glance("fashion-mnist", "convnet3", 0.01,
+                          ["_lr003", "", "_ipc50", "_ipc50_kcenter_df"]), "",
+             "### Fashion-MNIST, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
+             *at_a_glance("fashion-mnist", "resnet18_small", 0.01, ["_lr003_resnet18_small"]), "",
              "## Low volume: digits", "", *low_volume("digits"), "",
              "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",

@@ -45,6 +45,9 @@ def parse():
                    help="arms not to train (already in another table: dsco and random "
                         "reproduce exactly with the same seeds)")
     p.add_argument("--tag", default="", help="suffix of the output file")
+    p.add_argument("--lr", type=float, default=0.03, help="NOpt's step size (synthesize()'s lr)")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="NOpt predicts again after each update (reuse_prediction=False)")
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=100)
@@ -86,11 +89,13 @@ def main():
     n_train, n_cls = table.num_samples, len(table.classes)
     syn_seconds, replaced = {}, set()
 
+    sfx = "_quick" if args.quick else ""  # quick checks keep their own runs (other settings)
+
     def nopt_run(n):  # one NOpt run per synthetic count, shared by all fractions
-        key = f"bench_hv_nopt_ipc{n}"
+        key = f"bench_hv_nopt_ipc{n}{sfx}"
         t = time.perf_counter()
         _, stale = run_or_replace(synthesize, ds, "ground_truth", prior, n, run_key=key,
-                                  progress=False)
+                                  lr=args.lr, reuse_prediction=not args.no_reuse, progress=False)
         if stale:
             replaced.add(key)  # doping runs conditioned on its old samples are rebuilt too
         syn_seconds.setdefault(n, time.perf_counter() - t)
@@ -112,7 +117,7 @@ def main():
             key = nopt_run(m) if m else None  # synthesis time counted once, below
             t = time.perf_counter()
             if m:
-                views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}".replace("-", "_"),
+                views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}{sfx}".replace("-", "_"),
                                        overwrite=key in replaced)
             else:  # all real: the product's real-only doping
                 views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
@@ -149,7 +154,8 @@ def _write(args, rows, epochs, prior):
         json.dump(rows, fh, indent=1)
     write_meta(out, epochs=epochs, full_epochs=args.full_epochs, split="split_budget",
                coresets=args.coresets, skip=args.skip,
-               fixed_synthetic=args.fixed_synthetic, prior=prior.path)
+               fixed_synthetic=args.fixed_synthetic, prior=prior.path,
+               nopt=dict(lr=args.lr, reuse_prediction=not args.no_reuse))
     print(f"wrote {out}")
 
 

@@ -96,11 +96,20 @@ def high_volume(dataset, tag=""):
     else:
         dsco = ("what `concentrate()` builds: `split_budget()`'s NOpt share (column "
                 "'syn') + mmd-greedy real samples; `dsco-syn<N>` = N NOpt images per class")
+    if not any(r.get("synthetic_per_class") for r in rows):
+        nopt = ""
+    elif "nopt" in meta:
+        nopt = (f" NOpt: lr {meta['nopt']['lr']}, the sampler step "
+                + ("reusing NOpt's prediction." if meta["nopt"]["reuse_prediction"] else
+                   "predicting again after each update."))
+    else:  # made before the options were recorded: NOpt's first defaults (run records)
+        nopt = (" NOpt at its first defaults: lr 0.1, the sampler predicting again after each "
+                "update (`run_all.sh` passes `--lr 0.1 --no-reuse` to reproduce them).")
     out = [_provenance(meta, f"python benchmarks/high_volume.py --dataset {dataset}"), "",
            f"ConvNet-3, {meta.get('epochs', '?')} epochs for every set (the full split: "
            f"{full['epochs']}{full_note}), top-1 % on the held-out test split, mean ± std over "
            f"{full['seeds']} seeds. `dsco` = {dsco}; `dsco-real` = the same doping rule with no "
-           f"synthetic image.", "",
+           f"synthetic image.{nopt}", "",
            "| fraction | IPC | syn | " + " | ".join(methods) + " |",
            "|---:|---:|---:|" + "---:|" * len(methods)]
     for f in sorted({r["target_fraction"] for r in rows if "target_fraction" in r}):

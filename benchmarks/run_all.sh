@@ -53,9 +53,10 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df 
 # ResNet-18 at IPC 50, ConvNet-3's recipe (no full arm: it is in the IPC 1/10 table; ~1 h)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
     --arch resnet18_small --no-full --tag _ipc50
-run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $Q
+# (their NOpt sets, too, were made at the first defaults; --quick keeps its own, tagged _quick)
+run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $FIRST $Q
 run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic 10 --epochs 50 \
-    --tag _split $Q
+    --tag _split $FIRST $Q
 # Fashion-MNIST: the prior (~35 min) is the cached one every later command reuses
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
 [ -z "$Q" ] && run benchmarks/nopt_cost.py --dataset fashion-mnist --ipc 1 10 50 --repeats 1

@@ -22,7 +22,11 @@ run() { n=$((n + 1)); echo "== $*"
 run benchmarks/eval_throughput.py --threads "$(nproc)"
 run benchmarks/nopt_cost.py --dataset digits ${Q:+--ipc 1 10 --classes 2 --repeats 1}
 [ -z "$Q" ] && run benchmarks/nopt_step_size.py --dataset digits
-run benchmarks/selection_scale.py $Q
+if [ -z "$Q" ]; then run benchmarks/selection_scale.py --threads 1
+    # FAISS against brute force on large classes: 50,000 vectors per class (~3 min)
+    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 1 --mem-classes 1 \
+        --mmd-classes 2 --threads 2 --out benchmarks/results/selection_scale_large_classes.json
+else run benchmarks/selection_scale.py --quick; fi
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset digits --name digits-curve
 # The main low-volume tables (and the extractor comparison beside them) were made with NOpt's first
 # defaults, lr 0.1 and a sampler step that predicts again; the full suite pins those so that it
@@ -53,6 +57,9 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df 
 # ResNet-18 at IPC 50, ConvNet-3's recipe (no full arm: it is in the IPC 1/10 table; ~1 h)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
     --arch resnet18_small --no-full --tag _ipc50
+# ... and at lr 0.1 (the same sets)
+[ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
+    --arch resnet18_small --no-full --tag _ipc50 --train-lr 0.1
 # (their NOpt sets, too, were made at the first defaults; --quick keeps its own, tagged _quick)
 run benchmarks/high_volume.py --dataset digits --epochs 50 --fractions 0.1 0.3 0.5 $FIRST $Q
 run benchmarks/high_volume.py --dataset digits --fractions 0.2 --fixed-synthetic 10 --epochs 50 \
@@ -97,4 +104,8 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full --t
 # 50 % at 2 epochs: herding, dsco, random
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.5 --epochs 2 \
     --coresets herding --no-full --tag _50
+# NOpt's share at 10 and 20 %: 10, 50 or 150 NOpt images per class, the rest doped (split_budget
+# gives 0 there; its real-only dsco is in the main table)
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.1 0.2 \
+    --fixed-synthetic 10 50 150 --coresets --skip dsco random --epochs 2 --no-full --tag _split
 if [ -z "$Q" ]; then "$PY" benchmarks/report.py; else echo "quick results: $DSCO_BENCH_RESULTS"; fi

@@ -64,6 +64,9 @@ def dope_view(ds, syn_key, real, tag, overwrite=False):
     from fiftyone_dsco.doping import concentrated_view, dope
 
     key = f"bench_hv_{tag}"
+    # a doping run older than its synthesis run was selected against samples that are gone
+    overwrite = overwrite or (key in ds.list_runs() and ds.get_run_info(key).timestamp
+                              < ds.get_run_info(syn_key).timestamp)
     run_or_replace(dope, ds, "ground_truth", syn_key, real, run_key=key, clamp=True,
                    progress=False, **({"overwrite": True} if overwrite else {}))
     return concentrated_view(ds, key)

@@ -82,7 +82,8 @@ def low_volume(dataset, tag=""):
 def high_volume(dataset, tag=""):
     rows, meta = _load(f"high_volume_{dataset}{tag}.json")
     if rows is None:
-        return [f"_Not run yet: `python benchmarks/high_volume.py --dataset {dataset}`._"]
+        return [f"_Not run yet: see `benchmarks/run_all.sh` for the command of "
+                f"`high_volume_{dataset}{tag}.json`._"]
     present = {r["method"] for r in rows}
     methods = [m for m in ["random", "herding", "kcenter", "dsco-real"] if m in present]
     methods += sorted((m for m in present if m.startswith("dsco-syn")),
@@ -104,7 +105,11 @@ def high_volume(dataset, tag=""):
                    "predicting again after each update."))
     else:  # made before the options were recorded: NOpt's first defaults (run records)
         nopt = (" NOpt at its first defaults: lr 0.1, the sampler predicting again after each "
-                "update (`run_all.sh` passes `--lr 0.1 --no-reuse` to reproduce them).")
+                "update (`run_all.sh` passes `--lr 0.1 --no-reuse` to reproduce them"
+                + ("; this table predates `split_budget()`: its `dsco` column is what the "
+                   "command's `--fixed-synthetic 10` now writes as `dsco-syn10`, its `dsco-real` "
+                   "what it writes as `dsco` where the split gives no NOpt image)."
+                   if meta.get("synthetic_per_class") is not None else ")."))
     out = [_provenance(meta, f"python benchmarks/high_volume.py --dataset {dataset}"), "",
            f"ConvNet-3, {meta.get('epochs', '?')} epochs for every set (the full split: "
            f"{full['epochs']}{full_note}), top-1 % on the held-out test split, mean ± std over "
@@ -161,7 +166,8 @@ def high_volume_combined(dataset, tags):
     return out
 
 
-CURRENT_NOPT = {"lr": 0.03, "reuse_prediction": True, "extractor": "reference"}
+CURRENT_NOPT = {"iterations": 1, "lr": 0.03, "guidance": 2.0, "extractor": "reference",
+                "reuse_prediction": True, "pool_size": None}
 GLANCE_METHODS = ["random", "herding", "kcenter", "plain", "nopt", "nopt-df"]
 
 
@@ -188,7 +194,8 @@ def at_a_glance(dataset, arch, train_lr, tags):
         return [f"_No table of {dataset} with {arch} at lr {train_lr} yet._"]
     out = [f"{ARCH_NAMES.get(arch, arch)}, SGD lr {train_lr}; top-1 % (mean ± std over seeds) on "
            "the held-out test split; best set per IPC in bold; '–': not run. 'NOpt lead': NOpt "
-           "minus the best other method; 'df gap': data-free NOpt minus NOpt. From "
+           "minus the best set that is not NOpt's (random, herding, k-center, plain); 'df gap': "
+           "data-free NOpt minus NOpt. From "
            + ", ".join(sources) + ".", "",
            "| IPC | epochs | " + " | ".join(GLANCE_METHODS) + " | NOpt lead | df gap |",
            "|---:|---:|" + "---:|" * (len(GLANCE_METHODS) + 2)]

@@ -245,11 +245,12 @@ def training_rate_by_size(dataset, pairs):
     low, high = sorted(rates)
     out = [f"Top-1 % (mean ± std over seeds) of the same sets at SGD lr {low} and {high}; "
            "a set appears where both rates were run. From " + ", ".join(sources) + ".", "",
-           f"| IPC | method | lr {low} | lr {high} | change |", "|---:|---|---:|---:|---:|"]
+           f"| IPC | epochs | method | lr {low} | lr {high} | change |",
+           "|---:|---:|---|---:|---:|---:|"]
     for k, ipc, m in sorted({key[:3] for key in cells}):
         a, b = cells.get((k, ipc, m, low)), cells.get((k, ipc, m, high))
         if a and b:
-            out.append(f"| {ipc} | {m} | {a['acc_mean']:.2f} ± {a['acc_std']:.2f} | "
+            out.append(f"| {ipc} | {a['epochs']} | {m} | {a['acc_mean']:.2f} ± {a['acc_std']:.2f} | "
                        f"{b['acc_mean']:.2f} ± {b['acc_std']:.2f} | "
                        f"{b['acc_mean'] - a['acc_mean']:+.2f} |")
     return out

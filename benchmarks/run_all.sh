@@ -109,6 +109,9 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full --t
 # 50 % at 2 epochs: herding, dsco, random
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.5 --epochs 2 \
     --coresets herding --no-full --tag _50
+# k-center (the weaker coreset at 10 %) at 20 and 30 %
+[ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.2 0.3 \
+    --epochs 2 --coresets kcenter --skip dsco random --no-full --tag _kcenter
 # NOpt's share at 10 and 20 %: 10, 50 or 150 NOpt images per class, the rest doped (split_budget
 # gives 0 there; its real-only dsco is in the main table)
 [ -z "$Q" ] && run benchmarks/high_volume.py --dataset fashion-mnist --fractions 0.1 0.2 \

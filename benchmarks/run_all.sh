@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 12.5 h on 2 CPU cores; see docs/benchmarks.md)
+#   bash benchmarks/run_all.sh           # the full suite (about 15 h on 2 CPU cores; see docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs), results in
 #                                        # benchmarks/results/quick/; with the priors cached, a first
 #                                        # run synthesises its own sets (20.5 min on 2026-11-26, 5.6 of

@@ -61,7 +61,8 @@ run benchmarks/low_volume.py --dataset digits --ipc 1 10 --methods nopt nopt-df 
 # ... and at lr 0.1 (the same sets)
 [ -z "$Q" ] && run benchmarks/low_volume.py --dataset digits --ipc 50 --epochs 100 \
     --arch resnet18_small --no-full --tag _ipc50 --train-lr 0.1
-# (their NOpt sets, too, were made at the first defaults; --quick keeps its own, tagged _quick).
+# The digits high-volume tables: their NOpt sets, too, were made at the first defaults (--quick
+# keeps its own runs, tagged _quick).
 # The main table predates split_budget(): its dsco column was 10 NOpt images per class at every
 # fraction, which --fixed-synthetic 10 now makes as dsco-syn10 (dsco: today's split rule, all
 # real from 40 per class, i.e. the old dsco-real).

@@ -79,15 +79,20 @@ def low_volume(dataset, tag=""):
     return out
 
 
+def _hv_methods(present):
+    """High-volume arms in table order: baselines, dsco-syn<N> by N, then dsco."""
+    syn = sorted((m for m in present if m.startswith("dsco-syn")),
+                 key=lambda m: int(m[len("dsco-syn"):]))
+    return ([m for m in ["random", "herding", "kcenter", "dsco-real"] if m in present] + syn
+            + ["dsco"] * ("dsco" in present))
+
+
 def high_volume(dataset, tag=""):
     rows, meta = _load(f"high_volume_{dataset}{tag}.json")
     if rows is None:
         return [f"_Not run yet: see `benchmarks/run_all.sh` for the command of "
                 f"`high_volume_{dataset}{tag}.json`._"]
-    present = {r["method"] for r in rows}
-    methods = [m for m in ["random", "herding", "kcenter", "dsco-real"] if m in present]
-    methods += sorted((m for m in present if m.startswith("dsco-syn")),
-                      key=lambda m: int(m[len("dsco-syn"):])) + ["dsco"] * ("dsco" in present)
+    methods = _hv_methods({r["method"] for r in rows})
     full, full_note = next((r for r in rows if r["method"] == "full"), None), ""
     if full is None:  # a --no-full run: the full split of the main table
         full = next(r for r in _load(f"high_volume_{dataset}.json")[0] if r["method"] == "full")
@@ -143,10 +148,7 @@ def high_volume_combined(dataset, tags):
         for r in rows:
             f = 1.0 if r["method"] == "full" else r["target_fraction"]
             cells.setdefault((f, r["method"]), r)
-    present = {k[1] for k in cells}
-    methods = [m for m in ["random", "herding", "kcenter"] if m in present]
-    methods += sorted((m for m in present if m.startswith("dsco-syn")),
-                      key=lambda m: int(m[len("dsco-syn"):])) + ["dsco"] * ("dsco" in present)
+    methods = _hv_methods({k[1] for k in cells} - {"full"})
     if len(recipes) != 1:
         raise ValueError(f"{tags} mix training recipes {sorted(recipes)}: not one table")
     arch, epochs, seeds = recipes.pop()
@@ -166,8 +168,17 @@ def high_volume_combined(dataset, tags):
     return out
 
 
-CURRENT_NOPT = {"iterations": 1, "lr": 0.03, "guidance": 2.0, "extractor": "reference",
-                "reuse_prediction": True, "pool_size": None}
+def _current_nopt():
+    """synthesize()'s defaults for the NOpt settings a low-volume meta records."""
+    import inspect
+
+    from fiftyone_dsco.synthesis import synthesize
+
+    params = inspect.signature(synthesize).parameters
+    return {k: params[k].default for k in
+            ["iterations", "lr", "guidance", "extractor", "reuse_prediction", "pool_size"]}
+
+
 GLANCE_METHODS = ["random", "herding", "kcenter", "plain", "nopt", "nopt-df"]
 
 
@@ -178,12 +189,12 @@ def at_a_glance(dataset, arch, train_lr, tags):
     method at an IPC wins); NOpt rows of tables made with other NOpt settings are left out. Every
     cell of an IPC row must share epochs and seeds, else the row is refused.
     """
-    cells, full, sources = {}, None, []
+    cells, full, sources, defaults = {}, None, [], _current_nopt()
     for tag in tags:
         rows, meta = _load(f"low_volume_{dataset}{tag}.json")
         if rows is None or rows[0]["arch"] != arch or meta.get("train_lr", 0.01) != train_lr:
             continue
-        current = all(meta.get("nopt", {}).get(k) == v for k, v in CURRENT_NOPT.items())
+        current = all(meta.get("nopt", {}).get(k) == v for k, v in defaults.items())
         sources.append(f"`low_volume_{dataset}{tag}.json`")
         for r in rows:
             if r["method"] == "full":

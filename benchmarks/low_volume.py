@@ -11,6 +11,10 @@ size and the full train split. Writes ``benchmarks/results/low_volume_<dataset>.
 (rows: dataset, method, arch, ipc, fraction, acc_mean, acc_std, seeds,
 seconds, ...) and prints a Markdown table. Priors and features are cached
 under ``$DSCO_HOME``; synthesis runs are kept on the dataset and resumed.
+
+``--offload DIR`` stops before training and writes evaluate()'s arrays and recipe to DIR;
+``benchmarks/offload.py train`` trains them where a GPU is (torch and timm suffice), and
+``--offloaded`` (same other options) makes the table from its results.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import platform
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+import offload
 from _env import results_path, run_or_replace, write_meta
 
 
@@ -49,6 +54,11 @@ def parse():
     p.add_argument("--part", default="",
                    help="suffix for the output file and evaluation keys only: more IPCs or methods "
                         "beside an earlier table, on the same synthesis runs (--tag)")
+    p.add_argument("--offload", metavar="DIR",
+                   help="build the sets and write evaluate()'s arrays to DIR for a GPU machine "
+                        "(benchmarks/offload.py train); no table")
+    p.add_argument("--offloaded", metavar="DIR",
+                   help="the table from models trained by offload.py (its --out folder)")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
     p.add_argument("--out")
     return p.parse_args()
@@ -113,17 +123,26 @@ def main():
     arch_tag = "" if args.arch == "convnet3" else f"_{args.arch}"  # keeps ConvNet-3 results apart
     if args.train_lr != 0.01:  # and results of another training rate
         arch_tag += f"_trainlr{args.train_lr:g}".replace(".", "").replace("-", "m")
-    rows, full_row = [], None
+    rows, full_row, trained_on = [], None, set()
     for ipc in args.ipc:
         views, meta = {}, {}
         for m in args.methods:
             views[m], secs, extra = build_arm(ds, table, prior, m, ipc, args)
             meta[m] = dict(seconds=round(secs, 2), **extra)
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
-        res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
-                       full_epochs=args.full_epochs, lr=args.train_lr,
-                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}{args.part}")
+        recipe = dict(arch=args.arch, epochs=epochs, seeds=seeds,
+                      add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
+                      full_epochs=args.full_epochs, lr=args.train_lr,
+                      eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}{args.part}")
+        if args.offload:
+            offload.export(ds, "ground_truth", views, args.offload, **recipe)
+            print(f"[ipc {ipc}] wrote {recipe['eval_key']} to {args.offload}", flush=True)
+            continue
+        if args.offloaded:
+            res = offload.load(args.offloaded, recipe["eval_key"])
+            trained_on.add(f"{res['device']}, torch {res['torch']}")
+        else:
+            res = evaluate(ds, "ground_truth", views, **recipe)
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
             row = dict(dataset=args.dataset, method=name, arch=args.arch,
@@ -139,6 +158,8 @@ def main():
             else:
                 rows.append(row)
             print(json.dumps(row), flush=True)
+    if args.offload:
+        return
     if full_row is not None:
         rows.append(full_row)
     name = f"low_volume_{args.dataset}{args.tag}{arch_tag}{args.part}.json"
@@ -146,7 +167,8 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, train_lr=args.train_lr,
+    extra = dict(training_device="; ".join(sorted(trained_on))) if trained_on else {}
+    write_meta(out, epochs=epochs, full_epochs=args.full_epochs, train_lr=args.train_lr, **extra,
                prior=prior.path, prior_card=dict(
         recognisability=prior.card.recognisability, training=prior.card.training),
         nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,

@@ -52,6 +52,10 @@ def low_volume(dataset, tag=""):
     rec = card.get("recognisability", {}).get("overall")
     tr = card.get("training", {})
     out = [_provenance(meta, f"python benchmarks/low_volume.py --dataset {dataset}"), "",
+           *([f"Models trained on {meta['training_device']} by `benchmarks/offload.py train` "
+              "from the arrays and recipe this command exported (`--offload`; evaluate()'s own "
+              "sets, seeds and random subsets); the table was made here with `--offloaded`.", ""]
+             if meta.get("training_device") else []),
            f"Prior: {tr.get('steps', '?')} steps, {tr.get('seconds', 0) / 60:.1f} min of fitting; "
            f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
            f"{ARCH_NAMES.get(rows[0].get('arch'), rows[0].get('arch'))} trained "
@@ -182,6 +186,12 @@ def _current_nopt():
 GLANCE_METHODS = ["random", "herding", "kcenter", "plain", "nopt", "nopt-df"]
 
 
+def _trained_on(meta):
+    """' (trained on <GPU>)' for a table whose models offload.py trained elsewhere."""
+    dev = meta.get("training_device", "")
+    return f" (trained on {dev.split(',')[0]})" if dev else ""
+
+
 def at_a_glance(dataset, arch, train_lr, tags):
     """Every low-volume method per IPC for one network and SGD rate, NOpt at today's defaults.
 
@@ -195,7 +205,7 @@ def at_a_glance(dataset, arch, train_lr, tags):
         if rows is None or rows[0]["arch"] != arch or meta.get("train_lr", 0.01) != train_lr:
             continue
         current = all(meta.get("nopt", {}).get(k) == v for k, v in defaults.items())
-        sources.append(f"`low_volume_{dataset}{tag}.json`")
+        sources.append(f"`low_volume_{dataset}{tag}.json`" + _trained_on(meta))
         for r in rows:
             if r["method"] == "full":
                 full = full or r
@@ -244,7 +254,7 @@ def training_rate_by_size(dataset, pairs):
             lr = meta.get("train_lr", 0.01)
             rates.add(lr)
             recipes.add((meta.get("epochs"), rows[0]["seeds"], rows[0]["arch"]))
-            sources.append(f"`low_volume_{dataset}{tag}.json`")
+            sources.append(f"`low_volume_{dataset}{tag}.json`" + _trained_on(meta))
             for r in rows:
                 if r["method"] != "full":
                     cells[k, r["ipc"], r["method"], lr] = r
@@ -415,7 +425,14 @@ def main():
              *at_a_glance("fashion-mnist", "convnet3", 0.01,
                           ["_lr003", "", "_ipc50", "_ipc50_kcenter_df"]), "",
              "### Fashion-MNIST, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
-             *at_a_glance("fashion-mnist", "resnet18_small", 0.01, ["_lr003_resnet18_small"]), "",
+             *at_a_glance("fashion-mnist", "resnet18_small", 0.01,
+                          ["_lr003_resnet18_small", "_lr003_resnet18_small_ipc10",
+                           "_ipc50_resnet18_small"]), "",
+             "### Fashion-MNIST, ResNet-18 at lr 0.1", "",
+             *at_a_glance("fashion-mnist", "resnet18_small", 0.1,
+                          ["_lr003_resnet18_small_trainlr01",
+                           "_lr003_resnet18_small_trainlr01_ipc10",
+                           "_ipc50_resnet18_small_trainlr01"]), "",
              "## Low volume: digits", "", *low_volume("digits"), "",
              "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
              "### NOpt with a randomly initialised ConvNet as feature extractor", "",
@@ -453,6 +470,21 @@ def main():
              *low_volume("fashion-mnist", "_extractor_random"), "",
              "### ResNet-18 as the evaluation network, IPC 1 (current NOpt defaults)", "",
              *low_volume("fashion-mnist", "_lr003_resnet18_small"), "",
+             "### ResNet-18, IPC 10 (the same sets as the lr 0.03 NOpt table; trained on a GPU)",
+             "", *low_volume("fashion-mnist", "_lr003_resnet18_small_ipc10"), "",
+             "### ResNet-18 at lr 0.1, IPC 10 (the same sets; trained on a GPU)", "",
+             *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01_ipc10"), "",
+             "### ResNet-18 at lr 0.1, IPC 1 (the same sets as the IPC 1 table; trained on a GPU)",
+             "", *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01"), "",
+             "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe; trained on a GPU)", "",
+             *low_volume("fashion-mnist", "_ipc50_resnet18_small"), "",
+             "### ResNet-18 at lr 0.1, IPC 50 (the same sets; trained on a GPU)", "",
+             *low_volume("fashion-mnist", "_ipc50_resnet18_small_trainlr01"), "",
+             "### ResNet-18's training rate by set size (from the tables above)", "",
+             *training_rate_by_size("fashion-mnist", [
+                 ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01"]),
+                 ("_lr003_resnet18_small_ipc10", ["_lr003_resnet18_small_trainlr01_ipc10"]),
+                 ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
              "## High volume: digits", "", *high_volume("digits"), "",
              "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
              "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",

@@ -6,8 +6,6 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-import fiftyone.core.utils as fou
-
 from .config import device as pick_device
 from .models import create_classifier
 
@@ -46,7 +44,7 @@ def train_classifier(images, labels, num_classes, arch="convnet3", epochs=300, b
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
     start = time.perf_counter()
     model.train()
-    with fou.ProgressBar(total=epochs, progress=progress, iters_str="epochs") as pb:
+    with _progress_bar(epochs, progress) as pb:
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=gen)
             for k in range(0, len(x), batch_size):
@@ -62,16 +60,39 @@ def train_classifier(images, labels, num_classes, arch="convnet3", epochs=300, b
     return model, time.perf_counter() - start
 
 
+class _NoBar:
+    """Stands in for FiftyOne's progress bar when none is asked for."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, *args, **kwargs):
+        pass
+
+
+def _progress_bar(total, progress):
+    """FiftyOne's bar over ``total`` epochs; imported only when asked for, so that training
+    on arrays needs only torch and timm (e.g. on a GPU box without FiftyOne)."""
+    if progress is False:
+        return _NoBar()
+    import fiftyone.core.utils as fou
+
+    return fou.ProgressBar(total=total, progress=progress, iters_str="epochs")
+
+
 @torch.no_grad()
 def predict(model, images, batch_size=1000):
     """Logits of ``model`` on float images (tensor or uint8 array) in batches."""
-    from .data import to_unit_range
-
     dev = next(model.parameters()).device
     out = []
     for k in range(0, len(images), batch_size):
         xb = images[k : k + batch_size]
         if not torch.is_tensor(xb):
+            from .data import to_unit_range  # FiftyOne's data layer: only for uint8 arrays
+
             xb = to_unit_range(xb)
         out.append(model(xb.to(dev)).float().cpu())
     return torch.cat(out) if out else torch.zeros(0)

@@ -66,6 +66,19 @@ def test_full_arm_epoch_rule():
     assert evaluation.full_arm_epochs(10, 5000, 1437) == 10
 
 
+def test_training_on_arrays_needs_no_fiftyone():
+    """train_classifier/predict run where FiftyOne is not installed (a GPU box, say)."""
+    code = ("import sys; sys.modules['fiftyone'] = None\n"  # any FiftyOne import now fails
+            "import torch\n"
+            "from fiftyone_dsco.training import predict, train_classifier\n"
+            "x = torch.rand(20, 1, 16, 16) * 2 - 1; y = torch.arange(20) % 2\n"
+            "model, secs = train_classifier(x, y, 2, epochs=2, batch_size=8)\n"
+            "print(tuple(predict(model, x).shape))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "(20, 2)"
+
+
 def test_results_are_stored_on_the_dataset(evaluated):
     ds, res = evaluated
     assert "dsco_eval" in ds.list_runs()

@@ -1,0 +1,151 @@
+"""Train an evaluation's models on another machine: arrays out here, models trained there.
+
+``evaluate()`` loads every training set and the test split as arrays, then trains one model
+per arm and seed. Only the training wants a GPU, and it needs only torch, timm and
+``fiftyone_dsco.training``; a GPU box without FiftyOne or MongoDB can do it::
+
+    python benchmarks/low_volume.py ... --offload DIR         # here: writes DIR/<eval_key>.*
+    python benchmarks/offload.py train DIR --out RESULTS       # there: RESULTS/<eval_key>.json
+    python benchmarks/low_volume.py ... --offloaded RESULTS    # here: the table
+
+The arrays, seeds, random subsets, epochs and SGD recipe are evaluate()'s own (its plan is
+built, leakage check included, by the same code); only the device differs. The test and
+train arrays are written once per content (``arrays-<hash>.npz``) and shared by the jobs.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+JOB = ".job.json"
+
+
+def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3", epochs=300,
+           seeds=(0, 1, 2), add_full=True, full_epochs=None, lr=0.01, batch_size=256):
+    """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``."""
+    from fiftyone_dsco import evaluation as ev
+
+    plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
+                    True, add_full, full_epochs, eval_key, batch_size, lr, False)
+    arrays = ev._load_arrays(plan, progress=False)
+    os.makedirs(folder, exist_ok=True)
+    shared = {"test": arrays["test"], "test_labels": plan["test_table"].labels()}
+    if "train" in arrays:
+        shared["train"] = arrays["train"]
+    digest = hashlib.sha1(b"".join(np.ascontiguousarray(a).tobytes()
+                                   for a in shared.values())).hexdigest()[:12]
+    shared_name = f"arrays-{digest}.npz"
+    if not os.path.isfile(os.path.join(folder, shared_name)):
+        np.savez_compressed(os.path.join(folder, shared_name), **shared)
+    own, arms = {}, []
+    for arm, spec in plan["arms"].items():
+        jobs = []
+        for seed in plan["seeds"]:
+            images, labels, arm_epochs = ev._arm_data(plan, arrays, arm, seed)
+            key = f"{arm}__{seed}"
+            if spec["kind"] in (ev.RANDOM, ev.FULL):  # rows of the shared train array
+                rows = (np.arange(len(labels)) if spec["kind"] == ev.FULL
+                        else ev._random_rows(plan["table"], spec["counts"], seed))
+                own[key + "__rows"] = rows
+            else:
+                own[key + "__x"] = images
+            own[key + "__y"] = np.asarray(labels)
+            jobs.append(dict(seed=seed, key=key, epochs=int(arm_epochs)))
+        arms.append(dict(arm=arm, name=spec["name"], kind=spec["kind"], jobs=jobs))
+    np.savez_compressed(os.path.join(folder, f"{eval_key}.npz"), **own)
+    recipe = dict(eval_key=eval_key, arrays=shared_name, arch=plan["arch"],
+                  num_classes=len(plan["table"].classes), classes=plan["table"].classes,
+                  batch_size=plan["batch_size"], lr=plan["lr"], epochs=plan["epochs"],
+                  full_epochs=plan["full_epochs"], seeds=plan["seeds"],
+                  train_size=plan["table"].num_samples, arms=arms)
+    with open(os.path.join(folder, eval_key + JOB), "w") as f:
+        json.dump(recipe, f, indent=1)
+    return recipe
+
+
+def load(folder, eval_key):
+    """The results of a trained job, shaped like evaluate()'s (``arms``: name, acc_mean, ...)."""
+    path = os.path.join(folder, f"{eval_key}.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no trained results; run `offload.py train` on the "
+                                f"folder that --offload wrote, then pass its --out here.")
+    with open(path) as f:
+        res = json.load(f)
+    if not res.get("complete"):
+        raise RuntimeError(f"{path}: training stopped before every arm finished.")
+    return res
+
+
+def _to_unit(images):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).float() / 127.5 - 1.0
+
+
+def train_job(folder, recipe, out, device=None):
+    """Train every arm and seed of one exported job; writes ``out`` after each arm."""
+    import torch
+
+    from fiftyone_dsco.training import predict, train_classifier
+
+    shared = np.load(os.path.join(folder, recipe["arrays"]))
+    own = np.load(os.path.join(folder, recipe["eval_key"] + ".npz"))
+    test_x, test_y = _to_unit(shared["test"]), shared["test_labels"]
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    res = dict(eval_key=recipe["eval_key"], arch=recipe["arch"], lr=recipe["lr"],
+               seeds=recipe["seeds"], batch_size=recipe["batch_size"],
+               device=torch.cuda.get_device_name(0) if dev.startswith("cuda") else "cpu",
+               torch=torch.__version__, arms={}, complete=False)
+    t0 = time.perf_counter()
+    for arm in recipe["arms"]:
+        fits = []
+        for job in arm["jobs"]:
+            k = job["key"]
+            x = own[k + "__x"] if k + "__x" in own else shared["train"][own[k + "__rows"]]
+            model, secs = train_classifier(
+                _to_unit(x), own[k + "__y"], recipe["num_classes"], recipe["arch"], job["epochs"],
+                recipe["batch_size"], recipe["lr"], seed=job["seed"], device=dev)
+            acc = float((predict(model, test_x).argmax(1).numpy() == test_y).mean())
+            fits.append(dict(acc=acc, seconds=secs, size=len(x), epochs=job["epochs"]))
+        accs = [f["acc"] for f in fits]
+        res["arms"][arm["arm"]] = dict(
+            name=arm["name"], kind=arm["kind"], accs=accs, acc_mean=float(np.mean(accs)),
+            acc_std=float(np.std(accs, ddof=1 if len(accs) >= 2 else 0)),
+            size=fits[0]["size"], epochs=fits[0]["epochs"],
+            seconds=float(np.mean([f["seconds"] for f in fits])))
+        res["complete"] = len(res["arms"]) == len(recipe["arms"])
+        res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        with open(out, "w") as f:
+            json.dump(res, f, indent=1)
+        print(f"{recipe['eval_key']} {arm['name']}: {100 * np.mean(accs):.2f} "
+              f"({res['wall_seconds']} s)", flush=True)
+    return res
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train every exported job of a folder")
+    t.add_argument("folder")
+    t.add_argument("--out", required=True, help="folder for <eval_key>.json results")
+    t.add_argument("--jobs", nargs="+", help="eval keys to train, in this order (default: all)")
+    t.add_argument("--device")
+    args = p.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    keys = args.jobs or sorted(os.path.basename(f)[: -len(JOB)]
+                               for f in glob.glob(os.path.join(args.folder, "*" + JOB)))
+    os.makedirs(args.out, exist_ok=True)
+    for key in keys:
+        with open(os.path.join(args.folder, key + JOB)) as f:
+            recipe = json.load(f)
+        train_job(args.folder, recipe, os.path.join(args.out, key + ".json"), args.device)
+
+
+if __name__ == "__main__":
+    main()

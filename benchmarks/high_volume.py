@@ -29,6 +29,7 @@ import os
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+import offload
 from _env import results_path, run_or_replace, write_meta
 from low_volume import coreset_ids
 
@@ -55,6 +56,11 @@ def parse():
                    help="epochs of the full train split (trained once, with the first fraction)")
     p.add_argument("--no-full", action="store_true",
                    help="skip the full split (the report takes it from the untagged table)")
+    p.add_argument("--offload", metavar="DIR",
+                   help="build the sets and write evaluate()'s arrays to DIR for a GPU machine "
+                        "(benchmarks/offload.py train); no table")
+    p.add_argument("--offloaded", metavar="DIR",
+                   help="the table from models trained by offload.py (its --out folder)")
     p.add_argument("--quick", action="store_true", help="1 seed, 10 epochs, fractions 0.1 0.5")
     p.add_argument("--out")
     return p.parse_args()
@@ -104,7 +110,7 @@ def main():
         syn_seconds.setdefault(n, time.perf_counter() - t)
         return key
 
-    rows, full_row = [], None
+    rows, full_row, trained_on = [], None, set()
     for f in fractions:
         b = max(1, round(f * n_train / n_cls))
         pct = int(round(100 * f))
@@ -129,10 +135,19 @@ def main():
             t = time.perf_counter()
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build["dsco-real"] = time.perf_counter() - t
-        res = evaluate(ds, "ground_truth", views, arch=args.arch, epochs=epochs, seeds=seeds,
-                       add_random="random" not in args.skip,
-                       add_full=full_row is None and not args.no_full, full_epochs=args.full_epochs,
-                       eval_key=f"bench_hv_{pct}{args.tag}", progress=False)
+        recipe = dict(arch=args.arch, epochs=epochs, seeds=seeds,
+                      add_random="random" not in args.skip,
+                      add_full=f == fractions[0] and not args.no_full,  # once
+                      full_epochs=args.full_epochs, eval_key=f"bench_hv_{pct}{args.tag}")
+        if args.offload:
+            offload.export(ds, "ground_truth", views, args.offload, **recipe)
+            print(f"[{pct} %] wrote {recipe['eval_key']} to {args.offload}", flush=True)
+            continue
+        if args.offloaded:
+            res = offload.load(args.offloaded, recipe["eval_key"], partial=True)
+            trained_on.add(f"{res['device']}, torch {res['torch']}")
+        else:
+            res = evaluate(ds, "ground_truth", views, progress=False, **recipe)
         for arm in res["arms"].values():
             name = arm["name"]
             row = dict(dataset=args.dataset, method=name, arch=args.arch, ipc=arm["ipc"],
@@ -147,10 +162,11 @@ def main():
             else:
                 rows.append(row)
             print(json.dumps(row), flush=True)
-        _write(args, rows + [full_row] if full_row else rows, epochs, prior)  # partial results last
+        _write(args, rows + [full_row] if full_row else rows, epochs, prior,  # partial results last
+               trained_on)
 
 
-def _write(args, rows, epochs, prior):
+def _write(args, rows, epochs, prior, trained_on=()):
     out = args.out or results_path(f"high_volume_{args.dataset}{args.tag}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as fh:
@@ -158,7 +174,8 @@ def _write(args, rows, epochs, prior):
     write_meta(out, epochs=epochs, full_epochs=args.full_epochs, split="split_budget",
                coresets=args.coresets, skip=args.skip,
                fixed_synthetic=args.fixed_synthetic, prior=prior.path,
-               nopt=dict(lr=args.lr, reuse_prediction=not args.no_reuse))
+               nopt=dict(lr=args.lr, reuse_prediction=not args.no_reuse),
+               **(dict(training_device="; ".join(sorted(trained_on))) if trained_on else {}))
     print(f"wrote {out}")
 
 

@@ -7,6 +7,7 @@ per arm and seed. Only the training wants a GPU, and it needs only torch, timm a
     python benchmarks/low_volume.py ... --offload DIR         # here: writes DIR/<eval_key>.*
     python benchmarks/offload.py train DIR --out RESULTS       # there: RESULTS/<eval_key>.json
     python benchmarks/low_volume.py ... --offloaded RESULTS    # here: the table
+    (high_volume.py takes the same two options)
 
 The arrays, seeds, random subsets, epochs and SGD recipe are evaluate()'s own (its plan is
 built, leakage check included, by the same code); only the device differs. The test and
@@ -27,12 +28,13 @@ JOB = ".job.json"
 
 
 def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3", epochs=300,
-           seeds=(0, 1, 2), add_full=True, full_epochs=None, lr=0.01, batch_size=256):
+           seeds=(0, 1, 2), add_random=True, add_full=True, full_epochs=None, lr=0.01,
+           batch_size=256):
     """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``."""
     from fiftyone_dsco import evaluation as ev
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
-                    True, add_full, full_epochs, eval_key, batch_size, lr, False)
+                    add_random, add_full, full_epochs, eval_key, batch_size, lr, False)
     arrays = ev._load_arrays(plan, progress=False)
     os.makedirs(folder, exist_ok=True)
     shared = {"test": arrays["test"], "test_labels": plan["test_table"].labels()}
@@ -43,19 +45,26 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
     shared_name = f"arrays-{digest}.npz"
     if not os.path.isfile(os.path.join(folder, shared_name)):
         np.savez_compressed(os.path.join(folder, shared_name), **shared)
-    own, arms = {}, []
+    own, arms, train_rows = {}, [], None
     for arm, spec in plan["arms"].items():
         jobs = []
         for seed in plan["seeds"]:
             images, labels, arm_epochs = ev._arm_data(plan, arrays, arm, seed)
-            key = f"{arm}__{seed}"
-            if spec["kind"] in (ev.RANDOM, ev.FULL):  # rows of the shared train array
-                rows = (np.arange(len(labels)) if spec["kind"] == ev.FULL
-                        else ev._random_rows(plan["table"], spec["counts"], seed))
-                own[key + "__rows"] = rows
-            else:
-                own[key + "__x"] = images
-            own[key + "__y"] = np.asarray(labels)
+            if spec["kind"] == ev.FULL:
+                rows = np.arange(len(labels))
+            elif spec["kind"] == ev.RANDOM:
+                rows = ev._random_rows(plan["table"], spec["counts"], seed)
+            else:  # a surrogate set: the same for every seed, stored once
+                if train_rows is None:
+                    train_rows = {i: k for k, i in enumerate(plan["table"].ids())}
+                rows = ([train_rows.get(i) for i in spec["ids"]] if "train" in shared else [None])
+            key = f"{arm}__{seed}" if spec["kind"] == ev.RANDOM else arm
+            if None in rows:  # synthetic images: their own pixels
+                own.setdefault(key + "__x", images)
+            else:  # real train samples: rows of the shared train array
+                assert np.array_equal(shared["train"][rows], images), arm
+                own.setdefault(key + "__rows", np.asarray(rows))
+            own.setdefault(key + "__y", np.asarray(labels))
             jobs.append(dict(seed=seed, key=key, epochs=int(arm_epochs)))
         arms.append(dict(arm=arm, name=spec["name"], kind=spec["kind"], jobs=jobs))
     np.savez_compressed(os.path.join(folder, f"{eval_key}.npz"), **own)
@@ -69,8 +78,9 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
     return recipe
 
 
-def load(folder, eval_key):
-    """The results of a trained job, shaped like evaluate()'s (``arms``: name, acc_mean, ...)."""
+def load(folder, eval_key, partial=False):
+    """The results of a trained job, shaped like evaluate()'s (``arms``: name, acc_mean, ...);
+    with ``partial``, also those of a job cut short (only its finished arms)."""
     path = os.path.join(folder, f"{eval_key}.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no trained results; run `offload.py train` on the "
@@ -78,7 +88,9 @@ def load(folder, eval_key):
     with open(path) as f:
         res = json.load(f)
     if not res.get("complete"):
-        raise RuntimeError(f"{path}: training stopped before every arm finished.")
+        if not partial:
+            raise RuntimeError(f"{path}: training stopped before every arm finished.")
+        print(f"warning: {path} holds only {sorted(res['arms'])} (cut short)", flush=True)
     return res
 
 
@@ -111,14 +123,20 @@ def train_job(folder, recipe, out, device=None):
             model, secs = train_classifier(
                 _to_unit(x), own[k + "__y"], recipe["num_classes"], recipe["arch"], job["epochs"],
                 recipe["batch_size"], recipe["lr"], seed=job["seed"], device=dev)
-            acc = float((predict(model, test_x).argmax(1).numpy() == test_y).mean())
-            fits.append(dict(acc=acc, seconds=secs, size=len(x), epochs=job["epochs"]))
+            pred = predict(model, test_x).argmax(1).numpy()
+            per_class = [float((pred[test_y == k] == k).mean()) if (test_y == k).any() else None
+                         for k in range(recipe["num_classes"])]
+            fits.append(dict(acc=float((pred == test_y).mean()), per_class=per_class,
+                             seconds=secs, size=len(x), epochs=job["epochs"]))
         accs = [f["acc"] for f in fits]
         res["arms"][arm["arm"]] = dict(
             name=arm["name"], kind=arm["kind"], accs=accs, acc_mean=float(np.mean(accs)),
             acc_std=float(np.std(accs, ddof=1 if len(accs) >= 2 else 0)),
-            size=fits[0]["size"], epochs=fits[0]["epochs"],
-            seconds=float(np.mean([f["seconds"] for f in fits])))
+            size=fits[0]["size"], ipc=fits[0]["size"] / recipe["num_classes"],
+            epochs=fits[0]["epochs"],
+            seconds=float(np.mean([f["seconds"] for f in fits])),
+            per_class=dict(zip(recipe["classes"], np.mean(
+                np.array([f["per_class"] for f in fits], dtype=float), axis=0).tolist())))
         res["complete"] = len(res["arms"]) == len(recipe["arms"])
         res["wall_seconds"] = round(time.perf_counter() - t0, 1)
         with open(out, "w") as f:

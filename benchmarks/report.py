@@ -277,6 +277,28 @@ def training_rate_by_size(dataset, pairs):
     return out
 
 
+def device_check(dataset, cpu_tag, gpu_tag):
+    """The same sets, seeds and recipe trained here (CPU) and by offload.py on a GPU."""
+    cpu, cpu_meta = _load(f"low_volume_{dataset}{cpu_tag}.json")
+    gpu, gpu_meta = _load(f"low_volume_{dataset}{gpu_tag}.json")
+    if cpu is None or gpu is None:
+        return [f"_Needs `low_volume_{dataset}{cpu_tag}.json` and `{gpu_tag}` (run_all.sh)._"]
+    gpu_rows = {(r["method"], r["ipc"]): r for r in gpu}
+    out = [_provenance(gpu_meta, ""), "",
+           f"Top-1 % (mean ± std over seeds) of each set trained on {cpu_meta['machine']} "
+           f"(`low_volume_{dataset}{cpu_tag}.json`) and, from the same exported arrays, seeds "
+           f"and recipe, on {gpu_meta.get('training_device') or gpu_meta['machine']} "
+           f"(`low_volume_{dataset}{gpu_tag}.json`).", "",
+           "| method | IPC | CPU | GPU | GPU − CPU |", "|---|---:|---:|---:|---:|"]
+    for r in cpu:
+        g = gpu_rows.get((r["method"], r["ipc"]))
+        if g:
+            out.append(f"| {r['method']} | {r['ipc']} | {r['acc_mean']:.2f} ± {r['acc_std']:.2f} | "
+                       f"{g['acc_mean']:.2f} ± {g['acc_std']:.2f} | "
+                       f"{g['acc_mean'] - r['acc_mean']:+.2f} |")
+    return out
+
+
 def resnet_recipe(dataset):
     rows, meta, out = _dataset_table("resnet_recipe", dataset)
     if rows is None:
@@ -470,6 +492,9 @@ def main():
              *low_volume("fashion-mnist", "_extractor_random"), "",
              "### ResNet-18 as the evaluation network, IPC 1 (current NOpt defaults)", "",
              *low_volume("fashion-mnist", "_lr003_resnet18_small"), "",
+             "### The same IPC 1 sets trained on a GPU: does the device change the numbers?", "",
+             *device_check("fashion-mnist", "_lr003_resnet18_small", "_lr003_resnet18_small_gpu"),
+             "",
              "### ResNet-18, IPC 10 (the same sets as the lr 0.03 NOpt table; trained on a GPU)",
              "", *low_volume("fashion-mnist", "_lr003_resnet18_small_ipc10"), "",
              "### ResNet-18 at lr 0.1, IPC 10 (the same sets; trained on a GPU)", "",

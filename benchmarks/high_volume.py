@@ -110,17 +110,12 @@ def main():
         syn_seconds.setdefault(n, time.perf_counter() - t)
         return key
 
-    rows, full_row, trained_on = [], None, set()
-    for f in fractions:
-        b = max(1, round(f * n_train / n_cls))
-        pct = int(round(100 * f))
+    def build_views(b, pct, n_syn):  # every arm's set at b per class, and its build seconds
         views, build = {}, {}
         for sel in args.coresets:
             t = time.perf_counter()
             views[sel] = ds.select(coreset_ids(ds, table, prior, sel, b))
             build[sel] = time.perf_counter() - t
-        n_syn = {} if "dsco" in args.skip else {"dsco": split_budget(b)[0]}
-        n_syn.update({f"dsco-syn{n}": n for n in args.fixed_synthetic})
         for arm, n in n_syn.items():
             m = min(n, b)
             key = nopt_run(m) if m else None  # synthesis time counted once, below
@@ -135,18 +130,29 @@ def main():
             t = time.perf_counter()
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
             build["dsco-real"] = time.perf_counter() - t
+        return views, build
+
+    rows, full_row, trained_on = [], None, set()
+    for f in fractions:
+        b = max(1, round(f * n_train / n_cls))
+        pct = int(round(100 * f))
+        n_syn = {} if "dsco" in args.skip else {"dsco": split_budget(b)[0]}
+        n_syn.update({f"dsco-syn{n}": n for n in args.fixed_synthetic})
         recipe = dict(arch=args.arch, epochs=epochs, seeds=seeds,
                       add_random="random" not in args.skip,
                       add_full=f == fractions[0] and not args.no_full,  # once
                       full_epochs=args.full_epochs, eval_key=f"bench_hv_{pct}{args.tag}")
-        if args.offload:
-            offload.export(ds, "ground_truth", views, args.offload, **recipe)
-            print(f"[{pct} %] wrote {recipe['eval_key']} to {args.offload}", flush=True)
-            continue
-        if args.offloaded:
+        if args.offloaded:  # the sets were built by --offload, which kept their build times
             res = offload.load(args.offloaded, recipe["eval_key"], partial=True)
             trained_on.add(f"{res['device']}, torch {res['torch']}")
+            build = res["extra"]["build"]
         else:
+            views, build = build_views(b, pct, n_syn)
+            if args.offload:
+                offload.export(ds, "ground_truth", views, args.offload, extra=dict(build=build),
+                               **recipe)
+                print(f"[{pct} %] wrote {recipe['eval_key']} to {args.offload}", flush=True)
+                continue
             res = evaluate(ds, "ground_truth", views, progress=False, **recipe)
         for arm in res["arms"].values():
             name = arm["name"]

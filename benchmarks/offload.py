@@ -29,8 +29,9 @@ JOB = ".job.json"
 
 def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3", epochs=300,
            seeds=(0, 1, 2), add_random=True, add_full=True, full_epochs=None, lr=0.01,
-           batch_size=256):
-    """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``."""
+           batch_size=256, extra=None):
+    """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``;
+    ``extra`` (JSON) travels with the job and comes back in its results."""
     from fiftyone_dsco import evaluation as ev
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
@@ -72,7 +73,7 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
                   num_classes=len(plan["table"].classes), classes=plan["table"].classes,
                   batch_size=plan["batch_size"], lr=plan["lr"], epochs=plan["epochs"],
                   full_epochs=plan["full_epochs"], seeds=plan["seeds"],
-                  train_size=plan["table"].num_samples, arms=arms)
+                  train_size=plan["table"].num_samples, arms=arms, extra=extra or {})
     with open(os.path.join(folder, eval_key + JOB), "w") as f:
         json.dump(recipe, f, indent=1)
     return recipe
@@ -113,7 +114,7 @@ def train_job(folder, recipe, out, device=None):
     res = dict(eval_key=recipe["eval_key"], arch=recipe["arch"], lr=recipe["lr"],
                seeds=recipe["seeds"], batch_size=recipe["batch_size"],
                device=torch.cuda.get_device_name(0) if dev.startswith("cuda") else "cpu",
-               torch=torch.__version__, arms={}, complete=False)
+               torch=torch.__version__, extra=recipe.get("extra", {}), arms={}, complete=False)
     t0 = time.perf_counter()
     for arm in recipe["arms"]:
         fits = []

@@ -43,6 +43,15 @@ def _full_epochs(rows):
     return f"{full[0]['epochs']} epochs" if full else "not trained"
 
 
+def _offload_note(meta):
+    """Lines saying where offload.py trained a table's models (none for a table trained here)."""
+    if not meta.get("training_device"):
+        return []
+    return [f"Models trained on {meta['training_device']} by `benchmarks/offload.py train` "
+            "from the arrays and recipe this command exported (`--offload`; evaluate()'s own "
+            "sets, seeds and random subsets); the table was made here with `--offloaded`.", ""]
+
+
 def low_volume(dataset, tag=""):
     rows, meta = _load(f"low_volume_{dataset}{tag}.json")
     if rows is None:
@@ -52,10 +61,7 @@ def low_volume(dataset, tag=""):
     rec = card.get("recognisability", {}).get("overall")
     tr = card.get("training", {})
     out = [_provenance(meta, f"python benchmarks/low_volume.py --dataset {dataset}"), "",
-           *([f"Models trained on {meta['training_device']} by `benchmarks/offload.py train` "
-              "from the arrays and recipe this command exported (`--offload`; evaluate()'s own "
-              "sets, seeds and random subsets); the table was made here with `--offloaded`.", ""]
-             if meta.get("training_device") else []),
+           *_offload_note(meta),
            f"Prior: {tr.get('steps', '?')} steps, {tr.get('seconds', 0) / 60:.1f} min of fitting; "
            f"recognisability {100 * rec:.1f}%." if rec is not None else "", "",
            f"{ARCH_NAMES.get(rows[0].get('arch'), rows[0].get('arch'))} trained "
@@ -120,6 +126,7 @@ def high_volume(dataset, tag=""):
                    "what it writes as `dsco` where the split gives no NOpt image)."
                    if meta.get("synthetic_per_class") is not None else ")."))
     out = [_provenance(meta, f"python benchmarks/high_volume.py --dataset {dataset}"), "",
+           *_offload_note(meta),
            f"ConvNet-3, {meta.get('epochs', '?')} epochs for every set (the full split: "
            f"{full['epochs']}{full_note}), top-1 % on the held-out test split, mean ± std over "
            f"{full['seeds']} seeds. `dsco` = {dsco}; `dsco-real` = the same doping rule with no "
@@ -528,6 +535,8 @@ def main():
              "### Every 2-epoch arm in one table (from the six runs above)", "",
              *high_volume_combined("fashion-mnist", ["", "_coresets", "_herding", "_50",
                                                      "_kcenter", "_split"]), "",
+             "### 10 epochs per set, the full split too (trained on a GPU)", "",
+             *high_volume("fashion-mnist", "_gpu10"), "",
              "## Priors: fit and sampling throughput, recognisability per training minute", "",
              "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
              "### Digits (16×16)", "", *prior_quality("digits"), "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every table of docs/benchmarks.md, one command each, then the report.
-#   bash benchmarks/run_all.sh           # the full suite (about 35 h on 2 CPU cores, 20 of them the Fashion-MNIST
-#                                        # ResNet-18 tables, minutes on a GPU; see docs/benchmarks.md)
+#   bash benchmarks/run_all.sh           # the full suite (about 43 h on 2 CPU cores, 27 of them tables that a
+#                                        # GPU trains in minutes, see offload.py; docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs), results in
 #                                        # benchmarks/results/quick/; with the priors cached, a first
 #                                        # run synthesises its own sets (20.5 min on 2026-11-26, 5.6 of

@@ -6,7 +6,7 @@
 #                                        # benchmarks/results/quick/; with the priors cached, a first
 #                                        # run synthesises its own sets (20.5 min on 2026-11-26, 5.6 of
 #                                        # them FMNIST data-free NOpt, since left out), later runs
-#                                        # reuse them (11.4 min); see docs/benchmarks.md
+#                                        # reuse them (9.9 min); see docs/benchmarks.md
 # Priors, reference classifiers and features are cached under $DSCO_HOME, so a
 # second run skips their training. Logs go to benchmarks/logs/.
 set -euo pipefail

@@ -97,7 +97,7 @@ else run benchmarks/low_volume.py --dataset fashion-mnist --ipc 10 --no-full --t
     --no-full --tag _lr003
 # ResNet-18 at IPC 10 and 50, both rates, and IPC 1 at lr 0.1 (the same sets as above). On 2 CPU
 # cores these take ~20 h (IPC 10 with its 5-epoch full arm ~6.5 h per rate); the committed tables
-# were trained on one H100 (7.5 min) through benchmarks/offload.py: each command below with
+# were trained on one H100 (7 min) through benchmarks/offload.py: each command below with
 # `--offload .offload` here, `python benchmarks/offload.py train .offload --out .offload/results`
 # on the GPU box (torch + timm suffice), then each command with `--offloaded .offload/results`.
 # On a machine with a GPU and the package installed, the commands as written train there.

@@ -95,7 +95,7 @@ def load(folder, eval_key, partial=False):
     return res
 
 
-def _to_unit(images):
+def _to_unit(images):  # data.to_unit_range without FiftyOne's data layer
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).float() / 127.5 - 1.0
@@ -110,6 +110,7 @@ def train_job(folder, recipe, out, device=None):
     shared = np.load(os.path.join(folder, recipe["arrays"]))
     own = np.load(os.path.join(folder, recipe["eval_key"] + ".npz"))
     test_x, test_y = _to_unit(shared["test"]), shared["test_labels"]
+    train = shared["train"] if "train" in shared else None  # an npz decompresses on each access
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     res = dict(eval_key=recipe["eval_key"], arch=recipe["arch"], lr=recipe["lr"],
                seeds=recipe["seeds"], batch_size=recipe["batch_size"],
@@ -120,13 +121,13 @@ def train_job(folder, recipe, out, device=None):
         fits = []
         for job in arm["jobs"]:
             k = job["key"]
-            x = own[k + "__x"] if k + "__x" in own else shared["train"][own[k + "__rows"]]
+            x = own[k + "__x"] if k + "__x" in own else train[own[k + "__rows"]]
             model, secs = train_classifier(
                 _to_unit(x), own[k + "__y"], recipe["num_classes"], recipe["arch"], job["epochs"],
                 recipe["batch_size"], recipe["lr"], seed=job["seed"], device=dev)
             pred = predict(model, test_x).argmax(1).numpy()
-            per_class = [float((pred[test_y == k] == k).mean()) if (test_y == k).any() else None
-                         for k in range(recipe["num_classes"])]
+            per_class = [float((pred[test_y == c] == c).mean()) if (test_y == c).any() else None
+                         for c in range(recipe["num_classes"])]
             fits.append(dict(acc=float((pred == test_y).mean()), per_class=per_class,
                              seconds=secs, size=len(x), epochs=job["epochs"]))
         accs = [f["acc"] for f in fits]

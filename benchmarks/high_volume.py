@@ -56,10 +56,11 @@ def parse():
                    help="epochs of the full train split (trained once, with the first fraction)")
     p.add_argument("--no-full", action="store_true",
                    help="skip the full split (the report takes it from the untagged table)")
-    p.add_argument("--offload", metavar="DIR",
+    where = p.add_mutually_exclusive_group()  # export for a GPU box, or read what it trained
+    where.add_argument("--offload", metavar="DIR",
                    help="build the sets and write evaluate()'s arrays to DIR for a GPU machine "
                         "(benchmarks/offload.py train); no table")
-    p.add_argument("--offloaded", metavar="DIR",
+    where.add_argument("--offloaded", metavar="DIR",
                    help="the table from models trained by offload.py (its --out folder)")
     p.add_argument("--quick", action="store_true", help="1 seed, 10 epochs, fractions 0.1 0.5")
     p.add_argument("--out")
@@ -143,7 +144,7 @@ def main():
                       add_full=f == fractions[0] and not args.no_full,  # once
                       full_epochs=args.full_epochs, eval_key=f"bench_hv_{pct}{args.tag}")
         if args.offloaded:  # the sets were built by --offload, which kept their build times
-            res = offload.load(args.offloaded, recipe["eval_key"], partial=True)
+            res = offload.load(args.offloaded, recipe["eval_key"], recipe, partial=True)
             trained_on.add(f"{res['device']}, torch {res['torch']}")
             build = res["extra"]["build"]
         else:

@@ -54,10 +54,11 @@ def parse():
     p.add_argument("--part", default="",
                    help="suffix for the output file and evaluation keys only: more IPCs or methods "
                         "beside an earlier table, on the same synthesis runs (--tag)")
-    p.add_argument("--offload", metavar="DIR",
+    where = p.add_mutually_exclusive_group()  # export for a GPU box, or read what it trained
+    where.add_argument("--offload", metavar="DIR",
                    help="build the sets and write evaluate()'s arrays to DIR for a GPU machine "
                         "(benchmarks/offload.py train); no table")
-    p.add_argument("--offloaded", metavar="DIR",
+    where.add_argument("--offloaded", metavar="DIR",
                    help="the table from models trained by offload.py (its --out folder)")
     p.add_argument("--quick", action="store_true", help="1 seed, 30 epochs: checks that nothing broke")
     p.add_argument("--out")
@@ -139,7 +140,7 @@ def main():
             print(f"[ipc {ipc}] wrote {recipe['eval_key']} to {args.offload}", flush=True)
             continue
         if args.offloaded:
-            res = offload.load(args.offloaded, recipe["eval_key"])
+            res = offload.load(args.offloaded, recipe["eval_key"], recipe)
             trained_on.add(f"{res['device']}, torch {res['torch']}")
         else:
             res = evaluate(ds, "ground_truth", views, **recipe)

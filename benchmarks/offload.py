@@ -79,15 +79,23 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
     return recipe
 
 
-def load(folder, eval_key, partial=False):
+def load(folder, eval_key, recipe, partial=False):
     """The results of a trained job, shaped like evaluate()'s (``arms``: name, acc_mean, ...);
-    with ``partial``, also those of a job cut short (only its finished arms)."""
+    ``recipe`` (evaluate()'s arch, epochs, seeds, lr) must be the one the job was exported
+    with; with ``partial``, also a job cut short (only its finished arms)."""
     path = os.path.join(folder, f"{eval_key}.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no trained results; run `offload.py train` on the "
                                 f"folder that --offload wrote, then pass its --out here.")
     with open(path) as f:
         res = json.load(f)
+    want = dict(arch=recipe["arch"], lr=recipe.get("lr", 0.01), seeds=list(recipe["seeds"]))
+    got = {k: res[k] for k in want}
+    got_epochs = {a["epochs"] for a in res["arms"].values() if a["kind"] != "full"}
+    if got != want or got_epochs - {recipe["epochs"]}:
+        raise ValueError(f"{path} was trained with {got}, epochs {sorted(got_epochs)}, not "
+                         f"{want}, epochs {recipe['epochs']}: pass --offloaded the options "
+                         f"that --offload was given.")
     if not res.get("complete"):
         if not partial:
             raise RuntimeError(f"{path}: training stopped before every arm finished.")

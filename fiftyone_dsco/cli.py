@@ -3,7 +3,11 @@
 import click
 
 import fiftyone_dsco  # noqa: F401  (sets FiftyOne's environment defaults)
+from . import names
 from .errors import DscoError
+
+_LABEL_FIELD_OPTION = click.option("--label-field", default=names.DEFAULT_LABEL_FIELD,
+                                   show_default=True)
 
 
 class _Group(click.Group):
@@ -45,7 +49,7 @@ def datasets_list():
 
 
 @datasets.command("load")
-@click.argument("name", type=click.Choice(["digits", "fashion-mnist"]))
+@click.argument("name", type=click.Choice(list(names.BUILTIN_DATASETS)))
 @click.option("--dataset-name", help="FiftyOne dataset name (default dsco-<name>).")
 @click.option("--train-per-class", type=int, help="Keep at most this many train images per class.")
 @click.option("--test-per-class", type=int, help="Keep at most this many test images per class.")
@@ -59,12 +63,12 @@ def datasets_load(name, dataset_name, train_per_class, test_per_class, overwrite
                       test_per_class=test_per_class, overwrite=overwrite,
                       source_dir=source_dir, progress=True)
     click.echo(f"Dataset '{ds.name}': {len(ds)} samples")
-    _print_table(ds, "ground_truth")
+    _print_table(ds, names.DEFAULT_LABEL_FIELD)
 
 
 @datasets.command("info")
 @click.argument("dataset_name")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 def datasets_info(dataset_name, label_field):
     """Show the class table and splits of DATASET_NAME."""
     _print_table(_load_dataset(dataset_name), label_field)
@@ -76,7 +80,7 @@ def _load_dataset(name):
     if not fo.dataset_exists(name):
         raise click.ClickException(
             f"No FiftyOne dataset named '{name}'. Existing: {fo.list_datasets()}. "
-            f"Load a built-in one with 'dsco datasets load digits'."
+            f"Load a built-in one with 'dsco datasets load {names.DEFAULT_DATASET}'."
         )
     return fo.load_dataset(name)
 
@@ -99,7 +103,7 @@ def prior():
 
 @prior.command("fit")
 @click.argument("dataset_name")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 @click.option("--name", help="Prior name under $DSCO_HOME/priors (default <dataset>-<field>).")
 @click.option("--output-dir", type=click.Path(), help="Save the prior here instead.")
 @click.option("--image-size", type=int, help="Training resolution (default: image size, >= 16).")
@@ -184,7 +188,7 @@ def parse_shard_option(ctx, param, value):
     if value is None:
         return None
     from .errors import OptionError
-    from .shards import parse_shard
+    from .run_state import parse_shard
 
     try:
         return parse_shard(value)
@@ -201,6 +205,27 @@ def _extractor_options(timm_model, timm_checkpoint):
     return {"model": timm_model, "checkpoint": timm_checkpoint} if timm_checkpoint else None
 
 
+_EXTRACTOR_OPTIONS = [
+    click.option("--extractor", type=click.Choice(list(names.EXTRACTORS)),
+                 default=names.DEFAULT_EXTRACTOR, show_default=True, help="Feature extractor."),
+    click.option("--timm-model", default="resnet18", show_default=True,
+                 help="timm architecture of --timm-checkpoint (with --extractor timm)."),
+    click.option("--timm-checkpoint", type=click.Path(exists=True, dir_okay=False),
+                 help="Local checkpoint of the timm feature backbone (with --extractor timm)."),
+]
+
+
+def _apply(opts, f):
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _with_extractor_options(f):
+    """--extractor, --timm-model, --timm-checkpoint."""
+    return _apply(_EXTRACTOR_OPTIONS, f)
+
+
 def _synthesis_options(f):
     """Options shared by `synthesize` and `concentrate`."""
     opts = [
@@ -208,34 +233,29 @@ def _synthesis_options(f):
         click.option("--guidance", default=2.0, show_default=True, help="Classifier-free guidance scale."),
         click.option("--iterations", default=1, show_default=True, help="NOpt Adam steps per sampler step."),
         click.option("--lr", default=0.03, show_default=True, help="NOpt learning rate on x_t."),
-        click.option("--kernel", type=click.Choice(["gaussian", "linear"]), default="gaussian", show_default=True),
+        click.option("--kernel", type=click.Choice(list(names.KERNELS)), default=names.DEFAULT_KERNEL,
+                     show_default=True),
         click.option("--target-batch", default=500, show_default=True, help="Target features per NOpt iteration."),
         click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,
                      help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
                           "less per step; see docs/benchmarks.md)."),
-        click.option("--extractor", type=click.Choice(["reference", "random", "timm", "prior-latent"]),
-                     default="reference", show_default=True, help="Feature extractor."),
-        click.option("--timm-model", default="resnet18", show_default=True,
-                     help="timm architecture of --timm-checkpoint (with --extractor timm)."),
-        click.option("--timm-checkpoint", type=click.Path(exists=True, dir_okay=False),
-                     help="Local checkpoint of the timm feature backbone (with --extractor timm)."),
+        *_EXTRACTOR_OPTIONS,
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
         click.option("--seed", default=0, show_default=True),
         click.option("--overwrite", is_flag=True, help="Replace an existing run with other options."),
     ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    return _apply(opts, f)
 
 
 @main.command()
 @click.argument("dataset_name")
 @click.option("--prior", "prior_name", required=True, help="Prior name or folder.")
 @click.option("--ipc", type=int, required=True, help="Images per class.")
-@click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
+@click.option("--method", type=click.Choice(list(names.METHODS)), default=names.DEFAULT_METHOD,
+              show_default=True)
 @click.option("--run-key", help="Run key (default <method>[_df]_ipc<IPC>).")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @_synthesis_options
 def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, shard, timm_model,
@@ -269,23 +289,24 @@ def _print_synthesis(res):
               help="Instead of --synthetic-run: select real samples only, with this prior's "
                    "image size and classes.")
 @click.option("--budget", type=int, required=True, help="Real samples per class.")
-@click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
-              default="mmd-greedy", show_default=True)
-@click.option("--run-key", help="Run key (default <synthetic-run>_dope<budget>_<selector>).")
-@click.option("--extractor", type=click.Choice(["reference", "random", "prior-latent"]),
-              default="reference", show_default=True)
+@click.option("--selector", type=click.Choice(list(names.SELECTORS)),
+              default=names.DEFAULT_SELECTOR, show_default=True)
+@click.option("--run-key",
+              help="Run key (default <synthetic-run, or real>_dope<budget>_<selector>).")
+@_with_extractor_options
 @click.option("--clamp", is_flag=True, help="Cap the budget at each class's size.")
 @click.option("--k", "knn_k", type=int,
               help="mmd-greedy: neighbours per point in the sparse kernel.")
-@click.option("--backend", type=click.Choice(["auto", "faiss", "numpy"]),
+@click.option("--backend", type=click.Choice(list(names.SELECTION_BACKENDS)),
               help="mmd-greedy: sparse FAISS kernel, dense NumPy kernel, or auto (by class size).")
 @click.option("--threads", type=int, help="FAISS threads for the selection (default: all cores).")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 @click.option("--seed", default=0, show_default=True)
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
-def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor, clamp,
-         knn_k, backend, threads, label_field, seed, shard, overwrite):
+def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor,
+         timm_model, timm_checkpoint, clamp, knn_k, backend, threads, label_field, seed, shard,
+         overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
     from .doping import dope as run
 
@@ -293,7 +314,9 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
         raise click.UsageError("Give --synthetic-run (dope a synthesis run) or --prior (select "
                                "real samples only), not both and not neither.")
     res = run(_load_dataset(dataset_name), label_field, synthetic_run, budget, selector=selector,
-              run_key=run_key, extractor=extractor, clamp=clamp, seed=seed, shard=shard,
+              run_key=run_key, extractor=extractor,
+              extractor_options=_extractor_options(timm_model, timm_checkpoint), clamp=clamp,
+              seed=seed, shard=shard,
               overwrite=overwrite, prior=prior_name, threads=threads, progress=True,
               selector_options={k: v for k, v in (("k", knn_k), ("backend", backend))
                                 if v is not None})
@@ -311,14 +334,16 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
 @click.option("--budget", required=True,
               help="Images per class (an integer >= 1, e.g. 50) or a fraction of the train split "
                    "(a decimal in (0, 1], e.g. 0.2).")
-@click.option("--run-key", default="dsco", show_default=True)
-@click.option("--method", type=click.Choice(["nopt", "plain"]), default="nopt", show_default=True)
-@click.option("--selector", type=click.Choice(["mmd-greedy", "kcenter", "herding", "random"]),
-              default="mmd-greedy", show_default=True)
+@click.option("--run-key", default=names.DEFAULT_CONCENTRATE_KEY, show_default=True,
+              help="Run key of the doping run (the synthesis run's is <run-key>_syn).")
+@click.option("--method", type=click.Choice(list(names.METHODS)), default=names.DEFAULT_METHOD,
+              show_default=True)
+@click.option("--selector", type=click.Choice(list(names.SELECTORS)),
+              default=names.DEFAULT_SELECTOR, show_default=True)
 @click.option("--synthetic-cap", default=10, show_default=True,
               help="Most synthetic images per class; the split tapers to all real at 4x this "
                    "(docs/method.md).")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
                 label_field, seed, overwrite, timm_model, timm_checkpoint, **options):
@@ -339,17 +364,17 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 @click.option("--run", "run_keys", multiple=True,
               help="A synthesis/doping run whose set to train on (repeatable).")
 @click.option("--view", "view_names", multiple=True, help="A saved view to train on (repeatable).")
-@click.option("--arch", type=click.Choice(["convnet3", "resnet18_small"]), default="convnet3",
-              show_default=True)
+@click.option("--arch", type=click.Choice(list(names.ARCHITECTURES)),
+              default=names.DEFAULT_ARCHITECTURE, show_default=True)
 @click.option("--epochs", default=300, show_default=True)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
 @click.option("--lr", default=0.01, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="SGD learning rate of every model (ResNet-18 on ~100+ images: ~0.1; docs/benchmarks.md).")
-@click.option("--eval-key", default="dsco_eval", show_default=True)
+@click.option("--eval-key", default=names.DEFAULT_EVAL_KEY, show_default=True)
 @click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
 @click.option("--no-full", is_flag=True, help="Skip the full train split.")
 @click.option("--soft-labels", is_flag=True, help="Train on a full-data teacher's soft labels.")
-@click.option("--label-field", default="ground_truth", show_default=True)
+@_LABEL_FIELD_OPTION
 def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, lr, eval_key, no_random,
              no_full, soft_labels, label_field):
     """Train on concentrated sets of DATASET_NAME, test on its held-out split.
@@ -421,8 +446,8 @@ def runs_delete(dataset_name, run_key):
 
 
 @main.command()
-@click.option("--dataset", "builtin", default="digits", show_default=True,
-              type=click.Choice(["digits", "fashion-mnist"]))
+@click.option("--dataset", "builtin", default=names.DEFAULT_DATASET, show_default=True,
+              type=click.Choice(list(names.BUILTIN_DATASETS)))
 @click.option("--budget", default=20, show_default=True, help="Images per class of the concentrated set.")
 @click.option("--prior-steps", type=int, help="Prior training steps (default: 2000 for digits).")
 @click.option("--seeds", default=3, show_default=True, help="Seeds of the evaluation.")
@@ -445,19 +470,20 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     from .priors import fit_prior
 
     ds = load_builtin(builtin, progress=True)
+    field = names.DEFAULT_LABEL_FIELD
     click.echo(f"== 1/4 dataset '{ds.name}': {len(ds)} samples")
-    _print_table(ds, "ground_truth")
+    _print_table(ds, field)
     click.echo("== 2/4 prior (fitted once, then reused from $DSCO_HOME/priors)")
-    prior = fit_prior(ds, "ground_truth", name=builtin, steps=prior_steps, overwrite=overwrite,
+    prior = fit_prior(ds, field, name=builtin, steps=prior_steps, overwrite=overwrite,
                       progress=True)
     _print_card(prior.card)
     click.echo(f"== 3/4 concentrate to {budget} images per class")
-    out = run_concentrate(ds, "ground_truth", prior, budget, run_key="demo", overwrite=overwrite,
+    out = run_concentrate(ds, field, prior, budget, run_key="demo", overwrite=overwrite,
                           progress=True)
     click.echo(f"{out['synthetic_per_class']} NOpt-synthetic + {out['real_per_class']} selected "
                f"real per class; saved view '{out['saved_view']}'")
     click.echo(f"== 4/4 evaluate ({seeds} seeds, {epochs} epochs, held-out test split)")
-    res = evaluate(ds, "ground_truth", {"dsco": ds.load_saved_view(out["saved_view"])},
+    res = evaluate(ds, field, {"dsco": ds.load_saved_view(out["saved_view"])},
                    seeds=tuple(range(seeds)), epochs=epochs, eval_key="demo_eval", progress=True)
     click.echo(format_table(res))
     keys = [k for k in (out["synthetic_run"], out["run_key"], "demo_eval") if k]

@@ -1,5 +1,7 @@
 """The one-call path: synthesise and dope to a total budget."""
 
+import numbers
+
 from .data import class_table, train_view
 from .errors import OptionError, RunError
 
@@ -33,18 +35,46 @@ def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
     return synthetic, b - synthetic
 
 
+_BUDGET_FORMS = ("images per class (an int >= 1, e.g. 20) or a fraction of the train split "
+                 "in (0, 1] (e.g. 0.2)")
+
+
+def parse_budget(budget):
+    """``budget`` as an int (images per class) or a float fraction in (0, 1]; strings are parsed."""
+    value = budget
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                value = kind(value.strip())
+                break
+            except ValueError:
+                pass
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) \
+            and 0 < value <= 1:
+        return float(value)
+    raise OptionError(f"budget must be {_BUDGET_FORMS}; got {budget!r}.")
+
+
 def budget_per_class(view, label_field, budget):
-    """Images per class for ``budget``: an int (per class) or a fraction in (0, 1] of the train split."""
-    if isinstance(budget, bool):
-        raise OptionError("budget must be a number.")
+    """Images per class for ``budget``: an int (per class) or a fraction in (0, 1] of the train split.
+
+    An int larger than the largest class's train count is refused: it would keep every sample.
+    """
+    budget = parse_budget(budget)
+    table = class_table(train_view(view), label_field)
     if isinstance(budget, float):
-        if not 0 < budget <= 1:
-            raise OptionError(f"A fractional budget must be in (0, 1], not {budget}.")
-        table = class_table(train_view(view), label_field)
         return max(1, round(budget * table.num_samples / len(table.classes)))
-    if int(budget) < 1:
-        raise OptionError(f"budget must be >= 1 image per class, not {budget}.")
-    return int(budget)
+    largest = max(table.classes, key=lambda c: table.counts[c])
+    n = table.counts[largest]
+    if budget > n:
+        raise OptionError(
+            f"budget={budget} images per class is more than the largest class has ({n} train "
+            f"samples in '{largest}'), so every sample would be kept. Give at most {n}, or a "
+            f"fraction of the train split in (0, 1] (e.g. 0.2)."
+        )
+    return budget
 
 
 def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=SYNTHETIC_CAP,
@@ -60,10 +90,11 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
 
     Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...}``.
     """
+    per_class = budget_per_class(view, label_field, budget)  # refused before anything loads
+
     from .doping import dope
     from .synthesis import synthesize
 
-    per_class = budget_per_class(view, label_field, budget)
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     syn_key = f"{run_key}_syn" if n_syn else None
     extractor = synthesis_options.get("extractor", "reference")

@@ -170,8 +170,8 @@ def class_table(view, label_field, classes=None, missing="fail", min_per_class=1
     if unlabeled and missing == "fail":
         raise MissingLabelsError(
             f"{len(unlabeled)} samples have no label in '{label_field}' "
-            f"(e.g. {unlabeled[:3]}). Label them, filter them out with "
-            f"view.exists('{label_field}'), or pass missing='skip'."
+            f"(e.g. {unlabeled[:3]}). Label them, or leave them out: "
+            f"view.exists('{label_field}.label')."
         )
     present = sorted({y for y in labels if y is not None})
     if not present:
@@ -199,11 +199,11 @@ def class_table(view, label_field, classes=None, missing="fail", min_per_class=1
 # --- images ------------------------------------------------------------------
 
 
-def read_image(path, size=None, channels=1):
+def read_image(path, size=None, channels=1, sample_id=None):
     """Read one image as a uint8 array ``(channels, H, W)``, resized to ``size``.
 
-    Raises :class:`UnreadableImageError` naming the file when it is missing or
-    cannot be decoded.
+    Raises :class:`UnreadableImageError` naming the file (and ``sample_id``)
+    when it is missing or cannot be decoded.
     """
     try:
         with Image.open(path) as img:
@@ -212,9 +212,14 @@ def read_image(path, size=None, channels=1):
                 img = img.resize((size, size), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError) as e:
+        if sample_id is None:
+            what, fix = f"image '{path}'", f"view.match(F('filepath') != {str(path)!r})"
+        else:
+            what = f"the image of sample '{sample_id}' ('{path}')"
+            fix = (f"{_exclude_fix([sample_id])} (every unreadable sample: "
+                   f"{_exclude_fix(None)})")
         raise UnreadableImageError(
-            f"Cannot read image '{path}': {e}. Fix or remove the sample "
-            f"(e.g. view.exclude([...])) and run again."
+            f"Cannot read {what}: {e}. Fix the file, or leave the sample out: {fix}."
         ) from e
     if arr.ndim == 2:
         arr = arr[None]
@@ -223,13 +228,37 @@ def read_image(path, size=None, channels=1):
     return arr
 
 
-def check_files_exist(filepaths):
-    """Raise :class:`UnreadableImageError` listing the files that do not exist."""
-    missing = [p for p in filepaths if not os.path.isfile(p)]
+def find_unreadable(view):
+    """Ids of the samples of ``view`` whose image is missing or cannot be decoded.
+
+    Leave them out with ``view.exclude(find_unreadable(view))``.
+    """
+    bad = []
+    for i, path in zip(*view.values(["id", "filepath"])):
+        try:
+            with Image.open(path) as img:
+                img.load()
+        except (OSError, ValueError):
+            bad.append(i)
+    return bad
+
+
+def _exclude_fix(ids):
+    """A view expression that leaves the samples ``ids`` (None: every unreadable one) out."""
+    if ids is not None and len(ids) <= 5:
+        return f"view.exclude({list(ids)!r})"
+    return "view.exclude(fiftyone_dsco.data.find_unreadable(view))"
+
+
+def check_files_exist(paths_by_id):
+    """Raise :class:`UnreadableImageError` naming the samples whose file does not exist."""
+    missing = [i for i, p in paths_by_id.items() if not os.path.isfile(p)]
     if missing:
+        shown = ", ".join(f"'{i}' ({paths_by_id[i]})" for i in missing[:3])
         raise UnreadableImageError(
-            f"{len(missing)} image files are missing, e.g. {missing[:3]}. "
-            f"Restore them or exclude those samples from the view."
+            f"{len(missing)} image files are missing, of samples {shown}"
+            f"{' ...' if len(missing) > 3 else ''}. Restore them, or leave the samples "
+            f"out: {_exclude_fix(missing)}."
         )
 
 
@@ -239,11 +268,11 @@ def iter_image_batches(view, ids, size, channels=1, batch_size=256, progress=Non
     Only one batch is in memory at a time, so a view of any size can be read.
     """
     paths = dict(zip(*view._dataset.select(ids).values(["id", "filepath"])))
-    check_files_exist([paths[i] for i in ids])
+    check_files_exist({i: paths[i] for i in ids})
     with fou.ProgressBar(total=len(ids), progress=progress) as pb:
         for start in range(0, len(ids), batch_size):
             chunk = ids[start : start + batch_size]
-            batch = np.stack([read_image(paths[i], size, channels) for i in chunk])
+            batch = np.stack([read_image(paths[i], size, channels, sample_id=i) for i in chunk])
             pb.update(len(chunk))
             yield chunk, batch
 

@@ -9,6 +9,7 @@ no dataset and no files behind.
 import gzip
 import os
 import shutil
+import uuid
 
 import numpy as np
 from PIL import Image
@@ -18,6 +19,7 @@ import fiftyone.core.utils as fou
 
 from .config import TEST_TAG, TRAIN_TAG, media_dir
 from .errors import DatasetUnavailableError, OptionError
+from .names import BUILTIN_DATASETS, DEFAULT_DATASET
 
 LABEL_FIELD = "ground_truth"
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -26,12 +28,11 @@ FASHION_MNIST_CLASSES = [
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
 DIGITS_CLASSES = [str(d) for d in range(10)]
-DEFAULT_DATASET = "digits"
 
 
 def list_builtin():
     """Names of the built-in datasets."""
-    return sorted(_LOADERS)
+    return list(BUILTIN_DATASETS)
 
 
 def load_builtin(name=DEFAULT_DATASET, dataset_name=None, train_per_class=None,
@@ -72,10 +73,15 @@ def load_builtin(name=DEFAULT_DATASET, dataset_name=None, train_per_class=None,
 
 
 def _delete(ds):
-    folder = ds.info.get("dsco_media_dir")
+    """Delete a built-in dataset, its DsCo runs, and the image files that no clone still uses."""
+    from .runs import delete, list_runs, remove_files
+
+    folder, paths = ds.info.get("dsco_media_dir"), ds.values("filepath")
+    for run in list_runs(ds):
+        delete(ds, run["key"])
     ds.delete()
-    if folder and os.path.isdir(folder):
-        shutil.rmtree(folder)
+    if folder:
+        remove_files(paths, folder)
 
 
 def _limit(x, y, per_class):
@@ -87,9 +93,7 @@ def _limit(x, y, per_class):
 
 
 def _write(dataset_name, classes, splits, source, progress=None):
-    folder = media_dir(dataset_name)
-    if os.path.isdir(folder):
-        shutil.rmtree(folder)
+    folder = media_dir(dataset_name, uuid.uuid4().hex[:8])  # never the files of an earlier load
     os.makedirs(folder)
     ds = None
     try:
@@ -160,3 +164,4 @@ def _fashion_mnist(source_dir=None):
 
 
 _LOADERS = {"digits": _digits, "fashion-mnist": _fashion_mnist}
+assert tuple(_LOADERS) == BUILTIN_DATASETS, "fiftyone_dsco.names.BUILTIN_DATASETS must list _LOADERS"

@@ -10,7 +10,7 @@ shards (``shard=(K, N)``, ``--shard K/N``: the classes at positions
 ``k % N == K`` of the run's class list) that run concurrently; each shard
 reads, selects and tags only its own classes, and the shard that finds every
 class done writes the saved view and the run's results (see
-:mod:`fiftyone_dsco.shards`).
+:mod:`fiftyone_dsco.run_driver`).
 """
 
 import contextlib
@@ -18,19 +18,18 @@ import time
 
 import numpy as np
 
-import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
 from .config import DSCO_FIELD, device as pick_device
 from .data import class_table, image_array, train_view
 from .errors import OptionError, RunError, TooFewSamplesError
 from .features import build_extractor, features_of_images, real_features
-from . import shards as _shards
-from .runs import (DOPING, SYNTHESIS, begin_run, check_run, load_results, run_config, run_tag,
-                   save_results, save_view)
-from .selectors import SELECTORS, faiss_threads, get_selector, mmd2
-
-MMD_EVAL_POINTS = 2000
+from . import run_state
+from .names import DOPING, SYNTHESIS, doping_run_key, run_tag
+from .run_driver import ClassJob, run_by_class
+from .runs import load_results, run_config, synthetic_samples
+from .mmd import report_mmd2
+from .selectors import SELECTORS, faiss_threads, get_selector
 
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
@@ -77,7 +76,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     train = train_view(view)
     table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
     per_class_budget = _budgets(table, int(budget), clamp)
-    run_key = run_key or f"{synthetic_run or 'real'}_dope{budget}_{selector.replace('-', '_')}"
+    run_key = run_key or doping_run_key(synthetic_run, budget, selector)
     config = dict(label_field=label_field, synthetic_run=synthetic_run, budget=int(budget),
                   selector=selector, extractor=extractor,
                   extractor_options=extractor_options or {}, clamp=bool(clamp), seed=int(seed),
@@ -91,7 +90,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         config["prior"] = prior.path
     size, ch = prior.card.image_size, prior.card.channels
 
-    shard = _shards.check_shard(shard)
+    shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
         raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
                           "Delete the run first ('dsco runs delete'), then start the shards.")
@@ -100,54 +99,62 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         if unknown:
             raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
     todo = [k for k, c in enumerate(table.classes)
-            if (classes is None or c in set(classes)) and _shards.in_shard(k, shard)]
-    if check_run(train, run_key, DOPING, config, overwrite=overwrite) == "resume":
-        done = _shards.done_indices(dataset, run_key) or {
-            table.index(c) for c, r in load_results(dataset, run_key).get("classes", {}).items()
-            if r.get("done")}
-        todo = [k for k in todo if k not in done]
-    real, feature_seconds = {}, {}
-    if todo:
-        feat = build_extractor(extractor, prior, view=train, table=table,
-                               options=extractor_options, seed=seed).to(dev)
+            if (classes is None or c in set(classes)) and run_state.in_shard(k, shard)]
+    job = _DopingJob(train, run_key, table, sel, per_class_budget, prior, config, dev, threads)
+    return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
+                        progress=progress,
+                        description=f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} "
+                                    f"+ {budget} real/class ({selector})")
+
+
+class _DopingJob(ClassJob):
+    """Select and tag one class's real samples (see :mod:`.run_driver`)."""
+
+    kind = DOPING
+
+    def __init__(self, train, run_key, table, selector, budgets, prior, config, device, threads):
+        self.train, self.run_key, self.table, self.selector = train, run_key, table, selector
+        self.budgets, self.prior, self.config, self.device = budgets, prior, config, device
+        self.threads, self.feat, self.real, self.feature_seconds = threads, None, {}, {}
+
+    def prepare(self, todo):
+        if not todo:
+            return
+        c, size, ch = self.config, self.prior.card.image_size, self.prior.card.channels
+        self.feat = build_extractor(c["extractor"], self.prior, view=self.train, table=self.table,
+                                    options=c["extractor_options"], seed=c["seed"]).to(self.device)
         for k in todo:  # per class: a shard reads only its own classes (unreadable: fails here)
             t0 = time.perf_counter()
-            real[k] = real_features(train, table.ids_by_class[table.classes[k]], feat, size, ch,
-                                    dev)
-            feature_seconds[k] = time.perf_counter() - t0
-    begin_run(train, run_key, DOPING, config, overwrite=overwrite)
-    done = _shards.done_indices(dataset, run_key)
-    todo = [k for k in todo if k not in done]
-    tag = run_tag(run_key)
-    _shards.shard_update(dataset, run_key, shard, "running", classes=[table.classes[k] for k in todo])
-    try:
-        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
-            for k in todo:
-                c = table.classes[k]
-                target = np.asarray(real[k])
-                synth = _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev)
-                t0 = time.perf_counter()
-                with faiss_threads(threads) if threads else contextlib.nullcontext():
-                    picks = sel.select(target, per_class_budget[c], synth if len(synth) else None)
-                seconds = time.perf_counter() - t0
-                chosen = [table.ids_by_class[c][i] for i in picks]
-                # this class's samples only: what an interrupted attempt tagged is replaced
-                dataset.select(table.ids_by_class[c]).match_tags(tag).untag_samples(tag)
-                dataset.select(chosen).tag_samples(tag)
-                _shards.record_class(dataset, run_key, k, c, dict(
-                    count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
-                    feature_seconds=round(feature_seconds[k], 4),
-                    mmd_before=_mmd(synth, target), mmd_after=_mmd(
-                        np.concatenate([synth, target[picks]]) if len(synth) else target[picks],
-                        target), done=True))
-                pb.update()
-    except BaseException as e:
-        _shards.shard_update(dataset, run_key, shard, "failed", error=repr(e))
-        raise
-    _shards.shard_update(dataset, run_key, shard, "done")
-    return _merge(dataset, run_key, table, synthetic_run,
-                  f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} + {budget} "
-                  f"real/class ({selector})")
+            self.real[k] = np.asarray(real_features(
+                self.train, self.table.ids_by_class[self.table.classes[k]], self.feat, size, ch,
+                self.device))
+            self.feature_seconds[k] = time.perf_counter() - t0
+
+    def run_class(self, k):
+        dataset, c, tag = self.train._dataset, self.table.classes[k], run_tag(self.run_key)
+        target = self.real[k]
+        synth = _synthetic_features(dataset, self.config["synthetic_run"], k, self.feat,
+                                    self.prior.card.image_size, self.prior.card.channels,
+                                    self.device)
+        t0 = time.perf_counter()
+        with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
+            picks = self.selector.select(target, self.budgets[c], synth if len(synth) else None)
+        seconds = time.perf_counter() - t0
+        chosen = [self.table.ids_by_class[c][i] for i in picks]
+        # this class's samples only: what an interrupted attempt tagged is replaced
+        dataset.select(self.table.ids_by_class[c]).match_tags(tag).untag_samples(tag)
+        dataset.select(chosen).tag_samples(tag)
+        after = np.concatenate([synth, target[picks]]) if len(synth) else target[picks]
+        return dict(count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
+                    feature_seconds=round(self.feature_seconds[k], 4),
+                    mmd_before=_mmd(synth, target), mmd_after=_mmd(after, target), done=True)
+
+    def totals(self, per_class, view):
+        out = dict(num_selected=int(sum(r.get("count", 0) for r in per_class.values())),
+                   size=len(view))
+        for what in ("seconds", "feature_seconds"):  # selection, and reading + featurising
+            out["total_" + what] = round(sum(r.get(what, 0) for r in per_class.values()), 3)
+        return out
 
 
 def selector_for(selector, seed=0, selector_options=None, threads=None):
@@ -157,41 +164,6 @@ def selector_for(selector, seed=0, selector_options=None, threads=None):
     if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
         raise OptionError(f"threads must be an integer >= 1 or None, not {threads!r}.")
     return get_selector(selector, seed=seed, **(selector_options or {}))
-
-
-def _merge(dataset, run_key, table, synthetic_run, description):
-    """The run's results; when every class is done, write them (and the saved view) once."""
-    results = load_results(dataset, run_key)
-    per_class = results.setdefault("classes", {})
-    results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
-    results["num_selected"] = int(sum(r.get("count", 0) for r in per_class.values()))
-    for what in ("seconds", "feature_seconds"):  # selection, and reading + featurising the class
-        results["total_" + what] = round(sum(r.get(what, 0) for r in per_class.values()), 3)
-    selected = F("tags").contains(run_tag(run_key))
-    concentrated = dataset.match(selected if synthetic_run is None else
-                                 (F(DSCO_FIELD + ".run_key") == synthetic_run) | selected)
-    if not results["complete"]:
-        results.setdefault("saved_view", None)
-        results["size"] = len(concentrated)
-        return results
-    if _shards.claim_merge(dataset, run_key):
-        try:
-            dataset.reload()
-            results["saved_view"] = save_view(dataset, run_key, concentrated, description)
-            results["size"] = len(concentrated)
-            save_results(dataset, run_key,
-                         {k: v for k, v in results.items() if k not in ("shards", "merge")})
-        except BaseException:
-            _shards.release_merge(dataset, run_key)
-            raise
-        _shards.mark_merged(dataset, run_key)
-        return load_results(dataset, run_key)
-    out = load_results(dataset, run_key)  # merged already, or by another process right now
-    out.setdefault("saved_view", None)
-    out.setdefault("complete", True)
-    out.setdefault("num_selected", results["num_selected"])
-    out.setdefault("size", len(concentrated))
-    return out
 
 
 def concentrated_view(dataset, run_key):
@@ -218,9 +190,16 @@ def _synthesis_config(dataset, synthetic_run, prior=None):
     cfg = run_config(dataset, synthetic_run)
     if cfg.get("dsco_kind") != SYNTHESIS:
         raise RunError(f"Run '{synthetic_run}' is not a DsCo synthesis run.")
-    if not load_results(dataset, synthetic_run).get("complete"):
+    results = load_results(dataset, synthetic_run)
+    if not results.get("complete"):
         raise RunError(f"Synthesis run '{synthetic_run}' is not complete; re-run synthesize() "
                        f"with the same options to finish it.")
+    found = len(synthetic_samples(dataset, synthetic_run))
+    if found != results.get("num_samples", found):
+        raise RunError(f"Synthesis run '{synthetic_run}' recorded {results['num_samples']} samples "
+                       f"but the dataset holds {found} of them; run 'dsco runs upgrade "
+                       f"{dataset.name}' if it was renamed by an older version, or re-run it "
+                       f"with overwrite=True (--overwrite).")
     return cfg
 
 
@@ -246,7 +225,4 @@ def _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev):
 
 
 def _mmd(a, target):
-    if len(a) == 0:
-        return None
-    rows = np.linspace(0, len(target) - 1, min(len(target), MMD_EVAL_POINTS)).astype(int)
-    return float(mmd2(a, target[rows]))
+    return report_mmd2(a, target) if len(a) else None

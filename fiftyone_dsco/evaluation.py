@@ -16,8 +16,10 @@ What is stored on the dataset under ``eval_key``:
   ``fo.Classification`` field ``<eval_key>_<arm>``, evaluated by FiftyOne
   under the evaluation key ``<eval_key>_<arm>_eval`` (FiftyOne writes a
   boolean field named after an evaluation key, so the two names must differ);
-- a plot of accuracy against budget under
-  ``media_dir(<dataset>, "evaluations", <eval_key>)``.
+- a plot of accuracy against budget in the run's media folder.
+
+``dataset.delete_run(eval_key)`` (or :func:`delete_evaluation`) removes all of
+it; ``dataset.rename_run`` carries it to the new key.
 """
 
 import datetime
@@ -30,8 +32,8 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
-from . import data, runs
-from .config import DSCO_FIELD, media_dir
+from . import data, run_state, runs
+from .config import DSCO_FIELD
 from .errors import (
     ClassMismatchError,
     EmptyViewError,
@@ -40,12 +42,12 @@ from .errors import (
     OptionError,
     RunError,
 )
+from .names import DEFAULT_EVAL_KEY
 
-DEFAULT_EVAL_KEY = "dsco_eval"
 RANDOM, FULL = "random", "full"
 #: The full-data arm trains at least this many epochs (see :func:`full_arm_epochs`).
 MIN_FULL_EPOCHS = 5
-INFO_KEY = "dsco_evaluations"
+INFO_KEY = runs.INFO_KEY
 
 
 class EvaluationResults(dict):
@@ -140,8 +142,7 @@ def delete_evaluation(dataset, eval_key=DEFAULT_EVAL_KEY):
     dataset = dataset._dataset
     if not _is_evaluation_run(dataset, eval_key):
         raise RunError(f"No DsCo evaluation '{eval_key}' on dataset '{dataset.name}'.")
-    _delete_outputs(dataset, eval_key, runs.load_results(dataset, eval_key))
-    runs.delete_run(dataset, eval_key)
+    runs.delete(dataset, eval_key)
 
 
 def format_table(results):
@@ -481,12 +482,9 @@ def _train_teacher(plan, arrays, test, device):
 def _fit(plan, images, labels, epochs, seed, teacher, device):
     from .training import train_classifier
 
-    x = data.to_unit_range(images)
-    args = dict(num_classes=len(plan["table"].classes), arch=plan["arch"], epochs=epochs,
-                batch_size=plan["batch_size"], lr=plan["lr"], seed=seed, device=device)
-    if teacher is None:
-        return train_classifier(x, labels, **args)
-    return train_soft_classifier(x, teacher, **args)
+    return train_classifier(data.to_unit_range(images), labels, len(plan["table"].classes),
+                            plan["arch"], epochs, plan["batch_size"], plan["lr"], seed=seed,
+                            device=device, teacher=teacher)
 
 
 def _accuracy(model, test_x, test_y):
@@ -538,60 +536,13 @@ def _results(plan, arms):
     )
 
 
-def train_soft_classifier(images, teacher, num_classes, arch="convnet3", epochs=300,
-                          batch_size=256, lr=0.01, momentum=0.9, weight_decay=5e-4, max_shift=2,
-                          temperature=1.0, seed=0, device=None):
-    """Train a student on ``teacher``'s softmax outputs (KL divergence) on the same shifted batches.
-
-    The recipe of ``training.train_classifier`` (SGD, cosine schedule, random
-    shifts); only the target differs. Returns the model in eval mode and the
-    training time in seconds.
-    """
-    import time
-
-    import torch
-    import torch.nn.functional as nnf
-
-    from .config import device as pick_device
-    from .models import create_classifier
-    from .training import augment_shift
-
-    dev = pick_device(device)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.as_tensor(images, dtype=torch.float32)
-    teacher = teacher.to(dev).eval()
-    model = create_classifier(arch, num_classes, x.shape[1], x.shape[-1]).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    steps = epochs * max(1, -(-len(x) // batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    start = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for k in range(0, len(x), batch_size):
-            xb = augment_shift(x[order[k : k + batch_size]], max_shift, gen).to(dev)
-            with torch.no_grad():
-                target = nnf.softmax(teacher(xb) / temperature, 1)
-            logp = nnf.log_softmax(model(xb) / temperature, 1)
-            loss = nnf.kl_div(logp, target, reduction="batchmean") * temperature ** 2
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
-    return model, time.perf_counter() - start
-
-
 # --- storage -------------------------------------------------------------------
 
 
 def _store(plan, results, first_preds):
     """Write the run, predictions, FiftyOne evaluations, plot and summary (replacing old ones)."""
     ds, key, test = plan["dataset"], plan["eval_key"], plan["test"]
-    if ds.has_run(key):
-        _delete_outputs(ds, key, runs.load_results(ds, key))
-    runs.begin_run(test, key, runs.EVALUATION, _run_config(plan), overwrite=True)
+    runs.begin_run(test, key, runs.EVALUATION, _run_config(plan), overwrite=True)  # old one goes
     runs.save_results(ds, key, dict(results))  # records the field names before writing them
     classes, ids = plan["table"].classes, plan["test_table"].ids()
     for arm, (pred, conf) in first_preds.items():
@@ -603,7 +554,7 @@ def _store(plan, results, first_preds):
                                       classes=classes, progress=False)
     results["plot"] = _save_plot(ds, key, results)
     runs.save_results(ds, key, dict(results))
-    _set_info(ds, key, _summary(results))
+    runs.set_evaluation_summary(ds, key, _summary(results))
 
 
 def _run_config(plan):
@@ -617,7 +568,7 @@ def _run_config(plan):
 
 
 def _save_plot(ds, key, results):
-    folder = media_dir(ds.name, "evaluations", key)
+    folder = runs.media_folder(ds, key)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "accuracy_vs_budget.png")
     plot_results(results).savefig(path, dpi=120)
@@ -630,31 +581,4 @@ def _summary(results):
             for a, r in results["arms"].items()}
     out = {k: results[k] for k in ("arch", "seeds", "labels", "test_size", "train_size",
                                    "std_ddof", "plot", "timestamp")}
-    return runs._jsonable(dict(out, arms=arms))
-
-
-def _delete_outputs(ds, key, old):
-    """Remove what an earlier evaluation ``key`` wrote, besides its run record."""
-    for fo_key in old.get("eval_keys", {}).values():
-        if ds.has_evaluation(fo_key):
-            ds.delete_evaluation(fo_key)
-    for field in old.get("pred_fields", {}).values():
-        if ds.has_sample_field(field):
-            ds.delete_sample_field(field)
-    runs.remove_tree(media_dir(ds.name, "evaluations", key))
-    if key in (ds.info.get(INFO_KEY) or {}):
-        _set_info(ds, key, None)
-
-
-def _set_info(ds, key, summary):
-    """Set (or, with ``summary=None``, remove) ``ds.info[INFO_KEY][key]``."""
-    evaluations = dict(ds.info.get(INFO_KEY) or {})
-    if summary is None:
-        evaluations.pop(key, None)
-    else:
-        evaluations[key] = summary
-    info = {k: v for k, v in ds.info.items() if k != INFO_KEY}
-    if evaluations:  # no empty leftover once the last evaluation is deleted
-        info[INFO_KEY] = evaluations
-    ds.info = info
-    ds.save()
+    return run_state.jsonable(dict(out, arms=arms))

@@ -28,8 +28,7 @@ from .config import cache_dir
 from .data import iter_image_batches, to_unit_range
 from .errors import OptionError
 from .models import create_classifier, embed
-
-EXTRACTORS = ("reference", "random", "timm", "prior-latent")
+from .names import EXTRACTORS
 
 
 class FeatureExtractor:

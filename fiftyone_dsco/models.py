@@ -13,6 +13,8 @@ from torch import nn
 import timm
 from timm.models import register_model
 
+from .names import ARCHITECTURES  # noqa: F401  (re-exported)
+
 
 class ConvNet(nn.Module):
     """ConvNet-D: ``depth`` blocks of conv(width) -> instance norm -> ReLU -> avgpool."""
@@ -53,9 +55,6 @@ def resnet18_small(pretrained=False, num_classes=10, in_chans=1, **kwargs):
     model.conv1 = nn.Conv2d(in_chans, 64, 3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
     return model
-
-
-ARCHITECTURES = ("convnet3", "resnet18_small")
 
 
 def create_classifier(arch, num_classes, in_chans, img_size):

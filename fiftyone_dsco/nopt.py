@@ -3,8 +3,9 @@
 At each sampler step the states x_t of one class's IPC samples are optimised
 jointly for a few Adam steps to lower MMD^2 between the features of their
 predicted clean images and the class's target features (a fresh random
-minibatch of the target bank per iteration), plus a penalty that keeps each
-state at its pre-step norm. Afterwards each state is rescaled to that norm,
+minibatch of the target bank per iteration, which also sets the Gaussian
+bandwidth by the rule of :mod:`fiftyone_dsco.mmd`), plus a penalty that keeps
+each state at its pre-step norm. Afterwards each state is rescaled to that norm,
 so it stays on the sampler's noise level. Gradients flow through the
 denoiser at the current step only, never through the chain.
 
@@ -28,7 +29,7 @@ class NOptOptions:
 
     iterations: int = 1  #: Adam steps per sampler step (0 = plain sampling)
     lr: float = 0.03  #: Adam learning rate on x_t (the first step moves each element by lr)
-    kernel: str = "gaussian"  #: "gaussian" (median bandwidth) or "linear"
+    kernel: str = "gaussian"  #: "gaussian" (median bandwidth of the target batch) or "linear"
     target_batch: int = 500  #: target features drawn per iteration
     norm_weight: float = 0.1  #: weight of the norm-keeping penalty
     step_fraction: float = 1.0  #: optimise the first fraction of sampler steps only
@@ -71,7 +72,7 @@ class NOptHook:
             target = self._target_batch(x.device)
             with torch.enable_grad():
                 eps, feats = self.features(x, t)
-                loss = mmd2(feats, target, opts.kernel, include_bb=False)
+                loss = mmd2(feats, target, kernel=opts.kernel, include_bb=False)
                 norm = x.pow(2).sum(dims, keepdim=True).sqrt()
                 loss = loss + opts.norm_weight * ((norm / norm0 - 1) ** 2).mean()
             optim.zero_grad(set_to_none=True)

@@ -1,21 +1,95 @@
-"""DsCo runs on a FiftyOne dataset: records, resume, saved views, clean deletion.
+"""DsCo runs on FiftyOne's runs framework: run classes, records, resume, clean deletion.
 
 Every DsCo job (synthesis, doping, evaluation) is a FiftyOne custom run
 registered on the view it read, so ``dataset.load_run_view(key)`` tells what
-the run saw. Its config holds ``dsco_kind`` and the options; its results
-(a JSON dict) are updated as the run progresses, which is what resume reads.
+the run saw. Its config is a :class:`SynthesisRunConfig`,
+:class:`DopingRunConfig` or :class:`EvaluationRunConfig` holding ``dsco_kind``,
+the options and ``media_folder`` (the one folder whose files the run may
+delete); its results (a JSON dict) are what resume and the App read.
+
+Because the run classes implement ``cleanup()`` and ``rename()``, FiftyOne's
+own ``dataset.delete_run(key)``, ``delete_runs()`` and ``rename_run(a, b)``
+remove or carry along everything a run wrote: synthetic samples, files, tags,
+saved view, evaluation fields and the run's live state (:mod:`.run_state`,
+which ``fo.delete_dataset`` removes with the dataset). A file is deleted only
+when it lies in the run's own media folder (one named after this dataset's id,
+so never the original's for a run that came with a clone) and no sample of any
+dataset (a clone, say) still points at it. These class paths are stored in the database:
+keep them importable.
 """
 
+import logging
 import os
-import shutil
+import time
+import uuid
 
+import fiftyone.core.runs as fors
+import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
+from . import run_state
 from .config import DSCO_FIELD, media_dir
 from .errors import RunError
+from .names import DOPING, EVALUATION, SYNTHESIS, run_tag, saved_view_name  # noqa: F401
 
-SYNTHESIS, DOPING, EVALUATION = "synthesis", "doping", "evaluation"
+logger = logging.getLogger(__name__)
 
+#: ``dataset.info`` key of the evaluation summaries that the App plots.
+INFO_KEY = "dsco_evaluations"
+#: Config entries that are bookkeeping, not options (ignored when comparing runs).
+_BOOKKEEPING = ("dsco_kind", "media_folder")
+
+
+# ------------------------------------------------------------------ run classes
+
+class DscoRunConfig(fors.RunConfig):
+    """Options of a DsCo run: ``dsco_kind``, the job's options and ``media_folder``."""
+
+    kind = None
+
+    def __init__(self, **kwargs):
+        kwargs["dsco_kind"] = self.kind
+        super().__init__(**kwargs)
+
+
+class DscoRun(fors.Run):
+    """A DsCo run; FiftyOne calls :meth:`cleanup` on delete and :meth:`rename` on rename."""
+
+    def cleanup(self, samples, key):
+        cleanup_run(samples._root_dataset, key, self.config.serialize())
+
+    def rename(self, samples, key, new_key):
+        rename_outputs(samples._root_dataset, key, new_key, self.config.serialize())
+
+
+class SynthesisRunConfig(DscoRunConfig):
+    kind = SYNTHESIS
+
+
+class SynthesisRun(DscoRun):
+    pass
+
+
+class DopingRunConfig(DscoRunConfig):
+    kind = DOPING
+
+
+class DopingRun(DscoRun):
+    pass
+
+
+class EvaluationRunConfig(DscoRunConfig):
+    kind = EVALUATION
+
+
+class EvaluationRun(DscoRun):
+    pass
+
+
+_CONFIGS = {SYNTHESIS: SynthesisRunConfig, DOPING: DopingRunConfig, EVALUATION: EvaluationRunConfig}
+
+
+# ------------------------------------------------------------------ keys and records
 
 def validate_run_key(run_key):
     """Raise unless ``run_key`` is a valid FiftyOne run key (a Python identifier)."""
@@ -26,29 +100,54 @@ def validate_run_key(run_key):
         )
 
 
-def run_tag(run_key):
-    """The sample tag of a run's samples (synthetic ones and selected real ones)."""
-    return f"dsco:{run_key}"
-
-
-def saved_view_name(run_key):
-    return "dsco-" + run_key.replace("_", "-")
-
-
-def run_media_dir(dataset, run_key):
-    return media_dir(dataset.name, "runs", run_key)
+def _raw_config(dataset, run_key):
+    return dataset.get_run_info(run_key).config.serialize()
 
 
 def is_dsco_run(dataset, run_key):
-    return dataset.has_run(run_key) and "dsco_kind" in dataset.get_run_info(run_key).config.serialize()
+    return dataset.has_run(run_key) and "dsco_kind" in _raw_config(dataset, run_key)
+
+
+def is_legacy_run(dataset, run_key):
+    """A DsCo run written by version 0.1 (a plain ``fo.RunConfig``; see :func:`upgrade_runs`)."""
+    cfg = _raw_config(dataset, run_key)
+    return "dsco_kind" in cfg and cfg.get("cls") == "fiftyone.core.runs.RunConfig"
 
 
 def run_config(dataset, run_key):
     """The options a run was started with (a dict with ``dsco_kind``)."""
-    cfg = dataset.get_run_info(run_key).config.serialize()
+    cfg = _raw_config(dataset, run_key)
     # "cls" and "type" are FiftyOne's; "method" is FiftyOne's too but DsCo may set it
     return {k: v for k, v in cfg.items()
-            if k not in ("type", "cls") and not (k == "method" and v is None)}
+            if k not in ("type", "cls", "media_folder") and not (k == "method" and v is None)}
+
+
+def run_kind(dataset, run_key):
+    return _raw_config(dataset, run_key).get("dsco_kind")
+
+
+def _comparable(config):
+    return {k: v for k, v in config.items() if k not in _BOOKKEEPING}
+
+
+def check_view_name(dataset, run_key):
+    """Refuse a new synthesis/doping run key whose saved view would take another's name.
+
+    FiftyOne identifies saved views by a slug of their name, so ``Kc`` and
+    ``kc`` (or ``Ünï`` and ``n``) would share one view.
+    """
+    name = saved_view_name(run_key)
+    slug = fou.to_slug(name)
+    for other in dataset.list_runs():
+        if other != run_key and is_dsco_run(dataset, other) and \
+                run_kind(dataset, other) in (SYNTHESIS, DOPING) and \
+                fou.to_slug(saved_view_name(other)) == slug:
+            raise RunError(f"Run key '{run_key}' would share its saved view with run '{other}' "
+                           f"(FiftyOne names both '{slug}'); choose another run key.")
+    taken = [v for v in dataset.list_saved_views() if fou.to_slug(v) == slug]
+    if taken:
+        raise RunError(f"A saved view '{taken[0]}' that is not run '{run_key}''s already takes the "
+                       f"name '{name}'; choose another run key or delete that view.")
 
 
 def check_run(view, run_key, kind, config, overwrite=False):
@@ -60,6 +159,8 @@ def check_run(view, run_key, kind, config, overwrite=False):
     validate_run_key(run_key)
     dataset = view._dataset
     if not dataset.has_run(run_key):
+        if kind in (SYNTHESIS, DOPING):
+            check_view_name(dataset, run_key)
         return "new"
     if not is_dsco_run(dataset, run_key):
         raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
@@ -70,7 +171,7 @@ def check_run(view, run_key, kind, config, overwrite=False):
     if same:
         return "resume"
     diff = sorted(k for k in set(old) | set(config)
-                  if k != "dsco_kind" and old.get(k) != config.get(k))
+                  if k not in _BOOKKEEPING and old.get(k) != config.get(k))
     raise RunError(
         f"Run '{run_key}' already exists with other options ({', '.join(diff) or 'kind'}). "
         f"Pass overwrite=True (--overwrite) to replace it, or use another run key."
@@ -81,87 +182,133 @@ def begin_run(view, run_key, kind, config, overwrite=False):
     """Register run ``run_key`` on ``view`` or resume it. Returns ``"new"`` or ``"resume"``.
 
     A run with the same kind and options resumes; with other options it is an
-    error unless ``overwrite``, which deletes the old run and its samples first.
-    Safe when several processes (shards) start the same new run at once: one
-    registers it, the others wait for it and resume (see
-    :func:`fiftyone_dsco.shards.claim_registration`).
+    error unless ``overwrite``, which deletes the old run and what it wrote
+    first. Safe when several processes start the same new run at once: one
+    registers it, the others wait for it and resume.
     """
-    from . import shards
-
     dataset = view._dataset
     dataset.reload()  # another process may have registered it since this one loaded the dataset
     action = check_run(view, run_key, kind, config, overwrite)
     if action == "resume":
-        stored = _stored_results(dataset, run_key)
-        shards.ensure_state(dataset, run_key, stored.get("classes"), config.get("classes"))
+        if is_legacy_run(dataset, run_key):
+            upgrade_runs(dataset, [run_key])
+        if not _owns_folder(dataset, run_key):  # a clone's run: new files go to a folder of its own
+            _set_config(dataset, run_key, dict(_raw_config(dataset, run_key),
+                                               media_folder=_new_folder(dataset, run_key)))
+        stored = stored_results(dataset, run_key)
+        run_state.ensure_state(dataset, run_key, stored.get("classes"), config.get("classes"))
         return "resume"
     if action == "overwrite":
-        delete_run(dataset, run_key)
-    if not shards.claim_registration(dataset, run_key):
-        shards.wait_registered(dataset, run_key)
+        delete(dataset, run_key)
+    if not run_state.claim_registration(dataset, run_key):
+        run_state.wait_registered(dataset, run_key)
         check_run(view, run_key, kind, config)  # the other process's options must be these
         return "resume"
     try:
-        cfg = dataset.init_run(dsco_kind=kind, **config)
-        view.register_run(run_key, cfg)
+        view.register_run(run_key, _CONFIGS[kind](media_folder=_new_folder(dataset, run_key),
+                                                  **config))
         save_results(dataset, run_key, {})
     except BaseException:
-        shards.delete_state(dataset, run_key)
+        run_state.delete_state(dataset, run_key)
         raise
-    shards.mark_registered(dataset, run_key)
+    run_state.mark_registered(dataset, run_key)
     return "new"
 
 
-def _comparable(config):
-    return {k: v for k, v in config.items() if k != "dsco_kind"}
+def media_folder(dataset, run_key):
+    """The folder where run ``run_key`` writes files (its images, an evaluation's plot)."""
+    folder = _raw_config(dataset, run_key).get("media_folder")
+    return folder or _legacy_folder(dataset.name, run_key, run_kind(dataset, run_key))
+
+
+def _new_folder(dataset, run_key):
+    return media_dir("runs", str(dataset._doc.id), f"{run_key}-{uuid.uuid4().hex[:8]}")
+
+
+def _owns_folder(dataset, run_key):
+    return _is_own_folder(dataset, run_key, media_folder(dataset, run_key))
+
+
+def _is_own_folder(dataset, run_key, folder):
+    """Whether ``folder`` is this dataset's (not the original's, for a run cloned with it)."""
+    folder = os.path.abspath(folder)
+    return folder.startswith(media_dir("runs", str(dataset._doc.id)) + os.sep) or \
+        folder in (_legacy_folder(dataset.name, run_key, kind) for kind in (SYNTHESIS, EVALUATION))
+
+
+def _legacy_folder(dataset_name, run_key, kind):
+    return media_dir(dataset_name, "evaluations" if kind == EVALUATION else "runs", run_key)
 
 
 def load_results(dataset, run_key):
     """The results dict of a DsCo run (empty while nothing is recorded).
 
     FiftyOne's stored run results (written when the run completes) with the
-    live per-class records and per-shard state of
-    :mod:`fiftyone_dsco.shards` laid over them, so a running or sharded run
-    shows its progress: ``classes`` (name -> record, in class order),
-    ``shards`` (name -> state) and ``merge``.
+    live per-class records and shard state of :mod:`.run_state` laid over
+    them, so a running or sharded run shows its progress: ``classes`` (name ->
+    record, in class order), ``shards`` (name -> state; ``interrupted`` when
+    its process is gone) and ``merge``.
     """
-    from . import shards
-
     if not dataset.has_run(run_key):
         dataset.reload()  # registered by another process since this one loaded the dataset?
     if not dataset.has_run(run_key):
         raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
-    results = _stored_results(dataset, run_key)
-    cfg = dataset.get_run_info(run_key).config.serialize()
+    results = stored_results(dataset, run_key)
+    cfg = _raw_config(dataset, run_key)
     if cfg.get("dsco_kind") not in (SYNTHESIS, DOPING):
         return results
-    state = shards.get_state(dataset, run_key)
+    state = run_state.get_state(dataset, run_key)
+    if state is None and is_legacy_run(dataset, run_key):
+        state = run_state.legacy_state(dataset, run_key)
     if state is not None:
         class_list = cfg.get("classes") or []
-        live = shards.class_records(dataset, run_key, class_list)
+        recs = state.get("classes", {})
+        live = {c: {k: v for k, v in recs[str(i)].items() if k != "class"}
+                for i, c in enumerate(class_list) if str(i) in recs}
         if live or "classes" in results:
             merged = dict(results.get("classes", {}))
             merged.update(live)
             results["classes"] = {c: merged[c] for c in class_list if c in merged}
-        if state.get("shards"):
-            results["shards"] = state["shards"]
+        shards = run_state.shard_states(dataset, run_key)
+        if shards:
+            results["shards"] = shards
         if state.get("merge"):
             results["merge"] = state["merge"]
     return results
 
 
-def _stored_results(dataset, run_key):
-    res = dataset.load_run_results(run_key, cache=False)
-    return dict(getattr(res, "data", None) or {}) if res is not None else {}
+def run_status(dataset, run_key):
+    """``complete``, ``running``, ``interrupted``, ``failed`` or ``incomplete``."""
+    res = load_results(dataset, run_key)
+    if res.get("complete") or (run_kind(dataset, run_key) == EVALUATION and res.get("arms")):
+        return "complete"
+    states = {s.get("state") for s in res.get("shards", {}).values()}
+    for status in ("running", "interrupted", "failed"):
+        if status in states:
+            return status
+    return "incomplete"
+
+
+def stored_results(dataset, run_key, attempts=5):
+    """FiftyOne's stored results of the run as a dict (retried while another process writes them)."""
+    for attempt in range(attempts):
+        try:
+            res = dataset.load_run_results(run_key, cache=False)
+            return dict(getattr(res, "data", None) or {}) if res is not None else {}
+        except Exception:  # results replaced by another process while read
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+            dataset.reload()
 
 
 def save_results(dataset, run_key, data):
-    results = dataset.init_run_results(run_key, data=_jsonable(data))
+    results = dataset.init_run_results(run_key, data=run_state.jsonable(data))
     dataset.save_run_results(run_key, results, overwrite=True, cache=False)
 
 
 def list_runs(dataset, kind=None):
-    """``[{"key", "kind", "config", "timestamp"}]`` for the DsCo runs on ``dataset``."""
+    """``[{"key", "kind", "config", "timestamp", "legacy"}]`` for the DsCo runs on ``dataset``."""
     out = []
     for key in dataset.list_runs():
         if not is_dsco_run(dataset, key):
@@ -170,7 +317,7 @@ def list_runs(dataset, kind=None):
         if kind is None or cfg["dsco_kind"] == kind:
             info = dataset.get_run_info(key)
             out.append(dict(key=key, kind=cfg["dsco_kind"], config=cfg,
-                            timestamp=str(info.timestamp)))
+                            timestamp=str(info.timestamp), legacy=is_legacy_run(dataset, key)))
     return out
 
 
@@ -179,46 +326,10 @@ def run_samples(dataset, run_key):
     return dataset.match_tags(run_tag(run_key))
 
 
-def delete(dataset, run_key):
-    """Delete any DsCo run with everything it wrote (evaluations: fields, plot, summary too)."""
-    if is_dsco_run(dataset, run_key) and run_config(dataset, run_key)["dsco_kind"] == EVALUATION:
-        from .evaluation import delete_evaluation
-
-        return delete_evaluation(dataset, run_key)
-    return delete_run(dataset, run_key)
-
-
-def delete_run(dataset, run_key):
-    """Delete a DsCo run: its synthetic samples and files, its tags, saved view and record."""
-    validate_run_key(run_key)
-    if not dataset.has_run(run_key):
-        raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
-    synthetic = dataset.match((F(DSCO_FIELD + ".run_key") == run_key)
-                              & (F(DSCO_FIELD + ".source") == "synthetic"))
-    paths = synthetic.values("filepath")
-    dataset.delete_samples(synthetic)
-    for p in paths:
-        if os.path.isfile(p):
-            os.remove(p)
-    remove_tree(run_media_dir(dataset, run_key))
-    dataset.untag_samples(run_tag(run_key))
-    name = saved_view_name(run_key)
-    if dataset.has_saved_view(name):
-        dataset.delete_saved_view(name)
-    if dataset.has_run(run_key):
-        dataset.delete_run(run_key)
-    from .shards import delete_state
-
-    delete_state(dataset, run_key)
-
-
-def remove_tree(folder):
-    """Delete ``folder`` and then its parent when that is left empty (e.g. ``runs/``)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    try:
-        os.rmdir(os.path.dirname(folder))
-    except OSError:  # not empty, or already gone
-        pass
+def synthetic_samples(dataset, run_key):
+    """The synthetic samples that run ``run_key`` wrote."""
+    return dataset.match((F(DSCO_FIELD + ".run_key") == run_key)
+                         & (F(DSCO_FIELD + ".source") == "synthetic"))
 
 
 def read_sample_ids(dataset):
@@ -230,22 +341,236 @@ def read_sample_ids(dataset):
     return ids
 
 
-def _jsonable(obj):
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
-
-
 def save_view(dataset, run_key, view, description):
-    """Save ``view`` as the run's saved view (replacing an older one)."""
-    dataset.save_view(saved_view_name(run_key), view, description=description, overwrite=True)
-    return saved_view_name(run_key)
+    """Save ``view`` as the run's saved view (replacing the run's older one)."""
+    name = saved_view_name(run_key)
+    dataset.save_view(name, view, description=description, overwrite=True)
+    return name
 
+
+# ------------------------------------------------------------------ deletion
+
+def delete(dataset, run_key):
+    """Delete a DsCo run of any kind with everything it wrote (like ``dataset.delete_run``)."""
+    validate_run_key(run_key)
+    dataset.reload()
+    if not dataset.has_run(run_key):
+        raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
+    if not is_dsco_run(dataset, run_key):
+        raise RunError(f"Run '{run_key}' is not a DsCo run; delete it with dataset.delete_run().")
+    cleanup_run(dataset, run_key, _raw_config(dataset, run_key))
+    fors.Run.delete_run(dataset, run_key, cleanup=False)
+
+
+delete_run = delete  # the name tests and scripts of version 0.1 use
+
+
+def cleanup_run(dataset, run_key, config):
+    """Remove what run ``run_key`` wrote, besides its FiftyOne record (see the module doc)."""
+    kind, paths = config.get("dsco_kind"), []
+    folder = config.get("media_folder") or _legacy_folder(dataset.name, run_key, kind)
+    if kind == EVALUATION:
+        _delete_evaluation_outputs(dataset, run_key, stored_results(dataset, run_key))
+    else:
+        synthetic = synthetic_samples(dataset, run_key)
+        paths = synthetic.values("filepath")
+        dataset.delete_samples(synthetic)
+        if dataset.has_sample_field(DSCO_FIELD) and not len(dataset.exists(DSCO_FIELD)):
+            dataset.delete_sample_field(DSCO_FIELD)  # the last DsCo sample is gone
+        dataset.untag_samples(run_tag(run_key))
+        view = (stored_results(dataset, run_key).get("saved_view")
+                or saved_view_name(run_key))
+        if dataset.has_saved_view(view):
+            dataset.delete_saved_view(view)
+    if _is_own_folder(dataset, run_key, folder):  # not the original's, for a run cloned with it
+        remove_files(paths + [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs],
+                     folder)
+    run_state.delete_state(dataset, run_key)
+    if config.get("cls") == "fiftyone.core.runs.RunConfig":
+        run_state.drop_legacy_state(dataset, run_key)
+
+
+def _delete_evaluation_outputs(dataset, key, results):
+    for fo_key in results.get("eval_keys", {}).values():
+        if dataset.has_evaluation(fo_key):
+            dataset.delete_evaluation(fo_key)
+    for field in results.get("pred_fields", {}).values():
+        if dataset.has_sample_field(field):
+            dataset.delete_sample_field(field)
+    if key in (dataset.info.get(INFO_KEY) or {}):
+        set_evaluation_summary(dataset, key, None)
+
+
+def set_evaluation_summary(dataset, key, summary):
+    """Set (or, with ``summary=None``, remove) ``dataset.info[INFO_KEY][key]``."""
+    evaluations = dict(dataset.info.get(INFO_KEY) or {})
+    if summary is None:
+        evaluations.pop(key, None)
+    else:
+        evaluations[key] = summary
+    info = {k: v for k, v in dataset.info.items() if k != INFO_KEY}
+    if evaluations:  # no empty leftover once the last evaluation is deleted
+        info[INFO_KEY] = evaluations
+    dataset.info = info
+    dataset.save()
+
+
+def referenced_paths(paths):
+    """The subset of ``paths`` that a sample of any dataset points at."""
+    from fiftyone.core.odm import get_db_conn
+
+    paths, used = list(paths), set()
+    if not paths:
+        return used
+    conn = get_db_conn()
+    for doc in conn.datasets.find({}, {"sample_collection_name": 1}):
+        coll = doc.get("sample_collection_name")
+        for i in range(0, len(paths), 10000):
+            used.update(conn[coll].distinct("filepath", {"filepath": {"$in": paths[i:i + 10000]}}))
+    return used
+
+
+def remove_files(paths, folder):
+    """Delete the files of ``paths`` inside ``folder`` that no sample uses, then empty folders.
+
+    A file outside ``folder``, or one that a sample of any dataset (a clone,
+    say) still points at, is left in place.
+    """
+    root = os.path.abspath(folder) + os.sep
+    mine = [p for p in paths if os.path.abspath(p).startswith(root)]
+    for p in set(mine) - referenced_paths(mine):
+        if os.path.isfile(p):
+            os.remove(p)
+    prune_empty_dirs(folder)
+
+
+def prune_empty_dirs(folder):
+    """Remove ``folder``'s empty subfolders, ``folder`` if then empty, and empty parents."""
+    if os.path.isdir(folder):
+        for root, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(root)
+            except OSError:  # not empty
+                pass
+    parent = os.path.dirname(os.path.abspath(folder))
+    while parent.startswith(media_dir()) and parent != media_dir():
+        try:
+            os.rmdir(parent)
+        except OSError:
+            break
+        parent = os.path.dirname(parent)
+
+
+# ------------------------------------------------------------------ renaming
+
+def rename_outputs(dataset, run_key, new_key, config):
+    """Carry what run ``run_key`` wrote over to ``new_key`` (FiftyOne then renames the record)."""
+    kind = config.get("dsco_kind")
+    if kind == EVALUATION:
+        return _rename_evaluation(dataset, run_key, new_key)
+    results = stored_results(dataset, run_key)
+    tagged = run_samples(dataset, run_key)
+    ids = tagged.values("id")
+    dataset.select(ids).tag_samples(run_tag(new_key))
+    dataset.select(ids).untag_samples(run_tag(run_key))
+    synthetic_samples(dataset, run_key).set_field(DSCO_FIELD + ".run_key", new_key).save()
+    run_state.rename_state(dataset, run_key, new_key)
+    if not config.get("media_folder"):  # legacy: record the folder its files are in
+        _set_config(dataset, run_key, dict(config, media_folder=_legacy_folder(
+            dataset.name, run_key, kind)))
+    if results.get("saved_view"):
+        results["saved_view"] = _move_saved_view(dataset, results["saved_view"], new_key,
+                                                 run_set_view(dataset, new_key, config))
+        save_results(dataset, run_key, results)
+    if kind == SYNTHESIS:  # doping runs built on it now name the new key
+        for run in list_runs(dataset, DOPING):
+            if run["config"].get("synthetic_run") == run_key:
+                _repoint_doping(dataset, run["key"], new_key)
+
+
+def run_set_view(dataset, run_key, config):
+    """The set a synthesis run wrote, or a doping run's synthetic ∪ selected samples."""
+    if config.get("dsco_kind") == SYNTHESIS:
+        return dataset.match(F(DSCO_FIELD + ".run_key") == run_key)
+    selected = F("tags").contains(run_tag(run_key))
+    syn = config.get("synthetic_run")
+    return dataset.match(selected if syn is None else (F(DSCO_FIELD + ".run_key") == syn) | selected)
+
+
+def _move_saved_view(dataset, old_name, new_key, view):
+    """Re-save a run's view for its new key; under the new name unless that name is taken."""
+    description = dataset.get_saved_view_info(old_name).get("description") \
+        if dataset.has_saved_view(old_name) else None
+    name = saved_view_name(new_key)
+    if dataset.has_saved_view(old_name):
+        dataset.delete_saved_view(old_name)
+    if any(fou.to_slug(v) == fou.to_slug(name) for v in dataset.list_saved_views()):
+        logger.warning("Saved view name '%s' is taken; the run keeps '%s'", name, old_name)
+        name = old_name
+    dataset.save_view(name, view, description=description)
+    return name
+
+
+def _repoint_doping(dataset, doping_key, new_synthetic_key):
+    cfg = _raw_config(dataset, doping_key)
+    cfg = dict(cfg, synthetic_run=new_synthetic_key)
+    _set_config(dataset, doping_key, cfg)
+    results = stored_results(dataset, doping_key)
+    if results.get("saved_view") and dataset.has_saved_view(results["saved_view"]):
+        info = dataset.get_saved_view_info(results["saved_view"])
+        dataset.save_view(results["saved_view"], run_set_view(dataset, doping_key, cfg),
+                          description=info.get("description"), overwrite=True)
+
+
+def _set_config(dataset, run_key, serialized):
+    cfg = {k: v for k, v in serialized.items() if k not in ("cls", "type")}
+    dataset.update_run_config(run_key, _CONFIGS[cfg["dsco_kind"]](**cfg))
+
+
+def _rename_evaluation(dataset, key, new_key):
+    results = stored_results(dataset, key)
+    pred_fields, eval_keys = {}, {}
+    for arm, field in results.get("pred_fields", {}).items():
+        new_field = f"{new_key}_{arm}"
+        old_eval, new_eval = results["eval_keys"][arm], f"{new_key}_{arm}_eval"
+        if dataset.has_evaluation(old_eval):
+            dataset.rename_evaluation(old_eval, new_eval)
+        if dataset.has_sample_field(field):
+            dataset.rename_sample_field(field, new_field)
+        pred_fields[arm], eval_keys[arm] = new_field, new_eval
+        results["arms"][arm].update(pred_field=new_field, eval_key=new_eval)
+    results.update(pred_fields=pred_fields, eval_keys=eval_keys, eval_key=new_key)
+    save_results(dataset, key, results)
+    summary = (dataset.info.get(INFO_KEY) or {}).get(key)
+    if summary is not None:
+        for arm, s in summary.get("arms", {}).items():
+            s.update(pred_field=pred_fields.get(arm), eval_key=eval_keys.get(arm))
+        set_evaluation_summary(dataset, key, None)
+        set_evaluation_summary(dataset, new_key, summary)
+
+
+# ------------------------------------------------------------------ migration
+
+def upgrade_runs(dataset, keys=None):
+    """Give DsCo runs of version 0.1 their run classes; returns the keys upgraded.
+
+    Version 0.1 stored DsCo runs as plain ``fo.RunConfig`` runs, which FiftyOne
+    deletes or renames without cleaning up, and kept their state in a
+    collection of its own. Upgraded runs record their media folder, and their
+    state moves to FiftyOne's execution store. ``dsco runs upgrade DATASET``.
+    """
+    done = []
+    for key in keys or dataset.list_runs():
+        if not is_dsco_run(dataset, key) or not is_legacy_run(dataset, key):
+            continue
+        cfg = _raw_config(dataset, key)
+        legacy = run_state.legacy_state(dataset, key)
+        _set_config(dataset, key, dict(cfg, media_folder=_legacy_folder(
+            dataset.name, key, cfg["dsco_kind"])))
+        if legacy is not None and run_state.get_state(dataset, key) is None:
+            value = {k: v for k, v in legacy.items() if k not in ("_id", "run_key")}
+            run_state.ensure_state(dataset, key)
+            run_state._update(dataset, key, {"$set": value})
+        run_state.drop_legacy_state(dataset, key)
+        done.append(key)
+    return done

@@ -51,9 +51,9 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
 ``random``
     Seeded uniform choice without replacement.
 
-Also: ``mmd2`` (dense biased MMD^2, to report MMD before/after doping),
-``median_sigma2``, and the FAISS helpers ``build_index``, ``knn`` and
-``faiss_threads``.
+The kernel, its bandwidth rule (``median_sigma2``) and ``mmd2`` come from
+:mod:`fiftyone_dsco.mmd` (both re-exported here). Also the FAISS helpers
+``build_index``, ``knn`` and ``faiss_threads``.
 """
 
 import contextlib
@@ -63,13 +63,14 @@ import faiss
 import numpy as np
 
 from .errors import OptionError
+from .mmd import gaussian, kernel_blocks, median_sigma2, mmd2  # noqa: F401  (mmd2: re-exported)
+from .names import DEFAULT_SELECTOR, SELECTORS as SELECTOR_NAMES
 
 HNSW_THRESHOLD = 20_000  # above this many vectors build_index uses HNSW
 HNSW_M = 32
 HNSW_EF_SEARCH = 64  # raised to k by knn() when k is larger
 HNSW_EF_CONSTRUCTION = 64
 DEFAULT_K = 32
-DEFAULT_SELECTOR = "mmd-greedy"
 _CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
 _METRICS = ("l2", "ip")
 
@@ -103,83 +104,14 @@ def _budget(budget, n):
     return budget
 
 
-# ------------------------------------------------------------ kernels, MMD
-
-def _sqdist(a, b):
-    """Dense squared Euclidean distances (float64, clamped at 0)."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    d = np.einsum("ij,ij->i", a64, a64)[:, None] + np.einsum("ij,ij->i", b64, b64)[None, :]
-    d -= 2.0 * (a64 @ b64.T)
-    return np.maximum(d, 0.0, out=d)
-
-
-def _gauss(d2, sigma2):
-    return np.exp(-d2 / (2.0 * sigma2))
-
-
-def median_sigma2(x, seed=0, max_points=2000):
-    """Median-heuristic bandwidth ``sigma^2`` for ``exp(-||x-y||^2 / (2 sigma^2))``.
-
-    Rule: if ``x`` has more than ``max_points`` rows, take ``max_points`` of
-    them uniformly without replacement (``np.random.default_rng(seed)``); then
-    return ``np.median`` of the squared Euclidean distances over all pairs
-    ``i < j`` (mean of the two middle values for an even count). If that median
-    is 0 (mostly duplicates), the mean of the positive distances is used; 1.0 if
-    there are none or fewer than 2 points.
-    """
-    x = _features(x, "median_sigma2 input")
-    if len(x) > max_points:
-        x = x[np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))]
-    if len(x) < 2:
-        return 1.0
-    d = _sqdist(x, x)[np.triu(np.ones((len(x), len(x)), bool), k=1)]
-    med = float(np.median(d))
-    if med > 0:
-        return med
-    pos = d[d > 0]
-    return float(pos.mean()) if len(pos) else 1.0
-
-
-def mmd2(a, b, sigma2=None):
-    """Biased MMD^2 (V-statistic): ``mean k(a,a) + mean k(b,b) - 2 mean k(a,b)``.
-
-    Dense NumPy (float64), Gaussian kernel; ``sigma2=None`` uses
-    ``median_sigma2(b)``. Kernels are summed in row blocks, so memory stays
-    bounded (a few tens of MB) whatever the set sizes; time is O((a+b)^2 d).
-    """
-    a = _features(a, "a")
-    b = _features(b, "b", a.shape[1])
-    if not len(a) or not len(b):
-        raise OptionError("mmd2 needs at least one sample in each set.")
-    sigma2 = median_sigma2(b) if sigma2 is None else float(sigma2)
-
-    def mean(x, y):
-        return sum(float(k.sum()) for k in _kernel_blocks(x, y, sigma2)) / (len(x) * len(y))
-
-    return float(mean(a, a) + mean(b, b) - 2.0 * mean(a, b))
-
-
-def _kernel_blocks(a, b, sigma2, diag=False, start=0, cells=1 << 23):
-    """Dense kernel ``k(a, b)`` in row blocks of at most ``cells`` entries.
-
-    ``diag=True``: row ``i`` of ``a`` is row ``start + i`` of ``b``, so that
-    entry is set to exactly 1.
-    """
-    step = max(1, cells // max(1, len(b)))
-    for s in range(0, len(a), step):
-        k = _gauss(_sqdist(a[s:s + step], b), sigma2)
-        if diag:
-            i = np.arange(len(k))
-            k[i, start + s + i] = 1.0
-        yield k
-
+# ------------------------------------------------------------------ kernels
 
 def _edge_kernel(a, b, rows, cols, sigma2):
     """``k(a[rows[e]], b[cols[e]])`` per edge, in float64 chunks (difference form)."""
     out = np.empty(len(rows))
     for s in range(0, len(rows), _CHUNK):
         diff = a[rows[s:s + _CHUNK]].astype(np.float64) - b[cols[s:s + _CHUNK]]
-        out[s:s + _CHUNK] = _gauss(np.einsum("ij,ij->i", diff, diff), sigma2)
+        out[s:s + _CHUNK] = gaussian(np.einsum("ij,ij->i", diff, diff), sigma2)
     return out
 
 
@@ -418,14 +350,14 @@ class MMDGreedySelector(Selector):
 
     def _dense(self, x, budget, synthetic, m):
         n, sigma2 = len(x), self.sigma2_
-        mu = np.concatenate([k.sum(axis=1) for k in _kernel_blocks(x, x, sigma2, diag=True)]) / n
+        mu = np.concatenate([k.sum(axis=1) for k in kernel_blocks(x, x, sigma2, diag=True)]) / n
         s = np.zeros(n)
         if synthetic is not None:
-            for k in _kernel_blocks(synthetic, x, sigma2):
+            for k in kernel_blocks(synthetic, x, sigma2):
                 s += k.sum(axis=0)
 
         def add_row(s, p):
-            s += next(_kernel_blocks(x[p:p + 1], x, sigma2, diag=True, start=p))[0]
+            s += next(kernel_blocks(x[p:p + 1], x, sigma2, diag=True, start=p))[0]
 
         return _greedy_mmd(mu, s, m, budget, add_row)
 
@@ -464,6 +396,7 @@ SELECTORS = {
     "herding": HerdingSelector,
     "random": RandomSelector,
 }
+assert tuple(SELECTORS) == SELECTOR_NAMES, "fiftyone_dsco.names.SELECTORS must list SELECTORS"
 
 
 def get_selector(name=DEFAULT_SELECTOR, **options):

@@ -5,35 +5,35 @@ results; a re-run with the same options resumes with the missing classes and
 gives the same samples as an uninterrupted run (per-class seeds).
 
 Sharding: ``shard=(K, N)`` (``--shard K/N``) works on the classes at positions
-``k % N == K`` of the run's stored class list (see :mod:`fiftyone_dsco.shards`).
+``k % N == K`` of the run's stored class list (see :mod:`fiftyone_dsco.run_state`).
 Shards of one run can run at once in different processes or machines; each
 class's samples, files and record are its own, and the shard that finds every
 class done merges the run (FiftyOne run results with ``complete``, the saved
 view). Class ``k`` gets the same seed and target features whatever the shard,
-so N shards give the same samples as one unsharded run.
+so N shards give the same samples as one unsharded run. The run lifecycle
+(resume, one writer per class, merge) is :mod:`fiftyone_dsco.run_driver`'s.
 """
 
+import os
 import time
 
 import numpy as np
 import torch
 
-import fiftyone.core.utils as fou
-from fiftyone import ViewField as F
-
-from .config import DSCO_FIELD, device as pick_device
+from .config import device as pick_device
 from .data import class_table, to_uint8, train_view
 from .errors import OptionError
-from .features import EXTRACTORS, build_extractor, features_of_images, real_features
-from .mmd import KERNELS, mmd2
+from .features import build_extractor, features_of_images, real_features
+from .mmd import report_mmd2
+from .names import EXTRACTORS, KERNELS, METHODS, SYNTHESIS, synthesis_run_key
 from .nopt import NOptHook, NOptOptions
-from . import shards as _shards
-from .runs import SYNTHESIS, begin_run, check_run, load_results, save_results, save_view
+from . import run_state
+from .run_driver import ClassJob, run_by_class
 from .sampler import denoise, initial_noise
 from .synthetic import write_class
 
-METHODS = ("nopt", "plain")
-MMD_EVAL_POINTS = 2000  #: target features used to report a class's MMD
+#: Bytes of working memory per image element during sampling (latents, NOpt graph, decode).
+_BYTES_PER_ELEMENT = 64
 
 
 def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
@@ -79,7 +79,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
-    shard = _shards.check_shard(shard)
+    shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
         raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
                           "Delete the run first ('dsco runs delete'), then start the shards.")
@@ -87,12 +87,14 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     if not isinstance(prior, DiffusionPrior):
         prior = load_prior(prior, device=dev)
     prior.to(dev)
+    pool_size = int(pool_size or max(10 * ipc, 100))
+    _check_fits(prior, ipc, pool_size if data_free else 0, dev)
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
     model_idx = prior.card.class_indices(table.classes, class_map)
-    todo = [c for c in _selected_classes(table, classes) if _shards.in_shard(table.index(c), shard)]
-    pool_size = int(pool_size or max(10 * ipc, 100))
-    run_key = run_key or f"{method}{'_df' if data_free else ''}_ipc{ipc}"
+    todo = [table.index(c) for c in _selected_classes(table, classes)
+            if run_state.in_shard(table.index(c), shard)]
+    run_key = run_key or synthesis_run_key(method, ipc, data_free)
     nopt = NOptOptions(iterations if method == "nopt" else 0, lr, kernel, target_batch,
                        norm_weight, step_fraction, bool(reuse_prediction))
     config = dict(label_field=label_field, classes=table.classes, model_classes=model_idx,
@@ -100,66 +102,41 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                   steps=int(steps), guidance=float(guidance), extractor=extractor,
                   extractor_options=extractor_options or {}, seed=int(seed),
                   pool_size=pool_size if data_free else None, nopt=vars(nopt))
-
-    dataset = train._dataset
-    if check_run(train, run_key, SYNTHESIS, config, overwrite=overwrite) == "resume":
-        done = _shards.done_indices(dataset, run_key) or {
-            table.index(c) for c, r in load_results(dataset, run_key).get("classes", {}).items()
-            if r.get("done")}
-        todo = [c for c in todo if table.index(c) not in done]
-    # read the target data (unreadable images fail here) before the run is registered;
-    # only the classes this call will synthesise are read
-    target = _Targets(prior, train, table, data_free, extractor, extractor_options, pool_size,
-                      model_idx, steps, guidance, seed, dev, progress,
-                      [table.index(c) for c in todo])
-    begin_run(train, run_key, SYNTHESIS, config, overwrite=overwrite)
-    done = _shards.done_indices(dataset, run_key)
-    todo = [c for c in todo if table.index(c) not in done]
-    _shards.shard_update(dataset, run_key, shard, "running", classes=todo)
-    try:
-        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
-            for c in todo:
-                k = table.index(c)
-                record = _synthesize_class(dataset, run_key, label_field, prior, table, k,
-                                           model_idx[k], ipc, method, steps, guidance, nopt,
-                                           seed, target)
-                _shards.record_class(dataset, run_key, k, c, record)
-                pb.update()
-    except BaseException as e:
-        _shards.shard_update(dataset, run_key, shard, "failed", error=repr(e))
-        raise
-    _shards.shard_update(dataset, run_key, shard, "done")
+    job = _SynthesisJob(train, run_key, label_field, prior, table, model_idx, config, nopt, dev,
+                        extractor_options, progress)
     description = f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}"
-    return _merge(dataset, run_key, table, description)
+    return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
+                        progress=progress, description=description)
 
 
-def _merge(dataset, run_key, table, description):
-    """The run's results; when every class is done, write them (and the saved view) once."""
-    results = load_results(dataset, run_key)
-    per_class = results.setdefault("classes", {})
-    results["complete"] = all(per_class.get(c, {}).get("done") for c in table.classes)
-    results["num_samples"] = int(sum(v.get("count", 0) for v in per_class.values()))
-    if not results["complete"]:
-        results.setdefault("saved_view", None)
-        return results
-    if _shards.claim_merge(dataset, run_key):
-        try:
-            dataset.reload()
-            results["saved_view"] = save_view(
-                dataset, run_key, dataset.match(F(DSCO_FIELD + ".run_key") == run_key), description)
-            stored = {k: v for k, v in results.items() if k not in ("shards", "merge")}
-            save_results(dataset, run_key, stored)
-        except BaseException:
-            _shards.release_merge(dataset, run_key)
-            raise
-        _shards.mark_merged(dataset, run_key)
-        return load_results(dataset, run_key)
-    # merged already, or being merged by another process right now
-    out = load_results(dataset, run_key)
-    out.setdefault("saved_view", None)
-    out.setdefault("complete", True)
-    out.setdefault("num_samples", results["num_samples"])
-    return out
+class _SynthesisJob(ClassJob):
+    """Synthesise one class's images into the dataset (see :mod:`.run_driver`)."""
+
+    kind = SYNTHESIS
+
+    def __init__(self, train, run_key, label_field, prior, table, model_idx, config, nopt, device,
+                 extractor_options, progress):
+        self.train, self.run_key, self.label_field = train, run_key, label_field
+        self.prior, self.table, self.model_idx, self.config = prior, table, model_idx, config
+        self.nopt, self.device, self.progress = nopt, device, progress
+        self.extractor_options, self.target = extractor_options, None
+
+    def prepare(self, todo):
+        # read the target data (unreadable images fail here) before the run is registered;
+        # only the classes this call will synthesise are read
+        c = self.config
+        self.target = _Targets(self.prior, self.train, self.table, c["data_free"], c["extractor"],
+                               self.extractor_options, c["pool_size"], self.model_idx, c["steps"],
+                               c["guidance"], c["seed"], self.device, self.progress, todo)
+
+    def run_class(self, k):
+        c = self.config
+        return _synthesize_class(self.train._dataset, self.run_key, self.label_field, self.prior,
+                                 self.table, k, self.model_idx[k], c["ipc"], c["method"],
+                                 c["steps"], c["guidance"], self.nopt, c["seed"], self.target)
+
+    def totals(self, per_class, view):
+        return dict(num_samples=int(sum(v.get("count", 0) for v in per_class.values())))
 
 
 def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
@@ -188,6 +165,26 @@ def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_clas
                 class_seed)
     record["done"] = True
     return record
+
+
+def _check_fits(prior, ipc, pool_size, device):
+    """Refuse an IPC (or data-free pool) whose one-class batch cannot fit in memory."""
+    per_image = prior.card.channels * prior.card.image_size ** 2 * _BYTES_PER_ELEMENT
+    batch = max(ipc, pool_size)
+    if device.type == "cuda":
+        import torch.cuda
+
+        available = torch.cuda.get_device_properties(device).total_memory
+    else:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if batch * per_image > available:
+        most = max(1, available // per_image)
+        what = "ipc" if ipc >= pool_size else "pool_size"
+        raise OptionError(
+            f"{what}={batch} does not fit: one class's batch needs about "
+            f"{batch * per_image / 2**30:.3g} GiB at {prior.card.image_size}px, and this "
+            f"{'GPU' if device.type == 'cuda' else 'machine'} has {available / 2**30:.3g} GiB. "
+            f"Use at most {most} images per class here (several runs can add up to more).")
 
 
 class _Targets:
@@ -238,10 +235,7 @@ class _Targets:
 
     @torch.no_grad()
     def mmd(self, images, x0, bank):
-        feats = self.extractor(x0 if self.extractor.space == "latent" else images)
-        rows = np.linspace(0, len(bank) - 1, min(len(bank), MMD_EVAL_POINTS)).astype(int)
-        ref = torch.as_tensor(np.asarray(bank[rows]), device=feats.device)
-        return float(mmd2(feats.float(), ref.float(), "gaussian"))
+        return report_mmd2(self.extractor(x0 if self.extractor.space == "latent" else images), bank)
 
 
 def _selected_classes(table, classes):

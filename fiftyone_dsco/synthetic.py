@@ -6,8 +6,10 @@ method, seed, class and position) and the tags ``dsco:synthetic`` and
 ``dsco:<run_key>``, so every real-data view excludes them.
 """
 
+import glob
 import os
 import shutil
+import uuid
 
 import numpy as np
 from PIL import Image
@@ -16,11 +18,12 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 from .config import DSCO_FIELD, SYNTHETIC_TAG
-from .runs import run_media_dir, run_tag
+from .names import run_tag
+from .runs import media_folder, remove_files
 
 
-def class_folder(dataset, run_key, class_index):
-    return os.path.join(run_media_dir(dataset, run_key), f"class{class_index:05d}")
+def _class_prefix(dataset, run_key, class_index):
+    return os.path.join(media_folder(dataset, run_key), f"class{class_index:05d}")
 
 
 def class_samples(dataset, run_key, class_index):
@@ -31,21 +34,27 @@ def class_samples(dataset, run_key, class_index):
 
 
 def clear_class(dataset, run_key, class_index):
-    """Remove whatever an interrupted attempt left for this class."""
-    dataset.delete_samples(class_samples(dataset, run_key, class_index))
-    shutil.rmtree(class_folder(dataset, run_key, class_index), ignore_errors=True)
+    """Remove whatever an earlier attempt left for this class (files no other sample uses)."""
+    view = class_samples(dataset, run_key, class_index)
+    paths = view.values("filepath")
+    dataset.delete_samples(view)
+    prefix = _class_prefix(dataset, run_key, class_index)
+    for folder in glob.glob(glob.escape(prefix) + "*"):
+        left = [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs]
+        remove_files(paths + left, folder)
 
 
 def write_class(dataset, run_key, label_field, class_name, class_index, images, method, seed,
                 extra=None):
     """Add ``images`` (uint8 ``(N, C, H, W)``) of one class as synthetic samples.
 
-    Either every sample and file is written, or none is. Returns the sample ids.
+    Either every sample and file is written, or none is. Each attempt writes
+    into a folder of its own, so it never touches files that another dataset
+    (a clone) still uses. Returns the sample ids.
     """
     clear_class(dataset, run_key, class_index)
-    folder = class_folder(dataset, run_key, class_index)
+    folder = f"{_class_prefix(dataset, run_key, class_index)}-{uuid.uuid4().hex[:8]}"
     tmp = folder + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     ids = []
     try:

@@ -26,22 +26,37 @@ def augment_shift(x, max_shift, generator):
 
 def train_classifier(images, labels, num_classes, arch="convnet3", epochs=300, batch_size=256,
                      lr=0.01, momentum=0.9, weight_decay=5e-4, max_shift=2, seed=0,
-                     device=None, progress=False):
+                     device=None, progress=False, teacher=None, temperature=1.0):
     """Train a classifier from scratch on ``images`` (float tensor in [-1, 1], NCHW).
 
     SGD with momentum, cosine learning-rate schedule, random shifts: the same
-    recipe for every training set compared. Returns the model in eval mode and
-    the training time in seconds.
+    recipe for every training set compared. The target is ``labels`` (class
+    indices, cross-entropy) or, with a ``teacher`` model, its softmax at
+    ``temperature`` on the same shifted batch (KL divergence times
+    ``temperature^2``; ``labels`` is then unused and may be None). Returns the
+    model in eval mode and the training time in seconds.
     """
     dev = pick_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(images, dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if teacher is None:
+        y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    else:
+        teacher = teacher.to(dev).eval()
     model = create_classifier(arch, num_classes, x.shape[1], x.shape[-1]).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     steps_per_epoch = max(1, -(-len(x) // batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+
+    def batch_loss(xb, idx):
+        if teacher is None:
+            return nnf.cross_entropy(model(xb), y[idx].to(dev))
+        with torch.no_grad():
+            target = nnf.softmax(teacher(xb) / temperature, 1)
+        logp = nnf.log_softmax(model(xb) / temperature, 1)
+        return nnf.kl_div(logp, target, reduction="batchmean") * temperature ** 2
+
     start = time.perf_counter()
     model.train()
     with _progress_bar(epochs, progress) as pb:
@@ -49,8 +64,7 @@ def train_classifier(images, labels, num_classes, arch="convnet3", epochs=300, b
             order = torch.randperm(len(x), generator=gen)
             for k in range(0, len(x), batch_size):
                 idx = order[k : k + batch_size]
-                xb = augment_shift(x[idx], max_shift, gen).to(dev)
-                loss = nnf.cross_entropy(model(xb), y[idx].to(dev))
+                loss = batch_loss(augment_shift(x[idx], max_shift, gen).to(dev), idx)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

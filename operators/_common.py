@@ -6,6 +6,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from fiftyone_dsco import names
+
 PLUGIN_NAME = "@dsco/fiftyone-dsco"
 
 
@@ -32,11 +34,16 @@ def label_field_input(inputs, ctx, name="label_field"):
     choices = types.DropdownView()
     for f in fields:
         choices.add_choice(f, label=f)
-    default = "ground_truth" if "ground_truth" in fields else fields[0]
+    default = names.DEFAULT_LABEL_FIELD if names.DEFAULT_LABEL_FIELD in fields else fields[0]
     inputs.enum(name, choices.values(), default=default, required=True,
                 label="Label field", description="Classification field with the class labels",
                 view=choices)
     return ctx.params.get(name, default)
+
+
+def extractor_choices():
+    """The feature extractors of the forms: all but timm (it needs a checkpoint: SDK/CLI)."""
+    return [e for e in names.EXTRACTORS if e != "timm"]
 
 
 def progress_callback(ctx, label):

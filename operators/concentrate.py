@@ -3,6 +3,8 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from fiftyone_dsco import names
+
 from ._common import (delegation_config, execute, label_field_input, prior_input,
                       progress_callback, run_key_input, size_preview)
 
@@ -30,11 +32,11 @@ class Concentrate(foo.Operator):
         else:
             inputs.int("images_per_class", default=10, min=1, required=True,
                        label="Images per class", description=split[0].upper() + split[1:])
-        inputs.enum("method", ["nopt", "plain"], default="nopt", label="Synthesis")
-        inputs.enum("selector", ["mmd-greedy", "kcenter", "herding", "random"],
-                    default="mmd-greedy", label="Selector")
+        inputs.enum("method", list(names.METHODS), default=names.DEFAULT_METHOD, label="Synthesis")
+        inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
+                    label="Selector")
         inputs.int("seed", default=0, label="Seed")
-        run_key_input(inputs, ctx, "dsco")
+        run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY)
         if field:
             per_class = _per_class(ctx.view, field, _budget(ctx.params))
             if per_class:
@@ -46,8 +48,10 @@ class Concentrate(foo.Operator):
 
         p = ctx.params
         out = concentrate(ctx.view, p["label_field"], p["prior"], _budget(p),
-                          run_key=p.get("run_key", "dsco"), method=p.get("method", "nopt"),
-                          selector=p.get("selector", "mmd-greedy"), seed=int(p.get("seed") or 0),
+                          run_key=p.get("run_key", names.DEFAULT_CONCENTRATE_KEY),
+                          method=p.get("method", names.DEFAULT_METHOD),
+                          selector=p.get("selector", names.DEFAULT_SELECTOR),
+                          seed=int(p.get("seed") or 0),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress_callback(ctx, "Classes"))
         if not ctx.delegated:
@@ -63,8 +67,9 @@ class Concentrate(foo.Operator):
         outputs.int("size", label="Concentrated set size")
         return types.Property(outputs)
 
-    def __call__(self, view, label_field, prior, budget, run_key="dsco", method="nopt",
-                 selector="mmd-greedy", seed=0, overwrite=False, delegate=False):
+    def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
+                 method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
+                 overwrite=False, delegate=False):
         """``budget``: images per class (int) or a fraction of the train split (float in (0, 1])."""
         size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
                 else dict(budget_type=PER_CLASS, images_per_class=budget))

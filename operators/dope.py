@@ -3,12 +3,12 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import (delegation_config, execute, fan_out, label_field_input, num_shards,
-                      prior_input, progress_callback, run_key_input, shard_inputs, shard_param,
-                      size_preview)
+from fiftyone_dsco import names
 
-SELECTORS = ["mmd-greedy", "kcenter", "herding", "random"]
-EXTRACTORS = ["reference", "random", "prior-latent"]  # timm needs a checkpoint path: SDK/CLI
+from ._common import (delegation_config, execute, extractor_choices, fan_out, label_field_input,
+                      num_shards, prior_input, progress_callback, run_key_input, shard_inputs,
+                      shard_param, size_preview)
+
 REAL_ONLY = "(none: real samples only)"
 
 
@@ -41,17 +41,19 @@ class Dope(foo.Operator):
         if ctx.params.get("synthetic_run", default_run) == REAL_ONLY:
             prior_input(inputs, ctx)
         inputs.int("budget", default=10, min=0, required=True, label="Real samples per class")
-        inputs.enum("selector", SELECTORS, default="mmd-greedy", label="Selector")
+        inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
+                    label="Selector")
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
-        inputs.enum("extractor", EXTRACTORS, default="reference", label="Features",
+        inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
+                    label="Features",
                     description="reference: a ConvNet trained briefly on the real train split; "
                                 "random: a random ConvNet; prior-latent: the prior's own space")
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run = p.get("synthetic_run", default_run)
-        run = "real" if run == REAL_ONLY else run
-        budget, selector = int(p.get("budget") or 0), p.get("selector", "mmd-greedy")
-        run_key_input(inputs, ctx, f"{run}_dope{budget}_{selector.replace('-', '_')}")
+        run = None if run == REAL_ONLY else run
+        budget, selector = int(p.get("budget") or 0), p.get("selector", names.DEFAULT_SELECTOR)
+        run_key_input(inputs, ctx, names.doping_run_key(run, budget, selector))
         shard_inputs(inputs, ctx)
         ipc = next((r["config"].get("ipc", 0) for r in syn if r["key"] == run), 0)
         if field:
@@ -66,14 +68,13 @@ class Dope(foo.Operator):
         synthetic_run = p.get("synthetic_run")
         synthetic_run = None if synthetic_run in (None, REAL_ONLY) else synthetic_run
         if shard is None and num_shards(ctx) > 1:
-            selector = p.get("selector", "mmd-greedy")
-            run_key = p.get("run_key") or \
-                f"{synthetic_run or 'real'}_dope{int(p['budget'])}_{selector.replace('-', '_')}"
+            run_key = p.get("run_key") or names.doping_run_key(
+                synthetic_run, p["budget"], p.get("selector", names.DEFAULT_SELECTOR))
             return fan_out(ctx, self.config.name, run_key, "DsCo dope")
         res = dope(ctx.view, p["label_field"], synthetic_run, int(p["budget"]),
-                   selector=p.get("selector", "mmd-greedy"), run_key=p.get("run_key"),
+                   selector=p.get("selector", names.DEFAULT_SELECTOR), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
-                   extractor=p.get("extractor", "reference"), shard=shard,
+                   extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
                    progress=progress_callback(ctx, "Classes"))
@@ -91,8 +92,8 @@ class Dope(foo.Operator):
         outputs.int("queued", label="Shard operations queued")
         return types.Property(outputs)
 
-    def __call__(self, view, label_field, synthetic_run, budget, selector="mmd-greedy",
-                 run_key=None, clamp=False, overwrite=False, extractor="reference",
+    def __call__(self, view, label_field, synthetic_run, budget, selector=names.DEFAULT_SELECTOR,
+                 run_key=None, clamp=False, overwrite=False, extractor=names.DEFAULT_EXTRACTOR,
                  num_shards=1, shard=None, prior=None, seed=0, delegate=False):
         """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
@@ -100,8 +101,7 @@ class Dope(foo.Operator):
         if synthetic_run and prior is not None:
             raise ValueError("Give synthetic_run (dope a synthesis run) or prior (real samples "
                              "only), not both.")
-        run_key = run_key or \
-            f"{synthetic_run or 'real'}_dope{budget}_{selector.replace('-', '_')}"
+        run_key = run_key or names.doping_run_key(synthetic_run, budget, selector)
         return execute(self.config.name, view, dict(
             label_field=label_field, synthetic_run=synthetic_run or REAL_ONLY,
             prior=getattr(prior, "path", prior),

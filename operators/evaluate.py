@@ -3,10 +3,9 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import execute, label_field_input, progress_callback
+from fiftyone_dsco import names
 
-ARCHITECTURES = ("convnet3", "resnet18_small")  # fiftyone_dsco.models.ARCHITECTURES (no torch here)
-DEFAULT_EVAL_KEY = "dsco_eval"
+from ._common import execute, label_field_input, progress_callback
 
 
 class Evaluate(foo.Operator):
@@ -34,10 +33,10 @@ class Evaluate(foo.Operator):
         if not _train_views_input(inputs, ctx):
             return types.Property(inputs, view=view)
         arch = types.RadioGroup()
-        for name in ARCHITECTURES:
+        for name in names.ARCHITECTURES:
             arch.add_choice(name, label=name)
-        inputs.enum("arch", arch.values(), default="convnet3", required=True, view=arch,
-                    label="Architecture", description="Same for every set compared")
+        inputs.enum("arch", arch.values(), default=names.DEFAULT_ARCHITECTURE, required=True,
+                    view=arch, label="Architecture", description="Same for every set compared")
         inputs.int("epochs", default=300, min=1, required=True, label="Epochs",
                    description="Epochs for every concentrated set and the random subset")
         inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
@@ -59,14 +58,14 @@ class Evaluate(foo.Operator):
         from fiftyone_dsco.evaluation import evaluate, plotly_traces
 
         p = ctx.params
-        names = list(p.get("train_views") or [])
+        views = list(p.get("train_views") or [])
         results = evaluate(
-            ctx.dataset, p["label_field"], {n: ctx.dataset.load_saved_view(n) for n in names},
-            arch=p.get("arch", "convnet3"), epochs=int(p.get("epochs", 300)),
+            ctx.dataset, p["label_field"], {v: ctx.dataset.load_saved_view(v) for v in views},
+            arch=p.get("arch", names.DEFAULT_ARCHITECTURE), epochs=int(p.get("epochs", 300)),
             seeds=tuple(range(int(p.get("num_seeds", 3)))), lr=float(p.get("lr", 0.01)),
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
             full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
-            eval_key=p.get("eval_key") or DEFAULT_EVAL_KEY,
+            eval_key=p.get("eval_key") or names.DEFAULT_EVAL_KEY,
             progress=progress_callback(ctx, "Training"),
         )
         if not ctx.delegated:
@@ -88,9 +87,9 @@ class Evaluate(foo.Operator):
         outputs.str("plot", label="Plot (PNG, saved with the run)")
         return types.Property(outputs, view=types.View(label="Evaluation done"))
 
-    def __call__(self, dataset, label_field, train_views, arch="convnet3", epochs=300,
-                 num_seeds=3, add_random=True, add_full=True, full_epochs=None,
-                 soft_labels=False, eval_key=DEFAULT_EVAL_KEY, lr=0.01, delegate=False):
+    def __call__(self, dataset, label_field, train_views, arch=names.DEFAULT_ARCHITECTURE,
+                 epochs=300, num_seeds=3, add_random=True, add_full=True, full_epochs=None,
+                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=0.01, delegate=False):
         """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``."""
         return execute(self.config.name, view=dataset.view(), params=dict(
             label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
@@ -101,15 +100,15 @@ class Evaluate(foo.Operator):
 
 def _train_views_input(inputs, ctx):
     """A multi-select of the dataset's saved views; False when there is none."""
-    names = ctx.dataset.list_saved_views()
-    if not names:
+    views = ctx.dataset.list_saved_views()
+    if not views:
         inputs.view("no_saved_views", types.Error(
             label="No saved view",
             description="Save each concentrated set as a view first (DsCo runs save theirs "
                         "as dsco-<run key>)."))
         return False
     choices = types.DropdownView(multiple=True)
-    for name in names:
+    for name in views:
         choices.add_choice(name, label=name)
     inputs.list("train_views", types.String(), required=True, min_items=1, view=choices,
                 label="Training sets", description="Saved views, each trained on its own")
@@ -117,15 +116,15 @@ def _train_views_input(inputs, ctx):
 
 
 def _eval_key_input(inputs, ctx):
-    inputs.str("eval_key", default=DEFAULT_EVAL_KEY, required=True, label="Evaluation key",
+    inputs.str("eval_key", default=names.DEFAULT_EVAL_KEY, required=True, label="Evaluation key",
                description="Results, predictions <key>_<set> and the plot are stored under it")
-    key = ctx.params.get("eval_key") or DEFAULT_EVAL_KEY
+    key = ctx.params.get("eval_key") or names.DEFAULT_EVAL_KEY
     if not key.isidentifier():
         inputs.view("bad_key", types.Error(label=f"'{key}' is not a valid key",
                                            description="Use letters, digits and underscores"))
     elif ctx.dataset.has_run(key):
         kind = ctx.dataset.get_run_info(key).config.serialize().get("dsco_kind")
-        if kind == "evaluation":
+        if kind == names.EVALUATION:
             inputs.view("key_exists", types.Warning(
                 label=f"Evaluation '{key}' exists and will be replaced"))
         else:

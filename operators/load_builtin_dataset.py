@@ -3,6 +3,8 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from fiftyone_dsco import names
+
 from ._common import execute, progress_callback
 
 
@@ -20,8 +22,8 @@ class LoadBuiltinDataset(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        inputs.enum("name", ["digits", "fashion-mnist"], default="digits", required=True,
-                    label="Dataset",
+        inputs.enum("name", list(names.BUILTIN_DATASETS), default=names.DEFAULT_DATASET,
+                    required=True, label="Dataset",
                     description="digits: 1,797 8x8 images (seconds). fashion-mnist: 70,000 "
                                 "28x28 images (a few minutes; needs Debian's dataset-fashion-mnist)",
                     view=types.RadioGroup())
@@ -35,7 +37,7 @@ class LoadBuiltinDataset(foo.Operator):
 
         p = ctx.params
         ds = load_builtin(
-            p.get("name", "digits"),
+            p.get("name", names.DEFAULT_DATASET),
             train_per_class=p.get("train_per_class"),
             test_per_class=p.get("test_per_class"),
             overwrite=bool(p.get("overwrite", False)),
@@ -51,7 +53,7 @@ class LoadBuiltinDataset(foo.Operator):
         outputs.int("num_samples", label="Samples")
         return types.Property(outputs, view=types.View(label="Dataset loaded"))
 
-    def __call__(self, name="digits", train_per_class=None, test_per_class=None,
+    def __call__(self, name=names.DEFAULT_DATASET, train_per_class=None, test_per_class=None,
                  overwrite=False, delegate=False):
         return execute(self.config.name, params=dict(
             name=name, train_per_class=train_per_class, test_per_class=test_per_class,

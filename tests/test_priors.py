@@ -89,8 +89,50 @@ def test_class_map_validation():
 
 
 def test_missing_folder_is_clear(tmp_path):
-    with pytest.raises(PriorError, match="model_index.json is missing"):
+    with pytest.raises(PriorError, match="nothing' \\(does not exist\\)"):
         load_prior(str(tmp_path / "nothing"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private DsCo home, and a working directory apart from it."""
+    monkeypatch.setenv("DSCO_HOME", str(tmp_path / "home"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    return tmp_path
+
+
+def test_unknown_prior_lists_known_ones_and_how_to_fit(home):
+    from fiftyone_dsco.config import priors_dir
+
+    tiny_unet_prior().save_pretrained(priors_dir("digits-small"))
+    with pytest.raises(PriorError) as e:
+        load_prior("mnist")
+    msg = str(e.value)
+    assert "Known priors: digits-small." in msg
+    assert "'dsco prior fit <dataset> --name mnist'" in msg
+
+
+def test_prior_name_wins_over_a_folder_without_model(home):
+    """`dsco prior fit mnist5k --name mnist5k` then `--prior mnist5k` beside an image folder mnist5k/."""
+    from fiftyone_dsco.config import priors_dir
+
+    tiny_unet_prior().save_pretrained(priors_dir("mnist5k"))
+    (home / "work" / "mnist5k" / "train").mkdir(parents=True)
+    (home / "work" / "mnist5k" / "train" / "0.png").write_bytes(b"")
+    loaded = load_prior("mnist5k", device="cpu")
+    assert loaded.path == priors_dir("mnist5k") and loaded.classes == CLASSES
+    # a folder that holds a model wins over a prior of the same name
+    tiny_unet_prior(classes=["a", "b"]).save_pretrained("mnist5k")
+    assert load_prior("mnist5k", device="cpu").classes == ["a", "b"]
+    # neither: the error names both candidates
+    (home / "work" / "other").mkdir()
+    with pytest.raises(PriorError) as e:
+        load_prior("other")
+    msg = str(e.value)
+    assert "'other' (a folder without model_index.json)" in msg
+    assert f"'{priors_dir('other')}' (does not exist)" in msg
+    assert "Known priors: mnist5k." in msg
 
 
 FIT = dict(steps=6, batch_size=8, block_out_channels=(8, 16, 16), checkpoint_every=3,

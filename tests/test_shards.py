@@ -21,13 +21,13 @@ from fiftyone.operators.executor import ExecutionRunState
 import fiftyone.operators as foo
 from fiftyone import ViewField as F
 
-from fiftyone_dsco import data, runs, shards
+from fiftyone_dsco import data, runs
+from fiftyone_dsco import run_state as shards
 from fiftyone_dsco.cli import main
 from fiftyone_dsco.doping import dope
 from fiftyone_dsco.errors import OptionError
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
-from fiftyone_dsco.synthetic import class_folder
 
 P = "@dsco/fiftyone-dsco/"
 FAST = dict(steps=3, extractor="random", device="cpu")
@@ -87,7 +87,7 @@ def assert_clean(dataset, run_key, ipc):
     assert len(paths) == len(set(paths)) == 10 * ipc
     assert sorted(view.count_values("dsco.class_index").values()) == [ipc] * 10
     on_disk = set()
-    for root, dirs, files in os.walk(runs.run_media_dir(dataset, run_key)):
+    for root, dirs, files in os.walk(runs.media_folder(dataset, run_key)):
         assert not any(d.endswith(".tmp") for d in dirs), dirs
         on_disk.update(os.path.join(root, f) for f in files)
     assert on_disk == set(paths)

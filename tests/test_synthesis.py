@@ -9,7 +9,6 @@ import torch
 
 from fiftyone_dsco import data, runs
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, UnreadableImageError
-from fiftyone_dsco.mmd import mmd2
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
 
@@ -21,23 +20,6 @@ def prior(digits, tmp_path_factory):
     return fit_prior(digits, "ground_truth", output_dir=str(tmp_path_factory.mktemp("prior")),
                      steps=30, batch_size=16, block_out_channels=(8, 16, 16),
                      recognisability=False, device="cpu")
-
-
-def test_mmd_matches_numpy():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(5, 3)), rng.normal(1, size=(7, 3))
-    s2 = 1.7
-    k = lambda x, y: np.exp(-((x[:, None] - y[None]) ** 2).sum(-1) / (2 * s2))  # noqa: E731
-    want = k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
-    got = mmd2(torch.tensor(a), torch.tensor(b), "gaussian", sigma2=s2)
-    assert got.item() == pytest.approx(want, rel=1e-9)
-    lin = ((a.mean(0) - b.mean(0)) ** 2).sum()
-    assert mmd2(torch.tensor(a), torch.tensor(b), "linear").item() == pytest.approx(lin)
-    # median heuristic: the (lower) median of off-diagonal squared distances
-    z = np.concatenate([a, b])
-    d = np.sort(((z[:, None] - z[None]) ** 2).sum(-1)[~np.eye(12, dtype=bool)])
-    from fiftyone_dsco.mmd import median_sigma2
-    assert median_sigma2(torch.tensor(a), torch.tensor(b)).item() == pytest.approx(d[(len(d) - 1) // 2])
 
 
 def test_nopt_lowers_mmd_vs_plain_same_seeds(digits_copy, prior):

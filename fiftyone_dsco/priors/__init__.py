@@ -7,6 +7,7 @@ _API = {
     "PriorCard": "card",
     "DiffusionPrior": "prior",
     "load_prior": "prior",
+    "resolve_prior": "prior",
     "list_priors": "card",
     "fit_prior": "fit",
     "default_steps": "fit",

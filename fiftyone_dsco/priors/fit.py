@@ -181,7 +181,8 @@ def _ema_snapshot(unet, ema, noise_sched, table, size, channels, null):
 
 
 def _resolve_shape(train, table, image_size, channels):
-    first = read_image(train.select(table.ids()[0]).first().filepath, None, 3)
+    sid = table.ids()[0]
+    first = read_image(train.select(sid).first().filepath, None, 3, sample_id=sid)
     grey = bool((first[0] == first[1]).all() and (first[1] == first[2]).all())
     channels = channels or (1 if grey else 3)
     if channels not in (1, 3):

@@ -143,12 +143,35 @@ class DiffusionPrior:
 
 
 def load_prior(path, classes=None, device=None):
-    """Load a prior folder (see :class:`DiffusionPrior`); a name resolves under DsCo's priors dir."""
-    from ..config import priors_dir
+    """Load a prior (see :class:`DiffusionPrior`) from a folder or a name (see :func:`resolve_prior`)."""
+    return DiffusionPrior.from_pretrained(resolve_prior(path), classes=classes, device=device)
 
-    if not os.path.isdir(path) and os.path.isdir(priors_dir(path)):
-        path = priors_dir(path)
-    return DiffusionPrior.from_pretrained(path, classes=classes, device=device)
+
+def resolve_prior(name_or_path):
+    """The folder of a prior: ``name_or_path`` if it holds a diffusers model, else the
+    fitted prior of that name under DsCo's priors dir; else a :class:`PriorError`
+    naming both candidates and the known priors."""
+    from ..config import priors_dir
+    from .card import list_priors
+
+    path = os.fspath(name_or_path)
+    candidates = [path]
+    if path and os.path.basename(os.path.normpath(path)) == path and path not in (".", ".."):
+        candidates.append(priors_dir(path))  # a plain name
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, "model_index.json")):
+            return folder
+    tried = "; ".join(
+        f"'{c}' ({'a folder without model_index.json' if os.path.isdir(c) else 'does not exist'})"
+        for c in candidates
+    )
+    known = ", ".join(list_priors()) or "none yet"
+    name = os.path.basename(os.path.normpath(path)) or "NAME"
+    raise PriorError(
+        f"No prior '{path}': tried {tried}. Known priors: {known}. Fit one with "
+        f"'dsco prior fit <dataset> --name {name}', or give a folder that "
+        f"DDPMPipeline/DiTPipeline.save_pretrained wrote."
+    )
 
 
 def _read_model_index(path):

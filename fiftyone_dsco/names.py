@@ -1,0 +1,60 @@
+"""Names and option lists of DsCo, in one light module (no torch, faiss or FiftyOne import).
+
+The library, the ``dsco`` CLI and the App's operators take their choices,
+defaults and run-key formulas from here, so they cannot drift apart.
+"""
+
+#: Synthesis methods: NOpt, or plain sampling of the prior (NOpt with 0 iterations).
+METHODS = ("nopt", "plain")
+#: Doping selectors (:mod:`fiftyone_dsco.selectors`).
+SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
+#: Kernel-matrix backends of mmd-greedy.
+SELECTION_BACKENDS = ("auto", "faiss", "numpy")
+#: Feature extractors (:mod:`fiftyone_dsco.features`).
+EXTRACTORS = ("reference", "random", "timm", "prior-latent")
+#: NOpt's MMD kernels.
+KERNELS = ("gaussian", "linear")
+#: Classifiers that evaluation trains.
+ARCHITECTURES = ("convnet3", "resnet18_small")
+#: Built-in datasets (:mod:`fiftyone_dsco.datasets`).
+BUILTIN_DATASETS = ("digits", "fashion-mnist")
+
+#: Run kinds.
+SYNTHESIS, DOPING, EVALUATION = "synthesis", "doping", "evaluation"
+RUN_KINDS = (SYNTHESIS, DOPING, EVALUATION)
+
+DEFAULT_LABEL_FIELD = "ground_truth"
+DEFAULT_DATASET = "digits"
+DEFAULT_METHOD = "nopt"
+DEFAULT_SELECTOR = "mmd-greedy"
+DEFAULT_EXTRACTOR = "reference"
+DEFAULT_KERNEL = "gaussian"
+DEFAULT_ARCHITECTURE = "convnet3"
+#: Run key of ``concentrate``'s doping run (its synthesis run is ``<key>_syn``).
+DEFAULT_CONCENTRATE_KEY = "dsco"
+DEFAULT_EVAL_KEY = "dsco_eval"
+
+
+def synthesis_run_key(method, ipc, data_free=False):
+    """Default key of a synthesis run: ``<method>[_df]_ipc<ipc>``."""
+    return f"{method}{'_df' if data_free else ''}_ipc{int(ipc)}"
+
+
+def doping_run_key(synthetic_run, budget, selector):
+    """Default key of a doping run: ``<synthetic_run or 'real'>_dope<budget>_<selector>``."""
+    return f"{synthetic_run or 'real'}_dope{int(budget)}_{selector.replace('-', '_')}"
+
+
+def concentrate_synthesis_key(run_key):
+    """Key of the synthesis run that ``concentrate(run_key=...)`` makes: ``<run_key>_syn``."""
+    return f"{run_key}_syn"
+
+
+def run_tag(run_key):
+    """The sample tag of a run's samples (synthetic ones and selected real ones)."""
+    return f"dsco:{run_key}"
+
+
+def saved_view_name(run_key):
+    """The name of a run's saved view: ``dsco-<run-key>``."""
+    return "dsco-" + run_key.replace("_", "-")

@@ -1,0 +1,123 @@
+"""The one driver of every class-by-class DsCo run (synthesis and doping).
+
+:func:`run_by_class` owns the lifecycle: check the run key and options, let
+the job read its inputs (so bad data fails before the run exists), register
+or resume the run, work through the classes one writer per class (an atomic
+claim: a second process on the same run waits for a class another one is
+writing, or takes it over when that process is gone), record each class, and
+merge the run (results and saved view) once every class is done. A job only
+says what one class's work is (:class:`ClassJob`).
+"""
+
+import time
+
+import fiftyone.core.utils as fou
+
+from . import run_state, runs
+
+WAIT_POLL = 1.0  #: seconds between looks at classes that another writer holds
+
+
+class ClassJob:
+    """One kind of class-by-class work; subclasses fill these in."""
+
+    kind = None
+
+    def prepare(self, todo):
+        """Read what classes ``todo`` (indices) need, before the run is registered."""
+
+    def run_class(self, k):
+        """Do class ``k``'s work, replacing what an earlier attempt left; return its record."""
+        raise NotImplementedError
+
+    def totals(self, per_class, view):
+        """Run-level numbers from the per-class records and the run's set ``view``."""
+        return {}
+
+
+def run_by_class(view, run_key, config, job, todo, shard=None, overwrite=False, progress=None,
+                 description=""):
+    """Run ``job`` on classes ``todo`` (indices into ``config["classes"]``) of run ``run_key``.
+
+    Returns the run's results dict (complete once every class of the run is done).
+    """
+    dataset, classes = view._dataset, config["classes"]
+    if runs.check_run(view, run_key, job.kind, config, overwrite=overwrite) == "resume":
+        done = run_state.done_indices(dataset, run_key) or {
+            classes.index(c) for c, r in runs.load_results(dataset, run_key).get("classes", {}).items()
+            if r.get("done")}
+        todo = [k for k in todo if k not in done]
+    job.prepare(todo)
+    runs.begin_run(view, run_key, job.kind, config, overwrite=overwrite)
+    done = run_state.done_indices(dataset, run_key)
+    todo = [k for k in todo if k not in done]
+    run_state.shard_update(dataset, run_key, shard, "running", classes=[classes[k] for k in todo])
+    current = None
+    try:
+        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
+            for current in _claimed(dataset, run_key, todo):
+                record = job.run_class(current)
+                run_state.record_class(dataset, run_key, current, classes[current], record)
+                run_state.release_class(dataset, run_key, current)
+                current = None
+                pb.update()
+    except BaseException as e:
+        if current is not None:
+            run_state.release_class(dataset, run_key, current)
+        run_state.shard_update(dataset, run_key, shard, "failed", error=repr(e))
+        raise
+    run_state.shard_update(dataset, run_key, shard, "done")
+    return merge(dataset, run_key, config, job, description)
+
+
+def _claimed(dataset, run_key, todo):
+    """Yield the classes of ``todo`` that this process now owns, waiting for those held by others.
+
+    A class finished by another writer meanwhile is skipped; one whose writer
+    died is taken over.
+    """
+    pending = list(todo)
+    while pending:
+        held = []
+        for k in pending:
+            if k in run_state.done_indices(dataset, run_key):
+                continue
+            if not run_state.claim_class(dataset, run_key, k):
+                held.append(k)
+                continue
+            if k in run_state.done_indices(dataset, run_key):  # finished just before the claim
+                run_state.release_class(dataset, run_key, k)
+                continue
+            yield k
+        pending = held
+        if pending:
+            time.sleep(WAIT_POLL)
+
+
+def merge(dataset, run_key, config, job, description):
+    """The run's results; when every class is done, write them and the saved view, once."""
+    results = runs.load_results(dataset, run_key)
+    per_class = results.setdefault("classes", {})
+    results["complete"] = all(per_class.get(c, {}).get("done") for c in config["classes"])
+    view = runs.run_set_view(dataset, run_key, dict(config, dsco_kind=job.kind))
+    results.update(job.totals(per_class, view))
+    if not results["complete"]:
+        results.setdefault("saved_view", None)
+        return results
+    if run_state.claim_merge(dataset, run_key):
+        try:
+            dataset.reload()
+            results["saved_view"] = runs.save_view(dataset, run_key, view, description)
+            runs.save_results(dataset, run_key,
+                              {k: v for k, v in results.items() if k not in ("shards", "merge")})
+        except BaseException:
+            run_state.release_merge(dataset, run_key)
+            raise
+        run_state.mark_merged(dataset, run_key)
+        return runs.load_results(dataset, run_key)
+    out = runs.load_results(dataset, run_key)  # merged already, or by another process right now
+    out.setdefault("saved_view", None)
+    out.setdefault("complete", True)
+    for k, v in job.totals(per_class, view).items():
+        out.setdefault(k, v)
+    return out

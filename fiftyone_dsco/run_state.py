@@ -1,0 +1,359 @@
+"""The live, concurrency-safe state of a DsCo run, and class shards.
+
+A run's classes (the list stored in its config) can be split into ``N``
+shards: shard ``K`` of ``N`` holds the classes whose index ``k`` in that list
+satisfies ``k % N == K``. Shards of one run may run at the same time in
+different processes or machines that share the MongoDB database and the media
+store.
+
+The state of each run is one document of FiftyOne's execution store
+(collection ``execution_store``, store ``dsco_runs``, keyed by dataset id and
+run key), so ``fo.delete_dataset`` removes it with the dataset. It is changed
+only with atomic single-document updates (``$set`` of one key, an insert that
+one process wins, compare-and-set), so concurrent writers never lose each
+other's records. Its ``value``:
+
+``classes.<k>``   the record of class ``k`` (written once its samples are in)
+``claims.<k>``    the writer working on class ``k``: token, host, pid, time.
+                  One writer per class: a second process waits for it (or takes
+                  the claim over once that writer's process is gone)
+``shards.<K_N>``  a shard's state: ``running`` / ``done`` / ``failed``, host,
+                  pid, attempts, times, error (``interrupted`` when read while
+                  its process is gone)
+``registered``    the FiftyOne run is registered (see :func:`claim_registration`)
+``merge``         who merged the finished run into FiftyOne's run results
+"""
+
+import datetime
+import os
+import socket
+import time
+import uuid
+
+from .errors import OptionError, RunError
+
+STORE = "dsco_runs"  #: execution-store name of DsCo's run state
+LEGACY_COLLECTION = "dsco_runs"  #: where runs of version 0.1 kept it (see ``runs.upgrade_runs``)
+REGISTRATION_TIMEOUT = 120.0  #: seconds to wait for another process registering the run
+MERGE_LEASE = 300.0  #: seconds after which an unfinished merge claim may be taken over
+CLAIM_LEASE = 6 * 3600.0  #: seconds after which another host's class claim may be taken over
+_TOKEN = uuid.uuid4().hex  #: this process's writer token
+
+
+# ------------------------------------------------------------------ shards
+
+def parse_shard(text):
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N``; raises :class:`OptionError`."""
+    try:
+        k, n = (int(p) for p in str(text).split("/"))
+    except ValueError:
+        raise OptionError(f"A shard is written K/N (e.g. 0/4: shard 0 of 4), not {text!r}.") from None
+    return check_shard((k, n))
+
+
+def check_shard(shard):
+    """Validate a shard ``(K, N)`` (or ``None``); returns it as a tuple of ints."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        return parse_shard(shard)
+    try:
+        k, n = shard
+        ok = int(k) == k and int(n) == n and 0 <= k < n
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise OptionError(f"shard must be (K, N) with 0 <= K < N, not {shard!r}.")
+    return int(k), int(n)
+
+
+def shard_name(shard):
+    """``"K_N"`` for a shard, ``"all"`` for an unsharded call (a MongoDB-safe key)."""
+    return "all" if shard is None else f"{shard[0]}_{shard[1]}"
+
+
+def in_shard(index, shard):
+    """Whether class ``index`` (its position in the run's class list) is in ``shard``."""
+    return shard is None or index % shard[1] == shard[0]
+
+
+def shard_classes(classes, shard):
+    """The classes of ``shard`` (stable: position ``k`` in ``classes`` with ``k % N == K``)."""
+    return [c for k, c in enumerate(classes) if in_shard(k, shard)]
+
+
+# ------------------------------------------------------------------ the document
+
+def _coll():
+    from fiftyone.core.odm import get_db_conn
+
+    return get_db_conn()["execution_store"]
+
+
+def _query(dataset, run_key, **extra):
+    return dict({"store_name": STORE, "key": run_key, "dataset_id": dataset._doc.id}, **extra)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _update(dataset, run_key, update, **filters):
+    """Apply ``update`` (paths relative to ``value``) to the run's document."""
+    update = {op: {f"value.{k}": v for k, v in fields.items()} for op, fields in update.items()}
+    update.setdefault("$set", {})["updated_at"] = _now()
+    filters = {f"value.{k}" if not k.startswith("$") else k: v for k, v in filters.items()}
+    return _coll().update_one(_query(dataset, run_key, **filters), update)
+
+
+def get_state(dataset, run_key):
+    """The run's state (the document's ``value``), or ``None``."""
+    doc = _coll().find_one(_query(dataset, run_key))
+    return None if doc is None else doc.get("value") or {}
+
+
+def delete_state(dataset, run_key):
+    _coll().delete_one(_query(dataset, run_key))
+
+
+def rename_state(dataset, run_key, new_key):
+    _coll().update_one(_query(dataset, run_key), {"$set": {"key": new_key, "updated_at": _now()}})
+
+
+def _new_doc(dataset, run_key, **value):
+    now = _now()
+    state = dict(dataset=dataset.name, classes={}, claims={}, shards={}, registered=False,
+                 merge={})
+    state.update(value)
+    return dict(_query(dataset, run_key), value=state, created_at=now, updated_at=now,
+                expires_at=None, policy="persist")
+
+
+def claim_registration(dataset, run_key):
+    """Try to become the process that registers run ``run_key``; True if this one won.
+
+    Exactly one of several processes that start the same new run at once wins
+    (an insert into a unique index). A claim left by a process that died while
+    registering (older than :data:`REGISTRATION_TIMEOUT`), or the state of a
+    run deleted outside DsCo, is cleared first.
+    """
+    from pymongo.errors import DuplicateKeyError
+
+    state = get_state(dataset, run_key)
+    if state is not None:
+        dataset.reload()
+        stale = (not dataset.has_run(run_key)) and (
+            state.get("registered") or time.time() - state.get("claimed_at", 0) > REGISTRATION_TIMEOUT)
+        if stale:
+            _coll().delete_one(_query(dataset, run_key, **{"value.claim": state.get("claim")}))
+    try:
+        _coll().insert_one(_new_doc(dataset, run_key, claim=uuid.uuid4().hex,
+                                    claimed_at=time.time()))
+        return True
+    except DuplicateKeyError:
+        return False
+
+
+def mark_registered(dataset, run_key):
+    _update(dataset, run_key, {"$set": {"registered": True}})
+
+
+def wait_registered(dataset, run_key, timeout=REGISTRATION_TIMEOUT):
+    """Wait until another process has registered run ``run_key`` on ``dataset``."""
+    end = time.time() + timeout
+    while time.time() < end:
+        state = get_state(dataset, run_key)
+        if state is not None and state.get("registered"):
+            dataset.reload()
+            if dataset.has_run(run_key):
+                return
+        time.sleep(0.2)
+    raise RunError(f"Another process started registering run '{run_key}' and did not finish "
+                   f"within {timeout:.0f} s; re-run this command to resume the run.")
+
+
+def ensure_state(dataset, run_key, stored_classes=None, class_list=None):
+    """Create the state of an existing run if it has none (cloned or upgraded runs).
+
+    ``stored_classes`` (class name -> record, from FiftyOne's run results) seeds it.
+    """
+    from pymongo.errors import DuplicateKeyError
+
+    classes = {}
+    for k, c in enumerate(class_list or []):
+        rec = (stored_classes or {}).get(c)
+        if rec and rec.get("done"):
+            classes[str(k)] = dict(rec, **{"class": c})
+    doc = _new_doc(dataset, run_key, registered=True, classes=classes)
+    try:
+        _coll().update_one(_query(dataset, run_key), {"$setOnInsert": doc}, upsert=True)
+    except DuplicateKeyError:  # another process created it at the same moment
+        pass
+
+
+def record_class(dataset, run_key, index, class_name, record):
+    """Atomically store the record of class ``index`` (only its key is written)."""
+    _update(dataset, run_key,
+            {"$set": {f"classes.{int(index)}": jsonable(dict(record, **{"class": class_name}))}})
+
+
+def class_records(dataset, run_key, class_list):
+    """``{class name: record}`` in class order, for the classes recorded so far."""
+    recs = (get_state(dataset, run_key) or {}).get("classes", {})
+    out = {}
+    for k, c in enumerate(class_list):
+        rec = recs.get(str(k))
+        if rec is not None:
+            out[c] = {key: v for key, v in rec.items() if key != "class"}
+    return out
+
+
+def done_indices(dataset, run_key):
+    recs = (get_state(dataset, run_key) or {}).get("classes", {})
+    return {int(k) for k, r in recs.items() if r.get("done")}
+
+
+# ------------------------------------------------------------------ class claims
+
+def _me():
+    return dict(token=_TOKEN, host=socket.gethostname(), pid=os.getpid(), at=time.time())
+
+
+def process_alive(host, pid):
+    """False only when ``pid`` on this host is known to be gone (other hosts: unknown, True)."""
+    if host != socket.gethostname() or not pid:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _stale(claim):
+    if claim.get("token") == _TOKEN:
+        return True
+    if not process_alive(claim.get("host"), claim.get("pid")):
+        return True
+    return claim.get("host") != socket.gethostname() and time.time() - claim.get("at", 0) > CLAIM_LEASE
+
+
+def claim_class(dataset, run_key, index):
+    """Become the one writer of class ``index``; returns False while another live writer has it.
+
+    A claim whose process is gone (same host) or older than :data:`CLAIM_LEASE`
+    (another host) is taken over.
+    """
+    path = f"claims.{int(index)}"
+    if _update(dataset, run_key, {"$set": {path: _me()}}, **{path: {"$exists": False}}).modified_count:
+        return True
+    held = (get_state(dataset, run_key) or {}).get("claims", {}).get(str(int(index)))
+    if held is None:  # released meanwhile
+        return claim_class(dataset, run_key, index)
+    if not _stale(held):
+        return False
+    res = _update(dataset, run_key, {"$set": {path: _me()}}, **{f"{path}.token": held.get("token"),
+                                                                f"{path}.at": held.get("at")})
+    return res.modified_count == 1
+
+
+def release_class(dataset, run_key, index):
+    path = f"claims.{int(index)}"
+    _update(dataset, run_key, {"$unset": {path: ""}}, **{f"{path}.token": _TOKEN})
+
+
+def class_claim(dataset, run_key, index):
+    """The claim on class ``index`` (a dict) or ``None``."""
+    return (get_state(dataset, run_key) or {}).get("claims", {}).get(str(int(index)))
+
+
+# ------------------------------------------------------------------ shards and merge
+
+def shard_update(dataset, run_key, shard, state, classes=None, error=None):
+    """Record shard ``shard``'s state (``running`` / ``done`` / ``failed``)."""
+    name, now = shard_name(shard), time.time()
+    sets = {f"shards.{name}.state": state, f"shards.{name}.host": socket.gethostname(),
+            f"shards.{name}.pid": os.getpid(), f"shards.{name}.updated": now}
+    update = {"$set": sets}
+    if state == "running":
+        sets[f"shards.{name}.started"] = now
+        sets[f"shards.{name}.error"] = None
+        update["$inc"] = {f"shards.{name}.attempts": 1}
+        if classes is not None:
+            sets[f"shards.{name}.classes"] = list(classes)
+    elif state == "done":
+        sets[f"shards.{name}.finished"] = now
+    if error is not None:
+        sets[f"shards.{name}.error"] = str(error)[:2000]
+    _update(dataset, run_key, update)
+
+
+def shard_states(dataset, run_key):
+    """``{shard name: state}``; a ``running`` shard whose process is gone reads ``interrupted``."""
+    out = {}
+    for name, st in (get_state(dataset, run_key) or {}).get("shards", {}).items():
+        st = dict(st)
+        if st.get("state") == "running" and not process_alive(st.get("host"), st.get("pid")):
+            st["state"] = "interrupted"
+        out[name] = st
+    return out
+
+
+def claim_merge(dataset, run_key, lease=MERGE_LEASE):
+    """Compare-and-set: True for the one process that may merge the finished run now.
+
+    Returns False when the run is already merged or another process holds a
+    fresh claim. A claim older than ``lease`` (its process died) is taken over.
+    """
+    now = time.time()
+    res = _update(dataset, run_key,
+                  {"$set": {"merge": {"state": "running", "at": now, "host": socket.gethostname(),
+                                      "pid": os.getpid()}}},
+                  **{"merge.state": {"$ne": "done"},
+                     "$or": [{"value.merge.state": {"$ne": "running"}},
+                             {"value.merge.at": {"$lt": now - lease}}]})
+    return res.modified_count == 1
+
+
+def mark_merged(dataset, run_key):
+    _update(dataset, run_key, {"$set": {"merge.state": "done", "merge.at": time.time()}})
+
+
+def release_merge(dataset, run_key):
+    _update(dataset, run_key, {"$set": {"merge.state": "failed"}}, **{"merge.state": "running"})
+
+
+def merge_state(dataset, run_key):
+    return (get_state(dataset, run_key) or {}).get("merge", {}).get("state")
+
+
+# ------------------------------------------------------------------ legacy
+
+def legacy_state(dataset, run_key):
+    """The state that version 0.1 kept in its own collection (or ``None``)."""
+    from fiftyone.core.odm import get_db_conn
+
+    return get_db_conn()[LEGACY_COLLECTION].find_one({"_id": f"{dataset._doc.id}:{run_key}"})
+
+
+def drop_legacy_state(dataset, run_key):
+    from fiftyone.core.odm import get_db_conn
+
+    get_db_conn()[LEGACY_COLLECTION].delete_one({"_id": f"{dataset._doc.id}:{run_key}"})
+
+
+def jsonable(obj):
+    """``obj`` with NumPy scalars and arrays turned into Python values (for JSON/BSON)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj

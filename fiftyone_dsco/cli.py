@@ -407,17 +407,28 @@ def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, lr, eval_k
 
 @main.group("runs")
 def runs_group():
-    """List, inspect and delete DsCo runs."""
+    """List, inspect, delete and upgrade DsCo runs.
+
+    \b
+    DsCo runs are FiftyOne runs: dataset.delete_run(key) and dataset.rename_run(a, b)
+    also remove or carry along their samples, files, tags, saved views and fields.
+    """
 
 
 @runs_group.command("list")
 @click.argument("dataset_name")
 def runs_list(dataset_name):
-    """List the DsCo runs on DATASET_NAME."""
-    from .runs import list_runs
+    """List the DsCo runs on DATASET_NAME with their status."""
+    from .runs import list_runs, run_status
 
-    for r in list_runs(_load_dataset(dataset_name)):
-        click.echo(f"{r['key']:<28} {r['kind']:<11} {r['timestamp']}")
+    ds = _load_dataset(dataset_name)
+    found = list_runs(ds)
+    for r in found:
+        click.echo(f"{r['key']:<28} {r['kind']:<11} {run_status(ds, r['key']):<12} "
+                   f"{r['timestamp']}{'  (older version)' if r['legacy'] else ''}")
+    if any(r["legacy"] for r in found):
+        click.echo(f"Runs of an older version: 'dsco runs upgrade {dataset_name}' lets FiftyOne's "
+                   f"delete_run/rename_run clean up after them.")
 
 
 @runs_group.command("info")
@@ -443,6 +454,16 @@ def runs_delete(dataset_name, run_key):
 
     delete(_load_dataset(dataset_name), run_key)
     click.echo(f"Deleted run '{run_key}'")
+
+
+@runs_group.command("upgrade")
+@click.argument("dataset_name")
+def runs_upgrade(dataset_name):
+    """Give DATASET_NAME's runs of an older DsCo version their run classes (no data changes)."""
+    from .runs import upgrade_runs
+
+    keys = upgrade_runs(_load_dataset(dataset_name))
+    click.echo(f"Upgraded {len(keys)} run(s){': ' + ', '.join(keys) if keys else ''}")
 
 
 @main.command()

@@ -29,11 +29,12 @@ class ManageRuns(foo.Operator):
             inputs.enum("run_key", choices.values(), required=True, label="Run", view=choices)
             if ctx.params.get("action") == "delete":
                 inputs.view("warn", types.Warning(
-                    label="Deletes the run's synthetic samples, their files, its tags and saved view"))
+                    label="Deletes the run's synthetic samples, their files, its tags and saved view "
+                          "(FiftyOne's own 'delete run' does the same)"))
         return types.Property(inputs, view=types.View(label="DsCo runs"))
 
     def execute(self, ctx):
-        from fiftyone_dsco.runs import delete, list_runs, load_results, run_config
+        from fiftyone_dsco.runs import delete, list_runs, load_results, run_config, run_status
 
         action, key = ctx.params.get("action", "list"), ctx.params.get("run_key")
         if action == "delete":
@@ -43,7 +44,9 @@ class ManageRuns(foo.Operator):
             return {"deleted": key}
         if action == "inspect":
             return {"config": run_config(ctx.dataset, key), "results": load_results(ctx.dataset, key)}
-        return {"runs": [{k: r[k] for k in ("key", "kind", "timestamp")} for r in list_runs(ctx.dataset)]}
+        return {"runs": [dict({k: r[k] for k in ("key", "kind", "timestamp")},
+                              status=run_status(ctx.dataset, r["key"]))
+                         for r in list_runs(ctx.dataset)]}
 
     def resolve_output(self, ctx):
         outputs = types.Object()
@@ -55,7 +58,8 @@ class ManageRuns(foo.Operator):
             outputs.obj("results", label="Results", view=types.JSONView())
         else:
             table = types.TableView()
-            for col, label in (("key", "Run key"), ("kind", "Kind"), ("timestamp", "Started")):
+            for col, label in (("key", "Run key"), ("kind", "Kind"), ("status", "Status"),
+                               ("timestamp", "Started")):
                 table.add_column(col, label=label)
             outputs.list("runs", types.Object(), label="DsCo runs", view=table)
         return types.Property(outputs)

@@ -235,7 +235,14 @@ def test_legacy_runs_keep_working_and_upgrade(small, prior_dir):
     assert runs.is_legacy_run(small, "old")
     assert [r["legacy"] for r in runs.list_runs(small)] == [True]
     assert runs.load_results(small, "old")["complete"]
-    assert runs.upgrade_runs(small) == ["old"] and not runs.is_legacy_run(small, "old")
+    from click.testing import CliRunner
+    from fiftyone_dsco.cli import main
+
+    listed = CliRunner().invoke(main, ["runs", "list", small.name])
+    assert "complete" in listed.output and "dsco runs upgrade" in listed.output, listed.output
+    upgraded = CliRunner().invoke(main, ["runs", "upgrade", small.name])
+    assert upgraded.exit_code == 0 and "Upgraded 1 run(s): old" in upgraded.output
+    assert not runs.is_legacy_run(small, "old")
     files = small.match_tags("dsco:old").values("filepath")
     small.delete_run("old")
     assert not small.match_tags("dsco:old") and not any(os.path.isfile(p) for p in files)

@@ -24,9 +24,9 @@ import torch.nn.functional as nnf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _env import results_path, write_meta  # noqa: E402
 
-from fiftyone_dsco.config import device as pick_device  # noqa: E402
-from fiftyone_dsco.models import ARCHITECTURES, create_classifier  # noqa: E402
-from fiftyone_dsco.training import augment_shift  # noqa: E402
+from fiftyone_dsco.devices import device as pick_device  # noqa: E402
+from fiftyone_dsco.evaluation.classifiers import ARCHITECTURES, create_classifier  # noqa: E402
+from fiftyone_dsco.evaluation.training import augment_shift  # noqa: E402
 
 
 def parse_args():

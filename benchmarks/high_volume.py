@@ -68,7 +68,7 @@ def parse():
 
 
 def dope_view(ds, syn_key, real, tag, overwrite=False):
-    from fiftyone_dsco.doping import concentrated_view, dope
+    from fiftyone_dsco.selection.doping import concentrated_view, dope
 
     key = f"bench_hv_{tag}"
     # a doping run older than its synthesis run was selected against samples that are gone
@@ -85,7 +85,7 @@ def main():
         raise SystemExit("Nothing to train: --skip dsco random needs --coresets or --fixed-synthetic.")
     from fiftyone_dsco.concentrate import split_budget
     from fiftyone_dsco.data import class_table, train_view
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.evaluation import evaluate
     from fiftyone_dsco.priors import fit_prior
     from fiftyone_dsco.synthesis import synthesize

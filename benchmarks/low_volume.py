@@ -71,7 +71,7 @@ def coreset_ids(ds, table, prior, selector, ipc, seed=0):
 
     from fiftyone_dsco.data import train_view
     from fiftyone_dsco.features import build_extractor, real_features
-    from fiftyone_dsco.selectors import get_selector
+    from fiftyone_dsco.selection.selectors import get_selector
 
     train = train_view(ds)
     size, ch = prior.card.image_size, prior.card.channels
@@ -111,7 +111,7 @@ def build_arm(ds, table, prior, method, ipc, args):
 def main():
     args = parse()
     from fiftyone_dsco.data import class_table, train_view
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.evaluation import evaluate
     from fiftyone_dsco.priors import fit_prior, load_prior
 

@@ -42,11 +42,11 @@ def main():
     import torch
 
     from fiftyone_dsco.data import class_table, train_view
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.features import build_extractor, real_features
-    from fiftyone_dsco.nopt import NOptHook, NOptOptions
+    from fiftyone_dsco.synthesis.nopt import NOptHook, NOptOptions
     from fiftyone_dsco.priors import fit_prior
-    from fiftyone_dsco.sampler import denoise, initial_noise
+    from fiftyone_dsco.priors.sampler import denoise, initial_noise
 
     ds = load_builtin(args.dataset)
     prior = fit_prior(ds, "ground_truth", name=args.dataset)

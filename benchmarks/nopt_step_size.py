@@ -51,7 +51,7 @@ def probe(ds, prior, ipc, lr, data_free, reuse):
 
 def main():
     args = parse()
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.priors import fit_prior
 
     ds = load_builtin(args.dataset)

@@ -2,7 +2,7 @@
 
 ``evaluate()`` loads every training set and the test split as arrays, then trains one model
 per arm and seed. Only the training wants a GPU, and it needs only torch, timm and
-``fiftyone_dsco.training``; a GPU box without FiftyOne or MongoDB can do it::
+``fiftyone_dsco.evaluation.training``; a GPU box without FiftyOne or MongoDB can do it::
 
     python benchmarks/low_volume.py ... --offload DIR         # here: writes DIR/<eval_key>.*
     python benchmarks/offload.py train DIR --out RESULTS       # there: RESULTS/<eval_key>.json
@@ -32,7 +32,7 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
            batch_size=256, extra=None):
     """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``;
     ``extra`` (JSON) travels with the job and comes back in its results."""
-    from fiftyone_dsco import evaluation as ev
+    from fiftyone_dsco.evaluation import protocol as ev
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
                     add_random, add_full, full_epochs, eval_key, batch_size, lr, False)
@@ -113,7 +113,7 @@ def train_job(folder, recipe, out, device=None):
     """Train every arm and seed of one exported job; writes ``out`` after each arm."""
     import torch
 
-    from fiftyone_dsco.training import predict, train_classifier
+    from fiftyone_dsco.evaluation.training import predict, train_classifier
 
     shared = np.load(os.path.join(folder, recipe["arrays"]))
     own = np.load(os.path.join(folder, recipe["eval_key"] + ".npz"))

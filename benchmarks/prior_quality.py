@@ -43,10 +43,10 @@ def main():
     import torch
 
     from fiftyone_dsco.data import class_table, train_view
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.priors import fit_prior
     from fiftyone_dsco.priors.quality import score_recognisability
-    from fiftyone_dsco.sampler import sample_images
+    from fiftyone_dsco.priors.sampler import sample_images
 
     if args.threads:
         torch.set_num_threads(args.threads)

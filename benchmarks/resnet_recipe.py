@@ -34,7 +34,7 @@ def parse():
 def main():
     args = parse()
     from fiftyone_dsco.data import class_table, train_view
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.evaluation import evaluate
     from fiftyone_dsco.runs import load_results
 

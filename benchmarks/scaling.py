@@ -125,7 +125,7 @@ def run(args, tmp):
     import fiftyone.operators as foo
 
     from fiftyone_dsco import runs
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.priors import fit_prior
     from fiftyone_dsco.synthesis import synthesize
 

@@ -1,4 +1,4 @@
-"""Scale benchmark of the doping selectors (fiftyone_dsco.selectors).
+"""Scale benchmark of the doping selectors (fiftyone_dsco.selection.selectors).
 
 Generates a Gaussian-mixture feature set per size (n vectors, ``--dim`` dims,
 float32, ``--classes`` classes of about n/classes vectors, each class a mixture
@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _env import results_path, write_meta  # noqa: E402
 
-from fiftyone_dsco.selectors import (  # noqa: E402
+from fiftyone_dsco.selection.selectors import (  # noqa: E402
     SELECTORS, faiss_threads, get_selector, median_sigma2, mmd2,
 )
 

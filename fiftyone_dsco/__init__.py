@@ -31,8 +31,8 @@ _API = {
     "test_view": "data",
     "ClassTable": "data",
     # built-in datasets
-    "load_builtin": "datasets",
-    "list_builtin": "datasets",
+    "load_builtin": "data.builtin",
+    "list_builtin": "data.builtin",
     # priors
     "fit_prior": "priors",
     "load_prior": "priors",
@@ -40,8 +40,8 @@ _API = {
     "DiffusionPrior": "priors",
     # pipeline
     "synthesize": "synthesis",
-    "dope": "doping",
-    "concentrated_view": "doping",
+    "dope": "selection.doping",
+    "concentrated_view": "selection.doping",
     "concentrate": "concentrate",
     "evaluate": "evaluation",
     "load_evaluation": "evaluation",

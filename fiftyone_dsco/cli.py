@@ -42,7 +42,7 @@ def datasets():
 @datasets.command("list")
 def datasets_list():
     """List the built-in datasets."""
-    from .datasets import list_builtin
+    from .data.builtin import list_builtin
 
     for name in list_builtin():
         click.echo(name)
@@ -57,7 +57,7 @@ def datasets_list():
 @click.option("--source-dir", type=click.Path(), help="Folder with Fashion-MNIST's IDX .gz files.")
 def datasets_load(name, dataset_name, train_per_class, test_per_class, overwrite, source_dir):
     """Load built-in dataset NAME as a persistent FiftyOne dataset."""
-    from .datasets import load_builtin
+    from .data.builtin import load_builtin
 
     ds = load_builtin(name, dataset_name=dataset_name, train_per_class=train_per_class,
                       test_per_class=test_per_class, overwrite=overwrite,
@@ -86,7 +86,7 @@ def _load_dataset(name):
 
 
 def _print_table(ds, label_field):
-    from .data import class_table, test_view, train_view
+    from .data.access import class_table, test_view, train_view
 
     train = class_table(train_view(ds), label_field, missing="skip")
     click.echo(f"train split ({train.num_samples} samples):")
@@ -188,7 +188,7 @@ def parse_shard_option(ctx, param, value):
     if value is None:
         return None
     from .errors import OptionError
-    from .run_state import parse_shard
+    from .runs.state import parse_shard
 
     try:
         return parse_shard(value)
@@ -261,7 +261,7 @@ def _synthesis_options(f):
 def synthesize(dataset_name, prior_name, ipc, method, run_key, label_field, shard, timm_model,
                timm_checkpoint, **options):
     """Synthesise IPC images per class into DATASET_NAME (NOpt or plain sampling)."""
-    from .synthesis import synthesize as run
+    from .synthesis.sampling import synthesize as run
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     res = run(_load_dataset(dataset_name), label_field, prior_name, ipc, method=method,
@@ -308,7 +308,7 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
          timm_model, timm_checkpoint, clamp, knn_k, backend, threads, label_field, seed, shard,
          overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
-    from .doping import dope as run
+    from .selection.doping import dope as run
 
     if bool(synthetic_run) == bool(prior_name):
         raise click.UsageError("Give --synthetic-run (dope a synthesis run) or --prior (select "
@@ -486,7 +486,7 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
        on the held-out split (mean +- std over seeds), stored on the dataset
     """
     from .concentrate import concentrate as run_concentrate
-    from .datasets import load_builtin
+    from .data.builtin import load_builtin
     from .evaluation import evaluate, format_table
     from .priors import fit_prior
 

@@ -2,7 +2,7 @@
 
 import numbers
 
-from .data import class_table, train_view
+from .data.access import class_table, train_view
 from .errors import OptionError, RunError
 
 #: Most synthetic images per class in a concentrated set.
@@ -92,8 +92,8 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
     """
     per_class = budget_per_class(view, label_field, budget)  # refused before anything loads
 
-    from .doping import dope
-    from .synthesis import synthesize
+    from .selection.doping import dope
+    from .synthesis.sampling import synthesize
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     syn_key = f"{run_key}_syn" if n_syn else None
@@ -122,7 +122,7 @@ def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, ext
                       overwrite, selector_options, threads):
     """Fail before synthesis writes anything when the doping step would fail on its options."""
     from . import runs
-    from .doping import selector_for
+    from .selection.doping import selector_for
 
     selector_for(selector, seed, selector_options, threads)
     runs.validate_run_key(run_key)

@@ -4,9 +4,17 @@ The library, the ``dsco`` CLI and the App's operators take their choices,
 defaults and run-key formulas from here, so they cannot drift apart.
 """
 
+#: Embedded-document field that marks samples written by DsCo.
+DSCO_FIELD = "dsco"
+#: Tag on every synthetic sample.
+SYNTHETIC_TAG = "dsco:synthetic"
+#: Split tags that the built-in datasets use and every step respects.
+TRAIN_TAG = "train"
+TEST_TAG = "test"
+
 #: Synthesis methods: NOpt, or plain sampling of the prior (NOpt with 0 iterations).
 METHODS = ("nopt", "plain")
-#: Doping selectors (:mod:`fiftyone_dsco.selectors`).
+#: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
 #: Kernel-matrix backends of mmd-greedy.
 SELECTION_BACKENDS = ("auto", "faiss", "numpy")
@@ -16,7 +24,7 @@ EXTRACTORS = ("reference", "random", "timm", "prior-latent")
 KERNELS = ("gaussian", "linear")
 #: Classifiers that evaluation trains.
 ARCHITECTURES = ("convnet3", "resnet18_small")
-#: Built-in datasets (:mod:`fiftyone_dsco.datasets`).
+#: Built-in datasets (:mod:`fiftyone_dsco.data.builtin`).
 BUILTIN_DATASETS = ("digits", "fashion-mnist")
 
 #: Run kinds.

@@ -61,7 +61,7 @@ class Dope(foo.Operator):
         return types.Property(inputs, view=types.View(label="Dope"))
 
     def execute(self, ctx):
-        from fiftyone_dsco.doping import dope
+        from fiftyone_dsco.selection.doping import dope
 
         p = ctx.params
         shard = shard_param(ctx)

@@ -33,7 +33,7 @@ class LoadBuiltinDataset(foo.Operator):
         return types.Property(inputs, view=types.View(label="Load built-in dataset"))
 
     def execute(self, ctx):
-        from fiftyone_dsco.datasets import load_builtin
+        from fiftyone_dsco.data.builtin import load_builtin
 
         p = ctx.params
         ds = load_builtin(

@@ -86,7 +86,7 @@ def tmp_root():
 @pytest.fixture(scope="session")
 def digits():
     """The built-in digits dataset (loaded once per session; do not modify it)."""
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.data.builtin import load_builtin
 
     return load_builtin("digits")
 

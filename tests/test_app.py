@@ -51,8 +51,8 @@ def app(installed_plugin):
     """(base url, dataset) of a headless App on a 70-sample digits set with one DsCo run."""
     import fiftyone.operators as foo
 
-    from fiftyone_dsco.config import priors_dir
-    from fiftyone_dsco.datasets import load_builtin
+    from fiftyone_dsco.paths import priors_dir
+    from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.priors import fit_prior
 
     _delete_dataset(LOADED)

@@ -6,7 +6,7 @@ import pytest
 
 import fiftyone as fo
 
-from fiftyone_dsco.datasets import FASHION_MNIST_CLASSES, load_builtin
+from fiftyone_dsco.data.builtin import FASHION_MNIST_CLASSES, load_builtin
 from fiftyone_dsco.errors import DatasetUnavailableError, OptionError
 
 

@@ -5,7 +5,7 @@ import pytest
 from fiftyone_dsco import runs
 from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budget
 from fiftyone_dsco.data import train_view
-from fiftyone_dsco.doping import concentrated_view, dope
+from fiftyone_dsco.selection.doping import concentrated_view, dope
 from fiftyone_dsco.errors import OptionError, RunError, TooFewSamplesError
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize

@@ -32,7 +32,7 @@ def test_missing_labels_fix_removes_both_kinds(digits_copy):
         data.class_table(digits_copy, "ground_truth")
     msg = str(e.value)
     assert "missing=" not in msg  # synthesize, dope, evaluate, concentrate take no such option
-    from fiftyone_dsco.doping import dope
+    from fiftyone_dsco.selection.doping import dope
     from fiftyone_dsco.evaluation import evaluate
     from fiftyone_dsco.synthesis import synthesize
 

@@ -70,7 +70,7 @@ def test_training_on_arrays_needs_no_fiftyone():
     """train_classifier/predict run where FiftyOne is not installed (a GPU box, say)."""
     code = ("import sys; sys.modules['fiftyone'] = None\n"  # any FiftyOne import now fails
             "import torch\n"
-            "from fiftyone_dsco.training import predict, train_classifier\n"
+            "from fiftyone_dsco.evaluation.training import predict, train_classifier\n"
             "x = torch.rand(20, 1, 16, 16) * 2 - 1; y = torch.arange(20) % 2\n"
             "model, secs = train_classifier(x, y, 2, epochs=2, batch_size=8)\n"
             "print(tuple(predict(model, x).shape))")

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fiftyone_dsco import doping, mmd, selectors, synthesis
+from fiftyone_dsco import mmd
+from fiftyone_dsco.synthesis import sampling as synthesis
+from fiftyone_dsco.selection import doping, selectors
 from fiftyone_dsco.mmd import median_sigma2, mmd2, report_mmd2
 
 

@@ -71,7 +71,11 @@ def test_cli_defaults_are_the_names_defaults(path, name, default):
 
 
 def test_library_lists_are_the_names_lists():
-    from fiftyone_dsco import datasets, features, mmd, models, selectors
+    from fiftyone_dsco import mmd
+    from fiftyone_dsco.features import extractors as features
+    from fiftyone_dsco.data import builtin as datasets
+    from fiftyone_dsco.evaluation import classifiers as models
+    from fiftyone_dsco.selection import selectors
 
     assert features.EXTRACTORS is names.EXTRACTORS
     assert mmd.KERNELS is names.KERNELS
@@ -132,7 +136,7 @@ def test_cli_dope_passes_the_timm_checkpoint(dataset, monkeypatch, tmp_path):
         calls.append(kwargs)
         return {"complete": True, "num_selected": 0, "saved_view": "v", "size": 0}
 
-    monkeypatch.setitem(sys.modules, "fiftyone_dsco.doping", SimpleNamespace(dope=fake_dope))
+    monkeypatch.setitem(sys.modules, "fiftyone_dsco.selection.doping", SimpleNamespace(dope=fake_dope))
     ckpt = tmp_path / "backbone.pth"
     ckpt.write_bytes(b"")
     r = CliRunner().invoke(main, ["dope", dataset.name, "--synthetic-run", "s", "--budget", "1",

@@ -7,7 +7,7 @@ import torch
 
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, PriorError
 from fiftyone_dsco.priors import DiffusionPrior, PriorCard, fit_prior, load_prior
-from fiftyone_dsco.sampler import sample_images
+from fiftyone_dsco.priors.sampler import sample_images
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -103,7 +103,7 @@ def home(tmp_path, monkeypatch):
 
 
 def test_unknown_prior_lists_known_ones_and_how_to_fit(home):
-    from fiftyone_dsco.config import priors_dir
+    from fiftyone_dsco.paths import priors_dir
 
     tiny_unet_prior().save_pretrained(priors_dir("digits-small"))
     with pytest.raises(PriorError) as e:
@@ -115,7 +115,7 @@ def test_unknown_prior_lists_known_ones_and_how_to_fit(home):
 
 def test_prior_name_wins_over_a_folder_without_model(home):
     """`dsco prior fit mnist5k --name mnist5k` then `--prior mnist5k` beside an image folder mnist5k/."""
-    from fiftyone_dsco.config import priors_dir
+    from fiftyone_dsco.paths import priors_dir
 
     tiny_unet_prior().save_pretrained(priors_dir("mnist5k"))
     (home / "work" / "mnist5k" / "train").mkdir(parents=True)

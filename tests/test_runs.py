@@ -14,9 +14,10 @@ import pytest
 
 import fiftyone as fo
 
-from fiftyone_dsco import run_state, runs
-from fiftyone_dsco.datasets import load_builtin
-from fiftyone_dsco.doping import dope
+from fiftyone_dsco import runs
+from fiftyone_dsco.runs import state as run_state
+from fiftyone_dsco.data.builtin import load_builtin
+from fiftyone_dsco.selection.doping import dope
 from fiftyone_dsco.errors import OptionError, RunError
 from fiftyone_dsco.evaluation import evaluate
 from fiftyone_dsco.priors import fit_prior
@@ -49,7 +50,7 @@ def snapshot(ds):
     ds.reload()
     return dict(n=len(ds), tags=ds.count_sample_tags(), views=sorted(ds.list_saved_views()),
                 fields=sorted(ds.get_field_schema()), evals=sorted(ds.list_evaluations()),
-                info=sorted(ds.info), files=_media_files())
+                info=sorted(ds.info), files=_media_files(ds))
 
 
 def assert_same(before, after):
@@ -59,9 +60,13 @@ def assert_same(before, after):
         assert before[k] == after[k], k
 
 
-def _media_files():
-    root = fo.config.default_dataset_dir
-    return sorted(os.path.join(r, f) for r, _, fs in os.walk(root) for f in fs)
+def _media_files(ds):
+    """Files in the dataset's own DsCo folders (run folders and the legacy layout)."""
+    out = []
+    for root in (os.path.join(fo.config.default_dataset_dir, "dsco", "runs", str(ds._doc.id)),
+                 os.path.join(fo.config.default_dataset_dir, "dsco", ds.name)):
+        out += [os.path.join(r, f) for r, _, fs in os.walk(root) for f in fs]
+    return sorted(out)
 
 
 def _state_docs(ds):
@@ -173,6 +178,9 @@ def test_delete_dataset_leaves_no_state(small, prior_dir):
     from fiftyone.core.odm import get_db_conn
 
     assert not list(get_db_conn()["execution_store"].find({"dataset_id": doc_id}))
+    folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", str(doc_id))
+    assert os.path.isdir(folder)  # FiftyOne does not call cleanup(): the next run prunes it
+    assert str(doc_id) in runs.prune_orphans() and not os.path.exists(folder)
 
 
 def test_colliding_saved_view_names_are_refused(small, prior_dir):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fiftyone_dsco.errors import OptionError
-from fiftyone_dsco.selectors import (
+from fiftyone_dsco.selection.selectors import (
     SELECTORS, HerdingSelector, KCenterSelector, MMDGreedySelector, RandomSelector,
     build_index, faiss_threads, get_selector, knn, median_sigma2, mmd2,
 )

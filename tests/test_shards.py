@@ -22,9 +22,9 @@ import fiftyone.operators as foo
 from fiftyone import ViewField as F
 
 from fiftyone_dsco import data, runs
-from fiftyone_dsco import run_state as shards
+from fiftyone_dsco.runs import state as shards
 from fiftyone_dsco.cli import main
-from fiftyone_dsco.doping import dope
+from fiftyone_dsco.selection.doping import dope
 from fiftyone_dsco.errors import OptionError
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize

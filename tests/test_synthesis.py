@@ -131,8 +131,8 @@ def test_bad_options_write_nothing(digits_copy, prior):
 @pytest.mark.parametrize("reuse, calls_per_step", [(True, 1), (False, 2)])
 def test_reuse_prediction_saves_one_denoiser_pass_per_step(prior, monkeypatch, reuse, calls_per_step):
     from fiftyone_dsco.features import build_extractor
-    from fiftyone_dsco.nopt import NOptHook, NOptOptions
-    from fiftyone_dsco.sampler import denoise, initial_noise
+    from fiftyone_dsco.synthesis.nopt import NOptHook, NOptOptions
+    from fiftyone_dsco.priors.sampler import denoise, initial_noise
 
     calls = []
     predict = prior.predict

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from fiftyone_dsco import evaluation, training
+from fiftyone_dsco.evaluation import protocol as evaluation
+from fiftyone_dsco.evaluation import training
 from fiftyone_dsco.data import to_unit_range
 
 

@@ -95,7 +95,7 @@ class PriorCard:
 
 def list_priors():
     """Names and cards of the priors saved under DsCo's priors dir (reads JSON only)."""
-    from ..config import priors_dir
+    from ..paths import priors_dir
 
     root = priors_dir()
     out = {}

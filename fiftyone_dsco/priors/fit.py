@@ -19,9 +19,10 @@ import torch.nn.functional as nnf
 
 import fiftyone.core.utils as fou
 
-from ..config import device as pick_device, priors_dir
-from ..data import class_table, image_array, read_image, to_unit_range, train_view
+from ..data.access import class_table, image_array, read_image, to_unit_range, train_view
+from ..devices import device as pick_device
 from ..errors import OptionError, PriorError
+from ..paths import priors_dir
 from .card import PriorCard
 from .prior import PIXEL, DiffusionPrior
 

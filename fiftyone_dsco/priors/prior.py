@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from ..config import device as pick_device
+from ..devices import device as pick_device
 from ..errors import PriorError
 from .card import PriorCard
 
@@ -151,7 +151,7 @@ def resolve_prior(name_or_path):
     """The folder of a prior: ``name_or_path`` if it holds a diffusers model, else the
     fitted prior of that name under DsCo's priors dir; else a :class:`PriorError`
     naming both candidates and the known priors."""
-    from ..config import priors_dir
+    from ..paths import priors_dir
     from .card import list_priors
 
     path = os.fspath(name_or_path)

@@ -4,8 +4,8 @@ import time
 
 import torch
 
-from ..reference import reference_classifier
-from ..sampler import sample_images
+from ..features.reference import reference_classifier
+from .sampler import sample_images
 
 
 def score_recognisability(prior, train, table, per_class=20, steps=25, guidance=2.0, seed=0,

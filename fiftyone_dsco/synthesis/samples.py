@@ -17,9 +17,8 @@ from PIL import Image
 import fiftyone as fo
 from fiftyone import ViewField as F
 
-from .config import DSCO_FIELD, SYNTHETIC_TAG
-from .names import run_tag
-from .runs import media_folder, remove_files
+from ..names import DSCO_FIELD, SYNTHETIC_TAG, run_tag
+from ..runs import media_folder, remove_files
 
 
 def _class_prefix(dataset, run_key, class_index):

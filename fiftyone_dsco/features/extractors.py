@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from .config import cache_dir
-from .data import iter_image_batches, to_unit_range
-from .errors import OptionError
-from .models import create_classifier, embed
-from .names import EXTRACTORS
+from ..data.access import iter_image_batches, to_unit_range
+from ..errors import OptionError
+from ..evaluation.classifiers import create_classifier, embed
+from ..names import EXTRACTORS
+from ..paths import cache_dir
 
 
 class FeatureExtractor:
@@ -110,7 +110,7 @@ def build_extractor(name, prior, view=None, table=None, pool=None, options=None,
 
 
 def _pool_classifier(pool, n_classes, ch, size, seed):
-    from .training import train_classifier
+    from ..evaluation.training import train_classifier
 
     images, labels = pool
     epochs = int(min(50, max(1, -(-20000 // len(images)))))

@@ -62,9 +62,9 @@ import os
 import faiss
 import numpy as np
 
-from .errors import OptionError
-from .mmd import gaussian, kernel_blocks, median_sigma2, mmd2  # noqa: F401  (mmd2: re-exported)
-from .names import DEFAULT_SELECTOR, SELECTORS as SELECTOR_NAMES
+from ..errors import OptionError
+from ..mmd import gaussian, kernel_blocks, median_sigma2, mmd2  # noqa: F401  (mmd2: re-exported)
+from ..names import DEFAULT_SELECTOR, SELECTORS as SELECTOR_NAMES
 
 HNSW_THRESHOLD = 20_000  # above this many vectors build_index uses HNSW
 HNSW_M = 32

@@ -17,11 +17,11 @@ from PIL import Image
 import fiftyone as fo
 import fiftyone.core.utils as fou
 
-from .config import TEST_TAG, TRAIN_TAG, media_dir
-from .errors import DatasetUnavailableError, OptionError
-from .names import BUILTIN_DATASETS, DEFAULT_DATASET
+from ..errors import DatasetUnavailableError, OptionError
+from ..names import BUILTIN_DATASETS, DEFAULT_DATASET, DEFAULT_LABEL_FIELD, TEST_TAG, TRAIN_TAG
+from ..paths import media_dir
 
-LABEL_FIELD = "ground_truth"
+LABEL_FIELD = DEFAULT_LABEL_FIELD
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -74,7 +74,7 @@ def load_builtin(name=DEFAULT_DATASET, dataset_name=None, train_per_class=None,
 
 def _delete(ds):
     """Delete a built-in dataset, its DsCo runs, and the image files that no clone still uses."""
-    from .runs import delete, list_runs, remove_files
+    from ..runs import delete, list_runs, remove_files
 
     folder, paths = ds.info.get("dsco_media_dir"), ds.values("filepath")
     for run in list_runs(ds):

@@ -5,13 +5,13 @@ results; a re-run with the same options resumes with the missing classes and
 gives the same samples as an uninterrupted run (per-class seeds).
 
 Sharding: ``shard=(K, N)`` (``--shard K/N``) works on the classes at positions
-``k % N == K`` of the run's stored class list (see :mod:`fiftyone_dsco.run_state`).
+``k % N == K`` of the run's stored class list (see :mod:`fiftyone_dsco.runs.state`).
 Shards of one run can run at once in different processes or machines; each
 class's samples, files and record are its own, and the shard that finds every
 class done merges the run (FiftyOne run results with ``complete``, the saved
 view). Class ``k`` gets the same seed and target features whatever the shard,
 so N shards give the same samples as one unsharded run. The run lifecycle
-(resume, one writer per class, merge) is :mod:`fiftyone_dsco.run_driver`'s.
+(resume, one writer per class, merge) is :mod:`fiftyone_dsco.runs.driver`'s.
 """
 
 import os
@@ -20,17 +20,17 @@ import time
 import numpy as np
 import torch
 
-from .config import device as pick_device
-from .data import class_table, to_uint8, train_view
-from .errors import OptionError
-from .features import build_extractor, features_of_images, real_features
-from .mmd import report_mmd2
-from .names import EXTRACTORS, KERNELS, METHODS, SYNTHESIS, synthesis_run_key
+from ..data.access import class_table, to_uint8, train_view
+from ..devices import device as pick_device
+from ..errors import OptionError
+from ..features.extractors import build_extractor, features_of_images, real_features
+from ..mmd import report_mmd2
+from ..names import EXTRACTORS, KERNELS, METHODS, SYNTHESIS, synthesis_run_key
+from ..priors.sampler import denoise, initial_noise
+from ..runs import state as run_state
+from ..runs.driver import ClassJob, run_by_class
 from .nopt import NOptHook, NOptOptions
-from . import run_state
-from .run_driver import ClassJob, run_by_class
-from .sampler import denoise, initial_noise
-from .synthetic import write_class
+from .samples import write_class
 
 #: Bytes of working memory per image element during sampling (latents, NOpt graph, decode).
 _BYTES_PER_ELEMENT = 64
@@ -57,7 +57,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
             image is read
         steps, guidance: DDIM steps and classifier-free guidance scale
         iterations, lr, kernel, target_batch, norm_weight, step_fraction,
-            reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.nopt.NOptOptions`)
+            reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.synthesis.nopt.NOptOptions`)
         extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
         extractor_options: options of the extractor (e.g. timm checkpoint)
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
@@ -75,7 +75,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     Returns:
         the run's results dict (per-class MMD, counts and times)
     """
-    from .priors import DiffusionPrior, load_prior
+    from ..priors import DiffusionPrior, load_prior
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
@@ -110,7 +110,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
 
 
 class _SynthesisJob(ClassJob):
-    """Synthesise one class's images into the dataset (see :mod:`.run_driver`)."""
+    """Synthesise one class's images into the dataset (see :mod:`fiftyone_dsco.runs.driver`)."""
 
     kind = SYNTHESIS
 

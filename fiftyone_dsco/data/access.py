@@ -16,8 +16,7 @@ import fiftyone as fo
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
-from .config import DSCO_FIELD, TRAIN_TAG, TEST_TAG, cache_dir
-from .errors import (
+from ..errors import (
     EmptyViewError,
     LabelFieldError,
     MissingLabelsError,
@@ -25,6 +24,8 @@ from .errors import (
     UnreadableImageError,
     OptionError,
 )
+from ..names import DSCO_FIELD, TEST_TAG, TRAIN_TAG
+from ..paths import cache_dir
 
 
 # --- views -----------------------------------------------------------------

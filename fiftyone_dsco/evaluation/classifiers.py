@@ -13,7 +13,7 @@ from torch import nn
 import timm
 from timm.models import register_model
 
-from .names import ARCHITECTURES  # noqa: F401  (re-exported)
+from ..names import ARCHITECTURES  # noqa: F401  (re-exported)
 
 
 class ConvNet(nn.Module):

@@ -1,4 +1,4 @@
-"""Evaluation: train a classifier on each concentrated set, test it on held-out real data.
+"""The evaluation protocol: train a classifier on each concentrated set, test it on held-out data.
 
 The protocol of ``docs/method.md``: every set is trained from scratch with the
 same architecture, schedule and augmentation, for several seeds, and tested on
@@ -23,18 +23,16 @@ it; ``dataset.rename_run`` carries it to the new key.
 """
 
 import datetime
-import os
 import re
 
 import numpy as np
 
-import fiftyone as fo
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
-from . import data, run_state, runs
-from .config import DSCO_FIELD
-from .errors import (
+from .. import runs
+from ..data import access as data
+from ..errors import (
     ClassMismatchError,
     EmptyViewError,
     LeakageError,
@@ -42,22 +40,12 @@ from .errors import (
     OptionError,
     RunError,
 )
-from .names import DEFAULT_EVAL_KEY
+from ..names import DEFAULT_EVAL_KEY, DSCO_FIELD
+from . import storage
+from .report import FULL, RANDOM, EvaluationResults
 
-RANDOM, FULL = "random", "full"
 #: The full-data arm trains at least this many epochs (see :func:`full_arm_epochs`).
 MIN_FULL_EPOCHS = 5
-INFO_KEY = runs.INFO_KEY
-
-
-class EvaluationResults(dict):
-    """The results of :func:`evaluate` (a JSON-able dict) with table and plot helpers."""
-
-    def format_table(self):
-        return format_table(self)
-
-    def plot(self, x="ipc"):
-        return plot_results(self, x=x)
 
 
 # --- public API ----------------------------------------------------------------
@@ -109,7 +97,7 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
                  soft_labels)
     arrays = _load_arrays(plan, progress)
     results, first_preds = _train_all(plan, arrays, device, progress)
-    _store(plan, results, first_preds)
+    storage.store(plan, results, first_preds)
     return results
 
 
@@ -125,111 +113,6 @@ def full_arm_epochs(epochs, largest_size, full_size, batch_size=256):
     steps = epochs * -(-largest_size // batch_size)
     n = -(-steps // max(1, -(-full_size // batch_size)))
     return int(min(epochs, max(MIN_FULL_EPOCHS, n)))
-
-
-def load_evaluation(dataset, eval_key=DEFAULT_EVAL_KEY):
-    """The :class:`EvaluationResults` stored on ``dataset`` under ``eval_key``."""
-    dataset = dataset._dataset
-    if not _is_evaluation_run(dataset, eval_key):
-        keys = [r["key"] for r in runs.list_runs(dataset, runs.EVALUATION)]
-        raise RunError(f"No DsCo evaluation '{eval_key}' on dataset '{dataset.name}'. "
-                       f"Evaluations: {keys or 'none'}.")
-    return EvaluationResults(runs.load_results(dataset, eval_key))
-
-
-def delete_evaluation(dataset, eval_key=DEFAULT_EVAL_KEY):
-    """Delete an evaluation: its run, prediction fields, FiftyOne evaluations, summary, plot."""
-    dataset = dataset._dataset
-    if not _is_evaluation_run(dataset, eval_key):
-        raise RunError(f"No DsCo evaluation '{eval_key}' on dataset '{dataset.name}'.")
-    runs.delete(dataset, eval_key)
-
-
-def format_table(results):
-    """A Markdown table: method | IPC | fraction | top-1 % mean ± std | seconds."""
-    lines = ["| method | IPC | fraction | top-1 % (mean ± std) | seconds |",
-             "|---|---:|---:|---:|---:|"]
-    for arm in results["arms"].values():
-        lines.append(
-            f"| {arm['name']} | {arm['ipc']:.4g} | {100 * arm['fraction']:.3g}% | "
-            f"{100 * arm['acc_mean']:.2f} ± {100 * arm['acc_std']:.2f} | {arm['seconds']:.1f} |"
-        )
-    epochs = ", ".join(f"{a['name']} {a['epochs']}" for a in results["arms"].values())
-    lines.append("")
-    teacher = results.get("teacher")
-    teacher = f" (teacher: {100 * teacher['acc']:.2f}%)" if teacher else ""
-    lines.append(
-        f"{results['arch']}, {len(results['seeds'])} seed(s), final-epoch accuracy on "
-        f"{results['test_size']} held-out images, std ddof={results['std_ddof']}, "
-        f"{results['labels']} labels{teacher}; epochs: {epochs}; seconds = training time per seed."
-    )
-    return "\n".join(lines)
-
-
-def plot_results(results, x="ipc"):
-    """Top-1 accuracy against budget (``x="ipc"`` or ``"fraction"``), error bars = std.
-
-    Returns a matplotlib ``Figure`` (made without pyplot, so no backend changes).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if x not in ("ipc", "fraction"):
-        raise OptionError(f"x must be 'ipc' or 'fraction', not {x!r}.")
-    fig = Figure(figsize=(6.4, 4.2))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    xs = []
-    for k, arm in enumerate(results["arms"].values()):
-        xv = arm[x] * (100 if x == "fraction" else 1)
-        y, e = 100 * arm["acc_mean"], 100 * arm["acc_std"]
-        if arm["kind"] == FULL:
-            ax.axhline(y, color="k", ls="--", lw=1, label=f"{arm['name']} ({y:.1f}%)")
-            ax.axhspan(y - e, y + e, color="k", alpha=0.1, lw=0)
-            continue
-        xs.append(xv)
-        ax.errorbar([xv], [y], yerr=[e], fmt="os^Dvp<>h"[k % 9], capsize=4, label=arm["name"])
-    if xs and max(xs) >= 10 * min(xs):
-        ax.set_xscale("log")
-    ax.set_xlabel("images per class" if x == "ipc" else "% of the train split")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(f"{results['eval_key']}: {results['arch']}, {len(results['seeds'])} seed(s), "
-                 f"{results['labels']} labels", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plotly_traces(dataset):
-    """Accuracy against IPC for every DsCo evaluation on ``dataset``, as Plotly traces.
-
-    One line per method across the stored evaluations (e.g. ``dsco`` and
-    ``random`` at several budgets), error bars = std over seeds, and the full
-    train split as a dashed line. This is what the App shows after an evaluation.
-    """
-    points, full = {}, []
-    for summary in (dataset._dataset.info.get(INFO_KEY) or {}).values():
-        for arm in summary["arms"].values():
-            y, e = 100 * arm["acc_mean"], 100 * arm["acc_std"]
-            if arm["name"] == FULL:
-                full.append((y, e))
-            else:
-                points.setdefault(arm["name"], []).append((arm["ipc"], y, e))
-    traces = []
-    for name, pts in sorted(points.items()):
-        pts.sort()
-        traces.append(dict(type="scatter", mode="lines+markers", name=name,
-                           x=[p[0] for p in pts], y=[round(p[1], 2) for p in pts],
-                           error_y=dict(type="data", array=[round(p[2], 2) for p in pts],
-                                        visible=True)))
-    if full and points:
-        xs = [p[0] for pts in points.values() for p in pts]
-        y = sum(f[0] for f in full) / len(full)
-        traces.append(dict(type="scatter", mode="lines", name=f"{FULL} ({y:.1f}%)",
-                           x=[min(xs), max(xs)], y=[round(y, 2)] * 2,
-                           line=dict(dash="dash", color="gray")))
-    return traces
 
 
 # --- planning and checks (nothing is written here) -----------------------------
@@ -266,7 +149,7 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
 
 
 def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views):
-    from .models import ARCHITECTURES
+    from .classifiers import ARCHITECTURES
 
     if arch not in ARCHITECTURES:
         raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
@@ -374,27 +257,17 @@ def _run_sources(dataset):
     return out
 
 
-def _is_evaluation_run(dataset, key):
-    return (runs.is_dsco_run(dataset, key)
-            and runs.run_config(dataset, key).get("dsco_kind") == runs.EVALUATION)
-
-
-def _output_names(eval_key, arm):
-    """``(prediction field, FiftyOne evaluation key)`` of an arm."""
-    return f"{eval_key}_{arm}", f"{eval_key}_{arm}_eval"
-
-
 def _check_names(plan):
     """Refuse to overwrite fields, evaluations or runs that this evaluation key does not own."""
     ds, key = plan["dataset"], plan["eval_key"]
     owned = set()
     if ds.has_run(key):
-        if not _is_evaluation_run(ds, key):
+        if not storage.is_evaluation_run(ds, key):
             raise RunError(f"Key '{key}' belongs to another run ({ds.list_runs()}); "
                            f"choose another eval_key.")
         old = runs.load_results(ds, key)
         owned = set(old.get("pred_fields", {}).values()) | set(old.get("eval_keys", {}).values())
-    names = [n for arm in plan["arms"] for n in _output_names(key, arm)]
+    names = [n for arm in plan["arms"] for n in storage.output_names(key, arm)]
     if len(set(names)) != len(names):
         raise OptionError(f"Arm names give clashing field names {names}; rename the training sets.")
     schema = ds.get_field_schema()
@@ -506,7 +379,7 @@ def _summarise(plan, arm, fits):
     accs = [f["acc"] for f in fits]
     per = np.array([f["per_class"] for f in fits])
     n, classes = fits[0]["size"], plan["table"].classes
-    pred_field, fo_key = _output_names(plan["eval_key"], arm)
+    pred_field, fo_key = storage.output_names(plan["eval_key"], arm)
     spec = plan["arms"][arm]
     return dict(
         name=spec["name"], kind=spec["kind"], accs=accs, acc_mean=float(np.mean(accs)),
@@ -534,51 +407,3 @@ def _results(plan, arms):
         eval_keys={a: r["eval_key"] for a, r in arms.items()},
         timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
-
-
-# --- storage -------------------------------------------------------------------
-
-
-def _store(plan, results, first_preds):
-    """Write the run, predictions, FiftyOne evaluations, plot and summary (replacing old ones)."""
-    ds, key, test = plan["dataset"], plan["eval_key"], plan["test"]
-    runs.begin_run(test, key, runs.EVALUATION, _run_config(plan), overwrite=True)  # old one goes
-    runs.save_results(ds, key, dict(results))  # records the field names before writing them
-    classes, ids = plan["table"].classes, plan["test_table"].ids()
-    for arm, (pred, conf) in first_preds.items():
-        field, fo_key = _output_names(key, arm)
-        labels = [fo.Classification(label=classes[p], confidence=float(c))
-                  for p, c in zip(pred, conf)]
-        ds.set_values(field, dict(zip(ids, labels)), key_field="id")
-        test.evaluate_classifications(field, gt_field=plan["label_field"], eval_key=fo_key,
-                                      classes=classes, progress=False)
-    results["plot"] = _save_plot(ds, key, results)
-    runs.save_results(ds, key, dict(results))
-    runs.set_evaluation_summary(ds, key, _summary(results))
-
-
-def _run_config(plan):
-    sets = {a: dict(name=s["name"], size=len(s["ids"]))
-            for a, s in plan["arms"].items() if "ids" in s}
-    return dict(label_field=plan["label_field"], arch=plan["arch"], epochs=plan["epochs"],
-                full_epochs=plan["full_epochs"], seeds=plan["seeds"],
-                image_size=plan["image_size"], channels=plan["channels"],
-                batch_size=plan["batch_size"], lr=plan["lr"], soft_labels=plan["soft_labels"],
-                add_random=RANDOM in plan["arms"], add_full=FULL in plan["arms"], train_sets=sets)
-
-
-def _save_plot(ds, key, results):
-    folder = runs.media_folder(ds, key)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "accuracy_vs_budget.png")
-    plot_results(results).savefig(path, dpi=120)
-    return path
-
-
-def _summary(results):
-    arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "size", "ipc", "fraction",
-                                  "epochs", "seconds", "pred_field", "eval_key")}
-            for a, r in results["arms"].items()}
-    out = {k: results[k] for k in ("arch", "seeds", "labels", "test_size", "train_size",
-                                   "std_ddof", "plot", "timestamp")}
-    return run_state.jsonable(dict(out, arms=arms))

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from .config import device as pick_device
-from .models import create_classifier
+from ..devices import device as pick_device
+from .classifiers import create_classifier
 
 
 def augment_shift(x, max_shift, generator):
@@ -105,7 +105,7 @@ def predict(model, images, batch_size=1000):
     for k in range(0, len(images), batch_size):
         xb = images[k : k + batch_size]
         if not torch.is_tensor(xb):
-            from .data import to_unit_range  # FiftyOne's data layer: only for uint8 arrays
+            from ..data.access import to_unit_range  # FiftyOne's data layer: only for uint8 arrays
 
             xb = to_unit_range(xb)
         out.append(model(xb.to(dev)).float().cpu())

@@ -13,7 +13,8 @@ import time
 
 import fiftyone.core.utils as fou
 
-from . import run_state, runs
+from .. import runs
+from . import state as run_state
 
 WAIT_POLL = 1.0  #: seconds between looks at classes that another writer holds
 

@@ -1,6 +1,6 @@
 """Doping: mix selected real samples into a synthesis run's images, as a FiftyOne run.
 
-Per class, a selector (:mod:`fiftyone_dsco.selectors`) picks ``budget`` real
+Per class, a selector (:mod:`fiftyone_dsco.selection.selectors`) picks ``budget`` real
 train samples so that synthetic ∪ selected matches the class's real features
 best. Selected samples get the tag ``dsco:<run_key>``; the saved view
 ``dsco-<run-key>`` is the concentrated set (synthetic ∪ selected).
@@ -10,7 +10,7 @@ shards (``shard=(K, N)``, ``--shard K/N``: the classes at positions
 ``k % N == K`` of the run's class list) that run concurrently; each shard
 reads, selects and tags only its own classes, and the shard that finds every
 class done writes the saved view and the run's results (see
-:mod:`fiftyone_dsco.run_driver`).
+:mod:`fiftyone_dsco.runs.driver`).
 """
 
 import contextlib
@@ -20,15 +20,14 @@ import numpy as np
 
 from fiftyone import ViewField as F
 
-from .config import DSCO_FIELD, device as pick_device
-from .data import class_table, image_array, train_view
-from .errors import OptionError, RunError, TooFewSamplesError
-from .features import build_extractor, features_of_images, real_features
-from . import run_state
-from .names import DOPING, SYNTHESIS, doping_run_key, run_tag
-from .run_driver import ClassJob, run_by_class
-from .runs import load_results, run_config, synthetic_samples
-from .mmd import report_mmd2
+from ..data.access import class_table, image_array, train_view
+from ..devices import device as pick_device
+from ..errors import OptionError, RunError, TooFewSamplesError
+from ..features.extractors import build_extractor, features_of_images, real_features
+from ..mmd import report_mmd2
+from ..names import DOPING, DSCO_FIELD, SYNTHESIS, doping_run_key, run_tag
+from ..runs import load_results, run_config, state as run_state, synthetic_samples
+from ..runs.driver import ClassJob, run_by_class
 from .selectors import SELECTORS, faiss_threads, get_selector
 
 
@@ -56,14 +55,14 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         prior: with ``synthetic_run=None``, the prior whose image size and
             features the selection uses (name, folder or loaded prior)
         selector_options: options of the selector class, e.g. ``{"k": 64,
-            "backend": "faiss"}`` for mmd-greedy (:mod:`fiftyone_dsco.selectors`)
+            "backend": "faiss"}`` for mmd-greedy (:mod:`fiftyone_dsco.selection.selectors`)
         threads: FAISS threads for the selection (None: FAISS's default, all cores)
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
         the run's results dict (per-class counts and MMD before/after)
     """
-    from .priors import load_prior
+    from ..priors import load_prior
 
     dataset = view._dataset
     syn_cfg = _synthesis_config(dataset, synthetic_run, prior)
@@ -108,7 +107,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
 
 
 class _DopingJob(ClassJob):
-    """Select and tag one class's real samples (see :mod:`.run_driver`)."""
+    """Select and tag one class's real samples (see :mod:`fiftyone_dsco.runs.driver`)."""
 
     kind = DOPING
 

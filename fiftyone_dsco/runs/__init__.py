@@ -10,12 +10,12 @@ delete); its results (a JSON dict) are what resume and the App read.
 Because the run classes implement ``cleanup()`` and ``rename()``, FiftyOne's
 own ``dataset.delete_run(key)``, ``delete_runs()`` and ``rename_run(a, b)``
 remove or carry along everything a run wrote: synthetic samples, files, tags,
-saved view, evaluation fields and the run's live state (:mod:`.run_state`,
+saved view, evaluation fields and the run's live state (:mod:`.state`,
 which ``fo.delete_dataset`` removes with the dataset). A file is deleted only
 when it lies in the run's own media folder (one named after this dataset's id,
 so never the original's for a run that came with a clone) and no sample of any
-dataset (a clone, say) still points at it. These class paths are stored in the database:
-keep them importable.
+dataset (a clone, say) still points at it. These class paths are stored in
+the database: keep them importable.
 """
 
 import logging
@@ -27,10 +27,11 @@ import fiftyone.core.runs as fors
 import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
-from . import run_state
-from .config import DSCO_FIELD, media_dir
-from .errors import RunError
-from .names import DOPING, EVALUATION, SYNTHESIS, run_tag, saved_view_name  # noqa: F401
+from . import state as run_state
+from ..names import (DOPING, DSCO_FIELD, EVALUATION, SYNTHESIS,  # noqa: F401 (re-exported)
+                     run_tag, saved_view_name)
+from ..errors import RunError
+from ..paths import media_dir
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ def begin_run(view, run_key, kind, config, overwrite=False):
         return "resume"
     if action == "overwrite":
         delete(dataset, run_key)
+    prune_orphans()
     if not run_state.claim_registration(dataset, run_key):
         run_state.wait_registered(dataset, run_key)
         check_run(view, run_key, kind, config)  # the other process's options must be these
@@ -244,7 +246,7 @@ def load_results(dataset, run_key):
     """The results dict of a DsCo run (empty while nothing is recorded).
 
     FiftyOne's stored run results (written when the run completes) with the
-    live per-class records and shard state of :mod:`.run_state` laid over
+    live per-class records and shard state of :mod:`.state` laid over
     them, so a running or sharded run shows its progress: ``classes`` (name ->
     record, in class order), ``shards`` (name -> state; ``interrupted`` when
     its process is gone) and ``merge``.
@@ -413,6 +415,26 @@ def set_evaluation_summary(dataset, key, summary):
         info[INFO_KEY] = evaluations
     dataset.info = info
     dataset.save()
+
+
+def prune_orphans():
+    """Remove the run folders of datasets that no longer exist; returns their dataset ids.
+
+    ``fo.delete_dataset`` deletes a dataset's run records and state but not the
+    files its runs wrote; the next run started anywhere removes them (keeping
+    any file that a sample of another dataset, e.g. a clone, still uses).
+    """
+    from fiftyone.core.odm import get_db_conn
+
+    root = media_dir("runs")
+    if not os.path.isdir(root):
+        return []
+    alive = {str(d["_id"]) for d in get_db_conn().datasets.find({}, {"_id": 1})}
+    gone = [d for d in os.listdir(root) if d not in alive]
+    for d in gone:
+        folder = os.path.join(root, d)
+        remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs], folder)
+    return gone
 
 
 def referenced_paths(paths):

@@ -30,7 +30,7 @@ import socket
 import time
 import uuid
 
-from .errors import OptionError, RunError
+from ..errors import OptionError, RunError
 
 STORE = "dsco_runs"  #: execution-store name of DsCo's run state
 LEGACY_COLLECTION = "dsco_runs"  #: where runs of version 0.1 kept it (see ``runs.upgrade_runs``)
@@ -84,10 +84,22 @@ def shard_classes(classes, shard):
 
 # ------------------------------------------------------------------ the document
 
+_INDEXED = []  #: databases (by client address) where the unique key index was ensured
+
+
 def _coll():
+    """FiftyOne's execution-store collection, with the unique index that makes claims atomic.
+
+    FiftyOne creates that index only when its own store service is first used.
+    """
     from fiftyone.core.odm import get_db_conn
 
-    return get_db_conn()["execution_store"]
+    coll = get_db_conn()["execution_store"]
+    if coll.database.client.address not in _INDEXED:
+        coll.create_index([("store_name", 1), ("key", 1), ("dataset_id", 1)],
+                          name="unique_store_index", unique=True)
+        _INDEXED.append(coll.database.client.address)
+    return coll
 
 
 def _query(dataset, run_key, **extra):

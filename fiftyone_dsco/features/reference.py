@@ -10,8 +10,8 @@ import os
 
 import torch
 
-from .config import cache_dir
-from .data import image_array, to_unit_range
+from ..data.access import image_array, to_unit_range
+from ..paths import cache_dir
 
 
 def reference_key(table, size, channels, dataset_name):
@@ -26,8 +26,8 @@ def reference_classifier(view, table, size, channels, min_images=20000, max_epoc
     It sees about ``min_images`` images (at least one epoch), which on
     Fashion-MNIST gives ~88% test accuracy in about a minute on 2 CPU cores.
     """
-    from .models import create_classifier
-    from .training import train_classifier
+    from ..evaluation.classifiers import create_classifier
+    from ..evaluation.training import train_classifier
 
     key = reference_key(table, size, channels, view._dataset.name)
     path = os.path.join(cache_dir("reference"), key + ".pt")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .mmd import mmd2
+from ..mmd import mmd2
 
 
 @dataclass
@@ -37,7 +37,7 @@ class NOptOptions:
 
 
 class NOptHook:
-    """A ``step_hook`` for :func:`fiftyone_dsco.sampler.denoise`."""
+    """A ``step_hook`` for :func:`fiftyone_dsco.priors.sampler.denoise`."""
 
     def __init__(self, prior, extractor, target, labels, guidance, steps, options, seed=0):
         self.prior, self.extractor, self.target = prior, extractor, target

@@ -28,14 +28,14 @@ JOB = ".job.json"
 
 
 def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3", epochs=300,
-           seeds=(0, 1, 2), add_random=True, add_full=True, full_epochs=None, lr=0.01,
-           batch_size=256, extra=None):
+           seeds=(0, 1, 2), add_random=True, add_full=True, full_epochs=None, lr=None,
+           batch_size=None, extra=None, recipe="dsco"):
     """Write the arrays and recipe of ``evaluate(dataset, label_field, train_views, ...)``;
     ``extra`` (JSON) travels with the job and comes back in its results."""
     from fiftyone_dsco.evaluation import protocol as ev
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
-                    add_random, add_full, full_epochs, eval_key, batch_size, lr, False)
+                    add_random, add_full, full_epochs, eval_key, batch_size, lr, False, recipe)
     arrays = ev._load_arrays(plan, progress=False)
     os.makedirs(folder, exist_ok=True)
     shared = {"test": arrays["test"], "test_labels": plan["test_table"].labels()}
@@ -73,7 +73,8 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
                   num_classes=len(plan["table"].classes), classes=plan["table"].classes,
                   batch_size=plan["batch_size"], lr=plan["lr"], epochs=plan["epochs"],
                   full_epochs=plan["full_epochs"], seeds=plan["seeds"],
-                  train_size=plan["table"].num_samples, arms=arms, extra=extra or {})
+                  train_size=plan["table"].num_samples, arms=arms, extra=extra or {},
+                  training=ev._training_options(plan, None))
     with open(os.path.join(folder, eval_key + JOB), "w") as f:
         json.dump(recipe, f, indent=1)
     return recipe
@@ -130,9 +131,10 @@ def train_job(folder, recipe, out, device=None):
         for job in arm["jobs"]:
             k = job["key"]
             x = own[k + "__x"] if k + "__x" in own else train[own[k + "__rows"]]
-            model, secs = train_classifier(
-                _to_unit(x), own[k + "__y"], recipe["num_classes"], recipe["arch"], job["epochs"],
-                recipe["batch_size"], recipe["lr"], seed=job["seed"], device=dev)
+            options = dict(recipe.get("training") or dict(batch_size=recipe["batch_size"],
+                                                          lr=recipe["lr"]), epochs=job["epochs"])
+            model, secs = train_classifier(_to_unit(x), own[k + "__y"], recipe["num_classes"],
+                                           recipe["arch"], seed=job["seed"], device=dev, **options)
             pred = predict(model, test_x).argmax(1).numpy()
             per_class = [float((pred[test_y == c] == c).mean()) if (test_y == c).any() else None
                          for c in range(recipe["num_classes"])]

@@ -366,17 +366,23 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 @click.option("--view", "view_names", multiple=True, help="A saved view to train on (repeatable).")
 @click.option("--arch", type=click.Choice(list(names.ARCHITECTURES)),
               default=names.DEFAULT_ARCHITECTURE, show_default=True)
-@click.option("--epochs", default=300, show_default=True)
+@click.option("--recipe", type=click.Choice(list(names.RECIPES)), default=names.DEFAULT_RECIPE,
+              show_default=True,
+              help="Training recipe of every model: dsco (300 epochs, cosine, shifts), dc (DC's: "
+                   "300 epochs, step, no augmentation), dsa (1000 epochs, DSA augmentation); "
+                   "docs/evaluation.md.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
-@click.option("--lr", default=0.01, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="SGD learning rate of every model (ResNet-18 on ~100+ images: ~0.1; docs/benchmarks.md).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Override the recipe's SGD learning rate, 0.01 (ResNet-18 on ~100+ images: "
+                   "~0.1; docs/benchmarks.md).")
 @click.option("--eval-key", default=names.DEFAULT_EVAL_KEY, show_default=True)
 @click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
 @click.option("--no-full", is_flag=True, help="Skip the full train split.")
 @click.option("--soft-labels", is_flag=True, help="Train on a full-data teacher's soft labels.")
 @_LABEL_FIELD_OPTION
-def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, lr, eval_key, no_random,
-             no_full, soft_labels, label_field):
+def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr, eval_key,
+             no_random, no_full, soft_labels, label_field):
     """Train on concentrated sets of DATASET_NAME, test on its held-out split.
 
     Every set is trained from scratch with the same recipe beside a random real
@@ -398,9 +404,9 @@ def evaluate(dataset_name, run_keys, view_names, arch, epochs, seeds, lr, eval_k
                                        f"complete): re-run it with the same options to finish it.")
         sets[k] = ds.load_saved_view(saved)
     sets.update({v: ds.load_saved_view(v) for v in view_names})
-    res = run(ds, label_field, sets, arch=arch, epochs=epochs, seeds=tuple(range(seeds)), lr=lr,
-              eval_key=eval_key, add_random=not no_random, add_full=not no_full,
-              soft_labels=soft_labels, progress=True)
+    res = run(ds, label_field, sets, arch=arch, recipe=recipe, epochs=epochs,
+              seeds=tuple(range(seeds)), lr=lr, eval_key=eval_key, add_random=not no_random,
+              add_full=not no_full, soft_labels=soft_labels, progress=True)
     click.echo(res.format_table())
     click.echo(f"Stored under eval key '{eval_key}'; plot: {res.get('plot')}")
 

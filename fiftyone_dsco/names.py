@@ -2,6 +2,12 @@
 
 The library, the ``dsco`` CLI and the App's operators take their choices,
 defaults and run-key formulas from here, so they cannot drift apart.
+
+Sizes have one name each: ``budget`` of ``concentrate`` is the total images per
+class (or a fraction of the train split); it splits into ``synthetic_per_class``
+(``ipc`` of ``synthesize``) and ``real_per_class`` (``budget`` of ``dope``, a
+run option kept for compatibility); a selector's ``select()`` returns
+``num_picks`` indices.
 """
 
 #: Embedded-document field that marks samples written by DsCo.
@@ -16,14 +22,17 @@ TEST_TAG = "test"
 METHODS = ("nopt", "plain")
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
-#: Kernel-matrix backends of mmd-greedy.
-SELECTION_BACKENDS = ("auto", "faiss", "numpy")
+#: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,
+#: FAISS k-means summary of the target (large classes).
+SELECTION_BACKENDS = ("auto", "faiss", "numpy", "kmeans")
 #: Feature extractors (:mod:`fiftyone_dsco.features`).
 EXTRACTORS = ("reference", "random", "timm", "prior-latent")
 #: NOpt's MMD kernels.
 KERNELS = ("gaussian", "linear")
 #: Classifiers that evaluation trains.
 ARCHITECTURES = ("convnet3", "resnet18_small")
+#: Evaluation recipes (:mod:`fiftyone_dsco.evaluation.recipes`; docs/evaluation.md).
+RECIPES = ("dsco", "dc", "dsa")
 #: Built-in datasets (:mod:`fiftyone_dsco.data.builtin`).
 BUILTIN_DATASETS = ("digits", "fashion-mnist")
 
@@ -38,6 +47,7 @@ DEFAULT_SELECTOR = "mmd-greedy"
 DEFAULT_EXTRACTOR = "reference"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"
+DEFAULT_RECIPE = "dsco"
 #: Run key of ``concentrate``'s doping run (its synthesis run is ``<key>_syn``).
 DEFAULT_CONCENTRATE_KEY = "dsco"
 DEFAULT_EVAL_KEY = "dsco_eval"

@@ -205,3 +205,37 @@ def test_evaluate_operator_sdk_call_returns_table_and_chart(digits_copy, install
     assert runs.load_results(ds, "op_eval")["lr"] == 0.05
     assert {t["name"] for t in out["chart"]} >= {"five", "random"}
     assert "op_eval_five_eval" in ds.list_evaluations()  # the App's evaluation panel
+
+
+def test_dd_ranking_scores_come_from_the_arms_of_the_same_evaluation(evaluated):
+    import math
+
+    ds, res = evaluated
+    sur, rnd, full = res["arms"].values()
+    assert sur["ior"] == pytest.approx(sur["acc_mean"] - rnd["acc_mean"])
+    assert sur["hlr"] == pytest.approx(full["acc_mean"] - sur["acc_mean"])
+    alpha = 0.5 * sur["ior"] - 0.5 * sur["hlr"]
+    assert sur["lrs"] == pytest.approx((math.exp(alpha) - math.exp(-1)) / (math.e - math.exp(-1)))
+    assert rnd.get("ior") is None and full.get("hlr") is None
+    table = res.format_table()
+    assert "| IOR | HLR |" in table.splitlines()[0] and "recipe 'dsco'" in table
+    assert f"{100 * sur['ior']:+.2f}" in table.splitlines()[2]
+    assert ds.info["dsco_evaluations"]["dsco_eval"]["arms"]["real_5_class"]["ior"] == sur["ior"]
+    assert res["recipe"]["name"] == "dsco" and runs.run_config(ds, "dsco_eval")["recipe"] == "dsco"
+
+
+def test_unknown_recipe_fails_before_anything_is_written(digits_copy):
+    ds, before = digits_copy, set(digits_copy.get_field_schema())
+    with pytest.raises(OptionError, match="Unknown recipe 'dsb'.*'dsco', 'dc', 'dsa'"):
+        evaluation.evaluate(ds, LABEL, {"s": _five_per_class(ds)}, recipe="dsb")
+    _nothing_written(ds, before)
+
+
+def test_dc_recipe_trains_standardised_and_is_recorded(digits_copy):
+    res = evaluation.evaluate(digits_copy, LABEL, {"s": _five_per_class(digits_copy)},
+                              recipe="dc", epochs=4, seeds=(0,), add_full=False, eval_key="dc")
+    assert res["recipe"]["name"] == "dc" and res["recipe"]["schedule"] == "step"
+    assert res["recipe"]["augment"] == "none" and res["recipe"]["epochs"] == 4
+    assert res["epochs"] == 4 and res["arms"]["random"]["epochs"] == 4
+    assert runs.run_config(digits_copy, "dc")["recipe"] == "dc"
+    assert "recipe 'dc'" in res.format_table()

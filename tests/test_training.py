@@ -7,6 +7,7 @@ import torch
 
 from fiftyone_dsco.evaluation import protocol as evaluation
 from fiftyone_dsco.evaluation import training
+from fiftyone_dsco.evaluation.recipes import get_recipe
 from fiftyone_dsco.data import to_unit_range
 
 
@@ -21,7 +22,8 @@ def test_soft_labels_train_through_train_classifier(monkeypatch):
     y = np.arange(12) % 2
     teacher, _ = real(to_unit_range(x), y, 2, epochs=1, batch_size=4, device="cpu")
     monkeypatch.setattr(training, "train_classifier", spy)
-    plan = dict(table=SimpleNamespace(classes=["a", "b"]), arch="convnet3", batch_size=4, lr=0.01)
+    plan = dict(table=SimpleNamespace(classes=["a", "b"]), arch="convnet3",
+                recipe=get_recipe("dsco", batch_size=4))
     student, _ = evaluation._fit(plan, x, y, 1, 0, teacher, "cpu")
     assert calls == [teacher] and not hasattr(evaluation, "train_soft_classifier")
     # the student learnt from the teacher alone: the same run without labels gives the same weights

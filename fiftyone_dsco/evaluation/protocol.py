@@ -40,9 +40,10 @@ from ..errors import (
     OptionError,
     RunError,
 )
-from ..names import DEFAULT_EVAL_KEY, DSCO_FIELD
+from ..names import DEFAULT_EVAL_KEY, DEFAULT_RECIPE, DSCO_FIELD
 from . import storage
-from .report import FULL, RANDOM, EvaluationResults
+from .recipes import get_recipe
+from .report import FULL, RANDOM, EvaluationResults, add_scores
 
 #: The full-data arm trains at least this many epochs (see :func:`full_arm_epochs`).
 MIN_FULL_EPOCHS = 5
@@ -51,10 +52,10 @@ MIN_FULL_EPOCHS = 5
 # --- public API ----------------------------------------------------------------
 
 
-def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3", epochs=300,
+def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3", epochs=None,
              seeds=(0, 1, 2), image_size=None, channels=None, add_random=True, add_full=True,
-             full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=256, lr=0.01,
-             soft_labels=False, device=None, progress=None):
+             full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=None, lr=None,
+             soft_labels=False, recipe=DEFAULT_RECIPE, device=None, progress=None):
     """Train a classifier on each set of ``train_views`` and test it on held-out real data.
 
     Args:
@@ -65,7 +66,8 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
         train_views: dict ``name -> view`` of surrogate (concentrated) sets
         test_view (None): the held-out split; default ``data.test_view(dataset)``
         arch ("convnet3"): ``"convnet3"`` or ``"resnet18_small"``
-        epochs (300): epochs of every surrogate arm and of the random arm
+        epochs (None): epochs of every surrogate arm and of the random arm;
+            default the recipe's (300 for ``dsco`` and ``dc``, 1000 for ``dsa``)
         seeds ((0, 1, 2)): one model per seed and arm
         image_size (None): training side; default the real images' side, at least 16
         channels (None): 1 or 3; default 1 for grey images
@@ -76,12 +78,14 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
             teacher); default :func:`full_arm_epochs`
         eval_key ("dsco_eval"): the key under which everything is stored;
             an evaluation with the same key is replaced
-        batch_size (256), lr (0.01): the SGD recipe of ``training.train_classifier``
-            (ConvNet-3's; ResNet-18 on sets of ~100+ images wants ~0.1: on the full digits
+        batch_size (None), lr (None): override the recipe's (256 and 0.01 in every recipe;
+            ConvNet-3's; ResNet-18 on sets of ~100+ images wants ~0.1: on the full digits
             split, 300 steps, 99.0 % at 0.1 vs 87.2 % at 0.01, and 8-14 points more on
             digits IPC 10 sets; 10-image sets did better at 0.01)
         soft_labels (False): train every arm on the softmax outputs of a
             teacher (same arch) trained on the full train split
+        recipe ("dsco"): the training recipe of every arm, ``"dsco"``, ``"dc"``
+            or ``"dsa"`` (:mod:`fiftyone_dsco.evaluation.recipes`, docs/evaluation.md)
         device (None): torch device; default CUDA when present
         progress (None): a FiftyOne ``progress`` value (bool or callback)
 
@@ -94,7 +98,7 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
     """
     plan = _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, image_size,
                  channels, add_random, add_full, full_epochs, eval_key, batch_size, lr,
-                 soft_labels)
+                 soft_labels, recipe)
     arrays = _load_arrays(plan, progress)
     results, first_preds = _train_all(plan, arrays, device, progress)
     storage.store(plan, results, first_preds)
@@ -119,12 +123,16 @@ def full_arm_epochs(epochs, largest_size, full_size, batch_size=256):
 
 
 def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, image_size,
-          channels, add_random, add_full, full_epochs, eval_key, batch_size, lr, soft_labels):
+          channels, add_random, add_full, full_epochs, eval_key, batch_size, lr, soft_labels,
+          recipe=DEFAULT_RECIPE):
     ds = dataset._dataset
     runs.validate_run_key(eval_key)
+    get_recipe(recipe)  # an unknown name fails before anything is read
     _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views)
     train = data.train_view(dataset)
     table = data.class_table(train, label_field, missing="skip")
+    recipe = get_recipe(recipe, table.classes, epochs=epochs, lr=lr, batch_size=batch_size)
+    epochs, lr, batch_size = recipe.epochs, recipe.lr, recipe.batch_size
     test = data.test_view(dataset) if test_view is None else test_view
     if test._dataset.name != ds.name:
         raise OptionError(f"test_view is a view of '{test._dataset.name}', not of '{ds.name}'.")
@@ -142,7 +150,7 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
                 test_table=test_table, arms=arms, arch=arch, epochs=int(epochs),
                 full_epochs=int(full_epochs), seeds=[int(s) for s in seeds], image_size=size,
                 channels=channels, batch_size=int(batch_size), lr=float(lr),
-                soft_labels=bool(soft_labels), eval_key=eval_key)
+                soft_labels=bool(soft_labels), eval_key=eval_key, recipe=recipe)
     _check_leakage(plan)
     _check_names(plan)
     return plan
@@ -153,7 +161,7 @@ def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views
 
     if arch not in ARCHITECTURES:
         raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
-    if epochs < 1 or batch_size < 1 or lr <= 0 or (full_epochs is not None and full_epochs < 1):
+    if any(v is not None and v <= 0 for v in (epochs, batch_size, lr, full_epochs)):
         raise OptionError("epochs, full_epochs and batch_size must be >= 1 and lr > 0.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
@@ -286,8 +294,10 @@ def _load_arrays(plan, progress):
     for arm, spec in plan["arms"].items():
         if "ids" in spec:
             out[arm] = data.image_array(ds, spec["ids"], size, ch, progress=progress)
-    if set(plan["arms"]) & {RANDOM, FULL} or plan["soft_labels"]:
+    if set(plan["arms"]) & {RANDOM, FULL} or plan["soft_labels"] or plan["recipe"].normalize:
         out["train"] = data.image_array(ds, plan["table"].ids(), size, ch, progress=progress)
+    if plan["recipe"].normalize:  # the real train split's mean and std, in [-1, 1] units
+        plan["normalize"] = (float(out["train"].mean()) / 127.5 - 1, float(out["train"].std()) / 127.5)
     return out
 
 
@@ -347,7 +357,7 @@ def _train_teacher(plan, arrays, test, device):
     seed, epochs = plan["seeds"][0], plan["full_epochs"]
     teacher, secs = train_classifier(
         data.to_unit_range(arrays["train"]), plan["table"].labels(), len(plan["table"].classes),
-        plan["arch"], epochs, plan["batch_size"], plan["lr"], seed=seed, device=device)
+        plan["arch"], seed=seed, device=device, **_training_options(plan, epochs))
     info = dict(acc=_accuracy(teacher, *test)[0], seconds=secs, epochs=epochs, seed=seed)
     return teacher, info
 
@@ -356,8 +366,14 @@ def _fit(plan, images, labels, epochs, seed, teacher, device):
     from .training import train_classifier
 
     return train_classifier(data.to_unit_range(images), labels, len(plan["table"].classes),
-                            plan["arch"], epochs, plan["batch_size"], plan["lr"], seed=seed,
-                            device=device, teacher=teacher)
+                            plan["arch"], seed=seed, device=device, teacher=teacher,
+                            **_training_options(plan, epochs))
+
+
+def _training_options(plan, epochs):
+    """The recipe's options of ``train_classifier`` for ``epochs``, with the input normalisation."""
+    return dict(plan["recipe"].training_options(), epochs=epochs,
+                normalize=plan.get("normalize"))
 
 
 def _accuracy(model, test_x, test_y):
@@ -394,11 +410,12 @@ def _summarise(plan, arm, fits):
 
 
 def _results(plan, arms):
+    add_scores(arms)
     return EvaluationResults(
         eval_key=plan["eval_key"], label_field=plan["label_field"], arch=plan["arch"],
         seeds=plan["seeds"], epochs=plan["epochs"], full_epochs=plan["full_epochs"],
         image_size=plan["image_size"], channels=plan["channels"],
-        batch_size=plan["batch_size"], lr=plan["lr"],
+        batch_size=plan["batch_size"], lr=plan["lr"], recipe=plan["recipe"].to_dict(),
         labels="soft" if plan["soft_labels"] else "hard",
         std_ddof=1 if len(plan["seeds"]) >= 2 else 0, accuracy="final epoch, fraction in [0, 1]",
         classes=plan["table"].classes, train_size=plan["table"].num_samples,

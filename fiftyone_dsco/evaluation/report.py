@@ -1,5 +1,7 @@
 """Evaluation results: the table, the plot, and the App's accuracy-against-budget traces."""
 
+import math
+
 from .. import runs
 from ..errors import OptionError
 
@@ -16,23 +18,52 @@ class EvaluationResults(dict):
         return plot_results(self, x=x)
 
 
+def add_scores(arms):
+    """DD-Ranking's scores of each trained set, from the arms of one evaluation (in place).
+
+    ``ior`` = set − random (same recipe and labels), ``hlr`` = full − set, and
+    ``lrs`` = (e^α − e^−1) / (e − e^−1) with α = (IOR − HLR) / 2, accuracies as
+    fractions (NUS-HPC-AI-Lab/DD-Ranking). None where the random or full arm is
+    missing; the random and full arms themselves get none.
+    """
+    random, full = arms.get(RANDOM), arms.get(FULL)
+    for arm in arms.values():
+        if arm["kind"] in (RANDOM, FULL):
+            continue
+        ior = arm["acc_mean"] - random["acc_mean"] if random else None
+        hlr = full["acc_mean"] - arm["acc_mean"] if full else None
+        lrs = None
+        if ior is not None and hlr is not None:
+            alpha = 0.5 * ior - 0.5 * hlr
+            lrs = (math.exp(alpha) - math.exp(-1)) / (math.e - math.exp(-1))
+        arm.update(ior=ior, hlr=hlr, lrs=lrs)
+    return arms
+
+
+def _points(value):
+    return "–" if value is None else f"{100 * value:+.2f}"
+
+
 def format_table(results):
-    """A Markdown table: method | IPC | fraction | top-1 % mean ± std | seconds."""
-    lines = ["| method | IPC | fraction | top-1 % (mean ± std) | seconds |",
-             "|---|---:|---:|---:|---:|"]
+    """A Markdown table: method | IPC | fraction | top-1 % mean ± std | IOR | HLR | seconds."""
+    lines = ["| method | IPC | fraction | top-1 % (mean ± std) | IOR | HLR | seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for arm in results["arms"].values():
         lines.append(
             f"| {arm['name']} | {arm['ipc']:.4g} | {100 * arm['fraction']:.3g}% | "
-            f"{100 * arm['acc_mean']:.2f} ± {100 * arm['acc_std']:.2f} | {arm['seconds']:.1f} |"
+            f"{100 * arm['acc_mean']:.2f} ± {100 * arm['acc_std']:.2f} | "
+            f"{_points(arm.get('ior'))} | {_points(arm.get('hlr'))} | {arm['seconds']:.1f} |"
         )
     epochs = ", ".join(f"{a['name']} {a['epochs']}" for a in results["arms"].values())
     lines.append("")
     teacher = results.get("teacher")
     teacher = f" (teacher: {100 * teacher['acc']:.2f}%)" if teacher else ""
+    recipe = (results.get("recipe") or {}).get("name", "dsco")
     lines.append(
-        f"{results['arch']}, {len(results['seeds'])} seed(s), final-epoch accuracy on "
-        f"{results['test_size']} held-out images, std ddof={results['std_ddof']}, "
-        f"{results['labels']} labels{teacher}; epochs: {epochs}; seconds = training time per seed."
+        f"{results['arch']}, recipe '{recipe}', {len(results['seeds'])} seed(s), final-epoch "
+        f"accuracy on {results['test_size']} held-out images, std ddof={results['std_ddof']}, "
+        f"{results['labels']} labels{teacher}; epochs: {epochs}; seconds = training time per "
+        f"seed. IOR = set − random, HLR = full − set (points, DD-Ranking)."
     )
     return "\n".join(lines)
 

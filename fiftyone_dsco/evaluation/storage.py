@@ -63,7 +63,8 @@ def _run_config(plan):
     return dict(label_field=plan["label_field"], arch=plan["arch"], epochs=plan["epochs"],
                 full_epochs=plan["full_epochs"], seeds=plan["seeds"],
                 image_size=plan["image_size"], channels=plan["channels"],
-                batch_size=plan["batch_size"], lr=plan["lr"], soft_labels=plan["soft_labels"],
+                batch_size=plan["batch_size"], lr=plan["lr"], recipe=plan["recipe"].name,
+                soft_labels=plan["soft_labels"],
                 add_random=RANDOM in plan["arms"], add_full=FULL in plan["arms"], train_sets=sets)
 
 
@@ -76,9 +77,11 @@ def _save_plot(ds, key, results):
 
 
 def _summary(results):
-    arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "size", "ipc", "fraction",
-                                  "epochs", "seconds", "pred_field", "eval_key")}
+    arms = {a: {k: r.get(k) for k in ("name", "acc_mean", "acc_std", "size", "ipc", "fraction",
+                                      "epochs", "seconds", "pred_field", "eval_key", "ior", "hlr",
+                                      "lrs")}
             for a, r in results["arms"].items()}
     out = {k: results[k] for k in ("arch", "seeds", "labels", "test_size", "train_size",
                                    "std_ddof", "plot", "timestamp")}
+    out["recipe"] = results["recipe"]["name"]
     return run_state.jsonable(dict(out, arms=arms))

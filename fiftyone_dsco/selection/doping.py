@@ -74,7 +74,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
     train = train_view(view)
     table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
-    per_class_budget = _budgets(table, int(budget), clamp)
+    real_per_class = _real_per_class(table, int(budget), clamp)
     run_key = run_key or doping_run_key(synthetic_run, budget, selector)
     config = dict(label_field=label_field, synthetic_run=synthetic_run, budget=int(budget),
                   selector=selector, extractor=extractor,
@@ -99,7 +99,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
             raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
     todo = [k for k, c in enumerate(table.classes)
             if (classes is None or c in set(classes)) and run_state.in_shard(k, shard)]
-    job = _DopingJob(train, run_key, table, sel, per_class_budget, prior, config, dev, threads)
+    job = _DopingJob(train, run_key, table, sel, real_per_class, prior, config, dev, threads)
     return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
                         progress=progress,
                         description=f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} "
@@ -111,9 +111,11 @@ class _DopingJob(ClassJob):
 
     kind = DOPING
 
-    def __init__(self, train, run_key, table, selector, budgets, prior, config, device, threads):
+    def __init__(self, train, run_key, table, selector, real_per_class, prior, config, device,
+                 threads):
         self.train, self.run_key, self.table, self.selector = train, run_key, table, selector
-        self.budgets, self.prior, self.config, self.device = budgets, prior, config, device
+        self.real_per_class, self.prior, self.config = real_per_class, prior, config
+        self.device = device
         self.threads, self.feat, self.real, self.feature_seconds = threads, None, {}, {}
 
     def prepare(self, todo):
@@ -137,7 +139,8 @@ class _DopingJob(ClassJob):
                                     self.device)
         t0 = time.perf_counter()
         with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
-            picks = self.selector.select(target, self.budgets[c], synth if len(synth) else None)
+            picks = self.selector.select(target, self.real_per_class[c],
+                                         synth if len(synth) else None)
         seconds = time.perf_counter() - t0
         chosen = [self.table.ids_by_class[c][i] for i in picks]
         # this class's samples only: what an interrupted attempt tagged is replaced
@@ -202,7 +205,7 @@ def _synthesis_config(dataset, synthetic_run, prior=None):
     return cfg
 
 
-def _budgets(table, budget, clamp):
+def _real_per_class(table, budget, clamp):
     small = {c: n for c, n in table.counts.items() if n < budget}
     if small and not clamp:
         raise TooFewSamplesError(

@@ -4,6 +4,7 @@ import numbers
 
 from .data.access import class_table, train_view
 from .errors import OptionError, RunError
+from .names import DEFAULT_CONCENTRATE_KEY, concentrate_synthesis_key
 
 #: Most synthetic images per class in a concentrated set.
 SYNTHETIC_CAP = 10
@@ -77,9 +78,10 @@ def budget_per_class(view, label_field, budget):
     return budget
 
 
-def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=SYNTHETIC_CAP,
-                method="nopt", selector="mmd-greedy", seed=0, overwrite=False, progress=None,
-                selector_options=None, threads=None, **synthesis_options):
+def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
+                synthetic_cap=SYNTHETIC_CAP, method="nopt", selector="mmd-greedy", seed=0,
+                overwrite=False, progress=None, selector_options=None, threads=None,
+                **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`; at large budgets the set is
@@ -96,7 +98,7 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
     from .synthesis.sampling import synthesize
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
-    syn_key = f"{run_key}_syn" if n_syn else None
+    syn_key = concentrate_synthesis_key(run_key) if n_syn else None
     extractor = synthesis_options.get("extractor", "reference")
     _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
                       overwrite, selector_options, threads)
@@ -109,10 +111,10 @@ def concentrate(view, label_field, prior, budget, run_key="dsco", synthetic_cap=
                seed=seed, overwrite=overwrite, device=synthesis_options.get("device"),
                prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
                threads=threads, progress=progress)
-    if not n_syn and overwrite and view._dataset.has_run(f"{run_key}_syn"):
+    if not n_syn and overwrite and view._dataset.has_run(concentrate_synthesis_key(run_key)):
         from . import runs  # an earlier, smaller budget's synthesis run goes too
 
-        runs.delete(view._dataset, f"{run_key}_syn")
+        runs.delete(view._dataset, concentrate_synthesis_key(run_key))
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, synthesis=syn, doping=dop,
                 saved_view=dop["saved_view"])

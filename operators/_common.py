@@ -1,5 +1,11 @@
-"""Helpers shared by the operators: pickers, progress, SDK calls."""
+"""Helpers shared by the operators: pickers, validation, progress, SDK calls.
 
+A form marks a bad value by setting ``invalid`` and ``error_message`` on its
+property (as voxel51/fiftyone-plugins do): the App then shows the message and
+disables Execute/Schedule. A bare ``types.Error`` view would not.
+"""
+
+import inspect
 import os
 
 import fiftyone as fo
@@ -21,15 +27,40 @@ def classification_fields(view):
     return sorted(schema)
 
 
-def label_field_input(inputs, ctx, name="label_field"):
-    """A dropdown limited to Classification fields; returns the chosen name."""
-    fields = classification_fields(ctx.view) if ctx.view is not None else []
+def invalid(prop, message):
+    """Mark ``prop`` invalid: the App shows ``message`` and disables Execute."""
+    prop.invalid = True
+    prop.error_message = message
+    return prop
+
+
+def error(inputs, name, label, description=None):
+    """An error notice that also disables Execute."""
+    return invalid(inputs.view(name, types.Error(label=label, description=description)), label)
+
+
+def target_input(inputs, ctx):
+    """The samples to work on: dataset, current view or selection (``view_target``).
+
+    Returns ``ctx.target_view()``, or None (with an error) when no dataset is open.
+    """
+    if ctx.dataset is None:
+        error(inputs, "no_dataset", "Open a dataset first")
+        return None
+    inputs.view_target(ctx, action_description="Use")
+    return ctx.target_view()
+
+
+def label_field_input(inputs, ctx, view, name="label_field"):
+    """A dropdown limited to Classification fields; returns the chosen name.
+
+    Returns None, with an error that disables Execute, when ``view`` has no
+    Classification field or no real train sample labelled in the chosen one.
+    """
+    fields = classification_fields(view) if view is not None else []
     if not fields:
-        inputs.view(
-            "no_label_field",
-            types.Error(label="No Classification field",
-                        description="This dataset has no fo.Classification field to concentrate."),
-        )
+        error(inputs, "no_label_field", "No Classification field",
+              "DsCo needs a fo.Classification field with the class labels.")
         return None
     choices = types.DropdownView()
     for f in fields:
@@ -38,7 +69,43 @@ def label_field_input(inputs, ctx, name="label_field"):
     inputs.enum(name, choices.values(), default=default, required=True,
                 label="Label field", description="Classification field with the class labels",
                 view=choices)
-    return ctx.params.get(name, default)
+    field = ctx.params.get(name) or default
+    from fiftyone_dsco.data import train_view
+
+    if field in fields and not train_view(view).exists(field).count():
+        error(inputs, "no_train_split", f"No train split with '{field}' labels",
+              f"DsCo trains on real samples tagged '{names.TRAIN_TAG}' (on all real samples "
+              f"when none is tagged '{names.TRAIN_TAG}' or '{names.TEST_TAG}'); these samples "
+              f"have none with a '{field}' label. Choose other samples or tag a train split.")
+        return None
+    return field
+
+
+def delegation_notice(inputs):
+    """Say how to enable 'Schedule' when this FiftyOne cannot delegate (docs/app.md)."""
+    if fo.config.allow_legacy_orchestrators:
+        return
+    inputs.view("no_delegation", types.Warning(
+        label="Schedule (delegated execution) is off in this FiftyOne",
+        description="Execute runs inside the App server and stops after "
+                    f"{fo.config.operator_timeout} s (FIFTYONE_OPERATOR_TIMEOUT). For long jobs, "
+                    "start the App with FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS=true (scripts/setup.sh "
+                    "sets it) and run 'fiftyone delegated launch': see docs/app.md."))
+
+
+def form(inputs, label):
+    return types.Property(inputs, view=types.View(label=label))
+
+
+def finish(ctx, saved_view=None, message=None):
+    """After an immediate run: show the new saved view, notify, reload the dataset."""
+    if ctx.delegated or ctx.executor is None:
+        return
+    if saved_view:
+        ctx.ops.set_view(name=saved_view)
+    if message:
+        ctx.ops.notify(message, variant="success")
+    ctx.ops.reload_dataset()
 
 
 def extractor_choices():
@@ -66,16 +133,23 @@ def fan_out(ctx, name, run_key, label):
     return {"run_key": run_key, "queued": len(ids), "operation_ids": ids}
 
 
-def execute(name, view=None, params=None, delegate=False):
-    """Run operator ``name`` from Python and return its result (SDK helper)."""
+def execute(name, samples=None, params=None, delegate=False, delegation_target=None):
+    """Run operator ``name`` from Python on ``samples`` (a dataset or a view).
+
+    Returns its result; with ``delegate``, FiftyOne's ``ExecutionResult`` of the
+    queued operation. Inside a running event loop (Jupyter) FiftyOne returns an
+    awaitable instead, returned unchanged: ``await`` it for the ``ExecutionResult``.
+    """
     ctx = {"params": params or {}}
-    if view is not None:
-        ctx["view"] = view
-    result = foo.execute_operator(uri(name), ctx=ctx, request_delegation=delegate)
-    if delegate:
+    if isinstance(samples, fo.Dataset):
+        ctx["dataset"] = samples
+    elif samples is not None:
+        ctx["view"] = samples
+    result = foo.execute_operator(uri(name), ctx=ctx, request_delegation=delegate,
+                                  delegation_target=delegation_target)
+    if inspect.isawaitable(result) or delegate:
         return result
-    result.raise_exceptions()
-    return result.result
+    return result.result  # FiftyOne raised already if it failed
 
 
 def prior_input(inputs, ctx, name="prior"):
@@ -89,50 +163,74 @@ def prior_input(inputs, ctx, name="prior"):
             label="No prior found",
             description="Fit one first with 'DsCo: fit prior' (or dsco prior fit), "
                         "or type the folder of a diffusers prior below."))
-        inputs.str(name, required=True, label="Prior folder")
-        return ctx.params.get(name)
-    choices = types.AutocompleteView(allow_user_input=True, allow_duplicates=False)
-    for pname, card in priors.items():
-        rec = card.recognisability.get("overall")
-        desc = (f"{card.family}, {len(card.classes)} classes, {card.image_size}px"
-                + (f", recognisability {100 * rec:.0f}%" if rec is not None else ""))
-        choices.add_choice(pname, label=pname, description=desc)
-    inputs.str(name, default=next(iter(priors)), required=True, label="Prior",
-               description="A fitted prior, or the folder of a diffusers prior", view=choices)
-    value = ctx.params.get(name, next(iter(priors)))
+        prop = inputs.str(name, required=True, label="Prior folder")
+        value = ctx.params.get(name)
+    else:
+        choices = types.AutocompleteView(allow_user_input=True, allow_duplicates=False)
+        for pname, card in priors.items():
+            rec = card.recognisability.get("overall")
+            desc = (f"{card.family}, {len(card.classes)} classes, {card.image_size}px"
+                    + (f", recognisability {100 * rec:.0f}%" if rec is not None else ""))
+            choices.add_choice(pname, label=pname, description=desc)
+        prop = inputs.str(name, default=next(iter(priors)), required=True, label="Prior",
+                          description="A fitted prior, or the folder of a diffusers prior",
+                          view=choices)
+        value = ctx.params.get(name, next(iter(priors)))
     if value and value not in priors and not os.path.isfile(os.path.join(str(value), CARD_NAME)):
-        inputs.view("unknown_prior", types.Error(
-            label=f"No prior '{value}'",
-            description=f"Pick one of {sorted(priors)} or give the folder of a saved prior."))
+        invalid(prop, f"No prior '{value}'")
+        error(inputs, "unknown_prior", f"No prior '{value}'",
+              f"Pick one of {sorted(priors)} or give the folder of a saved prior.")
     return value
 
 
-def run_key_input(inputs, ctx, default, name="run_key"):
-    """A run-key field that warns when the key is taken and errors when it is invalid."""
-    key = ctx.params.get(name) or default
-    inputs.str(name, default=default, required=True, label="Run key",
-               description="Letters, digits and underscores")
-    if not str(key).isidentifier():
-        inputs.view("bad_key", types.Error(label=f"Invalid run key '{key}'",
-                                           description="Use letters, digits and underscores."))
-    elif ctx.dataset is not None and ctx.dataset.has_run(key):
-        inputs.view("key_taken", types.Warning(
-            label=f"Run '{key}' exists",
-            description="Same options resume it; other options need 'Overwrite'."))
-        inputs.bool("overwrite", default=False, label="Overwrite the existing run")
+def run_key_input(inputs, ctx, default, kind, options=None, name="run_key"):
+    """A run-key field, invalid (Execute disabled) when the key is malformed or
+    names a run that Execute would refuse: another kind or other ``options``,
+    unless 'Overwrite' is checked. Same options resume an unfinished run and
+    return a complete one as it is (re-running never duplicates)."""
+    from fiftyone_dsco.runs import is_dsco_run, run_config, run_status
+
+    key = str(ctx.params.get(name) or default)
+    prop = inputs.str(name, default=default, required=True, label="Run key",
+                      description="Letters, digits and underscores")
+    if not key.isidentifier():
+        invalid(prop, f"Invalid run key '{key}': use letters, digits and underscores")
+        error(inputs, "bad_key", f"Invalid run key '{key}'", "Use letters, digits and underscores.")
+        return key
+    if ctx.dataset is None or not ctx.dataset.has_run(key):
+        return key
+    if not is_dsco_run(ctx.dataset, key):
+        invalid(prop, f"'{key}' is the key of a non-DsCo run")
+        error(inputs, "key_taken", f"'{key}' is the key of a non-DsCo run", "Choose another key.")
+        return key
+    inputs.bool("overwrite", default=False, label="Overwrite the existing run",
+                description="Delete the run, its samples and files, then run again")
+    if ctx.params.get("overwrite"):
+        inputs.view("key_taken", types.Warning(label=f"Run '{key}' will be deleted and replaced"))
+        return key
+    old, status = run_config(ctx.dataset, key), run_status(ctx.dataset, key)
+    diff = sorted(k for k, v in (options or {}).items() if k in old and old[k] != v)
+    if old.get("dsco_kind") != kind:
+        diff.insert(0, "kind")
+    if not diff:  # the same options: resumed, or (complete) returned as it is
+        what = ("returns its results; nothing is redone" if status == "complete"
+                else "resumes it with the same options")
+        inputs.view("key_taken", types.Notice(label=f"Run '{key}' is {status}: Execute {what}"))
+        return key
+    why = f"with other options ({', '.join(diff)})"
+    invalid(prop, f"Run '{key}' exists {why}: check 'Overwrite' (overwrite=True) or choose "
+                  f"another run key")
+    error(inputs, "key_taken", f"Run '{key}' exists {why}",
+          "Check 'Overwrite the existing run' to replace it, or choose another run key.")
     return key
 
 
-def class_counts(ctx, label_field):
-    """Real train samples per class of the current view (for size previews)."""
+def size_preview(inputs, view, label_field, synthetic, real=0):
+    """Show the concentrated set's size against the train split of ``view``."""
     from fiftyone_dsco.data import train_view
 
-    return train_view(ctx.view).count_values(f"{label_field}.label")
-
-
-def size_preview(inputs, ctx, label_field, synthetic, real=0):
-    """Show the concentrated set's size against the train split."""
-    counts = {k: v for k, v in class_counts(ctx, label_field).items() if k is not None}
+    counts = train_view(view).count_values(f"{label_field}.label")
+    counts = {k: v for k, v in counts.items() if k is not None}
     if not counts:
         return
     n = sum(counts.values())
@@ -148,10 +246,11 @@ def size_preview(inputs, ctx, label_field, synthetic, real=0):
             description="Enable 'clamp' to take whole classes, or lower the budget."))
 
 
-def delegation_config(name, label, description, delegated=True, distributed=False):
+def delegation_config(name, label, description, icon, delegated=True, distributed=False):
     # allow_distributed_execution is accepted (and ignored: Enterprise only) by fiftyone 1.22.1
     return foo.OperatorConfig(name=name, label=label, description=description, dynamic=True,
-                              allow_immediate_execution=True, allow_delegated_execution=True,
+                              icon=icon, allow_immediate_execution=True,
+                              allow_delegated_execution=True,
                               default_choice_to_delegated=delegated,
                               allow_distributed_execution=distributed)
 

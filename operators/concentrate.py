@@ -5,21 +5,27 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, execute, label_field_input, prior_input,
-                      progress_callback, run_key_input, size_preview)
+from ._common import (delegation_config, delegation_notice, execute, finish, form,
+                      label_field_input, prior_input, progress_callback, run_key_input,
+                      size_preview, target_input)
 
 
 class Concentrate(foo.Operator):
     @property
     def config(self):
-        return delegation_config("concentrate", "DsCo: concentrate dataset",
-                                 "Build a small training set: NOpt synthesis + selected real samples")
+        return delegation_config(
+            "concentrate", "DsCo: concentrate dataset",
+            "Build a small training set: NOpt synthesis + selected real samples", icon="compress")
 
     def resolve_input(self, ctx):
         from fiftyone_dsco.concentrate import SYNTHETIC_CAP, split_budget
 
         inputs = types.Object()
-        field = label_field_input(inputs, ctx)
+        target = target_input(inputs, ctx)
+        field = label_field_input(inputs, ctx, target) if target is not None else None
+        if not field:
+            return form(inputs, "Concentrate")
+        delegation_notice(inputs)
         prior_input(inputs, ctx)
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
@@ -36,26 +42,28 @@ class Concentrate(foo.Operator):
         inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
                     label="Selector")
         inputs.int("seed", default=0, label="Seed")
-        run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY)
-        if field:
-            per_class = _per_class(ctx.view, field, _budget(ctx.params))
-            if per_class:
-                size_preview(inputs, ctx, field, *split_budget(per_class))
-        return types.Property(inputs, view=types.View(label="Concentrate"))
+        p = ctx.params
+        run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY, names.DOPING,
+                      dict(selector=p.get("selector", names.DEFAULT_SELECTOR),
+                           seed=int(p.get("seed") or 0)))
+        per_class = _per_class(target, field, _budget(p))
+        if per_class:
+            size_preview(inputs, target, field, *split_budget(per_class))
+        return form(inputs, "Concentrate")
 
     def execute(self, ctx):
         from fiftyone_dsco.concentrate import concentrate
 
         p = ctx.params
-        out = concentrate(ctx.view, p["label_field"], p["prior"], _budget(p),
+        out = concentrate(ctx.target_view(), p["label_field"], p["prior"], _budget(p),
                           run_key=p.get("run_key", names.DEFAULT_CONCENTRATE_KEY),
                           method=p.get("method", names.DEFAULT_METHOD),
                           selector=p.get("selector", names.DEFAULT_SELECTOR),
                           seed=int(p.get("seed") or 0),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress_callback(ctx, "Classes"))
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        finish(ctx, out["saved_view"], f"Concentrated set '{out['saved_view']}': "
+               f"{out['doping']['size']} images")
         return {"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
                 "real_per_class": out["real_per_class"], "size": out["doping"]["size"]}
 
@@ -69,13 +77,14 @@ class Concentrate(foo.Operator):
 
     def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
                  method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
-                 overwrite=False, delegate=False):
-        """``budget``: images per class (int) or a fraction of the train split (float in (0, 1])."""
+                 overwrite=False, delegate=False, delegation_target=None):
+        """Concentrate ``view`` (a dataset or a view). ``budget``: images per class
+        (int) or a fraction of the train split (float in (0, 1])."""
         size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
                 else dict(budget_type=PER_CLASS, images_per_class=budget))
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, run_key=run_key, method=method,
-            selector=selector, seed=seed, overwrite=overwrite, **size), delegate)
+            selector=selector, seed=seed, overwrite=overwrite, **size), delegate, delegation_target)
 
 
 PER_CLASS, FRACTION = "images per class", "fraction of the train split"

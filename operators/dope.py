@@ -5,9 +5,9 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, execute, extractor_choices, fan_out, label_field_input,
-                      num_shards, prior_input, progress_callback, run_key_input, shard_inputs,
-                      shard_param, size_preview)
+from ._common import (delegation_config, delegation_notice, execute, extractor_choices, fan_out,
+                      finish, form, label_field_input, num_shards, prior_input, progress_callback,
+                      run_key_input, shard_inputs, shard_param, size_preview, target_input)
 
 REAL_ONLY = "(none: real samples only)"
 
@@ -23,11 +23,15 @@ class Dope(foo.Operator):
     def config(self):
         return delegation_config("dope", "DsCo: dope with real samples",
                                  "Select real samples per class to mix into a synthetic set",
-                                 distributed=True)
+                                 icon="science", distributed=True)
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        field = label_field_input(inputs, ctx)
+        target = target_input(inputs, ctx)
+        field = label_field_input(inputs, ctx, target) if target is not None else None
+        if not field:
+            return form(inputs, "Dope")
+        delegation_notice(inputs)
         syn = _synthesis_runs(ctx.dataset)
         choices = types.DropdownView()
         for r in syn:
@@ -53,12 +57,15 @@ class Dope(foo.Operator):
         run = p.get("synthetic_run", default_run)
         run = None if run == REAL_ONLY else run
         budget, selector = int(p.get("budget") or 0), p.get("selector", names.DEFAULT_SELECTOR)
-        run_key_input(inputs, ctx, names.doping_run_key(run, budget, selector))
+        options = dict(synthetic_run=run, budget=budget, selector=selector,
+                       clamp=bool(p.get("clamp")), seed=int(p.get("seed") or 0),
+                       extractor=p.get("extractor", names.DEFAULT_EXTRACTOR))
+        run_key_input(inputs, ctx, names.doping_run_key(run, budget, selector), names.DOPING,
+                      options)
         shard_inputs(inputs, ctx)
         ipc = next((r["config"].get("ipc", 0) for r in syn if r["key"] == run), 0)
-        if field:
-            size_preview(inputs, ctx, field, ipc, budget)
-        return types.Property(inputs, view=types.View(label="Dope"))
+        size_preview(inputs, target, field, ipc, budget)
+        return form(inputs, "Dope")
 
     def execute(self, ctx):
         from fiftyone_dsco.selection.doping import dope
@@ -71,15 +78,15 @@ class Dope(foo.Operator):
             run_key = p.get("run_key") or names.doping_run_key(
                 synthetic_run, p["budget"], p.get("selector", names.DEFAULT_SELECTOR))
             return fan_out(ctx, self.config.name, run_key, "DsCo dope")
-        res = dope(ctx.view, p["label_field"], synthetic_run, int(p["budget"]),
+        res = dope(ctx.target_view(), p["label_field"], synthetic_run, int(p["budget"]),
                    selector=p.get("selector", names.DEFAULT_SELECTOR), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
                    extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
                    progress=progress_callback(ctx, "Classes"))
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        finish(ctx, res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
+               f"real samples selected" + ("" if res.get("complete") else " (run incomplete)"))
         return {"num_selected": res["num_selected"], "size": res["size"],
                 "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
 
@@ -94,8 +101,10 @@ class Dope(foo.Operator):
 
     def __call__(self, view, label_field, synthetic_run, budget, selector=names.DEFAULT_SELECTOR,
                  run_key=None, clamp=False, overwrite=False, extractor=names.DEFAULT_EXTRACTOR,
-                 num_shards=1, shard=None, prior=None, seed=0, delegate=False):
-        """Run (or with ``delegate`` queue) a doping run; ``num_shards > 1`` queues
+                 num_shards=1, shard=None, prior=None, seed=0, delegate=False,
+                 delegation_target=None):
+        """Run (or with ``delegate`` queue) a doping run on ``view`` (a dataset or a
+        view); ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
         ``synthetic_run=None`` with ``prior`` selects real samples only."""
         if synthetic_run and prior is not None:
@@ -109,4 +118,4 @@ class Dope(foo.Operator):
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
             extractor=extractor, seed=seed, num_shards=num_shards,
             shard=list(shard) if shard else None),
-            delegate)
+            delegate, delegation_target)

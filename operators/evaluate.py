@@ -5,7 +5,8 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import execute, label_field_input, progress_callback
+from ._common import (delegation_notice, error, execute, finish, form, invalid, label_field_input,
+                      progress_callback)
 
 
 class Evaluate(foo.Operator):
@@ -20,18 +21,25 @@ class Evaluate(foo.Operator):
             allow_immediate_execution=True,
             allow_delegated_execution=True,
             default_choice_to_delegated=True,
+            icon="leaderboard",
         )
 
     def resolve_input(self, ctx):
+        from fiftyone_dsco.data import test_view
+
         inputs = types.Object()
-        view = types.View(label="Evaluate concentrated sets")
+        label = "Evaluate concentrated sets"
         if ctx.dataset is None:
-            inputs.view("no_dataset", types.Error(label="Open a dataset first"))
-            return types.Property(inputs, view=view)
-        if label_field_input(inputs, ctx) is None:
-            return types.Property(inputs, view=view)
-        if not _train_views_input(inputs, ctx):
-            return types.Property(inputs, view=view)
+            error(inputs, "no_dataset", "Open a dataset first")
+            return form(inputs, label)
+        field = label_field_input(inputs, ctx, ctx.dataset.view())
+        if field is None or not _train_views_input(inputs, ctx):
+            return form(inputs, label)
+        if not test_view(ctx.dataset).exists(field).count():
+            error(inputs, "no_test_split", f"No test split with '{field}' labels",
+                  f"Every set is tested on the real samples tagged '{names.TEST_TAG}'.")
+            return form(inputs, label)
+        delegation_notice(inputs)
         arch = types.RadioGroup()
         for name in names.ARCHITECTURES:
             arch.add_choice(name, label=name)
@@ -52,7 +60,7 @@ class Evaluate(foo.Operator):
         inputs.bool("soft_labels", default=False, label="Soft labels",
                     description="Train on the outputs of a teacher trained on the full split")
         _eval_key_input(inputs, ctx)
-        return types.Property(inputs, view=view)
+        return form(inputs, label)
 
     def execute(self, ctx):
         from fiftyone_dsco.evaluation import evaluate, plotly_traces
@@ -68,8 +76,9 @@ class Evaluate(foo.Operator):
             eval_key=p.get("eval_key") or names.DEFAULT_EVAL_KEY,
             progress=progress_callback(ctx, "Training"),
         )
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        best = max(results["arms"].values(), key=lambda r: r["acc_mean"])
+        finish(ctx, message=f"Evaluation '{results['eval_key']}': best {best['name']} "
+                            f"{100 * best['acc_mean']:.1f}%")
         arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "ipc", "fraction", "epochs")}
                 for a, r in results["arms"].items()}
         return {"eval_key": results["eval_key"], "table": results.format_table(),
@@ -89,23 +98,24 @@ class Evaluate(foo.Operator):
 
     def __call__(self, dataset, label_field, train_views, arch=names.DEFAULT_ARCHITECTURE,
                  epochs=300, num_seeds=3, add_random=True, add_full=True, full_epochs=None,
-                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=0.01, delegate=False):
-        """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``."""
-        return execute(self.config.name, view=dataset.view(), params=dict(
+                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=0.01, delegate=False,
+                 delegation_target=None):
+        """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``
+        (a dataset, or any view of it)."""
+        return execute(self.config.name, dataset, params=dict(
             label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
             num_seeds=num_seeds, lr=lr, add_random=add_random, add_full=add_full,
             full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key),
-            delegate=delegate)
+            delegate=delegate, delegation_target=delegation_target)
 
 
 def _train_views_input(inputs, ctx):
     """A multi-select of the dataset's saved views; False when there is none."""
     views = ctx.dataset.list_saved_views()
     if not views:
-        inputs.view("no_saved_views", types.Error(
-            label="No saved view",
-            description="Save each concentrated set as a view first (DsCo runs save theirs "
-                        "as dsco-<run key>)."))
+        error(inputs, "no_saved_views", "No saved view",
+              "Save each concentrated set as a view first (DsCo runs save theirs as "
+              "dsco-<run key>).")
         return False
     choices = types.DropdownView(multiple=True)
     for name in views:
@@ -116,17 +126,19 @@ def _train_views_input(inputs, ctx):
 
 
 def _eval_key_input(inputs, ctx):
-    inputs.str("eval_key", default=names.DEFAULT_EVAL_KEY, required=True, label="Evaluation key",
-               description="Results, predictions <key>_<set> and the plot are stored under it")
-    key = ctx.params.get("eval_key") or names.DEFAULT_EVAL_KEY
+    prop = inputs.str("eval_key", default=names.DEFAULT_EVAL_KEY, required=True,
+                      label="Evaluation key", description="Results, predictions <key>_<set> "
+                                                          "and the plot are stored under it")
+    key = str(ctx.params.get("eval_key") or names.DEFAULT_EVAL_KEY)
     if not key.isidentifier():
-        inputs.view("bad_key", types.Error(label=f"'{key}' is not a valid key",
-                                           description="Use letters, digits and underscores"))
+        invalid(prop, f"'{key}' is not a valid key")
+        error(inputs, "bad_key", f"'{key}' is not a valid key",
+              "Use letters, digits and underscores")
     elif ctx.dataset.has_run(key):
         kind = ctx.dataset.get_run_info(key).config.serialize().get("dsco_kind")
         if kind == names.EVALUATION:
             inputs.view("key_exists", types.Warning(
                 label=f"Evaluation '{key}' exists and will be replaced"))
         else:
-            inputs.view("key_taken", types.Error(
-                label=f"'{key}' is the key of another run", description="Choose another key"))
+            invalid(prop, f"'{key}' is the key of another run")
+            error(inputs, "key_taken", f"'{key}' is the key of another run", "Choose another key")

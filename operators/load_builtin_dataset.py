@@ -18,6 +18,7 @@ class LoadBuiltinDataset(foo.Operator):
             dynamic=True,
             allow_immediate_execution=True,
             allow_delegated_execution=True,
+            icon="download",
         )
 
     def resolve_input(self, ctx):
@@ -45,6 +46,7 @@ class LoadBuiltinDataset(foo.Operator):
         )
         if not ctx.delegated and ctx.dataset_name:
             ctx.ops.open_dataset(ds.name)
+            ctx.ops.notify(f"Loaded '{ds.name}': {len(ds)} samples", variant="success")
         return {"dataset": ds.name, "num_samples": len(ds)}
 
     def resolve_output(self, ctx):
@@ -54,7 +56,7 @@ class LoadBuiltinDataset(foo.Operator):
         return types.Property(outputs, view=types.View(label="Dataset loaded"))
 
     def __call__(self, name=names.DEFAULT_DATASET, train_per_class=None, test_per_class=None,
-                 overwrite=False, delegate=False):
+                 overwrite=False, delegate=False, delegation_target=None):
         return execute(self.config.name, params=dict(
             name=name, train_per_class=train_per_class, test_per_class=test_per_class,
-            overwrite=overwrite), delegate=delegate)
+            overwrite=overwrite), delegate=delegate, delegation_target=delegation_target)

@@ -3,14 +3,15 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import execute
+from ._common import execute, finish
 
 
 class ManageRuns(foo.Operator):
     @property
     def config(self):
         return foo.OperatorConfig(name="manage_runs", label="DsCo: manage runs",
-                                  description="List, inspect or delete DsCo runs", dynamic=True)
+                                  description="List, inspect or delete DsCo runs", dynamic=True,
+                                  icon="history")
 
     def resolve_input(self, ctx):
         from fiftyone_dsco.runs import list_runs
@@ -39,8 +40,7 @@ class ManageRuns(foo.Operator):
         action, key = ctx.params.get("action", "list"), ctx.params.get("run_key")
         if action == "delete":
             delete(ctx.dataset, key)
-            if not ctx.delegated:
-                ctx.ops.reload_dataset()
+            finish(ctx, message=f"Deleted run '{key}'")
             return {"deleted": key}
         if action == "inspect":
             return {"config": run_config(ctx.dataset, key), "results": load_results(ctx.dataset, key)}
@@ -65,4 +65,5 @@ class ManageRuns(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, dataset, action="list", run_key=None):
-        return execute(self.config.name, dataset.view(), dict(action=action, run_key=run_key))
+        """List, inspect or delete the runs of ``dataset`` (a dataset or a view of it)."""
+        return execute(self.config.name, dataset, dict(action=action, run_key=run_key))

@@ -5,9 +5,10 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, execute, extractor_choices, fan_out, label_field_input,
-                      num_shards, prior_input, progress_callback, run_key_input, shard_inputs,
-                      shard_param, size_preview)
+from ._common import (delegation_config, delegation_notice, execute, extractor_choices, fan_out,
+                      finish, form, invalid, label_field_input, num_shards, prior_input,
+                      progress_callback, run_key_input, shard_inputs, shard_param, size_preview,
+                      target_input)
 
 
 class Synthesize(foo.Operator):
@@ -15,13 +16,21 @@ class Synthesize(foo.Operator):
     def config(self):
         return delegation_config("synthesize", "DsCo: synthesize (NOpt or plain)",
                                  "Generate IPC images per class with noise optimisation",
-                                 distributed=True)
+                                 icon="auto_awesome", distributed=True)
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        field = label_field_input(inputs, ctx)
+        target = target_input(inputs, ctx)
+        field = label_field_input(inputs, ctx, target) if target is not None else None
+        if not field:
+            return form(inputs, "Synthesize")
+        delegation_notice(inputs)
         prior_input(inputs, ctx)
-        inputs.int("ipc", default=10, required=True, min=1, label="Images per class (IPC)")
+        p = ctx.params
+        ipc = 10 if p.get("ipc") is None else int(p["ipc"])
+        prop = inputs.int("ipc", default=10, required=True, min=1, label="Images per class (IPC)")
+        if ipc < 1:
+            invalid(prop, "Images per class must be >= 1")
         inputs.enum("method", list(names.METHODS), default=names.DEFAULT_METHOD, label="Method",
                     view=types.RadioGroup())
         inputs.bool("data_free", default=False, label="Data-free",
@@ -34,16 +43,19 @@ class Synthesize(foo.Operator):
                     label="Feature extractor")
         inputs.int("seed", default=0, label="Seed",
                    description="Class k uses seed * 100003 + k, whatever the shard")
-        p = ctx.params
-        method, ipc = p.get("method", names.DEFAULT_METHOD), p.get("ipc") or 10
-        if p.get("method") == "plain" and p.get("data_free"):
+        method, data_free = p.get("method", names.DEFAULT_METHOD), bool(p.get("data_free"))
+        if method == "plain" and data_free:
             inputs.view("df_plain", types.Warning(
                 label="Data-free has no effect on plain sampling"))
-        run_key_input(inputs, ctx, names.synthesis_run_key(method, ipc, p.get("data_free")))
+        options = dict(ipc=ipc, method=method, data_free=data_free, seed=int(p.get("seed") or 0),
+                       steps=int(p.get("steps") or 25),
+                       extractor=p.get("extractor", names.DEFAULT_EXTRACTOR))
+        run_key_input(inputs, ctx, names.synthesis_run_key(method, ipc, data_free),
+                      names.SYNTHESIS, options)
         shard_inputs(inputs, ctx)
-        if field and ctx.view is not None:
-            size_preview(inputs, ctx, field, ipc)
-        return types.Property(inputs, view=types.View(label="Synthesize"))
+        if ipc >= 1:
+            size_preview(inputs, target, field, ipc)
+        return form(inputs, "Synthesize")
 
     def execute(self, ctx):
         from fiftyone_dsco.synthesis import synthesize
@@ -54,7 +66,7 @@ class Synthesize(foo.Operator):
             run_key = p.get("run_key") or names.synthesis_run_key(
                 p.get("method", names.DEFAULT_METHOD), p["ipc"], p.get("data_free"))
             return fan_out(ctx, self.config.name, run_key, "DsCo synthesize")
-        res = synthesize(ctx.view, p["label_field"], p["prior"], int(p["ipc"]),
+        res = synthesize(ctx.target_view(), p["label_field"], p["prior"], int(p["ipc"]),
                          method=p.get("method", names.DEFAULT_METHOD), run_key=p.get("run_key"),
                          data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
                          guidance=float(p.get("guidance", 2.0)),
@@ -63,8 +75,9 @@ class Synthesize(foo.Operator):
                          seed=int(p.get("seed") or 0),
                          overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress_callback(ctx, "Classes"))
-        if not ctx.delegated:
-            ctx.ops.reload_dataset()
+        done = "" if res.get("complete") else " (run incomplete)"
+        finish(ctx, res.get("saved_view"),
+               f"Synthesis '{p.get('run_key')}': {res['num_samples']} images{done}")
         return {"run_key": p.get("run_key"), "num_samples": res["num_samples"],
                 "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
 
@@ -80,12 +93,13 @@ class Synthesize(foo.Operator):
     def __call__(self, view, label_field, prior, ipc, method=names.DEFAULT_METHOD, run_key=None,
                  data_free=False, iterations=1, lr=0.03, steps=25, guidance=2.0,
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
-                 shard=None, delegate=False):
-        """Run (or with ``delegate`` queue) a synthesis; ``num_shards > 1`` queues
-        one delegated operation per class shard and returns their ids."""
+                 shard=None, delegate=False, delegation_target=None):
+        """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
+        view); ``num_shards > 1`` queues one delegated operation per class shard and
+        returns their ids."""
         run_key = run_key or names.synthesis_run_key(method, ipc, data_free)
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, ipc=ipc, method=method, run_key=run_key,
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
-            shard=list(shard) if shard else None), delegate)
+            shard=list(shard) if shard else None), delegate, delegation_target)

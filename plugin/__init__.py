@@ -1,7 +1,7 @@
 """FiftyOne plugin entry of fiftyone-dsco.
 
 FiftyOne executes this file on almost every operator lookup, so it only
-registers the operator classes: torch, diffusers and faiss load inside
+registers the operator and panel classes: torch, diffusers and faiss load inside
 ``execute``. When ``fiftyone_dsco`` is not pip-installed, the copy that
 ``fiftyone plugins download`` placed beside this folder is used.
 """
@@ -34,5 +34,6 @@ def _load_operators():
 
 def register(p):
     _ensure_library_importable()
-    for cls in _load_operators().OPERATORS:
+    module = _load_operators()
+    for cls in module.OPERATORS + module.PANELS:
         p.register(cls)

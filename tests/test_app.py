@@ -106,9 +106,10 @@ def test_operators_endpoint_lists_dsco_operators(app):
     assert status == 200
     ours = {op["uri"]: op["config"] for op in body["operators"] if op["uri"].startswith(P)}
     with open(os.path.join(ROOT, "fiftyone.yml")) as f:
-        declared = yaml.safe_load(f)["operators"]
-    assert set(ours) == {P + name for name in declared}
-    assert all(c["label"].startswith("DsCo: ") and c["can_execute"] for c in ours.values())
+        manifest = yaml.safe_load(f)
+    assert set(ours) == {P + name for name in manifest["operators"] + manifest["panels"]}
+    assert all(ours[P + name]["label"].startswith("DsCo: ") and ours[P + name]["can_execute"]
+               for name in manifest["operators"])
     assert not [e for e in body["errors"] if "dsco" in json.dumps(e).lower()]
     # heavy operators default to delegated execution; listing and loading run at once
     assert ours[P + "concentrate"]["allow_delegated_execution"]
@@ -153,6 +154,42 @@ def test_execute_endpoints_run_dsco_operators(app):
     assert status >= 400 and "no_such_operator" in str(body)  # FiftyOne answers 500
 
 
+def test_app_server_blocks_bad_forms(app):
+    """An invalid property is what disables Execute in the App; the server refuses it too."""
+    base, ds = app
+    _, body = post(base, "/operators/resolve-type", request(
+        ds, P + "synthesize", {"ipc": 0}, target="inputs"))
+    props = body["type"]["properties"]
+    assert props["ipc"]["invalid"] and ">= 1" in props["ipc"]["error_message"]
+    assert "preview" not in props and "view_target" in props
+    _, body = post(base, "/operators/resolve-type", request(
+        ds, P + "synthesize", {"ipc": 1, "run_key": RUN}, target="inputs"))
+    assert body["type"]["properties"]["run_key"]["invalid"]  # exists, overwrite unchecked
+    status, body = post(base, "/operators/execute", request(
+        ds, P + "synthesize", dict(label_field="ground_truth", prior=PRIOR, ipc=1,
+                                   method="plain", run_key=RUN, steps=1, extractor="random")))
+    assert status >= 400 and f"Run '{RUN}' exists" in body["stack"]  # refused before it runs
+    assert "Validation error. Path: run_key" in body["stack"]
+
+
+def test_immediate_run_opens_its_view_and_notifies_in_the_app(app):
+    base, ds = app
+    clone = ds.clone()  # the browser test below wants the one run of ``ds``
+    try:
+        status, body = post(base, "/operators/execute", request(
+            clone, P + "synthesize", dict(label_field="ground_truth", prior=PRIOR, ipc=1,
+                                          method="plain", run_key="in_app", steps=1,
+                                          extractor="random")))
+        assert status == 200 and body["error"] is None, body
+        triggered = [(r["operator_uri"], r["params"]) for r in body["executor"]["requests"]]
+        assert ("set_view", {"name": "dsco-in-app"}) in triggered
+        assert [u for u, _ in triggered][-2:] == ["notify", "reload_dataset"]
+        clone.reload()
+        assert clone.get_saved_view_info("dsco-in-app")["description"]
+    finally:
+        clone.delete()
+
+
 # ---------------------------------------------------------------- a real browser
 
 
@@ -189,7 +226,8 @@ def test_browser_runs_dsco_operators_in_the_app(app, tmp_path):
 
     # the operator browser (backtick key) lists every DsCo operator
     _, body = post(base, "/operators", {"dataset_name": ds.name})
-    labels = {op["config"]["label"] for op in body["operators"] if op["uri"].startswith(P)}
+    labels = {op["config"]["label"] for op in body["operators"]
+              if op["uri"].startswith(P) and not op["config"].get("unlisted")}  # not the panel
     assert labels <= set(seen["operator_browser"])
     # manage runs -> inspect: the run's config and results show in the App
     result = seen["manage_runs_result"]

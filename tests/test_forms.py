@@ -1,0 +1,123 @@
+"""Forms that block bad input: an invalid property disables Execute in the App.
+
+FiftyOne's App disables Execute when a property of the resolved form has
+``invalid`` set (it shows ``error_message``); a bare ``types.Error`` view does
+not. Each form is resolved with a real ExecutionContext on a real dataset.
+"""
+
+import fiftyone as fo
+import fiftyone.operators as foo
+import pytest
+from fiftyone.operators.executor import ExecutionContext
+
+P = "@dsco/fiftyone-dsco/"
+HEAVY = ("fit_prior", "synthesize", "dope", "concentrate", "evaluate")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def plugin(installed_plugin):
+    return installed_plugin
+
+
+@pytest.fixture(scope="module")
+def dataset(digits):
+    ds = digits.clone()
+    ds.save_view("a-set", ds.match_tags("train").limit(20))
+    yield ds
+    ds.delete()
+
+
+def form(name, view, params=None, **request):
+    ctx = ExecutionContext(request_params=dict(dataset_name=view._dataset.name,
+                                               view=view._serialize(), params=params or {},
+                                               **request))
+    return foo.get_operator(P + name).resolve_input(ctx).type.properties
+
+
+def blocked(props):
+    return [name for name, p in props.items() if p.invalid]
+
+
+@pytest.mark.parametrize("name", ["synthesize", "dope", "concentrate", "fit_prior", "evaluate"])
+def test_valid_forms_are_not_blocked(dataset, name):
+    assert blocked(form(name, dataset.view())) == []
+
+
+def test_invalid_run_key_blocks_execute(dataset):
+    for name in ("synthesize", "dope", "concentrate"):
+        props = form(name, dataset.view(), {"run_key": "bad key"})
+        assert props["run_key"].invalid and props["bad_key"].invalid
+        assert "Invalid run key 'bad key'" in props["run_key"].error_message
+
+
+def test_ipc_below_one_blocks_execute_and_the_preview(dataset):
+    props = form("synthesize", dataset.view(), {"ipc": 0})
+    assert props["ipc"].invalid and ">= 1" in props["ipc"].error_message
+    assert props["ipc"].type.min == 1
+    assert "preview" not in props  # no "10 synthetic per class" for IPC 0
+    assert "= 3 synthetic per class" in form("synthesize", dataset.view(),
+                                             {"ipc": 3})["preview"].view.label
+
+
+def test_unknown_prior_blocks_execute(dataset):
+    for name in ("synthesize", "concentrate"):
+        props = form(name, dataset.view(), {"prior": "/no/such/prior"})
+        assert props["prior"].invalid and props["unknown_prior"].invalid
+
+
+def test_no_classification_field_stops_every_form(dataset):
+    view = dataset.exclude_fields("ground_truth")
+    for name in ("fit_prior", "synthesize", "dope", "concentrate"):
+        props = form(name, view)
+        assert blocked(props) == ["no_label_field"], name
+        assert not {"name", "ipc", "budget", "prior", "train_views"} & set(props), name
+
+
+def test_no_train_split_stops_the_form(dataset):
+    test_only = dataset.match_tags("test")
+    for name in ("fit_prior", "synthesize", "dope", "concentrate"):
+        props = form(name, test_only)
+        assert blocked(props) == ["no_train_split"], name
+        assert "'train'" in props["no_train_split"].view.description
+
+
+def test_evaluate_bad_inputs_block_execute(dataset):
+    props = form("evaluate", dataset.view(), {"eval_key": "not valid"})
+    assert props["eval_key"].invalid and props["bad_key"].invalid
+    ds = fo.Dataset()
+    try:
+        ds.add_sample(fo.Sample(filepath="/x.png", tags=["train"]))
+        assert blocked(form("evaluate", ds.view())) == ["no_label_field"]
+        ds.add_sample(fo.Sample(filepath="/y.png", tags=["train"],
+                                ground_truth=fo.Classification(label="a")))
+        assert blocked(form("evaluate", ds.view())) == ["no_saved_views"]
+        ds.save_view("s", ds.limit(1))
+        assert blocked(form("evaluate", ds.view())) == ["no_test_split"]
+    finally:
+        ds.delete()
+
+
+def test_forms_offer_the_view_target(dataset):
+    for name in ("fit_prior", "synthesize", "dope", "concentrate"):
+        assert "view_target" in form(name, dataset.view())
+    # the selection is a target, and the size preview counts what it holds
+    ids = dataset.match_tags("train").limit(30).values("id")
+    props = form("synthesize", dataset.view(), {"ipc": 1, "view_target": "SELECTED_SAMPLES"},
+                 selected=ids)
+    assert "30 real train samples" in props["preview"].view.label
+
+
+def test_forms_say_when_schedule_is_unavailable(dataset, monkeypatch):
+    monkeypatch.setattr(fo.config, "allow_legacy_orchestrators", False)
+    for name in HEAVY:
+        notice = form(name, dataset.view())["no_delegation"]
+        assert "FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS=true" in notice.view.description
+        assert not notice.invalid  # Execute stays available for small jobs
+    monkeypatch.setattr(fo.config, "allow_legacy_orchestrators", True)
+    assert "no_delegation" not in form("synthesize", dataset.view())
+
+
+def test_operators_have_icons():
+    for op in foo.OperatorRegistry().list_operators():
+        if op.uri.startswith(P):
+            assert op.config.icon, op.uri

@@ -45,13 +45,24 @@ class Evaluate(foo.Operator):
             arch.add_choice(name, label=name)
         inputs.enum("arch", arch.values(), default=names.DEFAULT_ARCHITECTURE, required=True,
                     view=arch, label="Architecture", description="Same for every set compared")
-        inputs.int("epochs", default=300, min=1, required=True, label="Epochs",
-                   description="Epochs for every concentrated set and the random subset")
+        recipe = types.DropdownView()
+        for name, what in (("dsco", "300 epochs, cosine schedule, ±2 px shifts"),
+                           ("dc", "DC's evaluation: 300 epochs, step schedule, no augmentation"),
+                           ("dsa", "DSA/DM/MTT's: 1000 epochs, DSA augmentation")):
+            recipe.add_choice(name, label=name, description=what)
+        assert set(recipe.values()) == set(names.RECIPES)
+        inputs.enum("recipe", recipe.values(), default=names.DEFAULT_RECIPE, required=True,
+                    view=recipe, label="Training recipe",
+                    description="How every set is trained (docs/evaluation.md)")
+        inputs.int("epochs", min=1, label="Epochs (optional)",
+                   description="Default: the recipe's, for every concentrated set and the "
+                               "random subset")
         inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
                    description="Default: as many images seen as the largest set, 5 to <epochs>")
-        inputs.float("lr", default=0.01, min=1e-6, required=True, label="Learning rate",
-                     description="SGD, same for every set; ResNet-18 on ~100+ images wants ~0.1 "
-                                 "(tiny sets do better at 0.01: docs/benchmarks.md)")
+        inputs.float("lr", min=1e-6, label="Learning rate (optional)",
+                     description="Default: the recipe's SGD rate, 0.01; ResNet-18 on ~100+ "
+                                 "images wants ~0.1 (tiny sets do better at 0.01: "
+                                 "docs/benchmarks.md)")
         inputs.int("num_seeds", default=3, min=1, max=10, required=True, label="Seeds",
                    description="Models per set; the table shows mean ± std")
         inputs.bool("add_random", default=True, label="Add a random real subset",
@@ -69,8 +80,11 @@ class Evaluate(foo.Operator):
         views = list(p.get("train_views") or [])
         results = evaluate(
             ctx.dataset, p["label_field"], {v: ctx.dataset.load_saved_view(v) for v in views},
-            arch=p.get("arch", names.DEFAULT_ARCHITECTURE), epochs=int(p.get("epochs", 300)),
-            seeds=tuple(range(int(p.get("num_seeds", 3)))), lr=float(p.get("lr", 0.01)),
+            arch=p.get("arch", names.DEFAULT_ARCHITECTURE),
+            recipe=p.get("recipe") or names.DEFAULT_RECIPE,
+            epochs=int(p["epochs"]) if p.get("epochs") else None,
+            seeds=tuple(range(int(p.get("num_seeds", 3)))),
+            lr=float(p["lr"]) if p.get("lr") else None,
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
             full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
             eval_key=p.get("eval_key") or names.DEFAULT_EVAL_KEY,
@@ -79,7 +93,8 @@ class Evaluate(foo.Operator):
         best = max(results["arms"].values(), key=lambda r: r["acc_mean"])
         finish(ctx, message=f"Evaluation '{results['eval_key']}': best {best['name']} "
                             f"{100 * best['acc_mean']:.1f}%")
-        arms = {a: {k: r[k] for k in ("name", "acc_mean", "acc_std", "ipc", "fraction", "epochs")}
+        arms = {a: {k: r.get(k) for k in ("name", "acc_mean", "acc_std", "ipc", "fraction",
+                                          "epochs", "ior", "hlr")}
                 for a, r in results["arms"].items()}
         return {"eval_key": results["eval_key"], "table": results.format_table(),
                 "arms": arms, "plot": results["plot"], "chart": plotly_traces(ctx.dataset)}
@@ -97,15 +112,15 @@ class Evaluate(foo.Operator):
         return types.Property(outputs, view=types.View(label="Evaluation done"))
 
     def __call__(self, dataset, label_field, train_views, arch=names.DEFAULT_ARCHITECTURE,
-                 epochs=300, num_seeds=3, add_random=True, add_full=True, full_epochs=None,
-                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=0.01, delegate=False,
-                 delegation_target=None):
+                 epochs=None, num_seeds=3, add_random=True, add_full=True, full_epochs=None,
+                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=None,
+                 recipe=names.DEFAULT_RECIPE, delegate=False, delegation_target=None):
         """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``
         (a dataset, or any view of it)."""
         return execute(self.config.name, dataset, params=dict(
             label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
             num_seeds=num_seeds, lr=lr, add_random=add_random, add_full=add_full,
-            full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key),
+            full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key, recipe=recipe),
             delegate=delegate, delegation_target=delegation_target)
 
 

@@ -200,9 +200,12 @@ def test_evaluate_operator_sdk_call_returns_table_and_chart(digits_copy, install
     ds = digits_copy
     ds.save_view("five", _five_per_class(ds))
     out = foo.get_operator("@dsco/fiftyone-dsco/evaluate")(
-        ds, LABEL, ["five"], epochs=3, num_seeds=2, full_epochs=1, lr=0.05, eval_key="op_eval")
+        ds, LABEL, ["five"], epochs=3, num_seeds=2, full_epochs=1, lr=0.05, eval_key="op_eval",
+        recipe="dc")
     assert "| five | 5 |" in out["table"] and out["eval_key"] == "op_eval"
     assert runs.load_results(ds, "op_eval")["lr"] == 0.05
+    assert runs.run_config(ds, "op_eval")["recipe"] == "dc" and "recipe 'dc'" in out["table"]
+    assert out["arms"]["five"]["ior"] is not None
     assert {t["name"] for t in out["chart"]} >= {"five", "random"}
     assert "op_eval_five_eval" in ds.list_evaluations()  # the App's evaluation panel
 

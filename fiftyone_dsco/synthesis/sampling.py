@@ -172,8 +172,6 @@ def _check_fits(prior, ipc, pool_size, device):
     per_image = prior.card.channels * prior.card.image_size ** 2 * _BYTES_PER_ELEMENT
     batch = max(ipc, pool_size)
     if device.type == "cuda":
-        import torch.cuda
-
         available = torch.cuda.get_device_properties(device).total_memory
     else:
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -184,7 +182,7 @@ def _check_fits(prior, ipc, pool_size, device):
             f"{what}={batch} does not fit: one class's batch needs about "
             f"{batch * per_image / 2**30:.3g} GiB at {prior.card.image_size}px, and this "
             f"{'GPU' if device.type == 'cuda' else 'machine'} has {available / 2**30:.3g} GiB. "
-            f"Use at most {most} images per class here (several runs can add up to more).")
+            f"Use at most {most} images per class here, or several runs with different seeds.")
 
 
 class _Targets:

@@ -394,7 +394,8 @@ def selection_scale(name="selection_scale"):
     if data is None:
         return [f"_Not run yet (`{name}.json`): `python benchmarks/selection_scale.py`._"]
     cols = ("n", "per_class", "selector", "classes_run", "seconds", "peak_numpy_mb",
-            "rss_delta_mb", "mmd2_mean", "note")
+            "rss_delta_mb", "rss_peak_mb", "features_mb", "mmd2_mean", "note")
+    cols = [c for c in cols if any(c in r for r in data["rows"])]  # older files: fewer columns
     out = [_provenance(meta, "python benchmarks/selection_scale.py"), "",
            f"Memory: {data['memory_method']}. Seconds: {data['seconds']}.", "",
            "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -405,6 +406,21 @@ def selection_scale(name="selection_scale"):
             cells.append(f"{v:.5f}" if c == "mmd2_mean" and isinstance(v, float)
                          else f"{v:.2f}" if isinstance(v, float) else "" if v is None else str(v))
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def selection_crossover(name="selection_scale_crossover"):
+    """Dense vs kmeans mmd-greedy on one class per size: the data behind ``DENSE_MAX``."""
+    data, meta = _load(f"{name}.json")
+    if data is None:
+        return [f"_Not run yet (`{name}.json`): `python benchmarks/selection_scale.py "
+                "--crossover 1000 2000 3000 4000 6000 8000`._"]
+    out = [_provenance(meta, "python benchmarks/selection_scale.py --crossover ..."), "",
+           f"Seconds: {data['seconds']}.", "",
+           "| per_class | numpy dense (s) | kmeans (s) | dense / kmeans |", "|---:|---:|---:|---:|"]
+    for r in data["rows"]:
+        out.append(f"| {r['per_class']} | {r['numpy_s']} | {r['kmeans_s']} | "
+                   f"{r['dense_over_kmeans']} |")
     return out
 
 
@@ -545,10 +561,22 @@ def main():
              *nopt_cost("fashion-mnist"), "",
              "## NOpt step size: how far one Adam step per sampler step lowers MMD²", "",
              *nopt_step_size("digits"), "",
-             "## Doping selection at scale (FAISS vs NumPy brute force)", "",
+             "## Doping selection at scale (dense NumPy, sparse FAISS, FAISS k-means)", "",
+             "mmd-greedy's backends side by side in one run per table (docs/doping.md): "
+             "`numpy` dense kernel (exact), `faiss` sparse kNN kernel, `kmeans` FAISS k-means "
+             "summary of the target. Features: Gaussian mixtures, 256-d float32 "
+             "(`--warp`: ReLU of an anisotropic projection).", "",
              "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",
              "### Large classes (50,000 vectors per class)", "",
              *selection_scale("selection_scale_large_classes"), "",
+             "### Large classes, anisotropic features (`--warp`)", "",
+             *selection_scale("selection_scale_large_classes_warp"), "",
+             "### Anisotropic features, 5 classes × 20,000 (dense on every class)", "",
+             *selection_scale("selection_scale_warp_20k"), "",
+             "### One class of 500,000 vectors", "",
+             *selection_scale("selection_scale_500k"), "",
+             "### Crossover: where `auto` switches from dense to kmeans", "",
+             *selection_crossover(), "",
              "## Evaluation throughput", "", *eval_throughput(), "",
              findings or FINDINGS + "\n\n_To be written from the tables above._\n"]
     with open(DOC, "w") as f:

@@ -4,22 +4,30 @@ Generates a Gaussian-mixture feature set per size (n vectors, ``--dim`` dims,
 float32, ``--classes`` classes of about n/classes vectors, each class a mixture
 of 4 sub-modes) plus ``--synthetic`` synthetic vectors per class drawn from 2 of
 the sub-modes only, then runs every selector over all classes with
-``--budget`` picks per class. mmd-greedy runs twice in the same process: the
-FAISS sparse-kernel backend and the NumPy dense brute force of the same rule
-(on a subset of classes when classes are large; its time is then extrapolated
-and the row says so).
+``--budget`` picks per class. mmd-greedy runs once per ``--paths`` backend in
+the same process, side by side: ``faiss`` (sparse kNN kernel, ``--k``),
+``numpy`` (dense kernel, exact) and ``kmeans`` (FAISS k-means summary of the
+target, ``--centroids``). A path can run on fewer classes (``--brute-classes``
+for numpy) or on the first N vectors of each class (``--dense-points``,
+``--sparse-points``); its seconds are then extrapolated to the full size
+(classes: linearly; points: dense x (n/N)^2, sparse x n/N, a lower bound as
+HNSW builds in O(n log n)) and the row's note says so.
 
 Per row: total selection time over all classes (untraced run), peak memory,
 and the mean MMD^2(S ∪ R, T) over the first ``--mmd-classes`` classes (same
-median-heuristic sigma^2 as the selector). Memory, two numbers:
-``peak_numpy_mb`` is the tracemalloc peak of NumPy/Python allocations in a
-second, traced run over the first ``--mem-classes`` classes (classes run one
-after another, so this is the per-class peak; FAISS's C++ allocations, e.g.
-the flat index's copy of the class's vectors, are not traced), and
-``rss_delta_mb`` the growth of the process's peak RSS during the timed run
-(/proc/self/status VmHWM after a reset through /proc/self/clear_refs, or the
-``resource.getrusage`` ru_maxrss delta where that reset is refused; freed
-memory the allocator kept is reused without RSS growth, so it can read 0).
+median-heuristic sigma^2 for every path, against at most 5,000 evenly spaced
+target vectors). Memory: ``peak_numpy_mb`` is the tracemalloc peak of
+NumPy/Python allocations in a second, traced run over the first
+``--mem-classes`` classes (0: skipped; FAISS's C++ allocations, e.g. an
+index's copy of the vectors, are not traced); ``rss_delta_mb`` the growth of
+the process's peak RSS during the timed run (/proc/self/status VmHWM after a
+reset through /proc/self/clear_refs, or the ``resource.getrusage`` ru_maxrss
+delta where that reset is refused; freed memory the allocator kept is reused
+without RSS growth, so it can read 0).
+
+``--crossover SIZES``: instead, time dense vs kmeans mmd-greedy on one class
+of each size (best of ``--repeats``) and report the ratio: the data behind
+``DENSE_MAX``, where ``auto`` switches.
 
     python benchmarks/selection_scale.py --sizes 100000 1000000
     python benchmarks/selection_scale.py --quick
@@ -44,6 +52,8 @@ from fiftyone_dsco.selection.selectors import (  # noqa: E402
     SELECTORS, faiss_threads, get_selector, median_sigma2, mmd2,
 )
 
+PATHS = ("numpy", "faiss", "kmeans")
+
 MODES, SYN_MODES = 4, 2
 
 
@@ -55,6 +65,18 @@ def parse_args(argv=None):
     p.add_argument("--budget", type=int, default=10, help="real picks per class")
     p.add_argument("--synthetic", type=int, default=10, help="synthetic vectors per class")
     p.add_argument("--k", type=int, default=32, help="kNN graph size for mmd-greedy (faiss)")
+    p.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS,
+                   help="mmd-greedy backends to run side by side")
+    p.add_argument("--centroids", type=int, default=256, help="k-means centroids (kmeans path)")
+    p.add_argument("--dense-points", type=int, default=None,
+                   help="dense path on the first N vectors of each class; time x (n/N)^2")
+    p.add_argument("--sparse-points", type=int, default=None,
+                   help="sparse path on the first N vectors of each class; time x n/N")
+    p.add_argument("--crossover", type=int, nargs="+", default=None,
+                   help="class sizes: time dense vs kmeans on one class each (auto's crossover)")
+    p.add_argument("--repeats", type=int, default=3, help="--crossover: best of this many")
+    p.add_argument("--warp", action="store_true",
+                   help="map features through ReLU(x A), A a random anisotropic matrix")
     p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=list(SELECTORS))
     p.add_argument("--brute-classes", type=int, default=None,
                    help="classes for the NumPy brute force (default: all, or 50 when a "
@@ -80,7 +102,7 @@ def parse_args(argv=None):
 
 # ------------------------------------------------------------------ data
 
-def make_data(n, dim, classes, syn, seed):
+def make_data(n, dim, classes, syn, seed, warp=False):
     """Features grouped by class (offsets), and synthetic features per class."""
     rng = np.random.default_rng(seed)
     sizes = np.full(classes, n // classes)
@@ -96,6 +118,12 @@ def make_data(n, dim, classes, syn, seed):
         x[lo:hi] += modes[rng.integers(0, MODES, hi - lo)]
         s[c * syn:(c + 1) * syn] = rng.standard_normal((syn, dim), dtype=np.float32)
         s[c * syn:(c + 1) * syn] += modes[rng.integers(0, SYN_MODES, syn)]
+    if warp:  # ReLU of an anisotropic projection: clusters that are not isotropic Gaussians
+        a = rng.standard_normal((dim, dim), dtype=np.float32)
+        a *= (np.arange(1, dim + 1, dtype=np.float32) ** -0.7)[None, :]
+        for v in (x, s):
+            for i in range(0, len(v), 65536):
+                v[i:i + 65536] = np.maximum(v[i:i + 65536] @ a, 0)
     return x, s, offsets
 
 
@@ -125,6 +153,7 @@ def measure():
     peak = (_status_kb("VmHWM") if method.startswith("VmHWM")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     out["rss_delta_mb"] = round(max(0, peak - base) / 1024, 1)
+    out["rss_peak_mb"] = round(peak / 1024, 1)  # the whole process, features included
     out["rss_method"] = method
 
 
@@ -155,7 +184,7 @@ def run_selector(name, options, x, s, offsets, classes, budget, syn, mem_classes
         picks = _select_all(sel, x, s, offsets, classes, budget, syn)
     few = classes[:mem_classes]
     m["peak_numpy_mb"] = traced_peak_mb(
-        lambda: _select_all(sel, x, s, offsets, few, budget, syn))
+        lambda: _select_all(sel, x, s, offsets, few, budget, syn)) if few else None
     return picks, m
 
 
@@ -179,7 +208,8 @@ def _overlap(a, b):
 
 
 def bench_size(n, args):
-    x, s, offsets = make_data(n, args.dim, args.classes, args.synthetic, args.seed)
+    x, s, offsets = make_data(n, args.dim, args.classes, args.synthetic, args.seed,
+                              args.warp)
     syn, ncls = args.synthetic, args.classes
     per_class = int(np.max(np.diff(offsets)))
     brute = args.brute_classes or (ncls if per_class <= 5000 else min(ncls, 50))
@@ -187,46 +217,104 @@ def bench_size(n, args):
     q = list(range(min(args.mmd_classes, ncls)))
     base = {"n": n, "dim": args.dim, "classes": ncls, "per_class": round(n / ncls, 1),
             "budget": args.budget, "synthetic_per_class": syn, "threads": args.threads,
-            "features_mb": round(x.nbytes / 2**20, 1)}
+            "features_mb": round(x.nbytes / 2**20, 1), "warp": args.warp}
     rows = [dict(base, selector="none (synthetic only)", seconds=0.0,
                  mmd2_mean=mean_mmd([None] * len(q), x, s, offsets, q, syn, args.seed),
                  note=f"MMD^2 over first {len(q)} classes")]
     for name in args.selectors:
-        opts = {"seed": args.seed} | ({"k": args.k, "backend": "faiss"} if name == "mmd-greedy" else {})
-        picks, m = run_selector(name, opts, x, s, offsets, list(range(ncls)), args.budget, syn,
-                                args.mem_classes)
-        label = f"mmd-greedy (faiss, k={args.k})" if name == "mmd-greedy" else name
-        rows.append(dict(base, selector=label, classes_run=ncls, **m,
+        if name == "mmd-greedy":
+            dense = None
+            for path in args.paths:
+                row, picks = _path_row(path, base, x, s, offsets, brute, q, dense, args)
+                if path == "numpy" and not row.get("points_run"):
+                    dense = {"picks": picks, "classes": row["classes_run"], "mmd": row["mmd2_mean"]}
+                rows.append(row)
+                print(_row_line(row), flush=True)
+            continue
+        picks, m = run_selector(name, {"seed": args.seed}, x, s, offsets, list(range(ncls)),
+                                args.budget, syn, args.mem_classes)
+        rows.append(dict(base, selector=name, classes_run=ncls, **m,
                          mmd2_mean=mean_mmd(picks[:len(q)], x, s, offsets, q, syn, args.seed),
                          note=""))
         print(_row_line(rows[-1]), flush=True)
-        if name == "mmd-greedy":
-            rows.append(_brute_row(base, x, s, offsets, brute, q, picks, args))
-            print(_row_line(rows[-1]), flush=True)
     return rows
 
 
-def _brute_row(base, x, s, offsets, brute, q, faiss_picks, args):
-    ncls, syn = base["classes"], args.synthetic
-    cls = list(range(brute))
-    picks, m = run_selector("mmd-greedy", {"seed": args.seed, "backend": "numpy"}, x, s,
-                            offsets, cls, args.budget, syn, args.mem_classes)
-    note = f"same run; pick overlap with faiss k={args.k}: {_overlap(picks, faiss_picks):.2f}"
-    if brute < ncls:
+def _first_points(x, offsets, npts):
+    """The first ``npts`` vectors of every class (a uniform subset: rows are i.i.d.) and offsets."""
+    sizes = np.minimum(np.diff(offsets), npts)
+    sub = np.concatenate([x[o:o + k] for o, k in zip(offsets[:-1], sizes)])
+    return sub, np.concatenate([[0], np.cumsum(sizes)])
+
+
+LABELS = {"faiss": "mmd-greedy (faiss sparse kNN, k={k})", "numpy": "mmd-greedy (numpy dense)",
+          "kmeans": "mmd-greedy (kmeans, K={centroids})"}
+
+
+def _path_row(path, base, x, s, offsets, brute, q, dense, args):
+    """One mmd-greedy backend: its row and picks (indices valid in the full classes)."""
+    ncls, syn, per_class = base["classes"], args.synthetic, base["per_class"]
+    opts = {"seed": args.seed, "backend": path,
+            **({"k": args.k} if path == "faiss" else {}),
+            **({"centroids": args.centroids} if path == "kmeans" else {})}
+    npts = {"numpy": args.dense_points, "faiss": args.sparse_points}.get(path)
+    npts = npts if npts and npts < per_class else None
+    xs, offs = _first_points(x, offsets, npts) if npts else (x, offsets)
+    cls = list(range(brute if path == "numpy" else ncls))
+    picks, m = run_selector("mmd-greedy", opts, xs, s, offs, cls, args.budget, syn,
+                            args.mem_classes)
+    notes = []
+    if len(cls) < ncls:
         m["seconds_measured"] = m["seconds"]
-        m["seconds"] = m["seconds"] * ncls / brute
-        note += f"; time extrapolated from {brute} of {ncls} classes"
-    mq = [c for c in q if c < brute]
-    return dict(base, selector="mmd-greedy (numpy brute force)", classes_run=brute, **m,
-                mmd2_mean=(mean_mmd(picks[:len(mq)], x, s, offsets, mq, syn, args.seed)
-                           if mq else None),
-                note=note)
+        m["seconds"] *= ncls / len(cls)
+        notes.append(f"time extrapolated x{ncls / len(cls):g} from {len(cls)} of {ncls} classes")
+    if npts:
+        m.setdefault("seconds_measured", m["seconds"])
+        f = (per_class / npts) ** (2 if path == "numpy" else 1)
+        m["seconds"] *= f
+        notes.append(f"run on the first {npts} vectors of each class, time extrapolated "
+                     f"x{f:g} ({'(n/N)^2' if path == 'numpy' else 'n/N, a lower bound'}); "
+                     "picks from that subset, MMD^2 against the full class")
+    mq = [c for c in q if c < len(cls)]
+    if dense is not None and not npts:
+        notes.append(f"pick overlap with numpy dense: {_overlap(picks, dense['picks']):.2f}")
+        dq = [c for c in mq if c < dense["classes"]]
+        if dq and len(dq) < len(mq) and dense["mmd"] is not None:
+            m["mmd2_dense_classes"] = mean_mmd(picks[:len(dq)], x, s, offsets, dq, syn, args.seed)
+            notes.append(f"MMD^2 on the {len(dq)} class(es) numpy ran: "
+                         f"{m['mmd2_dense_classes']:.5f} (numpy {dense['mmd']:.5f})")
+    row = dict(base, selector=LABELS[path].format(**vars(args)), classes_run=len(cls),
+               points_run=npts, **m, note="; ".join(notes),
+               mmd2_mean=(mean_mmd(picks[:len(mq)], x, s, offsets, mq, syn, args.seed)
+                          if mq else None))
+    return row, picks
+
+
+def crossover(args):
+    """Dense vs kmeans mmd-greedy on one class of each size: best-of-``repeats`` seconds."""
+    rows = []
+    for n in args.crossover:
+        x, s, offsets = make_data(n, args.dim, 1, args.synthetic, args.seed)
+        row = {"per_class": n, "dim": args.dim, "budget": args.budget, "threads": args.threads}
+        for path in ("numpy", "kmeans"):
+            sel = get_selector("mmd-greedy", seed=args.seed, backend=path,
+                               centroids=args.centroids)
+            best = np.inf
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                sel.select(x, args.budget, s)
+                best = min(best, time.perf_counter() - t0)
+            row[f"{path}_s"] = round(best, 4)
+        row["dense_over_kmeans"] = round(row["numpy_s"] / row["kmeans_s"], 2)
+        rows.append(row)
+        print(row, flush=True)
+    return rows
 
 
 # ---------------------------------------------------------------- output
 
 COLUMNS = ("n", "per_class", "selector", "classes_run", "seconds", "ms_per_class",
-           "peak_numpy_mb", "rss_delta_mb", "mmd2_mean", "note")
+           "peak_numpy_mb", "rss_delta_mb", "rss_peak_mb", "features_mb", "mmd2_mean", "note")
 
 
 def _cell(row, col):
@@ -256,6 +344,17 @@ def main(argv=None):
     except ImportError:
         blas = contextlib.nullcontext()
     rows = []
+    if args.crossover:
+        with blas, faiss_threads(args.threads):
+            rows = crossover(args)
+        out = {"config": vars(args), "platform": platform.platform(),
+               "cpu_count": os.cpu_count(), "rows": rows,
+               "seconds": f"best of {args.repeats} runs of one class, {args.budget} picks"}
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+        write_meta(args.out)
+        print(f"wrote {args.out}")
+        return
     with blas, faiss_threads(args.threads):
         for n in args.sizes:
             print(f"## n={n}, dim={args.dim}, classes={args.classes}", flush=True)
@@ -263,7 +362,8 @@ def main(argv=None):
     mem = (f"peak_numpy_mb: tracemalloc peak over the first {args.mem_classes} classes "
            "(NumPy/Python allocations; FAISS C++ allocations not traced); rss_delta_mb: "
            + (rows[1]["rss_method"] if len(rows) > 1 else "")
-           + " during the timed run over all classes")
+           + " during the timed run over all classes; rss_peak_mb: the process's peak RSS "
+           "(VmHWM) during that run, the features_mb feature matrix included")
     out = {"config": vars(args), "platform": platform.platform(),
            "cpu_count": os.cpu_count(), "memory_method": mem,
            "seconds": "total selection time over all classes (brute force: see note)",

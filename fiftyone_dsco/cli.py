@@ -298,7 +298,8 @@ def _print_synthesis(res):
 @click.option("--k", "knn_k", type=int,
               help="mmd-greedy: neighbours per point in the sparse kernel.")
 @click.option("--backend", type=click.Choice(list(names.SELECTION_BACKENDS)),
-              help="mmd-greedy: sparse FAISS kernel, dense NumPy kernel, or auto (by class size).")
+              help="mmd-greedy: dense NumPy kernel (numpy), FAISS k-means summary for large "
+                   "classes (kmeans), sparse FAISS kNN kernel (faiss), or auto (by class size).")
 @click.option("--threads", type=int, help="FAISS threads for the selection (default: all cores).")
 @_LABEL_FIELD_OPTION
 @click.option("--seed", default=0, show_default=True)

@@ -1,9 +1,9 @@
 """Per-class selection of real samples for doping (NumPy + FAISS only).
 
-Doping adds ``budget`` real images of a class to the synthetic images already
+Doping adds ``num_picks`` real images of a class to the synthetic images already
 chosen for it. Each selector works on one class at a time: ``target`` (n x d)
 holds the features of the class's real images, ``synthetic`` (m x d) those of
-its synthetic images, and ``select()`` returns ``budget`` unique int64 indices
+its synthetic images, and ``select()`` returns ``num_picks`` unique int64 indices
 into ``target`` in pick order. Callers loop over classes.
 
 Selectors (``SELECTORS``, ``get_selector(name, **options)``):
@@ -34,6 +34,20 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
     recomputed in float64 from the features, so with ``k >= n`` the sparse
     path reproduces the dense one.
 
+    Cluster-summary trick (``backend="kmeans"``, for large classes): only
+    ``mu`` needs all n x n kernel values; ``s_A`` (synthetic and picked rows)
+    is O(n (m + num_picks) d) and stays exact. FAISS k-means summarises ``T``
+    into ``K`` centroids ``c`` with weights ``w_c`` (share of ``T`` assigned)
+    and per-dimension residual variances ``v_c``; treating each cluster as
+    ``N(c, v_c I)`` gives its Gaussian-kernel mean in closed form, so
+
+        mu(x) ~= sum_c w_c (sigma^2 / (sigma^2 + v_c))^(d/2)
+                 exp(-||x - c||^2 / (2 (sigma^2 + v_c)))
+
+    keeps the kernel's whole mass (no truncation). Cost O(n K d) instead of
+    O(n^2 d), memory O(n + K d) beyond the features. k-means and its
+    assignment run on the GPU when :func:`gpu_available` says so.
+
     ``backend="numpy"`` is the same rule with the dense kernel, brute force:
     O(n^2 d) time for ``mu``, the kernel built in row blocks (O(n) memory
     beyond a block) and each picked point's kernel row computed on demand.
@@ -51,26 +65,40 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
 ``random``
     Seeded uniform choice without replacement.
 
+``auto`` is dense up to ``DENSE_MAX`` vectors per class and ``kmeans`` above
+(crossover measured by benchmarks/selection_scale.py, see docs/doping.md).
+
 The kernel, its bandwidth rule (``median_sigma2``) and ``mmd2`` come from
 :mod:`fiftyone_dsco.mmd` (both re-exported here). Also the FAISS helpers
-``build_index``, ``knn`` and ``faiss_threads``.
+``build_index``, ``knn``, ``faiss_threads``, ``kmeans_summary`` and the GPU
+probe ``gpu_available``.
 """
 
 import contextlib
+import functools
 import os
 
 import faiss
 import numpy as np
 
 from ..errors import OptionError
-from ..mmd import gaussian, kernel_blocks, median_sigma2, mmd2  # noqa: F401  (mmd2: re-exported)
-from ..names import DEFAULT_SELECTOR, SELECTORS as SELECTOR_NAMES
+from ..mmd import (  # noqa: F401  (mmd2: re-exported)
+    gaussian, kernel_blocks, median_sigma2, mmd2, sqdist,
+)
+from ..names import DEFAULT_SELECTOR, SELECTION_BACKENDS, SELECTORS as SELECTOR_NAMES
 
 HNSW_THRESHOLD = 20_000  # above this many vectors build_index uses HNSW
 HNSW_M = 32
 HNSW_EF_SEARCH = 64  # raised to k by knn() when k is larger
 HNSW_EF_CONSTRUCTION = 64
 DEFAULT_K = 32
+KMEANS_CENTROIDS = 256  # K of the kmeans backend
+KMEANS_ITER = 10
+KMEANS_POINTS_PER_CENTROID = 64  # k-means trains on at most K * this many sampled vectors
+# auto: dense NumPy kernel (exact) up to this many vectors per class, kmeans above. Measured by
+# benchmarks/selection_scale.py --crossover (results/selection_scale_crossover.json, 256-d,
+# 2 threads): kmeans is 1.05-1.12x faster at 1,000-3,000 vectors, 1.6x at 4,000, 3.9x at 8,000.
+DENSE_MAX = 3000
 _CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
 _METRICS = ("l2", "ip")
 
@@ -92,16 +120,16 @@ def _features(x, name, dim=None):
     return a
 
 
-def _budget(budget, n):
-    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)):
-        raise OptionError(f"budget must be an int >= 0; got {budget!r}.")
-    budget = int(budget)
-    if budget < 0:
-        raise OptionError(f"budget must be >= 0; got {budget}.")
-    if budget > n:
-        raise OptionError(f"budget {budget} is larger than the {n} real samples of this "
-                          f"class; use a budget <= {n} (or clamp it per class).")
-    return budget
+def _check_picks(num_picks, n):
+    if isinstance(num_picks, (bool, np.bool_)) or not isinstance(num_picks, (int, np.integer)):
+        raise OptionError(f"num_picks must be an int >= 0; got {num_picks!r}.")
+    num_picks = int(num_picks)
+    if num_picks < 0:
+        raise OptionError(f"num_picks must be >= 0; got {num_picks}.")
+    if num_picks > n:
+        raise OptionError(f"num_picks {num_picks} is larger than the {n} real samples of this "
+                          f"class; pick at most {n} (doping: lower the budget or clamp it per class).")
+    return num_picks
 
 
 # ------------------------------------------------------------------ kernels
@@ -146,12 +174,56 @@ def _num_gpus():
     return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
 
+@functools.lru_cache(maxsize=None)
+def gpu_available():
+    """The one GPU probe: FAISS is a GPU build that sees a GPU and ``torch.cuda.is_available()``."""
+    if not hasattr(faiss, "StandardGpuResources") or _num_gpus() == 0:
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _to_gpu(index):
+    """``index`` copied to all GPUs (called only when :func:`gpu_available`)."""
+    return faiss.index_cpu_to_all_gpus(index)
+
+
+def kmeans_summary(x, num_centroids=KMEANS_CENTROIDS, seed=0, niter=KMEANS_ITER, gpu=None):
+    """Seeded FAISS k-means of ``x`` (n x d float32): ``(centroids, weights, variances)``.
+
+    ``weights[c]`` is the share of ``x`` assigned to centroid ``c`` and
+    ``variances[c]`` the mean squared distance of those vectors to it over
+    ``d`` (per-dimension residual variance). ``K = min(num_centroids, n)``;
+    training uses at most ``K * KMEANS_POINTS_PER_CENTROID`` vectors sampled
+    with ``seed``. ``gpu=None``: on the GPU when :func:`gpu_available`.
+    """
+    n, d = x.shape
+    k = min(int(num_centroids), n)
+    cl = faiss.Clustering(d, k)
+    cl.niter, cl.seed, cl.verbose = niter, seed, False
+    cl.max_points_per_centroid, cl.min_points_per_centroid = KMEANS_POINTS_PER_CENTROID, 1
+    index = faiss.IndexFlatL2(d)
+    if gpu_available() if gpu is None else gpu:
+        index = _to_gpu(index)
+    cl.train(x, index)
+    cent = faiss.vector_to_array(cl.centroids).reshape(k, d)
+    index.reset()
+    index.add(cent)
+    dist, lab = index.search(x, 1)
+    cnt = np.bincount(lab[:, 0], minlength=k)
+    var = np.bincount(lab[:, 0], np.maximum(dist[:, 0], 0), minlength=k) / np.maximum(cnt, 1) / d
+    return cent, cnt / n, var
+
+
 def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HNSW_M,
                 ef_search=HNSW_EF_SEARCH, deterministic=True):
     """A FAISS index over ``x``: exact flat for ``n <= threshold``, else HNSW.
 
     ``approximate`` forces HNSW (True) or flat (False). Flat indexes move to
-    all GPUs when FAISS sees any (HNSW has no GPU version and stays on the CPU).
+    all GPUs when :func:`gpu_available` (HNSW has no GPU version and stays on the CPU).
     FAISS inserts into an HNSW graph from several threads in an unspecified
     order (FAISS wiki, "Threads and asynchronous calls"), so with
     ``deterministic`` (default) the graph is built on one thread: the same input
@@ -168,8 +240,8 @@ def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HN
         index.hnsw.efSearch = ef_search
     else:
         index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
-        if _num_gpus() > 0 and hasattr(faiss, "index_cpu_to_all_gpus"):
-            index = faiss.index_cpu_to_all_gpus(index)
+        if gpu_available():
+            index = _to_gpu(index)
     with faiss_threads(1) if deterministic and hasattr(index, "hnsw") else contextlib.nullcontext():
         index.add(x)
     return index
@@ -212,7 +284,7 @@ def _knn_graph(nbr):
 # ------------------------------------------------------------- selectors
 
 class Selector:
-    """Base class: validates inputs, then calls ``_select(target, budget, synthetic)``."""
+    """Base class: validates inputs, then calls ``_select(target, num_picks, synthetic)``."""
 
     name = "base"
 
@@ -222,10 +294,10 @@ class Selector:
                               f"{', '.join(sorted(options))}.")
         self.seed = seed
 
-    def select(self, target, budget, synthetic=None):
-        """``budget`` unique int64 indices into ``target`` (n x d), in pick order."""
+    def select(self, target, num_picks, synthetic=None):
+        """``num_picks`` unique int64 indices into ``target`` (n x d), in pick order."""
         x = _features(target, "target")
-        b = _budget(budget, len(x))
+        b = _check_picks(num_picks, len(x))
         s = None
         if synthetic is not None and np.asarray(synthetic).size:
             s = _features(synthetic, "synthetic", x.shape[1])
@@ -233,7 +305,7 @@ class Selector:
             return np.empty(0, np.int64)
         return np.asarray(self._select(x, b, s), dtype=np.int64)
 
-    def _select(self, x, budget, synthetic):
+    def _select(self, x, num_picks, synthetic):
         raise NotImplementedError
 
 
@@ -242,8 +314,8 @@ class RandomSelector(Selector):
 
     name = "random"
 
-    def _select(self, x, budget, synthetic):
-        return np.random.default_rng(self.seed).choice(len(x), budget, replace=False)
+    def _select(self, x, num_picks, synthetic):
+        return np.random.default_rng(self.seed).choice(len(x), num_picks, replace=False)
 
 
 class HerdingSelector(Selector):
@@ -251,11 +323,11 @@ class HerdingSelector(Selector):
 
     name = "herding"
 
-    def _select(self, x, budget, synthetic):
+    def _select(self, x, num_picks, synthetic):
         mean, acc = _mean(x), np.zeros(x.shape[1])
         taken = np.zeros(len(x), bool)
-        picks = np.empty(budget, np.int64)
-        for t in range(budget):
+        picks = np.empty(num_picks, np.int64)
+        for t in range(num_picks):
             # mean of picked+x closest to mean  <=>  x closest to (t+1) mean - acc
             d = _sqdist_to(x, (t + 1) * mean - acc)
             d[taken] = np.inf
@@ -269,13 +341,13 @@ class KCenterSelector(Selector):
     """Greedy k-center seeded with the synthetic set.
 
     Without synthetic points the first pick is the sample closest to the class
-    mean, and it counts towards the budget.
+    mean, and it counts towards the num_picks.
     """
 
     name = "kcenter"
 
-    def _select(self, x, budget, synthetic):
-        picks = np.empty(budget, np.int64)
+    def _select(self, x, num_picks, synthetic):
+        picks = np.empty(num_picks, np.int64)
         taken = np.zeros(len(x), bool)
         if synthetic is None:
             picks[0] = np.argmin(_sqdist_to(x, _mean(x)))
@@ -284,7 +356,7 @@ class KCenterSelector(Selector):
         else:
             cover = knn(build_index(synthetic), x, 1)[0][:, 0].astype(np.float64)
             cover, start = np.maximum(cover, 0.0), 0
-        for t in range(start, budget):
+        for t in range(start, num_picks):
             cand = np.where(taken, -np.inf, cover)
             p = int(np.argmax(cand))
             picks[t], taken[p] = p, True
@@ -292,11 +364,11 @@ class KCenterSelector(Selector):
         return picks
 
 
-def _greedy_mmd(mu, s, m, budget, add_row):
+def _greedy_mmd(mu, s, m, num_picks, add_row):
     """Greedy argmax of ``(a+1) mu - s`` with ``a = m + t``; ``add_row(s, p)`` adds k(., p)."""
     taken = np.zeros(len(mu), bool)
-    picks = np.empty(budget, np.int64)
-    for t in range(budget):
+    picks = np.empty(num_picks, np.int64)
+    for t in range(num_picks):
         score = (m + t + 1) * mu - s
         score[taken] = -np.inf
         p = int(np.argmax(score))  # first maximum: lowest index on ties
@@ -308,47 +380,73 @@ def _greedy_mmd(mu, s, m, budget, add_row):
 class MMDGreedySelector(Selector):
     """Greedy MMD^2(S ∪ R, T) reduction with a Gaussian kernel (see module doc).
 
-    Options: ``k`` neighbours in the sparse kernel graph; ``sigma2`` (default:
-    ``median_sigma2(target, seed, max_sigma_points)`` per call, stored as
-    ``self.sigma2_``); ``backend`` "auto" (default: dense below
-    ``threshold`` points per class, where it is both faster and exact, sparse
-    FAISS kNN kernel above), "faiss" or "numpy" (dense kernel, brute force); ``approximate``/``threshold``/``ef_search`` for ``build_index``;
-    ``threads`` FAISS threads (None: leave as is).
+    Options: ``backend`` "auto" (default: "numpy" up to ``dense_max`` vectors
+    per class, "kmeans" above), "numpy" (dense kernel, exact), "kmeans"
+    (cluster-summary ``mu``, ``centroids`` k-means centroids; GPU when
+    :func:`gpu_available`) or "faiss" (sparse kNN kernel: ``k`` neighbours,
+    ``approximate``/``threshold``/``ef_search`` for ``build_index``);
+    ``sigma2`` (default: ``median_sigma2(target, seed, max_sigma_points)``
+    per call, stored as ``self.sigma2_``); ``threads`` FAISS threads (None:
+    leave as is). The path taken is stored as ``self.backend_``.
     """
 
     name = "mmd-greedy"
-    BACKENDS = ("auto", "faiss", "numpy")
+    BACKENDS = SELECTION_BACKENDS
 
     def __init__(self, seed=0, k=DEFAULT_K, sigma2=None, backend="auto", approximate=None,
                  threshold=HNSW_THRESHOLD, ef_search=HNSW_EF_SEARCH, threads=None,
-                 max_sigma_points=2000, **options):
+                 max_sigma_points=2000, centroids=KMEANS_CENTROIDS, dense_max=DENSE_MAX,
+                 **options):
         super().__init__(seed, **options)
         if backend not in self.BACKENDS:
             raise OptionError(f"Unknown backend {backend!r}; choose one of {self.BACKENDS}.")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise OptionError(f"k must be an int >= 1; got {k!r}.")
+        for name, v in (("k", k), ("centroids", centroids)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise OptionError(f"{name} must be an int >= 1; got {v!r}.")
         if sigma2 is not None and not float(sigma2) > 0:
             raise OptionError(f"sigma2 must be > 0; got {sigma2!r}.")
         self.k, self.sigma2, self.backend = int(k), sigma2, backend
         self.approximate, self.threshold, self.ef_search = approximate, threshold, ef_search
         self.threads, self.max_sigma_points = threads, max_sigma_points
-        self.sigma2_ = None
+        self.centroids, self.dense_max = int(centroids), dense_max
+        self.sigma2_ = self.backend_ = None
 
-    def _select(self, x, budget, synthetic):
+    def _select(self, x, num_picks, synthetic):
         self.sigma2_ = (float(self.sigma2) if self.sigma2 is not None
                         else median_sigma2(x, self.seed, self.max_sigma_points))
         m = 0 if synthetic is None else len(synthetic)
         backend = self.backend
-        if backend == "auto":  # see docs/doping.md: dense wins below the threshold
-            backend = "numpy" if len(x) <= self.threshold else "faiss"
+        if backend == "auto":  # DENSE_MAX: measured crossover (docs/doping.md)
+            backend = "numpy" if len(x) <= self.dense_max else "kmeans"
         self.backend_ = backend
         if backend == "numpy":
-            return self._dense(x, budget, synthetic, m)
+            return self._dense(x, num_picks, synthetic, m)
         ctx = faiss_threads(self.threads) if self.threads else contextlib.nullcontext()
         with ctx:
-            return self._sparse(x, budget, synthetic, m)
+            if backend == "kmeans":
+                return self._kmeans(x, num_picks, synthetic, m)
+            return self._sparse(x, num_picks, synthetic, m)
 
-    def _dense(self, x, budget, synthetic, m):
+    def _kmeans(self, x, num_picks, synthetic, m):
+        n, d = x.shape
+        sigma2 = self.sigma2_
+        cent, w, var = kmeans_summary(x, self.centroids, self.seed)
+        w = w * np.exp(0.5 * d * np.log(sigma2 / (sigma2 + var)))  # closed-form cluster mass
+        mu, s = np.empty(n), np.zeros(n)
+        for a in range(0, n, 4 * _CHUNK):  # mu and the synthetic sums in one pass over x
+            xb = x[a:a + 4 * _CHUNK]
+            mu[a:a + len(xb)] = gaussian(sqdist(xb, cent), sigma2 + var) @ w
+            if synthetic is not None:
+                s[a:a + len(xb)] = gaussian(sqdist(xb, synthetic), sigma2).sum(axis=1)
+
+        def add_row(s, p):
+            row = gaussian(_sqdist_to(x, x[p]), sigma2)
+            row[p] = 1.0
+            s += row
+
+        return _greedy_mmd(mu, s, m, num_picks, add_row)
+
+    def _dense(self, x, num_picks, synthetic, m):
         n, sigma2 = len(x), self.sigma2_
         mu = np.concatenate([k.sum(axis=1) for k in kernel_blocks(x, x, sigma2, diag=True)]) / n
         s = np.zeros(n)
@@ -359,9 +457,9 @@ class MMDGreedySelector(Selector):
         def add_row(s, p):
             s += next(kernel_blocks(x[p:p + 1], x, sigma2, diag=True, start=p))[0]
 
-        return _greedy_mmd(mu, s, m, budget, add_row)
+        return _greedy_mmd(mu, s, m, num_picks, add_row)
 
-    def _sparse(self, x, budget, synthetic, m):
+    def _sparse(self, x, num_picks, synthetic, m):
         n = len(x)
         index = build_index(x, approximate=self.approximate, threshold=self.threshold,
                             ef_search=self.ef_search)
@@ -387,7 +485,7 @@ class MMDGreedySelector(Selector):
             lo, hi = indptr[p], indptr[p + 1]
             s[cols[lo:hi]] += vals[lo:hi]
 
-        return _greedy_mmd(mu, s, m, budget, add_row)
+        return _greedy_mmd(mu, s, m, num_picks, add_row)
 
 
 SELECTORS = {

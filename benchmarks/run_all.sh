@@ -24,10 +24,24 @@ run() { n=$((n + 1)); echo "== $*"
 run benchmarks/eval_throughput.py --threads "$(nproc)"
 run benchmarks/nopt_cost.py --dataset digits ${Q:+--ipc 1 10 --classes 2 --repeats 1}
 [ -z "$Q" ] && run benchmarks/nopt_step_size.py --dataset digits
-if [ -z "$Q" ]; then run benchmarks/selection_scale.py --threads 1
-    # FAISS against brute force on large classes: 50,000 vectors per class (~3 min)
+if [ -z "$Q" ]; then
+    # dense NumPy, sparse FAISS and the k-means path side by side (docs/doping.md, "at scale")
+    run benchmarks/selection_scale.py --sizes 1000000 --classes 1000 --mem-classes 5 --threads 2
     run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 1 --mem-classes 1 \
         --mmd-classes 2 --threads 2 --out benchmarks/results/selection_scale_large_classes.json
+    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 1 --mem-classes 1 \
+        --mmd-classes 2 --threads 2 --warp --selectors mmd-greedy random \
+        --out benchmarks/results/selection_scale_large_classes_warp.json
+    run benchmarks/selection_scale.py --sizes 100000 --classes 5 --warp --selectors mmd-greedy \
+        --paths numpy kmeans --mmd-classes 5 --mem-classes 1 --threads 2 \
+        --out benchmarks/results/selection_scale_warp_20k.json
+    run benchmarks/selection_scale.py --sizes 500000 --classes 1 --dense-points 20000 \
+        --sparse-points 50000 --mem-classes 1 --mmd-classes 1 --threads 2 \
+        --out benchmarks/results/selection_scale_500k.json
+    run benchmarks/selection_scale.py --crossover 1000 2000 3000 4000 6000 8000 --repeats 3 \
+        --threads 2 --out benchmarks/results/selection_scale_crossover.json
+    # the harness check: DC's random baselines on Fashion-MNIST under the dc recipe (docs/evaluation.md)
+    run benchmarks/recipe_check.py --recipe dc --ipcs 1 10 50 --seeds 5
 else run benchmarks/selection_scale.py --quick; fi
 [ -z "$Q" ] && run benchmarks/prior_quality.py --dataset digits --name digits-curve
 # The main low-volume tables (and the extractor comparison beside them) were made with NOpt's first

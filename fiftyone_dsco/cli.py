@@ -240,6 +240,16 @@ def _synthesis_options(f):
                      help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
                           "less per step; see docs/benchmarks.md)."),
         *_EXTRACTOR_OPTIONS,
+        click.option("--init", type=click.Choice(list(names.INITS)), default=names.DEFAULT_INIT,
+                     show_default=True,
+                     help="Start from noise, or from real train images picked by --init-selector "
+                          "and noised to --strength (SDEdit; under study, issue #22)."),
+        click.option("--strength", type=click.FloatRange(0, 1), default=names.DEFAULT_STRENGTH,
+                     show_default=True,
+                     help="With --init real: 1 starts from almost pure noise, 0 keeps the picks."),
+        click.option("--init-selector", type=click.Choice(list(names.SELECTORS)),
+                     default=names.DEFAULT_INIT_SELECTOR, show_default=True,
+                     help="With --init real: how the starting real images are picked."),
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
         click.option("--seed", default=0, show_default=True),

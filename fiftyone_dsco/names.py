@@ -20,6 +20,8 @@ TEST_TAG = "test"
 
 #: Synthesis methods: NOpt, or plain sampling of the prior (NOpt with 0 iterations).
 METHODS = ("nopt", "plain")
+#: Where synthesis starts: noise, or selected real images noised to a strength (SDEdit).
+INITS = ("noise", "real")
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
 #: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,
@@ -44,6 +46,10 @@ DEFAULT_LABEL_FIELD = "ground_truth"
 DEFAULT_DATASET = "digits"
 DEFAULT_METHOD = "nopt"
 DEFAULT_SELECTOR = "mmd-greedy"
+DEFAULT_INIT = "noise"
+DEFAULT_INIT_SELECTOR = "herding"
+#: SDEdit strength of real starts: an untuned midpoint (issue #22 chooses it on validation).
+DEFAULT_STRENGTH = 0.5
 DEFAULT_EXTRACTOR = "reference"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"

@@ -35,6 +35,17 @@ class Synthesize(foo.Operator):
                     view=types.RadioGroup())
         inputs.bool("data_free", default=False, label="Data-free",
                     description="Read no real image: the target is a pool of the prior's samples")
+        init = inputs.enum("init", list(names.INITS), default=names.DEFAULT_INIT,
+                           label="Start from", view=types.RadioGroup(),
+                           description="Noise, or real train images noised to a strength "
+                                       "(SDEdit; under study)")
+        if p.get("init") == "real":
+            inputs.float("strength", default=names.DEFAULT_STRENGTH, min=0, max=1,
+                         label="Strength", description="1: almost pure noise; 0: the real picks")
+            inputs.enum("init_selector", list(names.SELECTORS),
+                        default=names.DEFAULT_INIT_SELECTOR, label="Pick the real starts by")
+            if p.get("data_free"):
+                invalid(init, "A data-free run reads no real image: start from noise")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
         inputs.int("steps", default=25, min=1, label="Sampler steps")
@@ -73,6 +84,9 @@ class Synthesize(foo.Operator):
                          iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.03)),
                          extractor=p.get("extractor", names.DEFAULT_EXTRACTOR),
                          seed=int(p.get("seed") or 0),
+                         init=p.get("init") or names.DEFAULT_INIT,
+                         strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
+                         init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress_callback(ctx, "Classes"))
         done = "" if res.get("complete") else " (run incomplete)"
@@ -93,7 +107,9 @@ class Synthesize(foo.Operator):
     def __call__(self, view, label_field, prior, ipc, method=names.DEFAULT_METHOD, run_key=None,
                  data_free=False, iterations=1, lr=0.03, steps=25, guidance=2.0,
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
-                 shard=None, delegate=False, delegation_target=None):
+                 shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
+                 init_selector=names.DEFAULT_INIT_SELECTOR, delegate=False,
+                 delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues one delegated operation per class shard and
         returns their ids."""
@@ -102,4 +118,5 @@ class Synthesize(foo.Operator):
             label_field=label_field, prior=prior, ipc=ipc, method=method, run_key=run_key,
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
-            shard=list(shard) if shard else None), delegate, delegation_target)
+            shard=list(shard) if shard else None, init=init, strength=strength,
+            init_selector=init_selector), delegate, delegation_target)

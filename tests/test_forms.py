@@ -121,3 +121,11 @@ def test_operators_have_icons():
     for op in foo.OperatorRegistry().list_operators():
         if op.uri.startswith(P):
             assert op.config.icon, op.uri
+
+
+def test_synthesize_real_starts_in_the_form(dataset):
+    props = form("synthesize", dataset.view(), {"init": "real"})
+    assert {"strength", "init_selector"} <= set(props) and "init" not in blocked(props)
+    props = form("synthesize", dataset.view(), {"init": "real", "data_free": True})
+    assert "init" in blocked(props) and "data-free" in props["init"].error_message
+    assert "strength" not in form("synthesize", dataset.view(), {})

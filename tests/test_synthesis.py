@@ -7,6 +7,8 @@ import pytest
 import torch
 
 
+from fiftyone import ViewField as F
+
 from fiftyone_dsco import data, runs
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, UnreadableImageError
 from fiftyone_dsco.priors import fit_prior
@@ -146,3 +148,42 @@ def test_reuse_prediction_saves_one_denoiser_pass_per_step(prior, monkeypatch, r
     out = denoise(prior, initial_noise(prior, 3, 0), labels, steps=4, guidance=2.0, step_hook=hook)
     assert len(calls) == 4 * calls_per_step
     assert torch.isfinite(out).all()
+
+
+def test_real_init_at_strength_0_returns_the_selected_real_images(digits_copy, prior):
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=3, method="plain", run_key="real0",
+                     init="real", strength=0.0, init_selector="herding", classes=["0", "1"],
+                     **FAST)
+    for k, c in enumerate(["0", "1"]):
+        ids = res["classes"][c]["init_ids"]
+        assert len(ids) == 3 and set(ids) <= set(data.train_view(digits_copy).values("id"))
+        view = runs.run_samples(digits_copy, "real0").match(F("dsco.class_index") == k)
+        written = np.stack([data.read_image(p, prior.card.image_size, 1)
+                            for p in view.sort_by("dsco.index").values("filepath")])
+        real = data.image_array(digits_copy, ids, prior.card.image_size, 1, cache=False)
+        assert np.abs(written.astype(int) - real.astype(int)).max() <= 1
+    cfg = runs.run_config(digits_copy, "real0")
+    assert (cfg["init"], cfg["strength"], cfg["init_selector"]) == ("real", 0.0, "herding")
+
+
+def test_real_init_reads_no_test_image_and_noise_runs_keep_their_config(digits_copy, prior):
+    test = digits_copy.match_tags("test")
+    test.set_values("filepath", [f"/nonexistent/{i}.png" for i in range(len(test))])
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=2, run_key="real5", init="real",
+                     strength=0.5, classes=["3"], iterations=1, **FAST)
+    assert len(res["classes"]["3"]["init_ids"]) == 2
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, method="plain", run_key="noisy",
+               classes=["3"], **FAST)
+    assert "init" not in runs.run_config(digits_copy, "noisy")  # older runs still resume
+
+
+def test_real_init_options_are_checked_before_anything_is_written(digits_copy, prior):
+    for kw, match in ((dict(init="real", data_free=True), "data-free"),
+                      (dict(init="real", strength=1.5), "strength"),
+                      (dict(init="photo"), "Unknown init"),
+                      (dict(init="real", init_selector="best"), "init_selector"),
+                      (dict(init="real", ipc=500), "fewer")):
+        args = dict(dict(ipc=2, method="plain", run_key="bad", **FAST), **kw)
+        with pytest.raises(OptionError, match=match):
+            synthesize(digits_copy, "ground_truth", prior, **args)
+    assert not digits_copy.has_run("bad")

@@ -135,6 +135,12 @@ class DiffusionPrior:
             raise PriorError(f"Unsupported prediction_type {kind!r}.")
         return eps, x0
 
+    def encode(self, images):
+        """Clean states from images in [-1, 1] (identity for pixel priors)."""
+        if self.vae is None:
+            return images
+        return self.vae.encode(images).latent_dist.mean * self.card.latent_scale
+
     def decode(self, x0):
         """Images in [-1, 1] from clean samples (identity for pixel priors)."""
         if self.vae is None:

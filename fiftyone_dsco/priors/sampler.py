@@ -15,24 +15,49 @@ def initial_noise(prior, n, seed, device=None):
     return x.to(device or prior.device)
 
 
-def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None):
-    """Run ``steps`` DDIM steps (eta = 0) from ``noise`` and return clean samples x0.
-
-    Args:
-        prior: a :class:`~fiftyone_dsco.priors.DiffusionPrior`
-        noise: starting states ``x_T``
-        labels: model class indices (long tensor, one per state)
-        steps: number of sampler steps
-        guidance: classifier-free guidance scale (1 = conditional only)
-        step_hook: optional ``hook(x, t, k) -> (x, eps or None)`` called before step ``k``
-    """
+def _scheduler(prior, steps):
     from diffusers import DDIMScheduler
 
     # prior.predict returns the noise prediction whatever the model's parameterisation
     scheduler = DDIMScheduler.from_config(prior.scheduler.config, prediction_type="epsilon")
     scheduler.set_timesteps(steps)
+    return scheduler
+
+
+def start_step(strength, steps):
+    """The first of ``steps`` sampler steps that an SDEdit start at ``strength`` runs.
+
+    ``strength`` 1 runs every step (from almost pure noise), 0 none (the start is returned).
+    """
+    return int(round((1.0 - float(strength)) * steps))
+
+
+def noised(prior, x0, noise, steps, first_step):
+    """Clean states ``x0`` forward-noised to the timestep of sampler step ``first_step`` (SDEdit)."""
+    scheduler = _scheduler(prior, steps)
+    if first_step >= steps:
+        return x0
+    t = scheduler.timesteps[first_step]
+    return scheduler.add_noise(x0, noise, t.reshape(1).to(x0.device))
+
+
+def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None, first_step=0):
+    """Run ``steps`` DDIM steps (eta = 0) from ``noise`` and return clean samples x0.
+
+    Args:
+        prior: a :class:`~fiftyone_dsco.priors.DiffusionPrior`
+        noise: starting states ``x_T`` (or, with ``first_step``, the states at that step)
+        labels: model class indices (long tensor, one per state)
+        steps: number of sampler steps
+        guidance: classifier-free guidance scale (1 = conditional only)
+        step_hook: optional ``hook(x, t, k) -> (x, eps or None)`` called before step ``k``
+        first_step: skip the sampler steps before this one (an SDEdit start, see :func:`noised`)
+    """
+    scheduler = _scheduler(prior, steps)
     x = noise
     for k, t in enumerate(scheduler.timesteps):
+        if k < first_step:
+            continue
         eps = None
         if step_hook is not None:
             x, eps = step_hook(x, t, k)

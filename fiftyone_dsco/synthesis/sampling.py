@@ -20,13 +20,15 @@ import time
 import numpy as np
 import torch
 
-from ..data.access import class_table, to_uint8, train_view
+from ..data.access import class_table, image_array, to_uint8, to_unit_range, train_view
 from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import EXTRACTORS, KERNELS, METHODS, SYNTHESIS, synthesis_run_key
-from ..priors.sampler import denoise, initial_noise
+from ..names import (DEFAULT_INIT, DEFAULT_INIT_SELECTOR, DEFAULT_STRENGTH, EXTRACTORS, INITS,
+                     KERNELS, METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
+from ..priors.sampler import denoise, initial_noise, noised, start_step
+from ..selection.selectors import get_selector
 from ..runs import state as run_state
 from ..runs.driver import ClassJob, run_by_class
 from .nopt import NOptHook, NOptOptions
@@ -41,6 +43,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                target_batch=500, norm_weight=0.1, step_fraction=1.0, reuse_prediction=True,
                extractor="reference",
                extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
+               init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                seed=0, overwrite=False, device=None, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
 
@@ -67,6 +70,11 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
             ``k % N == K`` of the run's class list (with ``classes``: their
             intersection). Shards of one run may run concurrently; the run is
             complete, and merged, when every class is done. Not with ``overwrite``
+        init: ``"noise"`` (start every image from noise) or ``"real"`` (start
+            from ``ipc`` real train images per class picked by ``init_selector``
+            on the target features, forward-noised to ``strength`` (SDEdit):
+            1 starts from almost pure noise, 0 returns the picks). Not data-free.
+            Real starts are an option under study (issue #22), not yet a tuned default
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
@@ -79,6 +87,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
+    _check_init(init, strength, init_selector, data_free)
     shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
         raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
@@ -92,6 +101,10 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
     model_idx = prior.card.class_indices(table.classes, class_map)
+    if init == "real" and min(table.counts.values()) < ipc:
+        small = {c: n for c, n in table.counts.items() if n < ipc}
+        raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
+                          f"have fewer: {small}. Lower ipc or use init='noise'.")
     todo = [table.index(c) for c in _selected_classes(table, classes)
             if run_state.in_shard(table.index(c), shard)]
     run_key = run_key or synthesis_run_key(method, ipc, data_free)
@@ -102,6 +115,8 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                   steps=int(steps), guidance=float(guidance), extractor=extractor,
                   extractor_options=extractor_options or {}, seed=int(seed),
                   pool_size=pool_size if data_free else None, nopt=vars(nopt))
+    if init != "noise":  # recorded only when used: runs made before the option still resume
+        config.update(init=init, strength=float(strength), init_selector=init_selector)
     job = _SynthesisJob(train, run_key, label_field, prior, table, model_idx, config, nopt, dev,
                         extractor_options, progress)
     description = f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}"
@@ -119,7 +134,7 @@ class _SynthesisJob(ClassJob):
         self.train, self.run_key, self.label_field = train, run_key, label_field
         self.prior, self.table, self.model_idx, self.config = prior, table, model_idx, config
         self.nopt, self.device, self.progress = nopt, device, progress
-        self.extractor_options, self.target = extractor_options, None
+        self.extractor_options, self.target, self.starts = extractor_options, None, {}
 
     def prepare(self, todo):
         # read the target data (unreadable images fail here) before the run is registered;
@@ -128,36 +143,63 @@ class _SynthesisJob(ClassJob):
         self.target = _Targets(self.prior, self.train, self.table, c["data_free"], c["extractor"],
                                self.extractor_options, c["pool_size"], self.model_idx, c["steps"],
                                c["guidance"], c["seed"], self.device, self.progress, todo)
+        if c.get("init") == "real":
+            for k in todo:
+                self.starts[k] = _real_starts(self.prior, self.train, self.table, k,
+                                              self.target.bank(k), c)
 
     def run_class(self, k):
         c = self.config
         return _synthesize_class(self.train._dataset, self.run_key, self.label_field, self.prior,
                                  self.table, k, self.model_idx[k], c["ipc"], c["method"],
-                                 c["steps"], c["guidance"], self.nopt, c["seed"], self.target)
+                                 c["steps"], c["guidance"], self.nopt, c["seed"], self.target,
+                                 self.starts.get(k), c.get("strength", 1.0))
 
     def totals(self, per_class, view):
         return dict(num_samples=int(sum(v.get("count", 0) for v in per_class.values())))
 
 
+def _real_starts(prior, train, table, k, bank, config):
+    """``(sample ids, clean states)`` of the real images that class ``k``'s samples start from.
+
+    ``init_selector`` picks ``ipc`` of the class's train images on the target
+    features (the same bank NOpt matches), so no test image is ever read.
+    """
+    c = table.classes[k]
+    picks = get_selector(config["init_selector"], seed=config["seed"] * 100003 + k).select(
+        np.asarray(bank), config["ipc"])
+    ids = [table.ids_by_class[c][i] for i in picks]
+    images = image_array(train._dataset, ids, prior.card.image_size, prior.card.channels,
+                         cache=False)
+    with torch.no_grad():
+        return ids, prior.encode(to_unit_range(images).to(prior.device))
+
+
 def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
-                      steps, guidance, nopt, seed, target):
+                      steps, guidance, nopt, seed, target, real_start=None, strength=1.0):
     class_seed = seed * 100003 + k
     labels = torch.full((ipc,), model_class, dtype=torch.long, device=prior.device)
     noise = initial_noise(prior, ipc, class_seed)
+    first = 0
+    if real_start is not None:  # SDEdit: the picked real images, noised to `strength`
+        first = start_step(strength, steps)
+        noise = noised(prior, real_start[1], noise, steps, first)
     bank = target.bank(k)
     start = time.perf_counter()
     hook = None
     if nopt.iterations > 0:
         hook = NOptHook(prior, target.extractor, bank, labels, guidance, steps, nopt, class_seed)
-    x0 = denoise(prior, noise, labels, steps, guidance, hook)
+    x0 = denoise(prior, noise, labels, steps, guidance, hook, first_step=first)
     with torch.no_grad():
         images = prior.decode(x0).clamp(-1, 1)
     seconds = time.perf_counter() - start
     record = dict(count=ipc, seed=class_seed, seconds=round(seconds, 3))
+    if real_start is not None:
+        record["init_ids"] = list(real_start[0])
     if bank is not None:
         record["mmd"] = target.mmd(images, x0, bank)
         if hook is not None:  # the same seeds without optimisation
-            plain_x0 = denoise(prior, noise, labels, steps, guidance)
+            plain_x0 = denoise(prior, noise, labels, steps, guidance, first_step=first)
             with torch.no_grad():
                 record["mmd_plain"] = target.mmd(prior.decode(plain_x0).clamp(-1, 1), plain_x0, bank)
             record["nopt_loss_first_last"] = [hook.losses[0], hook.losses[-1]] if hook.losses else []
@@ -234,6 +276,20 @@ class _Targets:
     @torch.no_grad()
     def mmd(self, images, x0, bank):
         return report_mmd2(self.extractor(x0 if self.extractor.space == "latent" else images), bank)
+
+
+def _check_init(init, strength, init_selector, data_free):
+    if init not in INITS:
+        raise OptionError(f"Unknown init {init!r}; choose one of {list(INITS)}.")
+    if init == "real" and data_free:
+        raise OptionError("init='real' starts from real images, which a data-free run never "
+                          "reads; use init='noise' with data_free=True.")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) \
+            or not 0 <= strength <= 1:
+        raise OptionError(f"strength must be a number in [0, 1], not {strength!r}.")
+    if init_selector not in SELECTORS:
+        raise OptionError(f"Unknown init_selector {init_selector!r}; choose one of "
+                          f"{list(SELECTORS)}.")
 
 
 def _selected_classes(table, classes):

@@ -91,6 +91,17 @@ def digits():
     return load_builtin("digits")
 
 
+@pytest.fixture(scope="session")
+def prior_dir(digits, tmp_path_factory):
+    """A tiny prior fitted on digits (30 steps): for tests of runs, not of sample quality."""
+    from fiftyone_dsco.priors import fit_prior
+
+    out = str(tmp_path_factory.mktemp("prior") / "p")
+    fit_prior(digits, "ground_truth", output_dir=out, steps=30, batch_size=16,
+              block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
+    return out
+
+
 @pytest.fixture
 def digits_copy(digits):
     """A private, writable clone of digits (media files shared, read-only)."""

@@ -9,7 +9,6 @@ from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import ExecutionContext, ExecutionError
 
 from fiftyone_dsco import runs
-from fiftyone_dsco.priors import fit_prior
 
 P = "@dsco/fiftyone-dsco/"
 
@@ -17,14 +16,6 @@ P = "@dsco/fiftyone-dsco/"
 @pytest.fixture(scope="module", autouse=True)
 def plugin(installed_plugin):
     return installed_plugin
-
-
-@pytest.fixture(scope="module")
-def prior_dir(digits, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("prior") / "p")
-    fit_prior(digits, "ground_truth", output_dir=out, steps=6, batch_size=8,
-              block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
-    return out
 
 
 def form(uri, view, params):

@@ -20,19 +20,10 @@ from fiftyone_dsco.data.builtin import load_builtin
 from fiftyone_dsco.selection.doping import dope
 from fiftyone_dsco.errors import OptionError, RunError
 from fiftyone_dsco.evaluation import evaluate
-from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
 
 FAST = dict(steps=2, extractor="random", device="cpu", method="plain")
 FEW = ["0", "1"]
-
-
-@pytest.fixture(scope="module")
-def prior_dir(digits, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("prior") / "p")
-    fit_prior(digits, "ground_truth", output_dir=out, steps=10, batch_size=16,
-              block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
-    return out
 
 
 @pytest.fixture

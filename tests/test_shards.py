@@ -26,7 +26,6 @@ from fiftyone_dsco.runs import state as shards
 from fiftyone_dsco.cli import main
 from fiftyone_dsco.selection.doping import dope
 from fiftyone_dsco.errors import OptionError
-from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
 
 P = "@dsco/fiftyone-dsco/"
@@ -45,14 +44,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def prior_dir(digits, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("prior") / "p")
-    fit_prior(digits, "ground_truth", output_dir=out, steps=30, batch_size=16,
-              block_out_channels=(8, 16, 16), recognisability=False, device="cpu")
-    return out
 
 
 @pytest.fixture

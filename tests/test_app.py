@@ -5,10 +5,11 @@ dataset that already holds one DsCo synthesis run (tiny prior, plain sampler,
 one image per class). Its server process shares this session's private
 database and plugins dir.
 
-The browser test drives Debian's chromium with the npm package
+The browser tests drive the operator browser and forms (``app_operators.js``) and the
+DsCo panel (``app_panel.js``) in Debian's chromium with the npm package
 ``playwright-core`` (``tests/browser``; ``npm ci --prefix tests/browser``).
-Outside CI it skips, saying why, when node, chromium or playwright-core is
-missing; in CI (``CI=true``) it fails instead. Its screenshots go to a
+Outside CI they skip, saying why, when node, chromium or playwright-core is
+missing; in CI (``CI=true``) they fail instead. Their screenshots go to a
 temporary folder, or to ``$DSCO_SCREENSHOT_DIR`` (``DSCO_SCREENSHOT_DIR=docs/img``
 refreshes the ones in the docs).
 """
@@ -166,7 +167,7 @@ def test_app_server_blocks_bad_forms(app):
         ds, P + "synthesize", {"ipc": 1, "run_key": RUN}, target="inputs"))
     assert body["type"]["properties"]["run_key"]["invalid"]  # exists, overwrite unchecked
     status, body = post(base, "/operators/execute", request(
-        ds, P + "synthesize", dict(label_field="ground_truth", prior=PRIOR, ipc=1,
+        ds, P + "synthesize", dict(label_field="ground_truth", prior=PRIOR, ipc=2,
                                    method="plain", run_key=RUN, steps=1, extractor="random")))
     assert status >= 400 and f"Run '{RUN}' exists" in body["stack"]  # refused before it runs
     assert "Validation error. Path: run_key" in body["stack"]
@@ -245,3 +246,84 @@ def test_browser_runs_dsco_operators_in_the_app(app, tmp_path):
     for path in seen["screenshots"]:
         assert os.path.dirname(path) == shots and _is_png(path)
         assert 1000 < os.path.getsize(path) < 400_000, path
+
+
+PANEL_DS = "dsco-app-panel"
+EVAL = "app_eval"
+
+
+def test_browser_drives_the_dsco_panel(app, tmp_path):
+    """The DsCo panel in chromium on a copy of the App's dataset with one synthesis run
+    and one evaluation: runs table, charts and grid against the database, a class
+    from the dropdown, delete with confirmation, Open <saved view>, and bad forms."""
+    import fiftyone.operators as foo
+
+    from fiftyone_dsco import runs
+
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
+        pytest.skip("browser test skipped: " + "; ".join(missing))
+    base, ds = app
+    _delete_dataset(PANEL_DS)
+    clone = ds.clone(PANEL_DS)
+    try:
+        view = runs.load_results(clone, RUN)["saved_view"]
+        foo.get_operator(P + "evaluate")(clone, "ground_truth", [view], epochs=1, num_seeds=1,
+                                         add_full=False, eval_key=EVAL)
+        per_class = {a["name"]: a["per_class"]
+                     for a in runs.load_results(clone, EVAL)["arms"].values()}
+        shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
+        env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
+        proc = subprocess.run(["node", os.path.join(BROWSER_DIR, "app_panel.js"), base,
+                               clone.name, RUN, view, EVAL, shots], cwd=BROWSER_DIR, env=env,
+                              capture_output=True, text=True, timeout=400)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+
+        # the runs table: both runs, with the synthesis run's size
+        assert f"{RUN}\tsynthesis\tcomplete\t10" in seen["runs_table"]
+        assert f"{EVAL}\tevaluation\tcomplete" in seen["runs_table"]
+        # the accuracy-vs-budget chart and the per-class bars, as stored
+        budget, bars = seen["plots"]
+        assert {t["name"] for t in budget["traces"]} == set(per_class)
+        for t in bars["traces"]:
+            assert t["type"] == "bar" and t["x"] == list(per_class[t["name"]])
+            assert t["y"] == [round(100 * v, 2) for v in per_class[t["name"]].values()]
+        assert {t["name"] for t in bars["traces"]} == set(per_class)
+
+        # the grid: the run's IPC synthetic images of the class beside real train ones
+        ipc = runs.run_config(clone, RUN)["ipc"]
+        classes = runs.run_config(clone, RUN)["classes"]
+
+        def synthetic(k):
+            return runs.synthetic_samples(clone, RUN).match(
+                fo.ViewField("dsco.class_index") == k).sort_by("dsco.index").values("filepath")
+
+        def real(name):
+            return set(clone.match_tags("train").match(
+                fo.ViewField("ground_truth.label") == name).values("filepath"))
+
+        shown, picked = seen["shown_class"], seen["picked_class"]
+        assert shown == classes[0] and picked in classes and picked != shown
+        assert len(seen["synthetic"]) == ipc and seen["synthetic"] == synthetic(0)
+        assert seen["real"] and set(seen["real"]) <= real(shown)
+        assert seen["synthetic_picked"] == synthetic(classes.index(picked))
+        assert seen["real_picked"] and set(seen["real_picked"]) <= real(picked)
+
+        # delete with confirmation: Cancel kept the run, "Yes, delete" removed it
+        assert seen["cancel_kept"] and EVAL not in seen["runs_table_after_delete"]
+        clone.reload()
+        assert not clone.has_run(EVAL) and clone.has_run(RUN)
+        # Open <saved view>: the App shows the run's saved view
+        assert f"view={view}" in seen["url"]
+        assert seen["entry_counts"].split()[0] == str(clone.load_saved_view(view).count())
+        # bad forms in the page: Execute stays disabled
+        assert seen["ipc0_disabled"] and seen["taken_disabled"]
+        assert "check 'Overwrite'" in seen["taken_form"]
+        for path in seen["screenshots"]:
+            assert os.path.dirname(path) == shots and _is_png(path)
+            assert 1000 < os.path.getsize(path) < 400_000, path
+    finally:
+        _delete_dataset(PANEL_DS)

@@ -1,0 +1,181 @@
+// Drives the DsCo panel of the FiftyOne App in Debian's chromium (playwright-core):
+// opens it from the "+" next to the panel tabs, reads its runs table, charts and
+// real-vs-synthetic grid, picks another class, opens a run's saved view, deletes
+// a run through its confirmation, and checks that bad forms keep Execute disabled.
+//
+//   node app_panel.js <app url> <dataset> <run key> <saved view> <eval key> <screenshot dir>
+//
+// Prints one JSON line with what the page showed; exits non-zero on failure.
+// tests/test_app.py runs it and checks the JSON against the database.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const T = 60000;
+
+function log(msg) { process.stderr.write(`[browser] ${msg}\n`); }
+
+async function shot(locator, name) {
+  const file = path.join(shots, name);
+  await locator.screenshot({ path: file, animations: 'disabled' });
+  log(`screenshot ${file}`);
+  return file;
+}
+
+// A screenshot of the page around the given locators (union of their boxes, 8 px margin).
+async function shotAround(page, locators, name) {
+  const boxes = await Promise.all(locators.map((l) => l.boundingBox()));
+  const x = Math.min(...boxes.map((b) => b.x)) - 8;
+  const y = Math.min(...boxes.map((b) => b.y)) - 8;
+  const clip = { x, y, width: Math.max(...boxes.map((b) => b.x + b.width)) + 8 - x,
+    height: Math.max(...boxes.map((b) => b.y + b.height)) + 8 - y };
+  const file = path.join(shots, name);
+  await page.screenshot({ path: file, clip, animations: 'disabled' });
+  log(`screenshot ${file}`);
+  return file;
+}
+
+// The images of one side of the grid, once every one of them has loaded from /media.
+async function images(panel, side) {
+  const imgs = panel.locator(`img[alt^="${side} "]`);
+  await imgs.first().waitFor({ timeout: T });
+  await panel.page().waitForFunction((s) => [...document.querySelectorAll(`img[alt^="${s} "]`)]
+    .every((i) => i.complete && i.naturalWidth > 0), side, { timeout: T });
+  return imgs.evaluateAll((els) => els.map((e) => new URL(e.src).searchParams.get('filepath')));
+}
+
+async function openOperator(page, label) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('`');
+  await page.getByPlaceholder(/search operations/i).waitFor({ timeout: T });
+  await page.keyboard.type('DsCo');
+  await page.getByText(label, { exact: true }).click();
+  return page.locator('[data-cy="operators-prompt-modal"]');
+}
+
+// The input under a form field's label.
+function field(form, label) {
+  return form.getByText(label, { exact: true }).first().locator('xpath=following::input[1]');
+}
+
+// Fills a form field, then waits for the resolved form to show `message`.
+async function blocked(page, form, label, value, message) {
+  await field(form, label).fill(value);
+  await form.getByText(message).first().waitFor({ timeout: T });
+  await page.waitForTimeout(1000); // the last resolve-type answer has landed
+  return form.getByRole('button', { name: 'Execute', exact: true }).isDisabled();
+}
+
+(async () => {
+  fs.mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
+  const out = { screenshots: [] };
+  let page;
+  try {
+    page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    page.setDefaultTimeout(T);
+    page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
+    await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
+      { waitUntil: 'domcontentloaded', timeout: T });
+    await page.locator('[data-cy="panel-tab-samples"]').waitFor({ timeout: T });
+    await page.getByText('Dismiss', { exact: true }).click({ timeout: 15000 }).catch(() => {});
+
+    // 1. open the panel: "+" next to the panel tabs -> DsCo (the session may have it open)
+    await page.keyboard.press('Escape');
+    if (await page.locator('[data-cy="panel-tab-dsco_panel"]').count() === 0) {
+      await page.locator('[data-cy="new-panel-btn"]').first().click();
+      await page.locator('[data-cy="new-panel-option-dsco_panel"]').click();
+    }
+    await page.locator('[data-cy="panel-tab-dsco_panel"]').click();
+    const panel = page.locator('[data-cy="panel-content-dsco_panel"]');
+    await panel.getByText('Real train images').waitFor({ timeout: T });
+
+    // 2. runs table, charts (Plotly draws legends), real vs synthetic grid
+    out.runs_table = await panel.locator('table').first().innerText();
+    await panel.locator('.js-plotly-plot').nth(1).waitFor({ timeout: T });
+    out.plots = await panel.locator('.js-plotly-plot').evaluateAll((els) => els.map((e) => ({
+      traces: e.data.map((t) => ({ name: t.name, type: t.type, x: t.x, y: t.y })) })));
+    out.synthetic = await images(panel, 'synthetic');
+    out.real = await images(panel, 'real');
+    await page.mouse.move(5, 5);
+    await panel.locator('table').first().evaluate((e) => e.scrollIntoView());
+    out.screenshots.push(await shot(page, 'panel.png'));
+    await panel.getByText('real vs synthetic images').first().evaluate((e) => e.scrollIntoView());
+    out.screenshots.push(await shot(panel, 'panel-grid.png'));
+
+    // 3. another class from the dropdown: the grid follows
+    const before = out.synthetic[0];
+    const dropdown = panel.getByRole('combobox').first();
+    out.shown_class = (await dropdown.innerText()).trim();
+    await dropdown.click();
+    const options = (await page.getByRole('option').allInnerTexts()).map((o) => o.trim());
+    out.picked_class = options.find((o) => o !== out.shown_class);
+    await page.getByRole('option', { name: out.picked_class, exact: true }).click();
+    await page.waitForFunction((f) => {
+      const img = document.querySelector('img[alt="synthetic 1"]');
+      return img && new URL(img.src).searchParams.get('filepath') !== f;
+    }, before, { timeout: T });
+    out.synthetic_picked = await images(panel, 'synthetic');
+    out.real_picked = await images(panel, 'real');
+
+    // 4. delete with confirmation: Cancel keeps the run, Yes deletes it
+    const del = panel.getByRole('button', { name: `Delete ${evalKey}`, exact: true });
+    await del.click();
+    await panel.getByText(`Delete run '${evalKey}'?`).waitFor({ timeout: T });
+    out.screenshots.push(await shotAround(page, [panel.getByText(`Delete run '${evalKey}'?`),
+      panel.getByRole('button', { name: 'Cancel', exact: true })], 'panel-delete-confirm.png'));
+    await panel.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await del.waitFor({ timeout: T });
+    out.cancel_kept = (await panel.getByText(`Delete run '${evalKey}'?`).count()) === 0;
+    await del.click();
+    await panel.getByRole('button', { name: `Yes, delete ${evalKey}`, exact: true }).click();
+    await panel.locator('table').first().filter({ hasNotText: evalKey }).waitFor({ timeout: T });
+    out.runs_table_after_delete = await panel.locator('table').first().innerText();
+
+    // 5. bad forms keep Execute disabled: IPC 0; a taken run key with other options
+    await page.setViewportSize({ width: 1600, height: 1800 }); // the whole form in view
+    const form = await openOperator(page, 'DsCo: synthesize (NOpt or plain)');
+    await form.getByText('Label field', { exact: true }).waitFor({ timeout: T });
+    const whole = form.getByText('Entire dataset', { exact: true }); // offered under a view
+    if (await whole.count()) await whole.click();
+    await form.getByText(/the set will have/).waitFor({ timeout: T });
+    out.ipc0_disabled = await blocked(page, form, 'Images per class (IPC)', '0',
+      'Images per class must be >= 1');
+    out.screenshots.push(await shot(form, 'synthesize-ipc0.png'));
+    await field(form, 'Images per class (IPC)').fill('2');
+    await form.getByText('= 2 synthetic per class').waitFor({ timeout: T });
+    out.taken_disabled = await blocked(page, form, 'Run key', runKey,
+      `Run '${runKey}' exists with`);
+    out.taken_form = await form.innerText();
+    await form.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.setViewportSize({ width: 1600, height: 1200 });
+
+    // 6. Open <saved view>: the App's view becomes the run's saved view
+    await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
+    await page.waitForURL(new RegExp(`[?&]view=${savedView}`), { timeout: T });
+    out.url = page.url();
+    await page.locator('[data-cy="panel-tab-samples"]').click();
+    const counts = page.locator('[data-cy="entry-counts"]');
+    await counts.waitFor({ timeout: T });
+    await page.waitForTimeout(2000);
+    out.entry_counts = await counts.innerText();
+  } catch (e) {
+    const file = path.join(require('os').tmpdir(), 'dsco-panel-failure.png');
+    if (page) {
+      await page.screenshot({ path: file }).then(() => log(`page at failure: ${file}`), () => {});
+    }
+    throw e;
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+})().catch((e) => {
+  process.stderr.write(`[browser] FAILED: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});

@@ -1,10 +1,15 @@
-"""Write docs/benchmarks.md from benchmarks/results/*.json (tables only; findings by hand).
+"""Write docs/benchmarks.md and docs/benchmarks-appendix.md from benchmarks/results/*.json
+(tables only; findings by hand).
 
     python benchmarks/report.py
 
-Every table says which command produced it, when, on which machine and with
-which versions (the ``.meta.json`` beside each results file). Text under the
-heading "## Findings" in the existing file is kept as it is.
+docs/benchmarks.md: one headline table per dataset (every low-volume method at IPC 1/10/50 with
+IOR and HLR, computed from the committed rows), the harness check against DC's random baselines
+(whatever rows ``recipe_check_dc.json`` holds so far), the selection-at-scale and cost tables and
+the Findings. docs/benchmarks-appendix.md: every other table (probes, earlier defaults, ResNet-18,
+high volume). Every table says which command produced it, when, on which machine and with which
+versions (the ``.meta.json`` beside each results file). Text under the heading "## Findings" in
+the existing docs/benchmarks.md is kept as it is.
 """
 
 import json
@@ -13,9 +18,16 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+APPENDIX = os.path.join(ROOT, "docs", "benchmarks-appendix.md")
 FINDINGS = "## Findings"
+# Anchors linked from docs/benchmarks.md (GitHub's heading slugs)
+GLANCE = "benchmarks-appendix.md#at-a-glance-low-volume-nopt-at-todays-defaults"
+STEP = "benchmarks-appendix.md#nopt-step-size-how-far-one-adam-step-per-sampler-step-lowers-mmd²"
+DOPING = "#doping-selection-at-scale-dense-numpy-sparse-faiss-faiss-k-means"
+PRIORS = "#priors-fit-and-sampling-throughput-recognisability-per-training-minute"
 
 
+DATASET_NAMES = {"digits": "digits", "fashion-mnist": "Fashion-MNIST"}
 ARCH_NAMES = {"convnet3": "ConvNet-3", "resnet18_small": "ResNet-18 (3×3 stem, no max-pool)"}
 
 
@@ -199,25 +211,37 @@ def _trained_on(meta):
     return f" (trained on {dev.split(',')[0]})" if dev else ""
 
 
-def at_a_glance(dataset, arch, train_lr, tags):
-    """Every low-volume method per IPC for one network and SGD rate, NOpt at today's defaults.
+def _glance_cells(dataset, arch, train_lr, tags):
+    """The low-volume rows of ``low_volume_<dataset><tag>.json`` for ``tags`` with one network
+    and SGD rate, NOpt at today's defaults: ``(cells, tables, sources)``.
 
-    Cells come from ``low_volume_<dataset><tag>.json`` for ``tags`` (the first table holding a
-    method at an IPC wins); NOpt rows of tables made with other NOpt settings are left out. Every
-    cell of an IPC row must share epochs and seeds, else the row is refused.
+    ``cells[ipc, method] = (row, tag)``: the first table holding a method at an IPC wins; NOpt rows
+    of tables made with other NOpt settings are left out (``full`` rows are not cells).
+    ``tables[tag] = (rows, meta)`` for every table that matched; ``sources`` names them.
     """
-    cells, full, sources, defaults = {}, None, [], _current_nopt()
+    cells, tables, sources, defaults = {}, {}, [], _current_nopt()
     for tag in tags:
         rows, meta = _load(f"low_volume_{dataset}{tag}.json")
         if rows is None or rows[0]["arch"] != arch or meta.get("train_lr", 0.01) != train_lr:
             continue
+        tables[tag] = rows, meta
         current = all(meta.get("nopt", {}).get(k) == v for k, v in defaults.items())
         sources.append(f"`low_volume_{dataset}{tag}.json`" + _trained_on(meta))
         for r in rows:
-            if r["method"] == "full":
-                full = full or r
-            elif current or not r["method"].startswith("nopt"):
-                cells.setdefault((r["ipc"], r["method"]), r)
+            if r["method"] != "full" and (current or not r["method"].startswith("nopt")):
+                cells.setdefault((r["ipc"], r["method"]), (r, tag))
+    return cells, tables, sources
+
+
+def at_a_glance(dataset, arch, train_lr, tags):
+    """Every low-volume method per IPC for one network and SGD rate, NOpt at today's defaults.
+
+    Cells come from :func:`_glance_cells`. Every cell of an IPC row must share epochs and seeds,
+    else the row is refused.
+    """
+    found, tables, sources = _glance_cells(dataset, arch, train_lr, tags)
+    cells = {k: r for k, (r, _) in found.items()}
+    full = next((r for rows, _ in tables.values() for r in rows if r["method"] == "full"), None)
     if not cells:
         return [f"_No table of {dataset} with {arch} at lr {train_lr} yet._"]
     out = [f"{ARCH_NAMES.get(arch, arch)}, SGD lr {train_lr}; top-1 % (mean ± std over seeds) on "
@@ -246,6 +270,227 @@ def at_a_glance(dataset, arch, train_lr, tags):
         out += ["", f"Full train split: {full['acc_mean']:.2f} ± {full['acc_std']:.2f} "
                 f"({full['epochs']} epochs, {full['seeds']} seeds)."]
     return out
+
+
+METHOD_NAMES = {"random": "random", "herding": "herding", "kcenter": "k-center",
+                "plain": "plain", "nopt": "NOpt", "nopt-df": "data-free NOpt",
+                "full": "full split"}
+
+
+def _full_arm(tables, tag):
+    """``(full row, tag it came from)`` for the sets of table ``tag``: its own full arm, else that
+    of another table with the same set epochs, seeds and IPCs (the step-matching rule then gives
+    the full split the same epochs; those runs passed ``--no-full``). ``(None, None)`` if none."""
+    def shape(t):
+        rows, meta = tables[t]
+        sets = [r for r in rows if r["method"] != "full"]
+        return (meta.get("epochs"), {r["seeds"] for r in sets}, {r["ipc"] for r in sets})
+
+    for t in [tag] + [t for t in tables if t != tag and shape(t) == shape(tag)]:
+        full = next((r for r in tables[t][0] if r["method"] == "full"), None)
+        if full:
+            return full, t
+    return None, None
+
+
+def _ranking_sentence(at):
+    """One sentence: per IPC, which set leads and where NOpt stands (``at[ipc][method] = row``)."""
+    def near(a, b):  # the gap is within one seed standard deviation of either arm
+        return abs(a["acc_mean"] - b["acc_mean"]) <= max(a["acc_std"], b["acc_std"])
+
+    clauses = []
+    for ipc, rows in at.items():
+        others = {m: r for m, r in rows.items() if not m.startswith("nopt")}
+        if "nopt" not in rows or not others:
+            continue
+        nopt = rows["nopt"]
+        best = max(others, key=lambda m: others[m]["acc_mean"])
+        ties = [METHOD_NAMES[m] for m in others
+                if others[m]["acc_mean"] == others[best]["acc_mean"]]
+        std = " (within one seed std)" if near(nopt, others[best]) else ""
+        if nopt["acc_mean"] >= others[best]["acc_mean"]:
+            clauses.append(f"at IPC {ipc} NOpt leads, "
+                           f"{nopt['acc_mean'] - others[best]['acc_mean']:.2f} points above "
+                           f"{' = '.join(ties)}{std}")
+        else:
+            ahead = [METHOD_NAMES[m] for m in others
+                     if others[m]["acc_mean"] > nopt["acc_mean"] and METHOD_NAMES[m] not in ties]
+            clauses.append(f"at IPC {ipc} {' = '.join(ties)} "
+                           f"lead{'s' if len(ties) == 1 else ''} NOpt by "
+                           f"{others[best]['acc_mean'] - nopt['acc_mean']:.2f} points{std}"
+                           + (f" ({', '.join(ahead)} also ahead of it)" if ahead else ""))
+    beats = [METHOD_NAMES[m] for m in ("random", "plain")
+             if all(m in rows and "nopt" in rows and rows["nopt"]["acc_mean"] > rows[m]["acc_mean"]
+                    for rows in at.values())]
+    out = "What it shows: " + "; ".join(clauses) + "."
+    if beats:
+        out += f" NOpt is above {' and '.join(beats)} at every IPC."
+    return out
+
+
+def headline(dataset, tags, ipcs=(1, 10, 50), full_note="", full_bound=False):
+    """The headline table of one dataset: every low-volume method at ``ipcs`` (ConvNet-3, SGD lr
+    0.01, NOpt at today's defaults, cells as in :func:`at_a_glance`), each set's IOR (set − the
+    random arm of its own table) and HLR (the full arm − set; see :func:`_full_arm`).
+
+    ``full_note``: sentences on this dataset's full arms; ``full_bound``: they are under-trained,
+    so their HLRs are printed in parentheses, as lower bounds.
+    """
+    found, tables, _ = _glance_cells(dataset, "convnet3", 0.01, tags)
+    ipcs = [i for i in ipcs if any(k[0] == i for k in found)]
+    if not ipcs:
+        return [f"_No ConvNet-3 table of {dataset} yet._"]
+    at, epochs, fulls, uses = {}, {}, {}, {}
+    for ipc in ipcs:
+        at[ipc] = {m: found[ipc, m][0] for m in GLANCE_METHODS if (ipc, m) in found}
+        recipes = {(r["epochs"], r["seeds"]) for r in at[ipc].values()}
+        if len(recipes) != 1:
+            raise ValueError(f"{dataset} IPC {ipc} mixes recipes {sorted(recipes)}")
+        epochs[ipc], seeds = recipes.pop()
+        for m in at[ipc]:
+            uses.setdefault(found[ipc, m][1], []).append((m, ipc))
+
+    def score(ipc, m):
+        """(IOR, HLR) cells of method ``m`` at ``ipc``; notes in ``fulls`` the full arm used."""
+        row, tag = found[ipc, m]
+        rnd = next((r for r in tables[tag][0] if r["method"] == "random" and r["ipc"] == ipc),
+                   None)
+        full, ftag = _full_arm(tables, tag)
+        ior = f"{row['acc_mean'] - rnd['acc_mean']:+.2f}" if rnd and m != "random" else ""
+        hlr = ""
+        if full and m != "random":  # DD-Ranking scores the sets, not the reference arms
+            hlr = f"{full['acc_mean'] - row['acc_mean']:+.2f}"
+            hlr = f"({hlr})" if full_bound else hlr
+            hlr += "" if ftag == tag else "*"
+        if full:
+            fulls[ipc] = fulls.get(ipc) or (full, ftag)
+        return ior, hlr
+
+    head = " | ".join(f"IPC {i}, {epochs[i]} ep: top-1 % | IOR | HLR" for i in ipcs)
+    out = ["| method | " + head + " |", "|---|" + "---:|---:|---:|" * len(ipcs)]
+    body = []
+    for m in GLANCE_METHODS:
+        cells = []
+        for ipc in ipcs:
+            if m not in at[ipc]:
+                cells += ["–", "", ""]
+                continue
+            r = at[ipc][m]
+            best = r["acc_mean"] == max(x["acc_mean"] for x in at[ipc].values())
+            cells += [("**{:.2f} ± {:.2f}**" if best else "{:.2f} ± {:.2f}")
+                      .format(r["acc_mean"], r["acc_std"]), *score(ipc, m)]
+        body.append(f"| {METHOD_NAMES[m]} | " + " | ".join(cells) + " |")
+    cells = []
+    for ipc in ipcs:
+        full = fulls.get(ipc, (None,))[0]
+        cells += ([f"{full['acc_mean']:.2f} ± {full['acc_std']:.2f} ({full['epochs']} ep)", "", ""]
+                  if full else ["not trained", "", ""])
+    body.append("| full split | " + " | ".join(cells) + " |")
+    out += body
+
+    def src(tag):
+        rows, meta = tables[tag]
+        which = sorted(uses.get(tag, []), key=lambda x: (x[1], GLANCE_METHODS.index(x[0])))
+        by_ipc = {}
+        for m, i in which:
+            by_ipc.setdefault(i, []).append(METHOD_NAMES[m])
+        part = "; ".join(f"IPC {i}: {', '.join(ms)}" for i, ms in by_ipc.items())
+        if any(t == tag for _, t in fulls.values()):
+            part += ("; " if part else "") + "the full split"
+        return (f"`low_volume_{dataset}{tag}.json` ({part}) — `{meta.get('command', '?')}`, "
+                f"{meta.get('date', 'date not recorded')}, {meta.get('machine', '?')}")
+
+    used = [t for t in tables if t in uses or any(t == ft for _, ft in fulls.values())]
+    most = max(epochs.values())
+    short = [str(i) for i in ipcs if epochs[i] < most]
+    starred = any("*" in c for line in body for c in line.split("|"))
+    notes = ["", _ranking_sentence(at), "",
+             f"- **Recipe** `dsco` (docs/evaluation.md: ConvNet-3, SGD lr 0.01, momentum 0.9, "
+             "batch 256, cosine schedule, random ±2 px shifts; these runs predate the recipe "
+             "names, and `dsco` is what today's code calls the recipe they used), the epochs in "
+             "each column's header" + (f" (IPC {', '.join(short)}: fewer than {most}, to fit a "
+                                       "session)" if short else "")
+             + f"; {seeds} seeds, top-1 % (mean ± std) on the held-out test split; best set per "
+             "IPC in bold; NOpt at today's defaults (lr 0.03, the sampler step reusing NOpt's "
+             "prediction).",
+             "- **IOR** = set − random, the random arm trained in the same run as the set (the "
+             "random arms of runs with the same seeds and epochs give identical numbers here). "
+             "**HLR** = full split − set. Both are given for the sets, not for the random and "
+             "full arms.",
+             "- **The full split** is trained in the set's run for `evaluate()`'s step-matched "
+             "epochs (as many SGD steps as the largest set of the run, at least 5 epochs) unless "
+             "the command sets `--full-epochs`: not to convergence."
+             + (" \\* the set's run skipped the full split (`--no-full`): HLR against the full "
+                "split of the run with the same IPCs, epochs and seeds." if starred else "")
+             + (f" {full_note}" if full_note else ""),
+             "- **Sources** (every table, with its command, is in the "
+             "[appendix](benchmarks-appendix.md)):", ""]
+    notes += [f"  - {src(t)}." for t in used]
+    return out + notes
+
+
+def harness_check(recipe="dc"):
+    """Our random real subsets of Fashion-MNIST under ``recipe`` beside DC's published random
+    baselines (``recipe_check_<recipe>.json``; the run appends a row per IPC as it goes, so this
+    shows whatever rows exist and marks the IPCs still missing)."""
+    from recipe_check import PUBLISHED  # DC's Table 1, beside this file
+
+    data, meta = _load(f"recipe_check_{recipe}.json")
+    cmd = f"python benchmarks/recipe_check.py --recipe {recipe} --ipcs 1 10 50 --seeds 5"
+    if data is None or not data["rows"]:
+        return [f"_Not run yet: `{cmd}`._"]
+    rows = {r["ipc"]: r for r in data["rows"]}
+    out = [_provenance(meta, cmd) if meta else
+           f"Command: `{cmd}` (the command `benchmarks/run_all.sh` gives; the run writes its "
+           "`.meta.json` — date, machine, versions — when it ends, and had not when this page "
+           "was made).", ""]
+    rec = next(iter(rows.values()))["recipe"]
+    arch = ARCH_NAMES.get(data["arch"], data["arch"])
+    out += [f"Recipe `{rec['name']}` (docs/evaluation.md): {arch}, "
+            f"{rec['epochs']} epochs, SGD lr {rec['lr']}, momentum {rec['momentum']}, weight decay "
+            f"{rec['weight_decay']}, batch {rec['batch_size']}, "
+            + ("lr × 0.1 once at half" if rec["schedule"] == "step" else
+               f"{rec['schedule']} schedule")
+            + f", augmentation: {rec['augment']}, "
+            f"{'standardised' if rec.get('normalize') else 'unstandardised'} inputs. Each seed "
+            f"trains on a fresh class-balanced random subset of the real "
+            f"{DATASET_NAMES.get(data['dataset'], data['dataset'])} train "
+            "split (the `random` arm of `evaluate()`) and is tested on the 10,000 held-out test "
+            "images. Ours: mean ± std (ddof 1) over seeds. DC: Zhao, Mopuri & Bilen (ICLR 2021), "
+            "Table 1, random real subsets. 'Within': our mean lies within DC's mean ± DC's std.",
+            "", "| IPC | ours: top-1 % | seeds | DC published | ours − DC | within DC's std? |",
+            "|---:|---:|---:|---:|---:|---|"]
+    for ipc in sorted(set(PUBLISHED) | set(rows)):
+        r, pub = rows.get(ipc), PUBLISHED.get(ipc)
+        dc = f"{pub[0]} ± {pub[1]}" if pub else "–"
+        if r is None:
+            out.append(f"| {ipc} | not measured yet | | {dc} | | |")
+            continue
+        diff = f"{r['mean'] - pub[0]:+.2f}" if pub else ""
+        within = ("yes" if r["within_published_std"] else "no") if pub else ""
+        out.append(f"| {ipc} | {r['mean']:.2f} ± {r['std']:.2f} | {len(r['accs'])} | {dc} | "
+                   f"{diff} | {within} |")
+    def ipcs(xs):
+        return " and ".join(", ".join(map(str, xs)).rsplit(", ", 1))
+
+    done = [i for i in sorted(rows) if PUBLISHED.get(i)]
+    ok = [i for i in done if rows[i]["within_published_std"]]
+    missing = [i for i in sorted(PUBLISHED) if i not in rows]
+    say = (f"What it shows: under `{rec['name']}` our harness reproduces DC's random baseline "
+           f"within DC's standard deviation at IPC {ipcs(ok)}" if ok else
+           "What it shows: our harness does not reproduce DC's random baselines within DC's "
+           "standard deviation")
+    bad = [i for i in done if i not in ok]
+    if ok and bad:
+        say += f", not at IPC {ipcs(bad)}"
+    wide = [i for i in done if rows[i]["std"] > rows[i]["published"]["std"]]
+    if wide:
+        say += (f"; our seeds spread wider than DC's at IPC {ipcs(wide)} ("
+                + ", ".join(f"{rows[i]['std']:.2f} vs {rows[i]['published']['std']}"
+                            for i in wide) + ")")
+    say += (f"; IPC {ipcs(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            "measured yet." if missing else ".")
+    return out + ["", say]
 
 
 def training_rate_by_size(dataset, pairs):
@@ -440,148 +685,243 @@ def eval_throughput():
     return out
 
 
+def _fmnist_full_note():
+    """Why the Fashion-MNIST headline's HLRs are lower bounds, with the numbers from the JSON."""
+    rows, meta = _load("low_volume_fashion-mnist.json")
+    full = next((r for r in rows or [] if r["method"] == "full"), None)
+    if full is None:
+        return None
+    hv, hv_meta = _load("high_volume_fashion-mnist_gpu10.json")
+    hv_full = next((r for r in hv or [] if r["method"] == "full"), None)
+    longer = (f"; trained {hv_full['epochs']} epochs, the same network and schedule reach "
+              f"{hv_full['acc_mean']:.2f} ± {hv_full['acc_std']:.2f} on the full split "
+              f"(`high_volume_fashion-mnist_gpu10.json`, `{hv_meta.get('command', '?')}`)"
+              if hv_full else "")
+    return (f"The Fashion-MNIST full split trained {full['epochs']} epochs "
+            f"(`--full-epochs {meta.get('full_epochs', full['epochs'])}` in its command; "
+            f"{full['acc_mean']:.2f} ± {full['acc_std']:.2f}), under-trained{longer}: its HLRs, "
+            "in parentheses, are lower bounds on the gap to a trained full split, not the gap. "
+            "The IPC 50 runs trained no full split (`--no-full`), so IPC 50 has no HLR.")
+
+
+def _digits_full_note():
+    """What the digits full arms are: step-matched epochs, and the IPC 50 one below the other."""
+    (a, _), (b, _) = _load("low_volume_digits.json"), _load("low_volume_digits_ipc50.json")
+    fa = next((r for r in a or [] if r["method"] == "full"), None)
+    fb = next((r for r in b or [] if r["method"] == "full"), None)
+    if not (fa and fb):
+        return None
+    return (f"The digits full split trained {fa['epochs']} epochs beside the IPC 1 and 10 sets "
+            f"({fa['acc_mean']:.2f} ± {fa['acc_std']:.2f}) and {fb['epochs']} beside the IPC 50 "
+            f"sets ({fb['acc_mean']:.2f} ± {fb['acc_std']:.2f}, "
+            f"{fa['acc_mean'] - fb['acc_mean']:.2f} below the {fa['epochs']}-epoch arm): the IPC 50 "
+            "HLRs are probably understated by about that much, which is why k-center's is "
+            "negative.")
+
+
+def _appendix_sections():
+    """The appendix: every probe and superseded table, each with its command."""
+    return ["## At a glance: low volume, NOpt at today's defaults", "",
+            "The rows of the low-volume tables below, regrouped per dataset, network and SGD "
+            "rate (nothing here was trained for this section). NOpt and data-free NOpt come "
+            "from the runs at today's defaults (lr 0.03, sampler step reusing NOpt's "
+            "prediction); the other methods do not depend on NOpt's settings.", "",
+            "### Digits, ConvNet-3", "",
+            *at_a_glance("digits", "convnet3", 0.01, ["_lr003", "", "_ipc50"]), "",
+            "### Digits, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
+            *at_a_glance("digits", "resnet18_small", 0.01,
+                         ["_lr003_resnet18_small", "_ipc50_resnet18_small"]), "",
+            "### Digits, ResNet-18 at lr 0.1", "",
+            *at_a_glance("digits", "resnet18_small", 0.1,
+                         ["_lr003_resnet18_small_trainlr01",
+                          "_lr003_resnet18_small_trainlr01_ipc10",
+                          "_ipc50_resnet18_small_trainlr01"]), "",
+            "### Fashion-MNIST, ConvNet-3", "",
+            *at_a_glance("fashion-mnist", "convnet3", 0.01,
+                         ["_lr003", "", "_ipc50", "_ipc50_kcenter_df"]), "",
+            "### Fashion-MNIST, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
+            *at_a_glance("fashion-mnist", "resnet18_small", 0.01,
+                         ["_lr003_resnet18_small", "_lr003_resnet18_small_ipc10",
+                          "_ipc50_resnet18_small"]), "",
+            "### Fashion-MNIST, ResNet-18 at lr 0.1", "",
+            *at_a_glance("fashion-mnist", "resnet18_small", 0.1,
+                         ["_lr003_resnet18_small_trainlr01",
+                          "_lr003_resnet18_small_trainlr01_ipc10",
+                          "_ipc50_resnet18_small_trainlr01"]), "",
+            "## Low volume: digits", "", *low_volume("digits"), "",
+            "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
+            "### NOpt with a randomly initialised ConvNet as feature extractor", "",
+            *low_volume("digits", "_extractor_random"), "",
+            "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
+            "", *low_volume("digits", "_lr003"), "",
+            "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
+            *low_volume("digits", "_reuse"), "",
+            "### ResNet-18 as the evaluation network (current NOpt defaults)", "",
+            *low_volume("digits", "_lr003_resnet18_small"), "",
+            "### ResNet-18 recipe probe: the learning rate at equal steps (full split)", "",
+            *resnet_recipe("digits"), "",
+            "### ResNet-18 at lr 0.1, IPC 1 (the same sets; no full arm)", "",
+            *low_volume("digits", "_lr003_resnet18_small_trainlr01"), "",
+            "### ResNet-18 at lr 0.1, IPC 10 (the same sets; no full arm)", "",
+            *low_volume("digits", "_lr003_resnet18_small_trainlr01_ipc10"), "",
+            "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe)", "",
+            *low_volume("digits", "_ipc50_resnet18_small"), "",
+            "### ResNet-18 at lr 0.1, IPC 50 (the same sets)", "",
+            *low_volume("digits", "_ipc50_resnet18_small_trainlr01"), "",
+            "### ResNet-18's training rate by set size (from the tables above)", "",
+            *training_rate_by_size("digits", [
+                ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01",
+                                           "_lr003_resnet18_small_trainlr01_ipc10"]),
+                ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
+            "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
+            "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
+            "### IPC 50: k-center and data-free NOpt (the same seeds and recipe; random "
+            "trained again beside them)", "", *low_volume("fashion-mnist", "_ipc50_kcenter_df"), "",
+            "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
+            "", *low_volume("fashion-mnist", "_lr003"), "",
+            "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
+            *low_volume("fashion-mnist", "_reuse"), "",
+            "### NOpt with a randomly initialised ConvNet as feature extractor", "",
+            *low_volume("fashion-mnist", "_extractor_random"), "",
+            "### ResNet-18 as the evaluation network, IPC 1 (current NOpt defaults)", "",
+            *low_volume("fashion-mnist", "_lr003_resnet18_small"), "",
+            "### The same IPC 1 sets trained on a GPU: does the device change the numbers?", "",
+            *device_check("fashion-mnist", "_lr003_resnet18_small", "_lr003_resnet18_small_gpu"),
+            "",
+            "### ResNet-18, IPC 10 (the same sets as the lr 0.03 NOpt table; trained on a GPU)",
+            "", *low_volume("fashion-mnist", "_lr003_resnet18_small_ipc10"), "",
+            "### ResNet-18 at lr 0.1, IPC 10 (the same sets; trained on a GPU)", "",
+            *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01_ipc10"), "",
+            "### ResNet-18 at lr 0.1, IPC 1 (the same sets as the IPC 1 table; trained on a GPU)",
+            "", *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01"), "",
+            "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe; trained on a GPU)", "",
+            *low_volume("fashion-mnist", "_ipc50_resnet18_small"), "",
+            "### ResNet-18 at lr 0.1, IPC 50 (the same sets; trained on a GPU)", "",
+            *low_volume("fashion-mnist", "_ipc50_resnet18_small_trainlr01"), "",
+            "### ResNet-18's training rate by set size (from the tables above)", "",
+            *training_rate_by_size("fashion-mnist", [
+                ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01"]),
+                ("_lr003_resnet18_small_ipc10", ["_lr003_resnet18_small_trainlr01_ipc10"]),
+                ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
+            "## High volume: digits", "", *high_volume("digits"), "",
+            "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
+            "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",
+            "### 50 % with as many SGD steps as the full split (a separate run)", "",
+            *high_volume("fashion-mnist", "_steps"), "",
+            "### The coresets at 10 % (a separate run)", "",
+            *high_volume("fashion-mnist", "_coresets"), "",
+            "### Herding at 20 % and 30 % (a separate run; dsco and random: main table)", "",
+            *high_volume("fashion-mnist", "_herding"), "",
+            "### 50 % at 2 epochs: herding, dsco, random (a separate run)", "",
+            *high_volume("fashion-mnist", "_50"), "",
+            "### K-center at 20 and 30 % (a separate run)", "",
+            *high_volume("fashion-mnist", "_kcenter"), "",
+            "### NOpt's share: N NOpt images per class, the rest doped (a separate run)", "",
+            *high_volume("fashion-mnist", "_split"), "",
+            "### Every 2-epoch arm in one table (from the six runs above)", "",
+            *high_volume_combined("fashion-mnist", ["", "_coresets", "_herding", "_50",
+                                                    "_kcenter", "_split"]), "",
+            "### 10 epochs per set, the full split too (trained on a GPU)", "",
+            *high_volume("fashion-mnist", "_gpu10"), "",
+            "## NOpt step size: how far one Adam step per sampler step lowers MMD²", "",
+            *nopt_step_size("digits"), ""]
+
+
 def main():
     findings = ""
     if os.path.isfile(DOC):
         text = open(DOC).read()
         if FINDINGS in text:
             findings = text[text.index(FINDINGS):]
-    parts = ["# Benchmarks", "",
-             "Every table below is written by `python benchmarks/report.py` from the JSON in "
-             "`benchmarks/results/`, which the named command produced; `bash benchmarks/run_all.sh` "
-             "runs them all. Accuracy: a classifier trained from scratch on the set only, tested on "
-             "the held-out test split that no pipeline step read (see docs/method.md).", "",
-             "## At a glance: low volume, NOpt at today's defaults", "",
-             "The rows of the low-volume tables below, regrouped per dataset, network and SGD "
-             "rate (nothing here was trained for this section). NOpt and data-free NOpt come "
-             "from the runs at today's defaults (lr 0.03, sampler step reusing NOpt's "
-             "prediction); the other methods do not depend on NOpt's settings.", "",
-             "### Digits, ConvNet-3", "",
-             *at_a_glance("digits", "convnet3", 0.01, ["_lr003", "", "_ipc50"]), "",
-             "### Digits, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
-             *at_a_glance("digits", "resnet18_small", 0.01,
-                          ["_lr003_resnet18_small", "_ipc50_resnet18_small"]), "",
-             "### Digits, ResNet-18 at lr 0.1", "",
-             *at_a_glance("digits", "resnet18_small", 0.1,
-                          ["_lr003_resnet18_small_trainlr01",
-                           "_lr003_resnet18_small_trainlr01_ipc10",
-                           "_ipc50_resnet18_small_trainlr01"]), "",
-             "### Fashion-MNIST, ConvNet-3", "",
-             *at_a_glance("fashion-mnist", "convnet3", 0.01,
-                          ["_lr003", "", "_ipc50", "_ipc50_kcenter_df"]), "",
-             "### Fashion-MNIST, ResNet-18 at ConvNet-3's rate (lr 0.01)", "",
-             *at_a_glance("fashion-mnist", "resnet18_small", 0.01,
-                          ["_lr003_resnet18_small", "_lr003_resnet18_small_ipc10",
-                           "_ipc50_resnet18_small"]), "",
-             "### Fashion-MNIST, ResNet-18 at lr 0.1", "",
-             *at_a_glance("fashion-mnist", "resnet18_small", 0.1,
-                          ["_lr003_resnet18_small_trainlr01",
-                           "_lr003_resnet18_small_trainlr01_ipc10",
-                           "_ipc50_resnet18_small_trainlr01"]), "",
-             "## Low volume: digits", "", *low_volume("digits"), "",
-             "### IPC 50 (a separate run)", "", *low_volume("digits", "_ipc50"), "",
-             "### NOpt with a randomly initialised ConvNet as feature extractor", "",
-             *low_volume("digits", "_extractor_random"), "",
-             "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
-             "", *low_volume("digits", "_lr003"), "",
-             "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
-             *low_volume("digits", "_reuse"), "",
-             "### ResNet-18 as the evaluation network (current NOpt defaults)", "",
-             *low_volume("digits", "_lr003_resnet18_small"), "",
-             "### ResNet-18 recipe probe: the learning rate at equal steps (full split)", "",
-             *resnet_recipe("digits"), "",
-             "### ResNet-18 at lr 0.1, IPC 1 (the same sets; no full arm)", "",
-             *low_volume("digits", "_lr003_resnet18_small_trainlr01"), "",
-             "### ResNet-18 at lr 0.1, IPC 10 (the same sets; no full arm)", "",
-             *low_volume("digits", "_lr003_resnet18_small_trainlr01_ipc10"), "",
-             "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe)", "",
-             *low_volume("digits", "_ipc50_resnet18_small"), "",
-             "### ResNet-18 at lr 0.1, IPC 50 (the same sets)", "",
-             *low_volume("digits", "_ipc50_resnet18_small_trainlr01"), "",
-             "### ResNet-18's training rate by set size (from the tables above)", "",
-             *training_rate_by_size("digits", [
-                 ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01",
-                                            "_lr003_resnet18_small_trainlr01_ipc10"]),
-                 ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
-             "## Low volume: Fashion-MNIST", "", *low_volume("fashion-mnist"), "",
-             "### IPC 50 (a separate run)", "", *low_volume("fashion-mnist", "_ipc50"), "",
-             "### IPC 50: k-center and data-free NOpt (the same seeds and recipe; random "
-             "trained again beside them)", "", *low_volume("fashion-mnist", "_ipc50_kcenter_df"), "",
-             "### NOpt at the current defaults (lr 0.03, sampler step reuses NOpt's prediction)",
-             "", *low_volume("fashion-mnist", "_lr003"), "",
-             "### NOpt reusing its last noise prediction, at the old lr 0.1", "",
-             *low_volume("fashion-mnist", "_reuse"), "",
-             "### NOpt with a randomly initialised ConvNet as feature extractor", "",
-             *low_volume("fashion-mnist", "_extractor_random"), "",
-             "### ResNet-18 as the evaluation network, IPC 1 (current NOpt defaults)", "",
-             *low_volume("fashion-mnist", "_lr003_resnet18_small"), "",
-             "### The same IPC 1 sets trained on a GPU: does the device change the numbers?", "",
-             *device_check("fashion-mnist", "_lr003_resnet18_small", "_lr003_resnet18_small_gpu"),
-             "",
-             "### ResNet-18, IPC 10 (the same sets as the lr 0.03 NOpt table; trained on a GPU)",
-             "", *low_volume("fashion-mnist", "_lr003_resnet18_small_ipc10"), "",
-             "### ResNet-18 at lr 0.1, IPC 10 (the same sets; trained on a GPU)", "",
-             *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01_ipc10"), "",
-             "### ResNet-18 at lr 0.1, IPC 1 (the same sets as the IPC 1 table; trained on a GPU)",
-             "", *low_volume("fashion-mnist", "_lr003_resnet18_small_trainlr01"), "",
-             "### ResNet-18 at IPC 50 (the IPC 50 sets; ConvNet-3's recipe; trained on a GPU)", "",
-             *low_volume("fashion-mnist", "_ipc50_resnet18_small"), "",
-             "### ResNet-18 at lr 0.1, IPC 50 (the same sets; trained on a GPU)", "",
-             *low_volume("fashion-mnist", "_ipc50_resnet18_small_trainlr01"), "",
-             "### ResNet-18's training rate by set size (from the tables above)", "",
-             *training_rate_by_size("fashion-mnist", [
-                 ("_lr003_resnet18_small", ["_lr003_resnet18_small_trainlr01"]),
-                 ("_lr003_resnet18_small_ipc10", ["_lr003_resnet18_small_trainlr01_ipc10"]),
-                 ("_ipc50_resnet18_small", ["_ipc50_resnet18_small_trainlr01"])]), "",
-             "## High volume: digits", "", *high_volume("digits"), "",
-             "### The budget split rule (a separate run)", "", *high_volume("digits", "_split"), "",
-             "## High volume: Fashion-MNIST", "", *high_volume("fashion-mnist"), "",
-             "### 50 % with as many SGD steps as the full split (a separate run)", "",
-             *high_volume("fashion-mnist", "_steps"), "",
-             "### The coresets at 10 % (a separate run)", "",
-             *high_volume("fashion-mnist", "_coresets"), "",
-             "### Herding at 20 % and 30 % (a separate run; dsco and random: main table)", "",
-             *high_volume("fashion-mnist", "_herding"), "",
-             "### 50 % at 2 epochs: herding, dsco, random (a separate run)", "",
-             *high_volume("fashion-mnist", "_50"), "",
-             "### K-center at 20 and 30 % (a separate run)", "",
-             *high_volume("fashion-mnist", "_kcenter"), "",
-             "### NOpt's share: N NOpt images per class, the rest doped (a separate run)", "",
-             *high_volume("fashion-mnist", "_split"), "",
-             "### Every 2-epoch arm in one table (from the six runs above)", "",
-             *high_volume_combined("fashion-mnist", ["", "_coresets", "_herding", "_50",
-                                                     "_kcenter", "_split"]), "",
-             "### 10 epochs per set, the full split too (trained on a GPU)", "",
-             *high_volume("fashion-mnist", "_gpu10"), "",
-             "## Priors: fit and sampling throughput, recognisability per training minute", "",
-             "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
-             "### Digits (16×16)", "", *prior_quality("digits"), "",
-             "## Synthesis cost: NOpt vs plain sampling", "", "### Digits (16 px)", "",
-             *nopt_cost("digits"), "", "### Fashion-MNIST (28 px)", "",
-             *nopt_cost("fashion-mnist"), "",
-             "## NOpt step size: how far one Adam step per sampler step lowers MMD²", "",
-             *nopt_step_size("digits"), "",
-             "## Doping selection at scale (dense NumPy, sparse FAISS, FAISS k-means)", "",
-             "mmd-greedy's backends side by side in one run per table (docs/doping.md): "
-             "`numpy` dense kernel (exact), `faiss` sparse kNN kernel, `kmeans` FAISS k-means "
-             "summary of the target. Features: Gaussian mixtures, 256-d float32 "
-             "(`--warp`: ReLU of an anisotropic projection).", "",
-             "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",
-             "### Large classes (50,000 vectors per class)", "",
-             *selection_scale("selection_scale_large_classes"), "",
-             "### Large classes, anisotropic features (`--warp`)", "",
-             *selection_scale("selection_scale_large_classes_warp"), "",
-             "### Anisotropic features, 5 classes × 20,000 (dense on every class)", "",
-             *selection_scale("selection_scale_warp_20k"), "",
-             "### One class of 500,000 vectors", "",
-             *selection_scale("selection_scale_500k"), "",
-             "### Crossover: where `auto` switches from dense to kmeans", "",
-             *selection_crossover(), "",
-             "## Evaluation throughput", "", *eval_throughput(), "",
-             findings or FINDINGS + "\n\n_To be written from the tables above._\n"]
-    with open(DOC, "w") as f:
-        f.write("\n".join(parts).rstrip() + "\n")
-    print(f"wrote {DOC}")
+    appendix = ["# Benchmarks appendix: probes and superseded tables", "",
+                "Written by `python benchmarks/report.py` with [benchmarks.md](benchmarks.md), "
+                "from the JSON in `benchmarks/results/`; every table names the command that made "
+                "it, when, on which machine and with which versions. The headline tables, the "
+                "harness check, the selection-at-scale and cost tables and the Findings are in "
+                "[benchmarks.md](benchmarks.md); this page holds the rest: every low-volume run "
+                "(ResNet-18, NOpt's earlier defaults, the feature-extractor and device checks), "
+                "the high-volume tables and the NOpt step-size probe.", "",
+                *_appendix_sections()]
+    doc = ["# Benchmarks", "",
+           "Every table here is written by `python benchmarks/report.py` from the JSON in "
+           "`benchmarks/results/`, which the named command produced; `bash benchmarks/run_all.sh` "
+           "runs them all. Accuracy: a classifier trained from scratch on the set only, tested on "
+           "the held-out test split that no pipeline step read (see docs/method.md); what each "
+           "number and score means is in docs/evaluation.md. Probes, earlier runs, ResNet-18 and "
+           "the high-volume tables are in the [appendix](benchmarks-appendix.md), each with its "
+           "command.", "",
+           "- [Headline: low volume, recipe `dsco`](#headline-low-volume-recipe-dsco): "
+           "[digits](#digits), [Fashion-MNIST](#fashion-mnist)",
+           "- [Harness check: DC's random baselines](#harness-check-dcs-random-baselines)",
+           f"- [Doping selection at scale]({DOPING})",
+           f"- Costs: [priors]({PRIORS}), "
+           "[synthesis](#synthesis-cost-nopt-vs-plain-sampling), "
+           "[evaluation throughput](#evaluation-throughput)",
+           "- [Findings](#findings)",
+           "- [Appendix](benchmarks-appendix.md): "
+           f"[at a glance, every network and rate]({GLANCE}), "
+           "[low volume: digits](benchmarks-appendix.md#low-volume-digits), "
+           "[low volume: Fashion-MNIST](benchmarks-appendix.md#low-volume-fashion-mnist), "
+           "[high volume: digits](benchmarks-appendix.md#high-volume-digits), "
+           "[high volume: Fashion-MNIST](benchmarks-appendix.md#high-volume-fashion-mnist), "
+           f"[NOpt step size]({STEP})",
+           "",
+           "## Headline: low volume, recipe `dsco`", "",
+           "Every low-volume method at 1, 10 and 50 images per class (IPC), ConvNet-3 — the "
+           "network the recipe suits — with NOpt at today's defaults. IOR (set − random) is what "
+           "a set adds over a random real subset of its size; HLR (full split − set) what it "
+           "still loses against the whole train split (DD-Ranking's scores, in points).", "",
+           "### Digits", "",
+           *headline("digits", ["_lr003", "", "_ipc50"], full_note=_digits_full_note()), "",
+           "### Fashion-MNIST", "",
+           *headline("fashion-mnist", ["_lr003", "", "_ipc50", "_ipc50_kcenter_df"],
+                     full_note=_fmnist_full_note(), full_bound=True), "",
+           "## Harness check: DC's random baselines", "",
+           "Does our evaluation harness reproduce the literature? The `dc` recipe on random "
+           "real subsets of Fashion-MNIST, against DC's published random baselines.", "",
+           *harness_check("dc"), "",
+           "## Doping selection at scale (dense NumPy, sparse FAISS, FAISS k-means)", "",
+           "mmd-greedy's backends side by side in one run per table (docs/doping.md): "
+           "`numpy` dense kernel (exact), `faiss` sparse kNN kernel, `kmeans` FAISS k-means "
+           "summary of the target. Features: Gaussian mixtures, 256-d float32 "
+           "(`--warp`: ReLU of an anisotropic projection).", "",
+           "### ImageNet-like shape: 1,000 classes", "", *selection_scale(), "",
+           "### Large classes (50,000 vectors per class)", "",
+           *selection_scale("selection_scale_large_classes"), "",
+           "### Large classes, anisotropic features (`--warp`)", "",
+           *selection_scale("selection_scale_large_classes_warp"), "",
+           "### Anisotropic features, 5 classes × 20,000 (dense on every class)", "",
+           *selection_scale("selection_scale_warp_20k"), "",
+           "### One class of 500,000 vectors", "",
+           *selection_scale("selection_scale_500k"), "",
+           "### Crossover: where `auto` switches from dense to kmeans", "",
+           *selection_crossover(), "",
+           "## Priors: fit and sampling throughput, recognisability per training minute", "",
+           "### Fashion-MNIST (28×28)", "", *prior_quality("fashion-mnist"), "",
+           "### Digits (16×16)", "", *prior_quality("digits"), "",
+           "## Synthesis cost: NOpt vs plain sampling", "", "### Digits (16 px)", "",
+           *nopt_cost("digits"), "", "### Fashion-MNIST (28 px)", "",
+           *nopt_cost("fashion-mnist"), "",
+           "## Evaluation throughput", "", *eval_throughput(), "",
+           "## More tables: the appendix", "",
+           "[benchmarks-appendix.md](benchmarks-appendix.md) holds every other table, each with "
+           "its command: the per-network, per-rate "
+           f"[at-a-glance tables]({GLANCE}) "
+           "(ResNet-18 at lr 0.01 and 0.1 too), every "
+           "[digits](benchmarks-appendix.md#low-volume-digits) and "
+           "[Fashion-MNIST](benchmarks-appendix.md#low-volume-fashion-mnist) low-volume run "
+           "(NOpt's first defaults, the random-feature extractor, the ResNet-18 recipe probe, "
+           "the GPU device check, the training rate by set size), the high-volume tables "
+           "([digits](benchmarks-appendix.md#high-volume-digits), "
+           "[Fashion-MNIST](benchmarks-appendix.md#high-volume-fashion-mnist), 2 and 10 epochs) "
+           "and the [NOpt step-size probe]"
+           f"({STEP}).",
+           "",
+           findings or FINDINGS + "\n\n_To be written from the tables above._\n"]
+    for path, parts in [(APPENDIX, appendix), (DOC, doc)]:
+        with open(path, "w") as f:
+            f.write("\n".join(parts).rstrip() + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -205,17 +205,22 @@ def _browser_missing():
     return missing
 
 
+def _require_browser():
+    """Skip when chromium, node or playwright-core is missing; under CI=true, fail instead."""
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
+        pytest.skip("browser test skipped: " + "; ".join(missing))
+
+
 def _is_png(path):
     with open(path, "rb") as f:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_browser_runs_dsco_operators_in_the_app(app, tmp_path):
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
-        pytest.skip("browser test skipped: " + "; ".join(missing))
+    _require_browser()
     base, ds = app
     shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
     env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
@@ -260,11 +265,7 @@ def test_browser_drives_the_dsco_panel(app, tmp_path):
 
     from fiftyone_dsco import runs
 
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
-        pytest.skip("browser test skipped: " + "; ".join(missing))
+    _require_browser()
     base, ds = app
     _delete_dataset(PANEL_DS)
     clone = ds.clone(PANEL_DS)

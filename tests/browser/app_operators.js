@@ -10,22 +10,10 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { chromium, CHROMIUM, ARGS, T, log, shooter } = require('./common');
 
 const [url, dataset, runKey, shots] = process.argv.slice(2);
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const T = 60000;
-
-function log(msg) { process.stderr.write(`[browser] ${msg}\n`); }
-
-async function shot(locator, name) {
-  const file = path.join(shots, name);
-  await locator.screenshot({ path: file, animations: 'disabled' });
-  log(`screenshot ${file}`);
-  return file;
-}
+const shot = shooter(shots);
 
 // The operator prompt (a form, or a result once it holds a Close button).
 function prompt(page, buttonName) {

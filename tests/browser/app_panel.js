@@ -11,22 +11,10 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { chromium, CHROMIUM, ARGS, T, log, shooter } = require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const T = 60000;
-
-function log(msg) { process.stderr.write(`[browser] ${msg}\n`); }
-
-async function shot(locator, name) {
-  const file = path.join(shots, name);
-  await locator.screenshot({ path: file, animations: 'disabled' });
-  log(`screenshot ${file}`);
-  return file;
-}
+const shot = shooter(shots);
 
 // A screenshot of the page around the given locators (union of their boxes, 8 px margin).
 async function shotAround(page, locators, name) {

@@ -10,7 +10,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium, CHROMIUM, ARGS, T, log, shooter } = require('./common');
+const { chromium, CHROMIUM, ARGS, T, log, run, shooter } = require('./common');
 
 const [url, dataset, runKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -41,7 +41,7 @@ async function openOperator(page, label) {
   return item;
 }
 
-(async () => {
+run(async () => {
   fs.mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
   const out = { screenshots: [] };
@@ -119,8 +119,5 @@ async function openOperator(page, label) {
   } finally {
     await browser.close();
   }
-  process.stdout.write(JSON.stringify(out) + '\n');
-})().catch((e) => {
-  process.stderr.write(`[browser] FAILED: ${e && e.stack ? e.stack : e}\n`);
-  process.exit(1);
+  return out;
 });

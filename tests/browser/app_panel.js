@@ -11,7 +11,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium, CHROMIUM, ARGS, T, log, shooter } = require('./common');
+const { chromium, CHROMIUM, ARGS, T, log, run, shooter } = require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -60,7 +60,7 @@ async function blocked(page, form, label, value, message) {
   return form.getByRole('button', { name: 'Execute', exact: true }).isDisabled();
 }
 
-(async () => {
+run(async () => {
   fs.mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
   const out = { screenshots: [] };
@@ -162,8 +162,5 @@ async function blocked(page, form, label, value, message) {
   } finally {
     await browser.close();
   }
-  process.stdout.write(JSON.stringify(out) + '\n');
-})().catch((e) => {
-  process.stderr.write(`[browser] FAILED: ${e && e.stack ? e.stack : e}\n`);
-  process.exit(1);
+  return out;
 });

@@ -21,4 +21,12 @@ function shooter(dir) {
   };
 }
 
-module.exports = { chromium, CHROMIUM, ARGS, T, log, shooter };
+// run(main): print what the test body `main` returns as one JSON line; on failure log it, exit 1.
+function run(main) {
+  main().then((out) => process.stdout.write(JSON.stringify(out) + '\n'), (e) => {
+    process.stderr.write(`[browser] FAILED: ${e && e.stack ? e.stack : e}\n`);
+    process.exit(1);
+  });
+}
+
+module.exports = { chromium, CHROMIUM, ARGS, T, log, run, shooter };

@@ -10,7 +10,8 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium, CHROMIUM, ARGS, T, log, run, shooter } = require('./common');
+const { chromium, CHROMIUM, ARGS, T, PRIMARY, failureShot, log, primaryButton, run,
+  shooter } = require('./common');
 
 const [url, dataset, runKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -21,9 +22,9 @@ function prompt(page, buttonName) {
     .filter({ has: page.getByRole('button', { name: buttonName, exact: true }) });
 }
 
-// Waits until the form has resolved (its Execute button is enabled).
+// Waits until the form has resolved (its Execute or Schedule button is enabled).
 async function settled(page, form) {
-  const button = form.getByRole('button', { name: 'Execute', exact: true });
+  const button = primaryButton(form);
   for (let i = 0; i < T / 250; i++) {
     if (await button.isEnabled()) return;
     await page.waitForTimeout(250);
@@ -45,8 +46,9 @@ run(async () => {
   fs.mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
   const out = { screenshots: [] };
+  let page;
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+    page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
     page.setDefaultTimeout(T);
     page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
     await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
@@ -84,7 +86,7 @@ run(async () => {
     //    (a tall window, so that the whole form fits in its screenshot)
     await page.setViewportSize({ width: 1200, height: 1700 });
     await (await openOperator(page, 'DsCo: synthesize (NOpt or plain)')).click();
-    const synth = prompt(page, 'Execute');
+    const synth = prompt(page, PRIMARY);
     await synth.getByText(/the set will have/).waitFor({ timeout: T });
     await settled(page, synth);
     out.synthesize_form = await synth.innerText();
@@ -116,6 +118,9 @@ run(async () => {
     out.screenshots.push(await shot(page, 'load-builtin-app.png'));
     out.url = page.url();
     out.dataset_selector = await page.locator('[data-cy="selector-dataset"]').inputValue();
+  } catch (e) {
+    await failureShot(page, 'operators');
+    throw e;
   } finally {
     await browser.close();
   }

@@ -1,7 +1,7 @@
 // Drives the DsCo panel of the FiftyOne App in Debian's chromium (playwright-core):
 // opens it from the "+" next to the panel tabs, reads its runs table, charts and
 // real-vs-synthetic grid, picks another class, opens a run's saved view, deletes
-// a run through its confirmation, and checks that bad forms keep Execute disabled.
+// a run through its confirmation, and checks that bad forms keep Execute (or Schedule) disabled.
 //
 //   node app_panel.js <app url> <dataset> <run key> <saved view> <eval key> <screenshot dir>
 //
@@ -11,7 +11,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium, CHROMIUM, ARGS, T, log, run, shooter } = require('./common');
+const { chromium, CHROMIUM, ARGS, T, failureShot, log, primaryButton, run, shooter } = require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -57,7 +57,7 @@ async function blocked(page, form, label, value, message) {
   await field(form, label).fill(value);
   await form.getByText(message).first().waitFor({ timeout: T });
   await page.waitForTimeout(1000); // the last resolve-type answer has landed
-  return form.getByRole('button', { name: 'Execute', exact: true }).isDisabled();
+  return primaryButton(form).isDisabled();
 }
 
 run(async () => {
@@ -126,7 +126,7 @@ run(async () => {
     await panel.locator('table').first().filter({ hasNotText: evalKey }).waitFor({ timeout: T });
     out.runs_table_after_delete = await panel.locator('table').first().innerText();
 
-    // 5. bad forms keep Execute disabled: IPC 0; a taken run key with other options
+    // 5. bad forms keep Execute / Schedule disabled: IPC 0; a taken run key with other options
     await page.setViewportSize({ width: 1600, height: 1800 }); // the whole form in view
     const form = await openOperator(page, 'DsCo: synthesize (NOpt or plain)');
     await form.getByText('Label field', { exact: true }).waitFor({ timeout: T });
@@ -154,10 +154,7 @@ run(async () => {
     await page.waitForTimeout(2000);
     out.entry_counts = await counts.innerText();
   } catch (e) {
-    const file = path.join(require('os').tmpdir(), 'dsco-panel-failure.png');
-    if (page) {
-      await page.screenshot({ path: file }).then(() => log(`page at failure: ${file}`), () => {});
-    }
+    await failureShot(page, 'panel');
     throw e;
   } finally {
     await browser.close();

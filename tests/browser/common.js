@@ -9,6 +9,11 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const T = 60000;
 
+// A form's primary button: "Execute", or "Schedule" where the operator defaults to
+// delegated execution and this FiftyOne allows it (setup.sh turns that on).
+const PRIMARY = /^(Execute|Schedule)$/;
+function primaryButton(form) { return form.getByRole('button', { name: PRIMARY }); }
+
 function log(msg) { process.stderr.write(`[browser] ${msg}\n`); }
 
 // shooter(dir)(locator, name): a screenshot of `locator` saved as dir/name; returns its path.
@@ -29,4 +34,12 @@ function run(main) {
   });
 }
 
-module.exports = { chromium, CHROMIUM, ARGS, T, log, run, shooter };
+// A screenshot of the whole page when a test body fails: os.tmpdir()/dsco-<name>-failure.png.
+async function failureShot(page, name) {
+  if (!page) return;
+  const file = path.join(require('os').tmpdir(), `dsco-${name}-failure.png`);
+  await page.screenshot({ path: file }).then(() => log(`page at failure: ${file}`), () => {});
+}
+
+module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, failureShot, log, primaryButton, run,
+  shooter };

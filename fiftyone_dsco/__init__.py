@@ -11,7 +11,8 @@ Public API (heavy dependencies such as torch and diffusers load on first use)::
     print(res.format_table())
 
 The steps one by one: ``synthesize`` (plain or NOpt, data-free or not),
-``dope`` (selected real samples), ``evaluate``; runs are managed with
+``dope`` (selected real samples), ``evaluate``; ``budget_search`` finds the smallest set
+with no loss (chosen on a validation split); runs are managed with
 ``list_runs`` / ``load_results`` / ``delete_run``.
 """
 
@@ -44,6 +45,8 @@ _API = {
     "concentrated_view": "selection.doping",
     "concentrate": "concentrate",
     "evaluate": "evaluation",
+    "budget_search": "budget",
+    "validation_split": "data.splits",
     "load_evaluation": "evaluation",
     "delete_evaluation": "evaluation",
     # runs

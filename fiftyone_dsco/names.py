@@ -37,10 +37,26 @@ ARCHITECTURES = ("convnet3", "resnet18_small")
 RECIPES = ("dsco", "dc", "dsa")
 #: Built-in datasets (:mod:`fiftyone_dsco.data.builtin`).
 BUILTIN_DATASETS = ("digits", "fashion-mnist")
+#: Pixel-prior (UNet2DModel) sizes, smallest first (docs/priors.md). Level k has ``width *
+#: mults[k]`` channels; the image size sets how many levels there are
+#: (:func:`fiftyone_dsco.priors.presets.unet_shape`). Levels of at most ``attention_px`` pixels
+#: get self-attention (0: only the middle block). With no preset given, the first whose
+#: ``max_values`` holds size x size x channels is used (None: any).
+PRIOR_PRESETS = {
+    "tiny": dict(width=32, mults=(1, 2, 2, 2, 2, 2), layers_per_block=1, attention_px=0,
+                 head_dim=8, max_values=32 * 32),
+    "small": dict(width=64, mults=(1, 2, 2, 4, 4, 4), layers_per_block=2, attention_px=16,
+                  head_dim=32, max_values=64 * 64 * 3),
+    "base": dict(width=128, mults=(1, 2, 2, 4, 4, 4), layers_per_block=2, attention_px=16,
+                 head_dim=32, max_values=None),
+}
 
 #: Run kinds.
-SYNTHESIS, DOPING, EVALUATION = "synthesis", "doping", "evaluation"
-RUN_KINDS = (SYNTHESIS, DOPING, EVALUATION)
+SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH = "synthesis", "doping", "evaluation", "budget_search"
+RUN_KINDS = (SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH)
+#: What a budget search compares at each budget: DsCo's concentrated set (NOpt + mmd-greedy
+#: doping), the best real subset a user can take without synthesis (herding), random real images.
+BUDGET_METHODS = ("dsco", "herding", "random")
 
 DEFAULT_LABEL_FIELD = "ground_truth"
 DEFAULT_DATASET = "digits"
@@ -57,6 +73,7 @@ DEFAULT_RECIPE = "dsco"
 #: Run key of ``concentrate``'s doping run (its synthesis run is ``<key>_syn``).
 DEFAULT_CONCENTRATE_KEY = "dsco"
 DEFAULT_EVAL_KEY = "dsco_eval"
+DEFAULT_BUDGET_KEY = "dsco_budget"
 
 
 def synthesis_run_key(method, ipc, data_free=False):
@@ -82,3 +99,17 @@ def run_tag(run_key):
 def saved_view_name(run_key):
     """The name of a run's saved view: ``dsco-<run-key>``."""
     return "dsco-" + run_key.replace("_", "-")
+
+
+def budget_child_keys(run_key, budget, synthetic_per_class):
+    """Run keys a budget search makes at ``budget``: ``(synthesis, doping)``.
+
+    The synthesis run ``<key>_syn<n>`` is shared by every budget with ``n``
+    synthetic images per class; ``<key>_b<budget>`` is the concentrated set.
+    """
+    return f"{run_key}_syn{int(synthetic_per_class)}", f"{run_key}_b{int(budget)}"
+
+
+def budget_test_key(run_key):
+    """Evaluation key of a budget search's one test-split measurement: ``<key>_test``."""
+    return f"{run_key}_test"

@@ -7,7 +7,8 @@ App traces) and ``storage`` (the run, fields and summary on the dataset).
 
 import importlib
 
-_API = {"evaluate": "protocol", "full_arm_epochs": "protocol", "MIN_FULL_EPOCHS": "protocol",
+_API = {"evaluate": "protocol", "measure": "protocol", "full_arm_epochs": "protocol",
+        "MIN_FULL_EPOCHS": "protocol",
         "EvaluationResults": "report", "format_table": "report", "plot_results": "report",
         "plotly_traces": "report", "RANDOM": "report", "FULL": "report",
         "load_evaluation": "storage", "delete_evaluation": "storage"}

@@ -105,6 +105,25 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
     return results
 
 
+def measure(dataset, label_field, train_views, held_out, arch="convnet3", epochs=None,
+            seeds=(0, 1, 2), add_random=True, add_full=False, full_epochs=None,
+            recipe=DEFAULT_RECIPE, device=None, progress=None):
+    """Train and test like :func:`evaluate` on any held-out real view, and store nothing.
+
+    For choices made on a validation split (:mod:`fiftyone_dsco.data.splits`):
+    ``held_out`` is the validation view and ``dataset`` the view without it,
+    whose train split the random and full arms draw from. ``train_views`` may
+    be empty when only the full arm is wanted (``add_full=True``). Only the
+    sets trained here are checked against ``held_out`` (not every DsCo run of
+    the dataset, as :func:`evaluate` does for the test split). Returns an
+    :class:`EvaluationResults` that is not saved.
+    """
+    plan = _plan(dataset, label_field, train_views, held_out, arch, epochs, seeds, None, None,
+                 add_random, add_full, full_epochs, None, None, None, False, recipe)
+    results, _ = _train_all(plan, _load_arrays(plan, progress), device, progress)
+    return results
+
+
 def full_arm_epochs(epochs, largest_size, full_size, batch_size=256):
     """Epochs of the full-data arm: at least as many SGD steps as the largest surrogate arm.
 
@@ -125,10 +144,11 @@ def full_arm_epochs(epochs, largest_size, full_size, batch_size=256):
 def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, image_size,
           channels, add_random, add_full, full_epochs, eval_key, batch_size, lr, soft_labels,
           recipe=DEFAULT_RECIPE):
-    ds = dataset._dataset
-    runs.validate_run_key(eval_key)
+    ds, stored = dataset._dataset, eval_key is not None
+    if stored:
+        runs.validate_run_key(eval_key)
     get_recipe(recipe)  # an unknown name fails before anything is read
-    _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views)
+    _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views, add_full)
     train = data.train_view(dataset)
     table = data.class_table(train, label_field, missing="skip")
     recipe = get_recipe(recipe, table.classes, epochs=epochs, lr=lr, batch_size=batch_size)
@@ -138,25 +158,27 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
         raise OptionError(f"test_view is a view of '{test._dataset.name}', not of '{ds.name}'.")
     test_table = _test_table(test, label_field, table.classes)
     arms = _surrogate_arms(ds, train_views, label_field, table.classes)
-    largest = max(arms.values(), key=lambda a: len(a["ids"]))
-    if add_random:
+    largest = max(arms.values(), key=lambda a: len(a["ids"]), default=None)
+    if add_random and largest is not None:
         arms[RANDOM] = dict(name=RANDOM, kind=RANDOM, counts=_class_counts(largest, table))
     if add_full:
         arms[FULL] = dict(name=FULL, kind=FULL)
     if full_epochs is None:
-        full_epochs = full_arm_epochs(epochs, len(largest["ids"]), table.num_samples, batch_size)
+        full_epochs = full_arm_epochs(epochs, len(largest["ids"]) if largest else 0,
+                                      table.num_samples, batch_size)
     size, channels = _image_shape(train, table, image_size, channels)
     plan = dict(dataset=ds, label_field=label_field, train=train, table=table, test=test,
                 test_table=test_table, arms=arms, arch=arch, epochs=int(epochs),
                 full_epochs=int(full_epochs), seeds=[int(s) for s in seeds], image_size=size,
                 channels=channels, batch_size=int(batch_size), lr=float(lr),
                 soft_labels=bool(soft_labels), eval_key=eval_key, recipe=recipe)
-    _check_leakage(plan)
-    _check_names(plan)
+    _check_leakage(plan, check_runs=stored)
+    if stored:
+        _check_names(plan)
     return plan
 
 
-def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views):
+def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views, add_full=True):
     from .classifiers import ARCHITECTURES
 
     if arch not in ARCHITECTURES:
@@ -165,7 +187,7 @@ def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views
         raise OptionError("epochs, full_epochs and batch_size must be >= 1 and lr > 0.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
-    if not isinstance(train_views, dict) or not train_views:
+    if not isinstance(train_views, dict) or not (train_views or add_full):
         raise OptionError("train_views must be a non-empty dict name -> view of training sets.")
 
 
@@ -236,13 +258,16 @@ def _image_shape(train, table, image_size, channels):
     return int(size), int(channels)
 
 
-def _check_leakage(plan):
-    """Raise :class:`LeakageError` unless the test split is disjoint from all training data."""
+def _check_leakage(plan, check_runs=True):
+    """Raise :class:`LeakageError` unless the test split is disjoint from all training data.
+
+    With ``check_runs``, "all" includes what any DsCo synthesis or doping run read.
+    """
     test_ids = set(plan["test_table"].ids())
     sources = {f"training set '{a['name']}'": a["ids"] for a in plan["arms"].values() if "ids" in a}
     if set(plan["arms"]) & {RANDOM, FULL} or plan["soft_labels"]:
         sources["the real train split (random/full arms, teacher)"] = plan["table"].ids()
-    read = runs.read_sample_ids(plan["dataset"])
+    read = runs.read_sample_ids(plan["dataset"]) if check_runs else set()
     if read & test_ids:
         sources.update(_run_sources(plan["dataset"]))
     overlaps = {src: len(test_ids.intersection(ids)) for src, ids in sources.items()}
@@ -395,7 +420,8 @@ def _summarise(plan, arm, fits):
     accs = [f["acc"] for f in fits]
     per = np.array([f["per_class"] for f in fits])
     n, classes = fits[0]["size"], plan["table"].classes
-    pred_field, fo_key = storage.output_names(plan["eval_key"], arm)
+    pred_field, fo_key = (storage.output_names(plan["eval_key"], arm) if plan["eval_key"]
+                          else (None, None))
     spec = plan["arms"][arm]
     return dict(
         name=spec["name"], kind=spec["kind"], accs=accs, acc_mean=float(np.mean(accs)),

@@ -28,8 +28,8 @@ import fiftyone.core.utils as fou
 from fiftyone import ViewField as F
 
 from . import state as run_state
-from ..names import (DOPING, DSCO_FIELD, EVALUATION, SYNTHESIS,  # noqa: F401 (re-exported)
-                     run_tag, saved_view_name)
+from ..names import (BUDGET_SEARCH, DOPING, DSCO_FIELD, EVALUATION,  # noqa: F401 (re-exported)
+                     SYNTHESIS, run_tag, saved_view_name)
 from ..errors import RunError
 from ..paths import media_dir
 
@@ -87,7 +87,16 @@ class EvaluationRun(DscoRun):
     pass
 
 
-_CONFIGS = {SYNTHESIS: SynthesisRunConfig, DOPING: DopingRunConfig, EVALUATION: EvaluationRunConfig}
+class BudgetSearchRunConfig(DscoRunConfig):
+    kind = BUDGET_SEARCH
+
+
+class BudgetSearchRun(DscoRun):
+    pass
+
+
+_CONFIGS = {SYNTHESIS: SynthesisRunConfig, DOPING: DopingRunConfig, EVALUATION: EvaluationRunConfig,
+            BUDGET_SEARCH: BudgetSearchRunConfig}
 
 
 # ------------------------------------------------------------------ keys and records
@@ -373,6 +382,8 @@ def cleanup_run(dataset, run_key, config):
     folder = config.get("media_folder") or _legacy_folder(dataset.name, run_key, kind)
     if kind == EVALUATION:
         _delete_evaluation_outputs(dataset, run_key, stored_results(dataset, run_key))
+    elif kind == BUDGET_SEARCH:
+        _delete_search_outputs(dataset, stored_results(dataset, run_key))
     else:
         synthetic = synthetic_samples(dataset, run_key)
         paths = synthetic.values("filepath")
@@ -401,6 +412,16 @@ def _delete_evaluation_outputs(dataset, key, results):
             dataset.delete_sample_field(field)
     if key in (dataset.info.get(INFO_KEY) or {}):
         set_evaluation_summary(dataset, key, None)
+
+
+def _delete_search_outputs(dataset, results):
+    """A budget search's runs (test evaluation, doping, then synthesis) and its saved view."""
+    for key in results.get("child_runs", []):  # recorded in that deletion order
+        if is_dsco_run(dataset, key):
+            delete(dataset, key)
+    view = results.get("saved_view")
+    if view and dataset.has_saved_view(view):
+        dataset.delete_saved_view(view)
 
 
 def set_evaluation_summary(dataset, key, summary):
@@ -491,6 +512,12 @@ def rename_outputs(dataset, run_key, new_key, config):
     if kind == EVALUATION:
         return _rename_evaluation(dataset, run_key, new_key)
     results = stored_results(dataset, run_key)
+    if kind == BUDGET_SEARCH:  # its saved view follows; its child runs keep their keys
+        if results.get("saved_view") and dataset.has_saved_view(results["saved_view"]):
+            view = dataset.load_saved_view(results["saved_view"])
+            results["saved_view"] = _move_saved_view(dataset, results["saved_view"], new_key, view)
+            save_results(dataset, run_key, results)
+        return None
     tagged = run_samples(dataset, run_key)
     ids = tagged.values("id")
     dataset.select(ids).tag_samples(run_tag(new_key))

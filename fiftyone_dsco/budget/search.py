@@ -1,0 +1,314 @@
+"""``budget_search``: the smallest concentrated set with no loss, chosen on validation.
+
+The answer to "how much of my data do I need?". A seeded validation split is
+carved from the train split (:mod:`fiftyone_dsco.data.splits`); everything
+else is fitted on the rest. A full-data reference is trained once; then, at
+each budget of a ladder (refined by bisection, :mod:`.ladder`), DsCo's
+concentrated set, the herding subset (the best real subset a user can take
+without synthesis) and a random subset are trained under one recipe and
+several seeds and tested on validation. The search stops at the smallest
+budget where one of them has no loss. Only that set is then tested on the
+test split, once.
+
+Everything lives in one run (kind ``budget_search``): the curve, the split,
+the choice and the test measurement; its child runs (synthesis, doping, the
+test evaluation) and the chosen set's saved view ``dsco-<key>`` go with it
+when it is deleted. Each measured budget is saved as it finishes, so an
+interrupted search resumes without training it again.
+"""
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from .. import runs
+from ..concentrate import split_budget
+from ..data.access import class_table, train_view
+from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
+from ..errors import OptionError
+from ..evaluation.recipes import get_recipe
+from ..names import (BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY,
+                     DEFAULT_RECIPE, budget_child_keys, budget_test_key, saved_view_name)
+from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
+                     default_ladder, search)
+
+logger = logging.getLogger(__name__)
+
+
+def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
+                  tolerance=DEFAULT_TOLERANCE, ladder=None, methods=BUDGET_METHODS,
+                  seeds=(0, 1, 2), recipe=DEFAULT_RECIPE, epochs=None, arch=DEFAULT_ARCHITECTURE,
+                  validation_fraction=DEFAULT_VALIDATION_FRACTION, validation_seed=0,
+                  resolution=DEFAULT_RESOLUTION, max_hours=None, synthesis_options=None,
+                  overwrite=False, device=None, progress=None):
+    """Find the smallest budget (images per class) whose set trains as well as the full data.
+
+    Args:
+        view: dataset or view with ``train``/``test`` tags
+        label_field: the ``Classification`` field
+        prior (None): the prior of DsCo's sets and of the features that herding
+            and doping select with; default the one ``dsco prior fit`` names
+            ``<dataset>-<label_field>``
+        run_key ("dsco_budget"): key of the search run
+        tolerance (0.5): accuracy points a set may lose against the full
+            reference, one std below its mean (:func:`.ladder.no_loss`)
+        ladder (None): budgets to climb; default 1, 2, 4, ... below the
+            smallest class's fit samples
+        methods: a subset of ``("dsco", "herding", "random")``
+        seeds, recipe, epochs, arch: the training of every arm
+            (:func:`~fiftyone_dsco.evaluate`)
+        validation_fraction (0.1), validation_seed (0): the validation split
+        resolution (0.1): bisection stops at a bracket of this share of its top
+        max_hours (None): measure no new budget after this long (this call);
+            the best answer so far is kept and a re-run continues
+        synthesis_options: extra options of :func:`~fiftyone_dsco.synthesize`
+        overwrite: replace a search with other options under ``run_key``
+        device, progress: as elsewhere
+
+    Returns:
+        the run's results: ``curve``, ``full``, ``budget``, ``method``,
+        ``saved_view``, ``test`` and ``stopped``
+    """
+    dataset = view._dataset
+    cfg = _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe, epochs,
+                  arch, validation_fraction, validation_seed, resolution, synthesis_options)
+    deadline = _deadline(max_hours)
+    split = validation_split(view, label_field, validation_fraction, validation_seed)
+    fit_table = class_table(train_view(split.fit), label_field)
+    smallest = min(fit_table.counts.values())
+    cfg["ladder"] = check_ladder(default_ladder(smallest) if ladder is None else ladder, smallest)
+    runs.begin_run(view, run_key, BUDGET_SEARCH, cfg, overwrite=overwrite)
+    results = runs.stored_results(dataset, run_key)
+    if results.get("complete"):
+        return results
+    job = _Search(dataset, run_key, cfg, split, fit_table, results, device, progress)
+    return job.run(deadline)
+
+
+def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe, epochs, arch,
+            validation_fraction, validation_seed, resolution, synthesis_options):
+    """The run's options, checked before anything is read or written."""
+    from ..priors.prior import resolve_prior
+
+    bad = [m for m in methods if m not in BUDGET_METHODS]
+    if bad or not {"dsco", "herding"} & set(methods):
+        raise OptionError(f"methods must be a subset of {list(BUDGET_METHODS)} with 'dsco' or "
+                          f"'herding' in it; got {list(methods)!r}.")
+    if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
+    if not 0 < resolution < 1:
+        raise OptionError(f"resolution must be in (0, 1), e.g. 0.1; got {resolution!r}.")
+    get_recipe(recipe)
+    prior = prior or f"{view._dataset.name}-{label_field}"
+    resolve_prior(prior if isinstance(prior, str) else prior.path)
+    return dict(label_field=label_field, prior=prior if isinstance(prior, str) else prior.path,
+                tolerance=check_tolerance(tolerance), ladder=ladder,
+                methods=[m for m in BUDGET_METHODS if m in methods], seeds=[int(s) for s in seeds],
+                recipe=recipe, epochs=epochs, arch=arch,
+                validation_fraction=float(validation_fraction),
+                validation_seed=int(validation_seed), resolution=float(resolution),
+                synthesis_options=synthesis_options or None)
+
+
+def _deadline(max_hours):
+    if max_hours is None:
+        return None
+    if isinstance(max_hours, bool) or not isinstance(max_hours, (int, float)) or max_hours <= 0:
+        raise OptionError(f"max_hours must be a number of hours > 0 (e.g. 2.5); got {max_hours!r}.")
+    return time.time() + 3600.0 * max_hours
+
+
+class _Search:
+    """One search run: the full reference, the measurements, the choice, the test."""
+
+    def __init__(self, dataset, run_key, cfg, split, fit_table, results, device, progress):
+        self.dataset, self.key, self.cfg, self.split = dataset, run_key, cfg, split
+        self.table, self.device, self.progress = fit_table, device, progress
+        self.results = dict(results, validation=split.to_dict(), curve=results.get("curve", {}),
+                            child_runs=results.get("child_runs", []))
+        recipe = get_recipe(cfg["recipe"], fit_table.classes, epochs=cfg["epochs"])
+        from ..evaluation.protocol import full_arm_epochs
+
+        self.full_epochs = full_arm_epochs(recipe.epochs, max(cfg["ladder"]) * len(fit_table.classes),
+                                           fit_table.num_samples, recipe.batch_size)
+        self.started, self.measured = time.time(), 0
+
+    # ---------------------------------------------------------------- steps
+
+    def run(self, deadline):
+        full = self.results.get("full") or self._measure_full()
+        curve = {int(b): row for b, row in self.results["curve"].items()}
+        out = search(self._measure, self.cfg["ladder"], full["mean"], self.cfg["tolerance"],
+                     self.cfg["resolution"], curve=curve, deadline=deadline,
+                     on_measured=self._save_row)
+        self.results.update(budget=out["budget"], method=out["method"], stopped=out["stopped"])
+        if out["budget"] is not None:
+            self.results["saved_view"] = self._save_chosen(out["budget"], out["method"])
+            self.results["test"] = self._test(out["budget"], out["method"])
+        self.results["plot"] = self._plot()
+        self.results["complete"] = out["stopped"] != "time budget"
+        self._save()
+        return self.results
+
+    def _measure_full(self):
+        from ..evaluation.protocol import measure
+
+        logger.info("budget search '%s': full reference (%d images, %d epochs) on validation",
+                    self.key, self.table.num_samples, self.full_epochs)
+        res = measure(self.split.fit, self.cfg["label_field"], {}, self.split.val,
+                      add_random=False, add_full=True, full_epochs=self.full_epochs,
+                      **self._training())
+        self.results["full"] = _row(res["arms"]["full"])
+        self._save()
+        return self.results["full"]
+
+    def _measure(self, budget):
+        from ..evaluation.protocol import measure
+
+        t0 = time.time()
+        sets = {m: self._set(m, budget) for m in self.cfg["methods"] if m != "random"}
+        res = measure(self.split.fit, self.cfg["label_field"], sets, self.split.val,
+                      add_random="random" in self.cfg["methods"], **self._training())
+        row = {m: _row(res["arms"][m]) for m in self.cfg["methods"]}
+        self.measured += 1
+        self._log(budget, row, time.time() - t0)
+        return row
+
+    def _save_row(self, budget, row):
+        self.results["curve"][str(budget)] = row
+        self._save()
+
+    def _training(self):
+        c = self.cfg
+        return dict(arch=c["arch"], epochs=c["epochs"], seeds=c["seeds"], recipe=c["recipe"],
+                    device=self.device, progress=False)
+
+    # ---------------------------------------------------------------- sets
+
+    def _set(self, method, budget):
+        """The view of ``method``'s set at ``budget`` images per class (from the fit split)."""
+        if method == "herding":
+            order = self._herding_order()
+            return self.split.fit.select([i for ids in order.values() for i in ids[:budget]])
+        return self._dsco_set(budget)
+
+    def _dsco_set(self, budget):
+        """DsCo's concentrated set: NOpt images (shared across budgets) + mmd-greedy doping."""
+        from ..selection.doping import concentrated_view, dope
+        from ..synthesis.sampling import synthesize
+
+        n_syn, n_real = split_budget(budget)
+        syn_key, dope_key = budget_child_keys(self.key, budget, n_syn)
+        c, fit = self.cfg, self.split.fit
+        if n_syn:
+            self._child(syn_key)
+            synthesize(fit, c["label_field"], c["prior"], n_syn, run_key=syn_key,
+                       device=self.device, **(c["synthesis_options"] or {}))
+        self._child(dope_key)
+        dope(fit, c["label_field"], syn_key if n_syn else None, n_real, run_key=dope_key,
+             clamp=True, prior=None if n_syn else c["prior"], device=self.device)
+        return concentrated_view(self.dataset, dope_key)
+
+    def _child(self, key):
+        """Record a child run before it is made (doping runs go before the synthesis they use)."""
+        kids = self.results["child_runs"]
+        if key not in kids:
+            kids.insert(0, key)  # deleted in reverse order of creation
+            self._save()
+
+    def _herding_order(self):
+        """Per class, the fit samples in herding's pick order (nested: budget b = the first b)."""
+        if "herding_order" not in self.results:
+            self.results["herding_order"] = _herding_order(self.split.fit, self.table,
+                                                           self.cfg["prior"], max(self.cfg["ladder"]),
+                                                           self.device)
+            self._save()
+        return self.results["herding_order"]
+
+    # ---------------------------------------------------------------- answer
+
+    def _chosen_view(self, budget, method):
+        if method == "dsco":
+            return self._dsco_set(budget)
+        if method == "herding":
+            return self._set("herding", budget)
+        rng = np.random.default_rng(0)  # random: a seeded subset of each class
+        ids = [i for c in self.table.classes for i in rng.choice(
+            self.table.ids_by_class[c], min(budget, self.table.counts[c]), replace=False)]
+        return self.split.fit.select(ids)
+
+    def _save_chosen(self, budget, method):
+        name = saved_view_name(self.key)
+        self.dataset.save_view(name, self._chosen_view(budget, method), overwrite=True,
+                               description=f"DsCo budget search '{self.key}': {method}, "
+                                           f"{budget} images per class (chosen on validation)")
+        return name
+
+    def _test(self, budget, method):
+        """The one test-split measurement: the chosen set beside random and the full split."""
+        from ..evaluation.protocol import evaluate
+
+        key = budget_test_key(self.key)
+        self._child(key)
+        c = self.cfg
+        res = evaluate(self.split.fit, c["label_field"],
+                       {f"{method}_b{budget}": self.dataset.load_saved_view(self.results["saved_view"])},
+                       eval_key=key, full_epochs=self.full_epochs, **self._training())
+        return dict(eval_key=key, arms={a: _row(r) for a, r in res["arms"].items()})
+
+    def _plot(self):
+        from .plot import plot_curve
+
+        folder = runs.media_folder(self.dataset, self.key)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "budget_curve.png")
+        plot_curve(self.results, self.cfg["tolerance"]).savefig(path, dpi=120)
+        return path
+
+    def _save(self):
+        runs.save_results(self.dataset, self.key, self.results)
+
+    def _log(self, budget, row, seconds):
+        """Log a measured budget with an ETA; a callable ``progress`` gets the line too."""
+        accs = ", ".join(f"{m} {100 * r['mean']:.2f}±{100 * r['std']:.2f}" for m, r in row.items())
+        left = _budgets_left(self.cfg["ladder"], [int(b) for b in self.results["curve"]] + [budget])
+        per = (time.time() - self.started) / self.measured
+        line = (f"budget search '{self.key}': {budget}/class: {accs} ({seconds:.0f} s); "
+                f"ETA ~{left * per / 60:.0f} min for up to {left} more budgets")
+        logger.info(line)
+        if callable(self.progress):
+            self.progress(line)
+
+
+def _budgets_left(ladder, measured):
+    """Budgets still to measure at most: unmeasured rungs up to the top, plus a bisection."""
+    top = max(measured)
+    return len([b for b in ladder if b > top]) + max(1, int(np.log2(max(2, top))))
+
+
+def _row(arm):
+    """What the curve keeps of an arm: mean, std and per-seed accuracies (fractions)."""
+    return dict(mean=arm["acc_mean"], std=arm["acc_std"], accs=list(arm["accs"]),
+                size=arm["size"])
+
+
+def _herding_order(fit, table, prior, max_budget, device):
+    """``{class: [ids]}``: herding's first ``max_budget`` picks with the prior's reference
+    features, as ``dope(selector="herding")`` makes them."""
+    from ..devices import device as pick_device
+    from ..features.extractors import build_extractor, real_features
+    from ..priors import load_prior
+    from ..selection.selectors import get_selector
+
+    p = load_prior(prior)
+    dev = pick_device(device)
+    train = train_view(fit)
+    feat = build_extractor("reference", p, view=train, table=table).to(dev)
+    herding, out = get_selector("herding"), {}
+    for c in table.classes:
+        ids = table.ids_by_class[c]
+        x = np.asarray(real_features(train, ids, feat, p.card.image_size, p.card.channels, dev))
+        out[c] = [ids[i] for i in herding.select(x, min(max_budget, len(ids)))]
+    return out

@@ -1,0 +1,180 @@
+"""The budget search: ladder and bisection, validation split, resume, no test read before the end."""
+
+import pytest
+
+from fiftyone_dsco.budget import ladder as lad
+from fiftyone_dsco.data import access
+from fiftyone_dsco.errors import OptionError
+from fiftyone_dsco.names import BUDGET_METHODS
+
+# --- the search's logic (no FiftyOne, no training) ------------------------------
+
+
+def _step(at, low=0.50, high=0.90, std=0.0):
+    """A measure whose accuracy is a step function of the budget, counting its calls."""
+    calls = []
+
+    def measure(b):
+        calls.append(b)
+        return {"dsco": dict(mean=high if b >= at else low, std=std),
+                "random": dict(mean=low, std=std)}
+    return measure, calls
+
+
+@pytest.mark.parametrize("at", [1, 3, 13, 40])
+def test_search_returns_the_step_of_a_step_function(at):
+    measure, calls = _step(at)
+    out = lad.search(measure, lad.default_ladder(100), full_mean=0.90, tolerance=0.5,
+                     resolution=0.01)
+    assert (out["budget"], out["method"], out["stopped"]) == (at, "dsco", "found")
+    assert len(calls) == len(set(calls))  # no budget measured twice
+
+
+def test_no_loss_asks_the_margin_one_std_below_the_mean():
+    assert lad.no_loss(0.897, 0.0, 0.90, 0.5)
+    assert not lad.no_loss(0.897, 0.003, 0.90, 0.5)  # a lucky seed does not choose a budget
+    assert not lad.no_loss(0.89, 0.0, 0.90, 0.5)
+
+
+def test_an_interrupted_search_does_not_measure_finished_budgets_again():
+    measure, calls = _step(13)
+    curve = {}
+
+    def interrupted(b):
+        if b == 8:
+            raise KeyboardInterrupt
+        return measure(b)
+    with pytest.raises(KeyboardInterrupt):
+        lad.search(interrupted, [1, 2, 4, 8, 16, 32], 0.90, curve=curve)
+    assert sorted(curve) == [1, 2, 4]
+    calls.clear()
+    out = lad.search(measure, [1, 2, 4, 8, 16, 32], 0.90, resolution=0.01, curve=curve)
+    assert out["budget"] == 13 and not {1, 2, 4} & set(calls)
+
+
+def test_a_time_budget_stops_with_the_best_answer_so_far():
+    measure, _ = _step(1)
+    out = lad.search(measure, [1, 2], 0.90, deadline=0.0, curve={2: measure(2)})
+    assert (out["budget"], out["stopped"]) == (2, "time budget")
+
+
+@pytest.mark.parametrize("ladder, match", [([], "empty"), ([0, 2], "outside"), ([2.5], "whole"),
+                                           (["x"], "list of")])
+def test_bad_ladders_are_refused(ladder, match):
+    with pytest.raises(OptionError, match=match):
+        lad.check_ladder(ladder, 10)
+
+
+@pytest.mark.parametrize("tolerance", [-1, 100, "0.5", float("nan"), True])
+def test_bad_tolerances_are_refused(tolerance):
+    with pytest.raises(OptionError, match="tolerance"):
+        lad.check_tolerance(tolerance)
+
+
+# --- on a dataset ---------------------------------------------------------------
+
+FAST = dict(epochs=2, seeds=(0, 1), synthesis_options=dict(steps=4))
+
+
+def test_validation_split_is_seeded_per_class_and_disjoint(digits):
+    from fiftyone_dsco.data.splits import validation_split
+
+    a = validation_split(digits, "ground_truth", 0.1, seed=3)
+    b = validation_split(digits, "ground_truth", 0.1, seed=3)
+    c = validation_split(digits, "ground_truth", 0.1, seed=4)
+    assert a.val_ids == b.val_ids != c.val_ids
+    train = set(access.train_view(digits).values("id"))
+    assert set(a.val_ids) <= train
+    assert not set(a.val_ids) & set(access.train_view(a.fit).values("id"))
+    labels = a.val.count_values("ground_truth.label")
+    assert len(labels) == 10 and min(labels.values()) >= 1
+    with pytest.raises(OptionError, match="fraction"):
+        validation_split(digits, "ground_truth", 1.0)
+
+
+@pytest.mark.parametrize("options, match", [(dict(tolerance=-0.5), "tolerance"),
+                                            (dict(ladder=[]), "empty"),
+                                            (dict(methods=["random"]), "methods"),
+                                            (dict(max_hours=0), "max_hours")])
+def test_bad_options_fail_before_a_run_exists(digits_copy, prior_dir, options, match):
+    from fiftyone_dsco import budget_search
+
+    with pytest.raises(OptionError, match=match):
+        budget_search(digits_copy, "ground_truth", prior_dir, **options)
+    assert digits_copy.list_runs() == []
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every image read of the pipeline as ``(event, ids)``, and the final evaluate() call."""
+    import fiftyone_dsco.data.access as access
+    import fiftyone_dsco.evaluation.protocol as protocol
+    import fiftyone_dsco.features.extractors as extractors
+    import fiftyone_dsco.features.reference as reference
+    import fiftyone_dsco.selection.doping as doping
+    import fiftyone_dsco.synthesis.sampling as sampling
+
+    log = []
+
+    def spy(module, name):
+        real = getattr(module, name)
+
+        def wrapper(view, ids, *args, **kwargs):
+            log.append((module.__name__, set(ids)))
+            return real(view, ids, *args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+    for module in (access, reference, sampling, doping):
+        spy(module, "image_array")
+    spy(extractors, "iter_image_batches")
+    evaluate = protocol.evaluate
+
+    def final(*args, **kwargs):
+        log.append(("evaluate", set()))
+        return evaluate(*args, **kwargs)
+    monkeypatch.setattr(protocol, "evaluate", final)
+    return log
+
+
+def test_search_reads_the_test_split_only_at_the_end(digits_copy, prior_dir, reads):
+    from fiftyone_dsco import budget_search, runs
+
+    ds = digits_copy
+    n = len(ds)
+    out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", tolerance=99, ladder=[1, 2],
+                        **FAST)
+    assert (out["budget"], out["stopped"]) == (1, "found") and out["method"] in BUDGET_METHODS
+    test_ids, val_ids = set(access.test_view(ds).values("id")), set(out["validation"]["val_ids"])
+    end = [e for e, _ in reads].index("evaluate")
+    assert not any(ids & test_ids for _, ids in reads[:end])
+    assert any(ids & test_ids for _, ids in reads[end:])  # the one test measurement
+    assert any(ids & val_ids for _, ids in reads[:end])  # measured on validation
+    assert not any(ids & val_ids for m, ids in reads if m != "fiftyone_dsco.data.access")
+    # the answer: a saved view, a test evaluation, a plot; deleting the run removes them all
+    assert ds.has_saved_view(out["saved_view"]) and out["test"]["eval_key"] == "bs_test"
+    assert set(out["test"]["arms"]) >= {"random", "full"}
+    assert runs.run_status(ds, "bs") == "complete"
+    ds.delete_run("bs")
+    assert ds.list_runs() == [] and not ds.has_saved_view(out["saved_view"])
+    assert len(ds) == n  # the synthetic samples went with their runs
+
+
+def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir, monkeypatch):
+    import fiftyone_dsco.evaluation.protocol as protocol
+    from fiftyone_dsco import budget_search, runs
+
+    ds, calls, measure = digits_copy, [], protocol.measure
+
+    def counted(view, label_field, sets, held_out, **kwargs):
+        calls.append(sorted(sets) or ["full"])
+        return measure(view, label_field, sets, held_out, **kwargs)
+    monkeypatch.setattr(protocol, "measure", counted)
+    out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", methods=["herding", "random"],
+                        ladder=[1, 2], tolerance=99, max_hours=1e-9, **FAST)
+    assert out["stopped"] == "time budget" and runs.run_status(ds, "bs") == "incomplete"
+    assert calls == [["full"]]
+    calls.clear()
+    out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", methods=["herding", "random"],
+                        ladder=[1, 2], tolerance=99, **FAST)
+    assert calls == [["herding"]] and out["budget"] == 1  # the full reference was not retrained
+    with pytest.raises(Exception, match="other options"):
+        budget_search(ds, "ground_truth", prior_dir, run_key="bs", ladder=[1, 4], **FAST)

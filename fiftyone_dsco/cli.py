@@ -1,5 +1,7 @@
 """The ``dsco`` command line: the library's jobs from a shell, with progress bars."""
 
+import contextlib
+
 import click
 
 import fiftyone_dsco  # noqa: F401  (sets FiftyOne's environment defaults)
@@ -107,26 +109,56 @@ def prior():
 @click.option("--name", help="Prior name under $DSCO_HOME/priors (default <dataset>-<field>).")
 @click.option("--output-dir", type=click.Path(), help="Save the prior here instead.")
 @click.option("--image-size", type=int, help="Training resolution (default: image size, >= 16).")
+@click.option("--preset", type=click.Choice(list(names.PRIOR_PRESETS)),
+              help="UNet size (default: by image size x channels; see docs/priors.md).")
+@click.option("--block-out-channels", help="UNet widths, one per level, e.g. 32,64,64 "
+                                           "(overrides the preset's).")
+@click.option("--layers-per-block", type=int, help="ResNet layers per level (overrides the preset's).")
 @click.option("--steps", type=int,
-              help="Optimisation steps (default: 3000 at >= 24 px, about 30 min on 2 CPU cores; "
-                   "else 2000).")
+              help="Step cap (default: 3000 at >= 24 px, about 30 min on 2 CPU cores; else 2000); "
+                   "more than a saved prior's cap continues it.")
+@click.option("--more-steps", type=int, help="Train the saved prior exactly this many more steps.")
+@click.option("--patience", default=2, show_default=True,
+              help="Stop when this many checkpoint scores in a row do not raise recognisability "
+                   "by 1 point (0: run to --steps).")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--checkpoint-every", default=500, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Retrain even if an identical prior exists.")
-@click.option("--no-recognisability", is_flag=True, help="Skip the quality score.")
-def prior_fit(dataset_name, label_field, name, output_dir, image_size, steps, batch_size, lr,
-              checkpoint_every, seed, overwrite, no_recognisability):
-    """Fit a prior on DATASET_NAME's train split (resumes an interrupted fit)."""
+@click.option("--no-recognisability", is_flag=True,
+              help="Skip the quality score (and so the plateau stop).")
+@click.option("--vae", type=click.Path(exists=True, file_okay=False),
+              help="A local AutoencoderKL folder: fit a latent DiT in its space (docs/priors.md).")
+def prior_fit(dataset_name, label_field, name, output_dir, image_size, preset, block_out_channels,
+              layers_per_block, steps, more_steps, patience, batch_size, lr, checkpoint_every,
+              seed, overwrite, no_recognisability, vae):
+    """Fit a prior on DATASET_NAME's train split, until recognisability plateaus (resumes an
+    interrupted fit; --more-steps continues a finished one)."""
     from .priors import fit_prior
 
-    p = fit_prior(_load_dataset(dataset_name), label_field, name=name, output_dir=output_dir,
-                  image_size=image_size, steps=steps, batch_size=batch_size, lr=lr,
-                  checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
-                  recognisability=not no_recognisability, progress=True)
+    widths = [int(w) for w in block_out_channels.split(",")] if block_out_channels else None
+    with _quiet_quality_warning():
+        p = fit_prior(_load_dataset(dataset_name), label_field, name=name, output_dir=output_dir,
+                      image_size=image_size, preset=preset, block_out_channels=widths,
+                      layers_per_block=layers_per_block, steps=steps, more_steps=more_steps,
+                      patience=patience, batch_size=batch_size, lr=lr,
+                      checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
+                      recognisability=not no_recognisability, progress=True, vae=vae)
     click.echo(f"Prior saved at {p.path}")
-    _print_card(p.card)
+    _print_card(p.card, p.path)
+
+
+@contextlib.contextmanager
+def _quiet_quality_warning():
+    """Leave out Python's PriorQualityWarning lines: ``_print_card`` says the same, plainly."""
+    import warnings
+
+    from .errors import PriorQualityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PriorQualityWarning)
+        yield
 
 
 @prior.command("info")
@@ -137,7 +169,7 @@ def prior_info(name_or_path):
 
     p = load_prior(name_or_path, device="cpu")
     click.echo(p.path)
-    _print_card(p.card)
+    _print_card(p.card, p.path)
 
 
 @prior.command("list")
@@ -152,18 +184,29 @@ def prior_list():
                    f"{card.image_size}px, recognisability {rec}")
 
 
-def _print_card(card):
+def _print_card(card, path=None):
     click.echo(f"family: {card.family}   image: {card.image_size}px x {card.channels}ch   "
                f"guidance: {'yes' if card.supports_guidance else 'no'}")
     t = card.training
     if t:
-        click.echo(f"trained on: {t.get('dataset')}/{t.get('label_field')}, "
-                   f"{t.get('steps')} steps in {t.get('seconds')} s on {t.get('device')}")
+        steps = t.get("steps_done", t.get("steps"))
+        why = {"plateau": ", stopped on a recognisability plateau",
+               "steps": ", the step cap"}.get(t.get("stop_reason"), "")
+        size = (f"   UNet: preset {t['preset']}, widths {t.get('block_out_channels')}, "
+                f"{t.get('layers_per_block')} layer(s) per level" if t.get("preset") else "")
+        click.echo(f"trained on: {t.get('dataset')}/{t.get('label_field')}, {steps} steps{why} "
+                   f"in {t.get('seconds')} s on {t.get('device')}{size}")
     rec = card.recognisability
     if rec:
         click.echo(f"recognisability: {100 * rec['overall']:.1f}% overall")
         for c, a in rec["per_class"].items():
             click.echo(f"  {c:<14} {100 * a:5.1f}%")
+    if path and card.family == "pixel":
+        from .priors.fit import quality_warning
+
+        message = quality_warning(card, path)
+        if message:
+            click.echo(f"WARNING: {message}")
 
 
 def parse_budget(text):
@@ -252,6 +295,9 @@ def _synthesis_options(f):
                      help="With --init real: how the starting real images are picked."),
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
+        click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
+                     help="JSON file {class name: model class index}, e.g. ImageNet indices of a "
+                          "pretrained DiT (docs/priors.md)."),
         click.option("--seed", default=0, show_default=True),
         click.option("--overwrite", is_flag=True, help="Replace an existing run with other options."),
     ]
@@ -422,6 +468,59 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
     click.echo(f"Stored under eval key '{eval_key}'; plot: {res.get('plot')}")
 
 
+@main.command("budget-search")
+@click.argument("dataset_name")
+@click.option("--prior", "prior_name",
+              help="Prior name or folder (default: the one 'dsco prior fit' names "
+                   "<dataset>-<label-field>).")
+@click.option("--tolerance", default=0.5, show_default=True, type=float,
+              help="Accuracy points a set may lose against the full data, one std below its "
+                   "mean, on the validation split.")
+@click.option("--ladder", help="Budgets to climb, comma-separated images per class "
+                               "(default 1,2,4,... below the smallest class).")
+@click.option("--methods", default=",".join(names.BUDGET_METHODS), show_default=True,
+              help="What to compare at each budget (comma-separated).")
+@click.option("--recipe", type=click.Choice(list(names.RECIPES)), default=names.DEFAULT_RECIPE,
+              show_default=True)
+@click.option("--arch", type=click.Choice(list(names.ARCHITECTURES)),
+              default=names.DEFAULT_ARCHITECTURE, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Seeds 0..N-1.")
+@click.option("--validation-fraction", default=0.1, show_default=True, type=float,
+              help="Share of each class's train samples held out for the choice.")
+@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True),
+              help="Measure no new budget after this long; re-run to continue.")
+@click.option("--run-key", default=names.DEFAULT_BUDGET_KEY, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a search with other options.")
+@_LABEL_FIELD_OPTION
+def budget_search(dataset_name, prior_name, tolerance, ladder, methods, recipe, arch, epochs,
+                  seeds, validation_fraction, max_hours, run_key, overwrite, label_field):
+    """How small can DATASET_NAME's training set be with no loss? (chosen on validation)
+
+    Climbs a ladder of budgets, comparing DsCo's concentrated set with herding
+    and random real subsets against the full data on a validation split carved
+    from the train split; the smallest budget with no loss is then tested once
+    on the test split. Resumes when re-run with the same options.
+    """
+    import logging
+
+    from .budget import budget_search as run, format_answer
+
+    logging.getLogger("fiftyone_dsco.budget").setLevel(logging.INFO)
+    logging.basicConfig(format="%(message)s")
+    try:
+        rungs = [int(b) for b in ladder.split(",")] if ladder else None
+    except ValueError:
+        raise click.BadParameter(f"{ladder!r}: give images per class, e.g. 1,2,5,10",
+                                 param_hint="--ladder") from None
+    res = run(_load_dataset(dataset_name), label_field, prior_name, run_key=run_key,
+              tolerance=tolerance, ladder=rungs, methods=[m.strip() for m in methods.split(",")],
+              recipe=recipe, arch=arch, epochs=epochs, seeds=tuple(range(seeds)),
+              validation_fraction=validation_fraction, max_hours=max_hours, overwrite=overwrite)
+    click.echo(format_answer(res))
+
+
 @main.group("runs")
 def runs_group():
     """List, inspect, delete and upgrade DsCo runs.
@@ -512,9 +611,10 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     click.echo(f"== 1/4 dataset '{ds.name}': {len(ds)} samples")
     _print_table(ds, field)
     click.echo("== 2/4 prior (fitted once, then reused from $DSCO_HOME/priors)")
-    prior = fit_prior(ds, field, name=builtin, steps=prior_steps, overwrite=overwrite,
-                      progress=True)
-    _print_card(prior.card)
+    with _quiet_quality_warning():
+        prior = fit_prior(ds, field, name=builtin, steps=prior_steps, overwrite=overwrite,
+                          progress=True)
+    _print_card(prior.card, prior.path)
     click.echo(f"== 3/4 concentrate to {budget} images per class")
     out = run_concentrate(ds, field, prior, budget, run_key="demo", overwrite=overwrite,
                           progress=True)

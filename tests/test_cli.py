@@ -104,3 +104,32 @@ def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_pat
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert run_config(digits_copy, "cli_dope")["selector_options"] == {"k": 4, "backend": "faiss"}
+
+
+def test_budget_search_prints_the_answer_and_refuses_bad_input(digits_copy, prior_dir):
+    ds = digits_copy
+    r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir, "--ladder", "a,b"])
+    assert r.exit_code != 0 and "--ladder" in r.output and "1,2,5,10" in r.output
+    r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir,
+                                  "--tolerance", "-1"])
+    assert r.exit_code != 0 and "tolerance" in r.output and ds.list_runs() == []
+    r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir, "--ladder", "1,2",
+                                  "--tolerance", "99", "--epochs", "2", "--seeds", "2",
+                                  "--methods", "herding,random", "--run-key", "cli_bs"])
+    assert r.exit_code == 0, r.output
+    assert "Smallest budget with no loss on validation: 1 images per class" in r.output
+    assert ds.has_saved_view("dsco-cli-bs") and ds.has_run("cli_bs_test")
+
+
+def test_prior_fit_takes_a_preset_and_continues_with_more_steps(digits, tmp_path):
+    out = str(tmp_path / "p")
+    args = ["prior", "fit", digits.name, "--output-dir", out, "--preset", "tiny", "--steps", "3",
+            "--batch-size", "4", "--block-out-channels", "8,16,16", "--no-recognisability"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "3 steps, the step cap" in r.output and "preset tiny, widths [8, 16, 16]" in r.output
+    r = CliRunner().invoke(main, args + ["--more-steps", "2"])
+    assert r.exit_code == 0, r.output
+    assert "5 steps, the step cap" in r.output
+    r = CliRunner().invoke(main, args[:-1] + ["--preset", "huge"])
+    assert r.exit_code != 0 and "'huge' is not one of 'tiny', 'small', 'base'" in r.output

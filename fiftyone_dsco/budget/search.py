@@ -282,6 +282,23 @@ class _Search:
             self.progress(line)
 
 
+def format_answer(res):
+    """The answer of a budget search in a few lines."""
+    if res.get("budget") is None:
+        return (f"No budget of the ladder is within the tolerance ({res.get('stopped')}); "
+                f"the curve is in the run's results and plot: {res.get('plot')}")
+    test = res["test"]["arms"]
+    chosen = next(a for a in test if a not in ("random", "full"))
+
+    def line(arm):
+        return f"{100 * test[arm]['mean']:.2f} ± {100 * test[arm]['std']:.2f}"
+    return (f"Smallest budget with no loss on validation: {res['budget']} images per class "
+            f"({res['method']}; {res['stopped']}).\n"
+            f"Test accuracy: {chosen} {line(chosen)}, random {line('random')}, "
+            f"full {line('full')}.\n"
+            f"Saved view '{res['saved_view']}'; curve: {res['plot']}")
+
+
 def _budgets_left(ladder, measured):
     """Budgets still to measure at most: unmeasured rungs up to the top, plus a bisection."""
     top = max(measured)

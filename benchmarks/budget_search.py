@@ -1,0 +1,72 @@
+"""How small can the set be? ``budget_search`` on a built-in dataset, and what it costs.
+
+    python benchmarks/budget_search.py --dataset digits
+
+The prior is fitted on the search's fit split (the train split without the
+validation split the search carves, same fraction and seed), so that no step
+of the search has seen a validation image. The search then picks the smallest
+budget (images per class) at which DsCo, herding or random loses at most
+``--tolerance`` points against the full fit split on validation, and tests that
+set once on the test split beside random and the full split. Writes
+``benchmarks/results/budget_search_<dataset>.json`` (the run's results without
+the id lists) and its ``.meta.json``.
+"""
+
+import argparse
+import json
+import time
+
+import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from _env import results_path, write_meta
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--tolerance", type=float, default=0.5)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs (default 300)")
+    p.add_argument("--recipe", default="dsco")
+    p.add_argument("--ladder", type=int, nargs="+")
+    p.add_argument("--prior-steps", type=int)
+    p.add_argument("--max-hours", type=float)
+    p.add_argument("--run-key", default="bench_budget")
+    return p.parse_args()
+
+
+def main():
+    args = parse()
+    import logging
+
+    from fiftyone_dsco.budget import budget_search
+    from fiftyone_dsco.data.builtin import load_builtin
+    from fiftyone_dsco.data.splits import validation_split
+    from fiftyone_dsco.priors import fit_prior
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    ds = load_builtin(args.dataset)
+    t0 = time.time()
+    fit = validation_split(ds, "ground_truth").fit  # the search's default split
+    prior = fit_prior(fit, "ground_truth", name=f"{args.dataset}-budget-fit",
+                      steps=args.prior_steps, progress=True)
+    prior_seconds = time.time() - t0
+    t0 = time.time()
+    res = budget_search(ds, "ground_truth", prior.path, run_key=args.run_key,
+                        tolerance=args.tolerance, ladder=args.ladder,
+                        seeds=tuple(range(args.seeds)), recipe=args.recipe, epochs=args.epochs,
+                        max_hours=args.max_hours)
+    out = {k: v for k, v in res.items() if k not in ("validation", "herding_order")}
+    out["validation"] = {k: v for k, v in res["validation"].items() if k != "val_ids"}
+    out["search_seconds"] = round(time.time() - t0, 1)
+    out["prior_seconds"] = round(prior_seconds, 1)
+    path = results_path(f"budget_search_{args.dataset}.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    write_meta(path, prior=prior.path, prior_card=dict(recognisability=prior.card.recognisability,
+                                                       training=prior.card.training))
+    print(json.dumps({k: out[k] for k in ("budget", "method", "stopped", "test",
+                                          "search_seconds")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,7 @@ import logging
 import os
 import time
 
+import fiftyone.core.utils as fou
 import numpy as np
 
 from .. import runs
@@ -65,7 +66,9 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
             the best answer so far is kept and a re-run continues
         synthesis_options: extra options of :func:`~fiftyone_dsco.synthesize`
         overwrite: replace a search with other options under ``run_key``
-        device, progress: as elsewhere
+        device: torch device
+        progress (None): a FiftyOne ``progress`` value (bool or callback) for a bar
+            over the budgets; each measured budget is also logged with an ETA
 
     Returns:
         the run's results: ``curve``, ``full``, ``budget``, ``method``,
@@ -140,9 +143,15 @@ class _Search:
     def run(self, deadline):
         full = self.results.get("full") or self._measure_full()
         curve = {int(b): row for b, row in self.results["curve"].items()}
-        out = search(self._measure, self.cfg["ladder"], full["mean"], self.cfg["tolerance"],
-                     self.cfg["resolution"], curve=curve, deadline=deadline,
-                     on_measured=self._save_row)
+        ladder = self.cfg["ladder"]
+        planned = len(ladder) + int(np.ceil(np.log2(max(ladder) + 1)))  # climb + bisection
+        with fou.ProgressBar(total=max(planned, len(curve) + 1), progress=self.progress,
+                             iters_str="budgets") as self.bar:
+            self.bar.update(len(curve))
+            self.started = time.time()  # the ETA counts budgets only
+            out = search(self._measure, ladder, full["mean"], self.cfg["tolerance"],
+                         self.cfg["resolution"], curve=curve, deadline=deadline,
+                         on_measured=self._save_row)
         self.results.update(budget=out["budget"], method=out["method"], stopped=out["stopped"])
         if out["budget"] is not None:
             self.results["saved_view"] = self._save_chosen(out["budget"], out["method"])
@@ -179,6 +188,7 @@ class _Search:
     def _save_row(self, budget, row):
         self.results["curve"][str(budget)] = row
         self._save()
+        self.bar.update()
 
     def _training(self):
         c = self.cfg
@@ -271,15 +281,13 @@ class _Search:
         runs.save_results(self.dataset, self.key, self.results)
 
     def _log(self, budget, row, seconds):
-        """Log a measured budget with an ETA; a callable ``progress`` gets the line too."""
+        """Log a measured budget with its accuracies and an ETA."""
         accs = ", ".join(f"{m} {100 * r['mean']:.2f}±{100 * r['std']:.2f}" for m, r in row.items())
         left = _budgets_left(self.cfg["ladder"], [int(b) for b in self.results["curve"]] + [budget])
         per = (time.time() - self.started) / self.measured
         line = (f"budget search '{self.key}': {budget}/class: {accs} ({seconds:.0f} s); "
                 f"ETA ~{left * per / 60:.0f} min for up to {left} more budgets")
         logger.info(line)
-        if callable(self.progress):
-            self.progress(line)
 
 
 def format_answer(res):

@@ -7,6 +7,8 @@ disables Execute/Schedule. A bare ``types.Error`` view would not.
 
 import inspect
 import os
+import queue
+import threading
 
 import fiftyone as fo
 import fiftyone.operators as foo
@@ -15,6 +17,12 @@ import fiftyone.operators.types as types
 from fiftyone_dsco import names
 
 PLUGIN_NAME = "@dsco/fiftyone-dsco"
+#: Request key of the SDK's calls (:func:`execute`): they want the result, not a stream.
+SDK_CALL = "dsco_sdk_call"
+#: Work estimates above which the App offers only Schedule: run in the App, such a job
+#: would hold the App server for more than about 5 minutes on 2 CPU cores.
+IMMEDIATE_LIMITS = {"synthetic images": 500, "real train samples": 20_000,
+                    "training images seen": 300_000}
 
 
 def uri(name):
@@ -81,14 +89,18 @@ def label_field_input(inputs, ctx, view, name="label_field"):
     return field
 
 
-def delegation_notice(inputs):
-    """Say how to enable 'Schedule' when this FiftyOne cannot delegate (docs/app.md)."""
+def delegation_notice(inputs, stream=False):
+    """Say how to enable 'Schedule' when this FiftyOne cannot delegate (docs/app.md).
+
+    ``stream``: the operator streams its progress (:func:`run_job`), so FiftyOne's
+    operator timeout does not stop it."""
     if fo.config.allow_legacy_orchestrators:
         return
+    limit = ("holds the App server's process until the job ends" if stream else
+             f"stops after {fo.config.operator_timeout} s (FIFTYONE_OPERATOR_TIMEOUT)")
     inputs.view("no_delegation", types.Warning(
         label="Schedule (delegated execution) is off in this FiftyOne",
-        description="Execute runs inside the App server and stops after "
-                    f"{fo.config.operator_timeout} s (FIFTYONE_OPERATOR_TIMEOUT). For long jobs, "
+        description=f"Execute runs inside the App server and {limit}. For long jobs, "
                     "start the App with FIFTYONE_ALLOW_LEGACY_ORCHESTRATORS=true (scripts/setup.sh "
                     "sets it) and run 'fiftyone delegated launch': see docs/app.md."))
 
@@ -98,14 +110,15 @@ def form(inputs, label):
 
 
 def finish(ctx, saved_view=None, message=None):
-    """After an immediate run: show the new saved view, notify, reload the dataset."""
+    """After an immediate run: show the new saved view, notify, reload the dataset.
+
+    Returns the App operations (a generator yields them)."""
     if ctx.delegated or ctx.executor is None:
-        return
-    if saved_view:
-        ctx.ops.set_view(name=saved_view)
+        return []
+    ops = [ctx.ops.set_view(name=saved_view)] if saved_view else []
     if message:
-        ctx.ops.notify(message, variant="success")
-    ctx.ops.reload_dataset()
+        ops.append(ctx.ops.notify(message, variant="success"))
+    return ops + [ctx.ops.reload_dataset()]
 
 
 def extractor_choices():
@@ -113,13 +126,100 @@ def extractor_choices():
     return [e for e in names.EXTRACTORS if e != "timm"]
 
 
-def progress_callback(ctx, label):
-    """A FiftyOne ``progress=`` callback that reports to the operator's context."""
+def progress_callback(ctx, label, report=None):
+    """A FiftyOne ``progress=`` callback that calls ``report(fraction, text)`` about
+    every second; by default ``ctx.set_progress``, which a delegated run records."""
+    report = report or (lambda fraction, text: ctx.set_progress(progress=fraction, label=text))
+    return fo.report_progress(lambda pb: report(pb.progress, f"{label}: {pb.iteration}/{pb.total}"),
+                              dt=1.0)
 
-    def _report(pb):
-        ctx.set_progress(progress=pb.progress, label=f"{label}: {pb.iteration}/{pb.total}")
 
-    return fo.report_progress(_report, dt=1.0)
+def run_job(ctx, label, job, outputs):
+    """What ``execute`` returns for ``job(progress) -> (result, saved_view, message)``.
+
+    Delegated runs and SDK calls get ``result`` (``job`` reports to ``ctx.set_progress``).
+    An immediate run in the App is a generator (the operator sets ``execute_as_generator``):
+    it yields ``set_progress`` while ``job`` runs in a thread, then shows ``result`` with
+    ``outputs`` (the operator's ``resolve_output``) and yields :func:`finish`'s operations.
+    """
+    if ctx.delegated or ctx.request_params.get(SDK_CALL):
+        result, saved_view, message = job(progress_callback(ctx, label))
+        finish(ctx, saved_view, message)
+        return result
+    return _stream(ctx, label, job, outputs)
+
+
+def _stream(ctx, label, job, outputs):
+    updates, outcome = queue.Queue(), {}
+
+    def work():
+        try:
+            outcome["done"] = job(progress_callback(ctx, label, lambda *u: updates.put(u)))
+        except BaseException as e:  # raised again by the generator
+            outcome["error"] = e
+        finally:
+            updates.put(None)
+
+    threading.Thread(target=work, name=f"dsco-{ctx.operator_uri}", daemon=True).start()
+    for fraction, text in iter(updates.get, None):
+        yield ctx.ops.set_progress(label=text, progress=fraction)
+    if "error" in outcome:  # the App shows the stream's end as a failure without a reason
+        yield ctx.ops.notify(f"{ctx.operator_uri} failed: {outcome['error']}", variant="error")
+        raise outcome["error"]
+    result, saved_view, message = outcome["done"]
+    yield ctx.ops.show_output(outputs.to_json(), result)
+    yield from finish(ctx, saved_view, message)
+
+
+def train_counts(view, label_field):
+    """Real train samples per class of ``view``'s ``label_field``."""
+    from fiftyone_dsco.data import train_view
+
+    counts = train_view(view).count_values(f"{label_field}.label")
+    return {k: v for k, v in counts.items() if k is not None}
+
+
+def target_counts(ctx):
+    """:func:`train_counts` of the form's target and label field ({} when there is none)."""
+    if ctx.dataset is None:
+        return {}
+    view = ctx.target_view()
+    field = ctx.params.get("label_field") or names.DEFAULT_LABEL_FIELD
+    return train_counts(view, field) if field in classification_fields(view) else {}
+
+
+def too_large(ctx, work):
+    """What of ``work`` (``{unit: estimate}``) exceeds IMMEDIATE_LIMITS, as text ("" if
+    nothing does). SDK calls are never limited."""
+    if ctx.request_params.get(SDK_CALL):
+        return ""
+    return ", ".join(f"{n:,} {unit} (more than {IMMEDIATE_LIMITS[unit]:,})"
+                     for unit, n in work.items() if n > IMMEDIATE_LIMITS[unit])
+
+
+def execution_options(ctx, config, work):
+    """``config``'s execution options, without immediate execution when ``work`` is too
+    large and Schedule is available (``allow_legacy_orchestrators``)."""
+    from fiftyone.operators.executor import ExecutionOptions
+
+    large = fo.config.allow_legacy_orchestrators and too_large(ctx, work)
+    return ExecutionOptions(allow_immediate_execution=not large,
+                            allow_delegated_execution=config.allow_delegated_execution,
+                            default_choice_to_delegated=config.default_choice_to_delegated,
+                            allow_distributed_execution=config.allow_distributed_execution)
+
+
+def size_gate(inputs, ctx, work):
+    """A notice when ``work`` is too large to run in the App (see :func:`execution_options`)."""
+    large = too_large(ctx, work)
+    if not large:
+        return
+    how = ("only Schedule is offered: a 'fiftyone delegated launch' worker runs it and "
+           "records its progress" if fo.config.allow_legacy_orchestrators else
+           "turn on Schedule (see above) and run it in a 'fiftyone delegated launch' worker")
+    inputs.view("too_large", types.Warning(
+        label=f"Large job: {large}",
+        description=f"Run in the App, it would hold the App server for many minutes; {how}."))
 
 
 def fan_out(ctx, name, run_key, label):
@@ -140,7 +240,7 @@ def execute(name, samples=None, params=None, delegate=False, delegation_target=N
     queued operation. Inside a running event loop (Jupyter) FiftyOne returns an
     awaitable instead, returned unchanged: ``await`` it for the ``ExecutionResult``.
     """
-    ctx = {"params": params or {}}
+    ctx = {"params": params or {}, SDK_CALL: True}
     if isinstance(samples, fo.Dataset):
         ctx["dataset"] = samples
     elif samples is not None:
@@ -227,10 +327,7 @@ def run_key_input(inputs, ctx, default, kind, options=None, name="run_key"):
 
 def size_preview(inputs, view, label_field, synthetic, real=0):
     """Show the concentrated set's size against the train split of ``view``."""
-    from fiftyone_dsco.data import train_view
-
-    counts = train_view(view).count_values(f"{label_field}.label")
-    counts = {k: v for k, v in counts.items() if k is not None}
+    counts = train_counts(view, label_field)
     if not counts:
         return
     n = sum(counts.values())
@@ -246,13 +343,16 @@ def size_preview(inputs, view, label_field, synthetic, real=0):
             description="Enable 'clamp' to take whole classes, or lower the budget."))
 
 
-def delegation_config(name, label, description, icon, delegated=True, distributed=False):
+def delegation_config(name, label, description, icon, delegated=True, distributed=False,
+                      stream=False):
+    """``stream``: ``execute`` returns :func:`run_job` (a generator in the App)."""
     # allow_distributed_execution is accepted (and ignored: Enterprise only) by fiftyone 1.22.1
     return foo.OperatorConfig(name=name, label=label, description=description, dynamic=True,
                               icon=icon, allow_immediate_execution=True,
                               allow_delegated_execution=True,
                               default_choice_to_delegated=delegated,
-                              allow_distributed_execution=distributed)
+                              allow_distributed_execution=distributed,
+                              execute_as_generator=stream)
 
 
 def shard_inputs(inputs, ctx):

@@ -5,9 +5,9 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, delegation_notice, execute, finish, form,
-                      label_field_input, prior_input, progress_callback, run_key_input,
-                      size_preview, target_input)
+from ._common import (delegation_config, delegation_notice, execute, execution_options, form,
+                      label_field_input, prior_input, run_job, run_key_input, size_gate,
+                      size_preview, target_counts, target_input)
 
 
 class Concentrate(foo.Operator):
@@ -15,7 +15,11 @@ class Concentrate(foo.Operator):
     def config(self):
         return delegation_config(
             "concentrate", "DsCo: concentrate dataset",
-            "Build a small training set: NOpt synthesis + selected real samples", icon="compress")
+            "Build a small training set: NOpt synthesis + selected real samples", icon="compress",
+            stream=True)
+
+    def resolve_execution_options(self, ctx):
+        return execution_options(ctx, self.config, _work(ctx))
 
     def resolve_input(self, ctx):
         from fiftyone_dsco.concentrate import SYNTHETIC_CAP, split_budget
@@ -25,7 +29,7 @@ class Concentrate(foo.Operator):
         field = label_field_input(inputs, ctx, target) if target is not None else None
         if not field:
             return form(inputs, "Concentrate")
-        delegation_notice(inputs)
+        delegation_notice(inputs, stream=True)
         prior_input(inputs, ctx)
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
@@ -49,9 +53,14 @@ class Concentrate(foo.Operator):
         per_class = _per_class(target, field, _budget(p))
         if per_class:
             size_preview(inputs, target, field, *split_budget(per_class))
+            size_gate(inputs, ctx, _work(ctx))
         return form(inputs, "Concentrate")
 
     def execute(self, ctx):
+        return run_job(ctx, "Classes", lambda progress: self._run(ctx, progress),
+                       self.resolve_output(ctx))
+
+    def _run(self, ctx, progress):
         from fiftyone_dsco.concentrate import concentrate
 
         p = ctx.params
@@ -61,11 +70,11 @@ class Concentrate(foo.Operator):
                           selector=p.get("selector", names.DEFAULT_SELECTOR),
                           seed=int(p.get("seed") or 0),
                           overwrite=bool(p.get("overwrite")),
-                          progress=progress_callback(ctx, "Classes"))
-        finish(ctx, out["saved_view"], f"Concentrated set '{out['saved_view']}': "
-               f"{out['doping']['size']} images")
-        return {"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
-                "real_per_class": out["real_per_class"], "size": out["doping"]["size"]}
+                          progress=progress)
+        return ({"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
+                 "real_per_class": out["real_per_class"], "size": out["doping"]["size"]},
+                out["saved_view"],
+                f"Concentrated set '{out['saved_view']}': {out['doping']['size']} images")
 
     def resolve_output(self, ctx):
         outputs = types.Object()
@@ -106,3 +115,17 @@ def _per_class(view, label_field, budget):
         return budget_per_class(view, label_field, budget)
     except DscoError:
         return None
+
+
+def _work(ctx):
+    """The synthetic images a run makes and the real train samples it selects from."""
+    from fiftyone_dsco.concentrate import split_budget
+
+    counts = target_counts(ctx)
+    field = ctx.params.get("label_field") or names.DEFAULT_LABEL_FIELD
+    per_class = _per_class(ctx.target_view(), field, _budget(ctx.params)) if counts else None
+    if not per_class:
+        return {}
+    synthetic, real = split_budget(per_class)
+    return {"synthetic images": len(counts) * synthetic,
+            "real train samples": sum(counts.values()) if real else 0}

@@ -5,9 +5,10 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, delegation_notice, execute, extractor_choices, fan_out,
-                      finish, form, label_field_input, num_shards, prior_input, progress_callback,
-                      run_key_input, shard_inputs, shard_param, size_preview, target_input)
+from ._common import (delegation_config, delegation_notice, execute, execution_options,
+                      extractor_choices, fan_out, form, label_field_input, num_shards, prior_input,
+                      run_job, run_key_input, shard_inputs, shard_param, size_gate, size_preview,
+                      target_counts, target_input)
 
 REAL_ONLY = "(none: real samples only)"
 
@@ -23,7 +24,10 @@ class Dope(foo.Operator):
     def config(self):
         return delegation_config("dope", "DsCo: dope with real samples",
                                  "Select real samples per class to mix into a synthetic set",
-                                 icon="science", distributed=True)
+                                 icon="science", distributed=True, stream=True)
+
+    def resolve_execution_options(self, ctx):
+        return execution_options(ctx, self.config, _work(ctx))
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -31,7 +35,7 @@ class Dope(foo.Operator):
         field = label_field_input(inputs, ctx, target) if target is not None else None
         if not field:
             return form(inputs, "Dope")
-        delegation_notice(inputs)
+        delegation_notice(inputs, stream=True)
         syn = _synthesis_runs(ctx.dataset)
         choices = types.DropdownView()
         for r in syn:
@@ -65,9 +69,14 @@ class Dope(foo.Operator):
         shard_inputs(inputs, ctx)
         ipc = next((r["config"].get("ipc", 0) for r in syn if r["key"] == run), 0)
         size_preview(inputs, target, field, ipc, budget)
+        size_gate(inputs, ctx, _work(ctx))
         return form(inputs, "Dope")
 
     def execute(self, ctx):
+        return run_job(ctx, "Classes", lambda progress: self._run(ctx, progress),
+                       self.resolve_output(ctx))
+
+    def _run(self, ctx, progress):
         from fiftyone_dsco.selection.doping import dope
 
         p = ctx.params
@@ -77,18 +86,18 @@ class Dope(foo.Operator):
         if shard is None and num_shards(ctx) > 1:
             run_key = p.get("run_key") or names.doping_run_key(
                 synthetic_run, p["budget"], p.get("selector", names.DEFAULT_SELECTOR))
-            return fan_out(ctx, self.config.name, run_key, "DsCo dope")
+            return fan_out(ctx, self.config.name, run_key, "DsCo dope"), None, None
         res = dope(ctx.target_view(), p["label_field"], synthetic_run, int(p["budget"]),
                    selector=p.get("selector", names.DEFAULT_SELECTOR), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
                    extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
-                   progress=progress_callback(ctx, "Classes"))
-        finish(ctx, res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
-               f"real samples selected" + ("" if res.get("complete") else " (run incomplete)"))
-        return {"num_selected": res["num_selected"], "size": res["size"],
-                "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
+                   progress=progress)
+        return ({"num_selected": res["num_selected"], "size": res["size"],
+                 "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
+                res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
+                f"real samples selected" + ("" if res.get("complete") else " (run incomplete)"))
 
     def resolve_output(self, ctx):
         outputs = types.Object()
@@ -119,3 +128,8 @@ class Dope(foo.Operator):
             extractor=extractor, seed=seed, num_shards=num_shards,
             shard=list(shard) if shard else None),
             delegate, delegation_target)
+
+
+def _work(ctx):
+    """The real train samples a run embeds and selects from (none when shards are queued)."""
+    return {} if num_shards(ctx) > 1 else {"real train samples": sum(target_counts(ctx).values())}

@@ -5,8 +5,8 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_notice, error, execute, finish, form, invalid, label_field_input,
-                      progress_callback)
+from ._common import (delegation_notice, error, execute, execution_options, form, invalid,
+                      label_field_input, run_job, size_gate)
 
 
 class Evaluate(foo.Operator):
@@ -21,8 +21,12 @@ class Evaluate(foo.Operator):
             allow_immediate_execution=True,
             allow_delegated_execution=True,
             default_choice_to_delegated=True,
+            execute_as_generator=True,
             icon="leaderboard",
         )
+
+    def resolve_execution_options(self, ctx):
+        return execution_options(ctx, self.config, _work(ctx))
 
     def resolve_input(self, ctx):
         from fiftyone_dsco.data import test_view
@@ -39,7 +43,7 @@ class Evaluate(foo.Operator):
             error(inputs, "no_test_split", f"No test split with '{field}' labels",
                   f"Every set is tested on the real samples tagged '{names.TEST_TAG}'.")
             return form(inputs, label)
-        delegation_notice(inputs)
+        delegation_notice(inputs, stream=True)
         arch = types.RadioGroup()
         for name in names.ARCHITECTURES:
             arch.add_choice(name, label=name)
@@ -71,9 +75,14 @@ class Evaluate(foo.Operator):
         inputs.bool("soft_labels", default=False, label="Soft labels",
                     description="Train on the outputs of a teacher trained on the full split")
         _eval_key_input(inputs, ctx)
+        size_gate(inputs, ctx, _work(ctx))
         return form(inputs, label)
 
     def execute(self, ctx):
+        return run_job(ctx, "Training", lambda progress: self._run(ctx, progress),
+                       self.resolve_output(ctx))
+
+    def _run(self, ctx, progress):
         from fiftyone_dsco.evaluation import evaluate, plotly_traces
 
         p = ctx.params
@@ -88,16 +97,16 @@ class Evaluate(foo.Operator):
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
             full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
             eval_key=p.get("eval_key") or names.DEFAULT_EVAL_KEY,
-            progress=progress_callback(ctx, "Training"),
+            progress=progress,
         )
         best = max(results["arms"].values(), key=lambda r: r["acc_mean"])
-        finish(ctx, message=f"Evaluation '{results['eval_key']}': best {best['name']} "
-                            f"{100 * best['acc_mean']:.1f}%")
         arms = {a: {k: r.get(k) for k in ("name", "acc_mean", "acc_std", "ipc", "fraction",
                                           "epochs", "ior", "hlr")}
                 for a, r in results["arms"].items()}
-        return {"eval_key": results["eval_key"], "table": results.format_table(),
-                "arms": arms, "plot": results["plot"], "chart": plotly_traces(ctx.dataset)}
+        return ({"eval_key": results["eval_key"], "table": results.format_table(),
+                 "arms": arms, "plot": results["plot"], "chart": plotly_traces(ctx.dataset)},
+                None, f"Evaluation '{results['eval_key']}': best {best['name']} "
+                      f"{100 * best['acc_mean']:.1f}%")
 
     def resolve_output(self, ctx):
         outputs = types.Object()
@@ -157,3 +166,24 @@ def _eval_key_input(inputs, ctx):
         else:
             invalid(prop, f"'{key}' is the key of another run")
             error(inputs, "key_taken", f"'{key}' is the key of another run", "Choose another key")
+
+
+def _work(ctx):
+    """The training images an evaluation sees: seeds × epochs × set size over every set."""
+    from fiftyone_dsco.data import train_view
+    from fiftyone_dsco.evaluation import full_arm_epochs
+    from fiftyone_dsco.evaluation.recipes import get_recipe
+
+    p, ds = ctx.params, ctx.dataset
+    if ds is None:
+        return {}
+    sizes = [ds.load_saved_view(v).count() for v in p.get("train_views") or []
+             if ds.has_saved_view(v)]
+    recipe = get_recipe(p.get("recipe") or names.DEFAULT_RECIPE, epochs=p.get("epochs") or None)
+    largest, full = max(sizes, default=0), train_view(ds).count()
+    full_epochs = p.get("full_epochs") or full_arm_epochs(recipe.epochs, largest, full,
+                                                          recipe.batch_size)
+    per_seed = recipe.epochs * (sum(sizes) + (largest if p.get("add_random", True) else 0))
+    per_seed += full_epochs * full if p.get("add_full", True) else 0
+    teacher = full_epochs * full if p.get("soft_labels") else 0
+    return {"training images seen": int(p.get("num_seeds") or 3) * per_seed + teacher}

@@ -2,7 +2,7 @@
 (tables, accuracy charts), real vs synthetic images and MMD per class.
 
 It reads what the runs stored on the dataset, so runs that a delegated worker
-or the CLI made show here as well as immediate ones.
+or the CLI made show here as well as immediate ones (when it opens, or on Refresh).
 """
 
 from urllib.parse import quote
@@ -60,6 +60,10 @@ class DscoPanel(foo.Panel):
     def on_change_dataset(self, ctx):
         self.on_load(ctx)
 
+    def refresh(self, ctx):
+        """Read the runs again: a delegated worker or the CLI may have added some."""
+        self.on_load(ctx)
+
     def open_view(self, ctx):
         ctx.ops.set_view(name=ctx.params["name"])
 
@@ -87,6 +91,7 @@ class DscoPanel(foo.Panel):
         from fiftyone_dsco.runs import EVALUATION, list_runs, load_results, run_status
 
         panel = types.Object()
+        panel.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
         runs = list_runs(ctx.dataset) if ctx.dataset is not None else []
         if not runs:
             panel.md("No DsCo runs on this dataset yet: start one from the operator browser "

@@ -5,10 +5,10 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, delegation_notice, execute, extractor_choices, fan_out,
-                      finish, form, invalid, label_field_input, num_shards, prior_input,
-                      progress_callback, run_key_input, shard_inputs, shard_param, size_preview,
-                      target_input)
+from ._common import (delegation_config, delegation_notice, execute, execution_options,
+                      extractor_choices, fan_out, form, invalid, label_field_input, num_shards,
+                      prior_input, run_job, run_key_input, shard_inputs, shard_param, size_gate,
+                      size_preview, target_counts, target_input)
 
 
 class Synthesize(foo.Operator):
@@ -16,7 +16,10 @@ class Synthesize(foo.Operator):
     def config(self):
         return delegation_config("synthesize", "DsCo: synthesize (NOpt or plain)",
                                  "Generate IPC images per class with noise optimisation",
-                                 icon="auto_awesome", distributed=True)
+                                 icon="auto_awesome", distributed=True, stream=True)
+
+    def resolve_execution_options(self, ctx):
+        return execution_options(ctx, self.config, _work(ctx))
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -24,7 +27,7 @@ class Synthesize(foo.Operator):
         field = label_field_input(inputs, ctx, target) if target is not None else None
         if not field:
             return form(inputs, "Synthesize")
-        delegation_notice(inputs)
+        delegation_notice(inputs, stream=True)
         prior_input(inputs, ctx)
         p = ctx.params
         ipc = 10 if p.get("ipc") is None else int(p["ipc"])
@@ -66,9 +69,14 @@ class Synthesize(foo.Operator):
         shard_inputs(inputs, ctx)
         if ipc >= 1:
             size_preview(inputs, target, field, ipc)
+            size_gate(inputs, ctx, _work(ctx))
         return form(inputs, "Synthesize")
 
     def execute(self, ctx):
+        return run_job(ctx, "Classes", lambda progress: self._run(ctx, progress),
+                       self.resolve_output(ctx))
+
+    def _run(self, ctx, progress):
         from fiftyone_dsco.synthesis import synthesize
 
         p = ctx.params
@@ -76,7 +84,7 @@ class Synthesize(foo.Operator):
         if shard is None and num_shards(ctx) > 1:
             run_key = p.get("run_key") or names.synthesis_run_key(
                 p.get("method", names.DEFAULT_METHOD), p["ipc"], p.get("data_free"))
-            return fan_out(ctx, self.config.name, run_key, "DsCo synthesize")
+            return fan_out(ctx, self.config.name, run_key, "DsCo synthesize"), None, None
         res = synthesize(ctx.target_view(), p["label_field"], p["prior"], int(p["ipc"]),
                          method=p.get("method", names.DEFAULT_METHOD), run_key=p.get("run_key"),
                          data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
@@ -88,12 +96,12 @@ class Synthesize(foo.Operator):
                          strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          overwrite=bool(p.get("overwrite")), shard=shard,
-                         progress=progress_callback(ctx, "Classes"))
+                         progress=progress)
         done = "" if res.get("complete") else " (run incomplete)"
-        finish(ctx, res.get("saved_view"),
-               f"Synthesis '{p.get('run_key')}': {res['num_samples']} images{done}")
-        return {"run_key": p.get("run_key"), "num_samples": res["num_samples"],
-                "saved_view": res["saved_view"], "complete": bool(res.get("complete"))}
+        return ({"run_key": p.get("run_key"), "num_samples": res["num_samples"],
+                 "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
+                res.get("saved_view"),
+                f"Synthesis '{p.get('run_key')}': {res['num_samples']} images{done}")
 
     def resolve_output(self, ctx):
         outputs = types.Object()
@@ -120,3 +128,11 @@ class Synthesize(foo.Operator):
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
             shard=list(shard) if shard else None, init=init, strength=strength,
             init_selector=init_selector), delegate, delegation_target)
+
+
+def _work(ctx):
+    """The synthetic images a run makes (none to estimate when shards are queued)."""
+    if num_shards(ctx) > 1:
+        return {}
+    ipc = ctx.params.get("ipc")
+    return {"synthetic images": len(target_counts(ctx)) * int(10 if ipc is None else ipc)}

@@ -5,8 +5,9 @@ dataset that already holds one DsCo synthesis run (tiny prior, plain sampler,
 one image per class). Its server process shares this session's private
 database and plugins dir.
 
-The browser tests drive the operator browser and forms (``app_operators.js``) and the
-DsCo panel (``app_panel.js``) in Debian's chromium with the npm package
+The browser tests drive the operator browser and forms (``app_operators.js``), the
+DsCo panel (``app_panel.js``) and a run scheduled in the App that a ``fiftyone delegated
+launch`` worker completes (``app_delegated.js``) in Debian's chromium with the npm package
 ``playwright-core`` (``tests/browser``; ``npm ci --prefix tests/browser``).
 Outside CI they skip, saying why, when node, chromium or playwright-core is
 missing; in CI (``CI=true``) they fail instead. Their screenshots go to a
@@ -19,6 +20,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -66,6 +69,11 @@ def app(installed_plugin):
                                        run_key=RUN, steps=1, extractor="random")
     port = _free_port()
     session = fo.launch_app(ds, remote=True, address="127.0.0.1", port=port)
+    # once connected (a retry 10 s later), the session pushes its dataset to every open
+    # App page: wait for that, or a browser test's page could switch datasets midway
+    deadline = time.monotonic() + 60
+    while not session._client._connected and time.monotonic() < deadline:
+        time.sleep(0.2)
     try:
         yield f"http://127.0.0.1:{port}", ds
     finally:
@@ -173,16 +181,21 @@ def test_app_server_blocks_bad_forms(app):
     assert "Validation error. Path: run_key" in body["stack"]
 
 
-def test_immediate_run_opens_its_view_and_notifies_in_the_app(app):
+def test_immediate_run_streams_progress_opens_its_view_and_notifies_in_the_app(app):
+    """The App runs DsCo's long operators through ``/operators/execute/generator``: one
+    JSON line per operation it triggers, progress first."""
     base, ds = app
     clone = ds.clone()  # the browser test below wants the one run of ``ds``
     try:
-        status, body = post(base, "/operators/execute", request(
+        status, lines = post(base, "/operators/execute/generator", request(
             clone, P + "synthesize", dict(label_field="ground_truth", prior=PRIOR, ipc=1,
                                           method="plain", run_key="in_app", steps=1,
                                           extractor="random")))
-        assert status == 200 and body["error"] is None, body
-        triggered = [(r["operator_uri"], r["params"]) for r in body["executor"]["requests"]]
+        assert status == 200 and isinstance(lines, list), lines
+        triggered = [(m["body"]["operator_uri"], m["body"]["params"]) for m in lines]
+        assert triggered[0][0] == "set_progress" and "Classes: " in triggered[0][1]["label"]
+        shown = next(p for u, p in triggered if u == "show_output")
+        assert shown["results"]["num_samples"] == 10  # the result, as the form's outputs
         assert ("set_view", {"name": "dsco-in-app"}) in triggered
         assert [u for u, _ in triggered][-2:] == ["notify", "reload_dataset"]
         clone.reload()
@@ -205,13 +218,18 @@ def _browser_missing():
     return missing
 
 
+def _missing(why):
+    """Skip, saying ``why``; under CI=true, fail instead."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("browser test cannot run in CI: " + why)
+    pytest.skip("browser test skipped: " + why)
+
+
 def _require_browser():
     """Skip when chromium, node or playwright-core is missing; under CI=true, fail instead."""
     missing = _browser_missing()
     if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("browser test cannot run in CI: " + "; ".join(missing))
-        pytest.skip("browser test skipped: " + "; ".join(missing))
+        _missing("; ".join(missing))
 
 
 def _is_png(path):
@@ -328,3 +346,96 @@ def test_browser_drives_the_dsco_panel(app, tmp_path):
             assert 1000 < os.path.getsize(path) < 400_000, path
     finally:
         _delete_dataset(PANEL_DS)
+
+
+DELEGATED_DS = "dsco-app-delegated"
+SCHEDULED = "scheduled_2ipc"
+
+
+def _wait_until_done(svc, op_id, timeout=300):
+    """The delegated operation ``op_id`` once it has completed or failed."""
+    from fiftyone.operators.executor import ExecutionRunState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        op = svc.get(op_id)
+        if op.run_state in ExecutionRunState.TERMINAL_STATES:
+            return op
+        time.sleep(1)
+    raise AssertionError(f"delegated operation {op_id} not done after {timeout} s: {op.run_state}")
+
+
+def test_browser_schedules_a_run_that_a_worker_completes(app, tmp_path):
+    """Schedule in the App's execute menu queues a synthesis; a real `fiftyone delegated
+    launch` worker runs it; the DsCo panel shows it after Refresh, and opens its view.
+    On the way, a large IPC leaves Schedule as the only choice, and the form says why."""
+    import fiftyone.operators as foo
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    from fiftyone_dsco import names, runs
+
+    _require_browser()
+    if not fo.config.allow_legacy_orchestrators:  # what scripts/setup.sh turns on
+        _missing("Schedule is off: FiftyOne's allow_legacy_orchestrators is not set "
+                 "(bash scripts/setup.sh --fiftyone-config)")
+    base, ds = app
+    _delete_dataset(DELEGATED_DS)
+    clone = ds.clone(DELEGATED_DS)
+    view = names.saved_view_name(SCHEDULED)
+    module = type(foo.get_operator(P + "synthesize")).__module__.rsplit(".", 1)[0]
+    large = sys.modules[module + "._common"].IMMEDIATE_LIMITS["synthetic images"] // 10 + 1
+    shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
+    env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
+    svc, worker = DelegatedOperationService(), None
+    log = open(tmp_path / "browser.log", "w+")
+    node = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "app_delegated.js"), base,
+                             clone.name, SCHEDULED, view, str(large), shots], cwd=BROWSER_DIR,
+                            env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        line = node.stdout.readline()  # the App has queued it
+        log.seek(0)
+        assert line.strip() == "scheduled", log.read()[-4000:]
+        queued = svc.list_operations(operator=P + "synthesize", dataset_name=clone.name)
+        assert [op.run_state for op in queued] == ["queued"] and not clone.has_run(SCHEDULED)
+        assert queued[0].context.request_params["params"]["ipc"] == 2
+        worker = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "fiftyone"),
+                                   "delegated", "launch"], stdout=log, stderr=log)
+        op = _wait_until_done(svc, queued[0].id)
+        assert op.run_state == "completed", op.result
+        assert op.result.result["num_samples"] == 20
+        out, _ = node.communicate("worker done\n", timeout=300)
+        log.seek(0)
+        assert node.returncode == 0, log.read()[-4000:]
+        seen = json.loads(out.strip().splitlines()[-1])
+    finally:
+        for proc in (worker, node):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+    try:
+        # a large job: Schedule only (no menu), and the form says why
+        assert seen["large_primary"] == "Schedule" and seen["large_menu"] == 0
+        assert f"{10 * large:,} synthetic images" in seen["large_notice"]
+        assert "only Schedule is offered" in seen["large_notice"]
+        # a small one: Schedule is the default of a menu that also offers Execute; queued
+        assert seen["primary"] == "Schedule" and seen["menu"] == 1 and not seen["form_disabled"]
+        assert "successfully scheduled" in seen["toast"]
+        # the worker wrote the run: 2 images per class, its saved view
+        clone.reload()
+        assert runs.run_status(clone, SCHEDULED) == "complete"
+        assert runs.run_config(clone, SCHEDULED)["ipc"] == 2
+        assert len(runs.synthetic_samples(clone, SCHEDULED)) == 20
+        assert clone.load_saved_view(view).count() == 20
+        # the panel: not there before, there after Refresh, with its size; Open shows it
+        assert SCHEDULED not in seen["runs_before"]
+        assert f"{SCHEDULED}\tsynthesis\tcomplete\t20" in seen["runs_after"]
+        assert f"Open {view}" in seen["buttons"]
+        assert f"view={view}" in seen["url"] and seen["entry_counts"].split()[0] == "20"
+        for path in seen["screenshots"]:
+            assert os.path.dirname(path) == shots and _is_png(path)
+            assert 1000 < os.path.getsize(path) < 400_000, path
+    finally:
+        _delete_dataset(DELEGATED_DS)

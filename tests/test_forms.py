@@ -5,6 +5,8 @@ FiftyOne's App disables Execute when a property of the resolved form has
 not. Each form is resolved with a real ExecutionContext on a real dataset.
 """
 
+import sys
+
 import fiftyone as fo
 import fiftyone.operators as foo
 import pytest
@@ -129,3 +131,47 @@ def test_synthesize_real_starts_in_the_form(dataset):
     props = form("synthesize", dataset.view(), {"init": "real", "data_free": True})
     assert "init" in blocked(props) and "data-free" in props["init"].error_message
     assert "strength" not in form("synthesize", dataset.view(), {})
+
+
+def _limits():
+    """The plugin's IMMEDIATE_LIMITS (its modules load under FiftyOne's plugin loader)."""
+    module = type(foo.get_operator(P + "synthesize")).__module__
+    return sys.modules[module.rsplit(".", 1)[0] + "._common"].IMMEDIATE_LIMITS
+
+
+def options(name, view, params, **request):
+    ctx = ExecutionContext(request_params=dict(dataset_name=view._dataset.name,
+                                               view=view._serialize(), params=params, **request))
+    return foo.get_operator(P + name).resolve_execution_options(ctx)
+
+
+def test_large_jobs_are_only_scheduled(dataset, monkeypatch):
+    """Above IMMEDIATE_LIMITS, a form offers only Schedule and says why; small jobs keep both."""
+    monkeypatch.setattr(fo.config, "allow_legacy_orchestrators", True)
+    limits, view = _limits(), dataset.view()
+    images = limits["synthetic images"] // 10 + 1  # per class, on digits' 10 classes
+    epochs = limits["training images seen"] // 40 + 1  # "a-set" and its random twin: 20 each
+    cases = [("synthesize", {"ipc": 1}, {"ipc": images}),
+             ("evaluate", dict(train_views=["a-set"], num_seeds=1, add_full=False, epochs=1),
+              dict(train_views=["a-set"], num_seeds=1, add_full=False, epochs=epochs))]
+    for name, small, large in cases:
+        assert options(name, view, small).allow_immediate_execution, name
+        assert "too_large" not in form(name, view, small), name
+        opts = options(name, view, large)
+        assert not opts.allow_immediate_execution and opts.allow_delegated_execution, name
+        notice = form(name, view, large)["too_large"]
+        assert "only Schedule" in notice.view.description and not notice.invalid, name
+    assert "synthetic images (more than" in form("synthesize", view, cases[0][2])[
+        "too_large"].view.label
+    # the real train split counts for doping (digits has 1,437 train samples)
+    monkeypatch.setitem(limits, "real train samples", 1000)
+    for name, params in (("dope", {}), ("concentrate", {"images_per_class": 20})):
+        assert not options(name, view, params).allow_immediate_execution, name
+        assert "1,437 real train samples" in form(name, view, params)["too_large"].view.label
+    assert "too_large" not in form("concentrate", view, {"images_per_class": 10})  # synthetic
+    # SDK calls are never limited; without Schedule, Execute stays (the notice says why)
+    assert options("dope", view, {}, dsco_sdk_call=True).allow_immediate_execution
+    monkeypatch.setattr(fo.config, "allow_legacy_orchestrators", False)
+    assert options("synthesize", view, {"ipc": images}).allow_immediate_execution
+    assert "turn on Schedule" in form("synthesize", view, {"ipc": images})[
+        "too_large"].view.description

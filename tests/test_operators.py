@@ -6,7 +6,8 @@ import inspect
 import fiftyone.operators as foo
 import pytest
 from fiftyone.operators.delegated import DelegatedOperationService
-from fiftyone.operators.executor import ExecutionContext, ExecutionError
+from fiftyone.operators.executor import (ExecutionContext, ExecutionError,
+                                         execute_or_delegate_operator)
 
 from fiftyone_dsco import runs
 
@@ -132,6 +133,29 @@ def test_immediate_run_opens_its_saved_view_and_notifies(digits_copy, prior_dir)
     assert notify["variant"] == "success" and "'shown'" in notify["message"]
 
 
+def test_immediate_run_in_the_app_streams_its_progress(digits_copy, prior_dir):
+    """As the App runs it (``/operators/execute/generator``): a generator that yields
+    ``set_progress`` while the job runs, then the result, its view, a notification."""
+    params = dict(label_field="ground_truth", prior=prior_dir, ipc=1, method="plain",
+                  run_key="streamed", steps=1, extractor="random")
+    res = asyncio.run(execute_or_delegate_operator(P + "synthesize", dict(
+        dataset_name=digits_copy.name, view=digits_copy.view()._serialize(), params=params)))
+    assert inspect.isgenerator(res.result)
+    sent = [m.body.to_json() for m in res.result]  # what the App receives, line by line
+    uris = [m["operator_uri"] for m in sent]
+    n = uris.count("set_progress")
+    assert n and uris == ["set_progress"] * n + ["show_output", "set_view", "notify",
+                                                 "reload_dataset"]
+    progress = [m["params"] for m in sent[:n]]
+    assert all(0 <= p["progress"] <= 1 and p["label"].startswith("Classes: ") for p in progress)
+    assert progress[-1] == {"label": "Classes: 10/10", "progress": 1.0}
+    shown = sent[n]["params"]
+    assert shown["results"]["num_samples"] == 10 and shown["results"]["complete"]
+    assert "num_samples" in shown["outputs"]["type"]["properties"]
+    assert sent[n + 1]["params"] == {"name": "dsco-streamed"}
+    assert len(runs.run_samples(digits_copy, "streamed")) == 10
+
+
 def test_sdk_call_inside_a_running_event_loop(digits_copy):
     async def notebook_cell():
         pending = foo.get_operator(P + "manage_runs")(digits_copy)
@@ -169,3 +193,18 @@ def test_dsco_panel_lists_runs_opens_views_and_shows_evaluations(digits_copy, pr
     assert f"{100 * first['acc_mean']:.2f} ± " in table and "one seed's model" in table
     assert "chart" in shown
     assert panel("open_view", name="dsco-pan")["set_view"] == {"name": "dsco-pan"}
+
+
+def test_budget_search_operator_runs_the_search_and_guards_its_form(digits_copy, prior_dir):
+    props = form(P + "budget_search", digits_copy.view(), {"prior": prior_dir, "methods": ["random"]})
+    assert props["bad_methods"].invalid and "run_key" in props and "tolerance" in props
+    out = foo.get_operator(P + "budget_search")(
+        digits_copy, "ground_truth", prior_dir, run_key="op_bs", tolerance=99,
+        methods=["herding", "random"], seeds=2, epochs=2, ladder=[1, 2])
+    assert out["budget"] == 1 and out["saved_view"] == "dsco-op-bs"
+    assert out["chart"] and "images per class" in out["answer"]
+    assert runs.run_status(digits_copy, "op_bs") == "complete"
+    # the same key with other options is refused in the form
+    props = form(P + "budget_search", digits_copy.view(),
+                 {"prior": prior_dir, "run_key": "op_bs", "tolerance": 1.0})
+    assert props["run_key"].invalid and "other options" in props["run_key"].error_message

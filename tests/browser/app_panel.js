@@ -10,24 +10,12 @@
 'use strict';
 
 const fs = require('fs');
-const path = require('path');
-const { chromium, CHROMIUM, ARGS, T, failureShot, log, primaryButton, run, shooter } = require('./common');
+const { chromium, CHROMIUM, ARGS, T, clipper, failureShot, log, primaryButton, run,
+  shooter } = require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
-
-// A screenshot of the page around the given locators (union of their boxes, 8 px margin).
-async function shotAround(page, locators, name) {
-  const boxes = await Promise.all(locators.map((l) => l.boundingBox()));
-  const x = Math.min(...boxes.map((b) => b.x)) - 8;
-  const y = Math.min(...boxes.map((b) => b.y)) - 8;
-  const clip = { x, y, width: Math.max(...boxes.map((b) => b.x + b.width)) + 8 - x,
-    height: Math.max(...boxes.map((b) => b.y + b.height)) + 8 - y };
-  const file = path.join(shots, name);
-  await page.screenshot({ path: file, clip, animations: 'disabled' });
-  log(`screenshot ${file}`);
-  return file;
-}
+const shotAround = clipper(shots);
 
 // The images of one side of the grid, once every one of them has loaded from /media.
 async function images(panel, side) {

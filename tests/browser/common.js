@@ -26,6 +26,22 @@ function shooter(dir) {
   };
 }
 
+// clipper(dir)(page, locators, name): a screenshot of the page around `locators` (the union
+// of their boxes, 8 px margin) saved as dir/name; returns its path.
+function clipper(dir) {
+  return async (page, locators, name) => {
+    const boxes = await Promise.all(locators.map((l) => l.boundingBox()));
+    const x = Math.min(...boxes.map((b) => b.x)) - 8;
+    const y = Math.min(...boxes.map((b) => b.y)) - 8;
+    const clip = { x, y, width: Math.max(...boxes.map((b) => b.x + b.width)) + 8 - x,
+      height: Math.max(...boxes.map((b) => b.y + b.height)) + 8 - y };
+    const file = path.join(dir, name);
+    await page.screenshot({ path: file, clip, animations: 'disabled' });
+    log(`screenshot ${file}`);
+    return file;
+  };
+}
+
 // run(main): print what the test body `main` returns as one JSON line; on failure log it, exit 1.
 function run(main) {
   main().then((out) => process.stdout.write(JSON.stringify(out) + '\n'), (e) => {
@@ -41,5 +57,5 @@ async function failureShot(page, name) {
   await page.screenshot({ path: file }).then(() => log(`page at failure: ${file}`), () => {});
 }
 
-module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, failureShot, log, primaryButton, run,
-  shooter };
+module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, clipper, failureShot, log, primaryButton,
+  run, shooter };

@@ -5,7 +5,8 @@ One command per dataset, e.g.::
     python benchmarks/prior_quality.py --dataset fashion-mnist --name fashion-mnist
     python benchmarks/prior_quality.py --dataset digits --name digits-curve
 
-Fits a prior with :func:`fiftyone_dsco.fit_prior` at its defaults and, at every
+Fits a prior with :func:`fiftyone_dsco.fit_prior` at its defaults, to the step cap
+(``patience=0``: no plateau stop, so the whole curve is measured) and, at every
 checkpoint, scores the EMA weights so far with the recognisability gate (a
 real-data classifier's accuracy on fresh samples of each class). Scoring time
 is excluded from the training time. With ``--name fashion-mnist`` the fitted
@@ -65,7 +66,7 @@ def main():
 
     t0 = time.perf_counter()
     prior = fit_prior(ds, "ground_truth", name=args.name or f"{args.dataset}-curve",
-                      steps=args.steps, checkpoint_every=args.checkpoint_every,
+                      steps=args.steps, checkpoint_every=args.checkpoint_every, patience=0,
                       on_checkpoint=on_checkpoint, overwrite=args.overwrite, progress=False)
     wall = time.perf_counter() - t0
     if not rows:  # reused from the cache: nothing measured, earlier results stay

@@ -685,6 +685,30 @@ def eval_throughput():
     return out
 
 
+def gpu_throughput():
+    data, meta = _load("gpu_throughput.json")
+    cmd = "python benchmarks/gpu_throughput.py"
+    what = ("Fit steps/s, plain and NOpt images/s (one class of IPC images, guidance 2, NOpt at its defaults with a random ConvNet-3 on the decoded images) and NOpt/plain, "
+            "side by side in one run, for a 28 px grey and a 64 px RGB pixel UNet (fit_prior's "
+            "presets), a 256 px latent DiT of fit_latent_prior's default size and DiT-XL/2 "
+            "(1,000 classes) in an SD-architecture VAE; randomly initialised weights.")
+    if data is None:
+        return [what, "", "_Still to be measured: no GPU was available when this benchmark was "
+                f"written. On a GPU machine (torch, diffusers and timm; FiftyOne is not needed) run "
+                f"`{cmd}`, then `python benchmarks/report.py`. `{cmd} --quick` checks the script "
+                "on a CPU in seconds._"]
+    s = data["settings"]
+    out = [_provenance(meta, cmd), "", what + f" IPC {s['ipc']}, {s['steps']} DDIM steps, fit "
+           f"batch {s['fit_batch']}, autocast {s['autocast']}, on {s['device']}.", "",
+           "| prior | denoiser | image | params (M) | fit steps/s | plain img/s | NOpt img/s "
+           "| NOpt / plain | peak GiB |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in data["rows"]:
+        out.append(f"| {r['prior']} | {r['arch']} | {r['image']} | {r['params_m']} "
+                   f"| {r['fit_steps_per_s']} | {r['plain_images_per_s']} "
+                   f"| {r['nopt_images_per_s']} | {r['nopt_over_plain']}× | {r.get('peak_gib', '-')} |")
+    return out
+
+
 def _fmnist_full_note():
     """Why the Fashion-MNIST headline's HLRs are lower bounds, with the numbers from the JSON."""
     rows, meta = _load("low_volume_fashion-mnist.json")
@@ -902,6 +926,7 @@ def main():
            "## Synthesis cost: NOpt vs plain sampling", "", "### Digits (16 px)", "",
            *nopt_cost("digits"), "", "### Fashion-MNIST (28 px)", "",
            *nopt_cost("fashion-mnist"), "",
+           "## GPU throughput: pixel and latent priors", "", *gpu_throughput(), "",
            "## Evaluation throughput", "", *eval_throughput(), "",
            "## More tables: the appendix", "",
            "[benchmarks-appendix.md](benchmarks-appendix.md) holds every other table, each with "

@@ -51,3 +51,8 @@ class OptionError(DscoError, ValueError):
 
 class LeakageError(DscoError):
     """The held-out test split overlaps data that training or a DsCo run has read."""
+
+
+class PriorQualityWarning(UserWarning):
+    """A fitted prior's samples of some classes are rarely recognisable (its message says how
+    to continue the fit)."""

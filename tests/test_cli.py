@@ -133,3 +133,5 @@ def test_prior_fit_takes_a_preset_and_continues_with_more_steps(digits, tmp_path
     assert "5 steps, the step cap" in r.output
     r = CliRunner().invoke(main, args[:-1] + ["--preset", "huge"])
     assert r.exit_code != 0 and "'huge' is not one of 'tiny', 'small', 'base'" in r.output
+    r = CliRunner().invoke(main, args + ["--block-out-channels", "8,x"])
+    assert r.exit_code != 0 and "give integers separated by commas" in r.output

@@ -52,6 +52,7 @@ def _param(path, name):
     ("evaluate", "arch", names.ARCHITECTURES, names.DEFAULT_ARCHITECTURE),
     ("datasets load", "name", names.BUILTIN_DATASETS, None),
     ("demo", "builtin", names.BUILTIN_DATASETS, names.DEFAULT_DATASET),
+    ("prior fit", "preset", tuple(names.PRIOR_PRESETS), None),
 ])
 def test_cli_choices_are_the_names_lists(path, name, choices, default):
     param = _param(path, name)
@@ -113,6 +114,12 @@ def test_operator_forms_offer_the_names_lists(dataset, monkeypatch, operator, fi
     values = form(operator, dataset.view(), {})[field].type.values
     # timm needs a checkpoint path, an SDK/CLI option
     assert values == [v for v in getattr(names, attr) if v != "timm"]
+
+
+def test_fit_prior_form_offers_the_presets(dataset):
+    props = form("fit_prior", dataset.view(), {})
+    assert props["preset"].type.values == ["auto", *names.PRIOR_PRESETS]
+    assert {"more_steps", "patience"} <= set(props)
 
 
 def test_operator_forms_use_the_names_run_keys(dataset, monkeypatch):

@@ -1,10 +1,12 @@
-"""Priors: both diffusers families round-trip; fitting resumes to the same weights."""
+"""Priors: both diffusers families round-trip; fitting resumes to the same weights, sizes the
+UNet by preset, stops on a plateau and continues a finished prior."""
 
 import os
 
 import pytest
 import torch
 
+from fiftyone_dsco.data import class_table, train_view
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, PriorError
 from fiftyone_dsco.priors import DiffusionPrior, PriorCard, fit_prior, load_prior
 from fiftyone_dsco.priors.sampler import sample_images
@@ -182,7 +184,7 @@ def test_fitted_prior_is_reused_not_retrained(digits, tmp_path):
     assert os.path.getmtime(os.path.join(out, "dsco_card.json")) == mtime
     assert again.card.training["fingerprint"] == first.card.training["fingerprint"]
     with pytest.raises(PriorError, match="overwrite=True"):
-        fit_prior(digits, "ground_truth", output_dir=out, **dict(FIT, steps=7))
+        fit_prior(digits, "ground_truth", output_dir=out, **dict(FIT, lr=1e-3))
 
 
 def test_fit_bad_options(digits, tmp_path):
@@ -194,10 +196,118 @@ def test_fit_bad_options(digits, tmp_path):
 
 
 def test_recognisability_is_recorded(digits, tmp_path):
-    from fiftyone_dsco.data import class_table, train_view
     from fiftyone_dsco.priors.quality import score_recognisability
 
     prior = fit_prior(digits, "ground_truth", output_dir=str(tmp_path), **FIT)
     table = class_table(train_view(digits), "ground_truth")
     rec = score_recognisability(prior, train_view(digits), table, per_class=2, steps=2)
     assert set(rec["per_class"]) == set(table.classes) and 0 <= rec["overall"] <= 1
+
+
+def test_more_steps_continue_the_finished_prior(digits, tmp_path):
+    straight = fit_prior(digits, "ground_truth", output_dir=str(tmp_path / "a"),
+                         **dict(FIT, steps=10))
+    out = str(tmp_path / "b")
+    fit_prior(digits, "ground_truth", output_dir=out, **FIT)
+    assert os.path.isfile(os.path.join(out, "training_state.pt"))
+    more = fit_prior(digits, "ground_truth", output_dir=out, more_steps=4, **FIT)
+    for (k, v), (_, w) in zip(straight.denoiser.state_dict().items(),
+                              more.denoiser.state_dict().items()):
+        assert torch.equal(v, w), k  # 6 + 4 steps = 10 straight steps
+    t = more.card.training
+    assert t["steps_done"] == 10 and t["stop_reason"] == "steps" and t["preset"] == "tiny"
+    mtime = os.path.getmtime(os.path.join(out, "dsco_card.json"))
+    fit_prior(digits, "ground_truth", output_dir=out, **dict(FIT, steps=8))  # fewer: reused
+    assert os.path.getmtime(os.path.join(out, "dsco_card.json")) == mtime
+    longer = fit_prior(digits, "ground_truth", output_dir=out, **dict(FIT, steps=12))
+    assert longer.card.training["steps_done"] == 12  # a larger cap continues too
+    with pytest.raises(PriorError, match="there is none"):
+        fit_prior(digits, "ground_truth", output_dir=str(tmp_path / "c"), more_steps=2, **FIT)
+
+
+def test_prior_of_an_earlier_version_is_reused_not_continued(digits, tmp_path):
+    """Cards written before steps_done: their fingerprint included the step count."""
+    import json
+
+    from fiftyone_dsco.priors import fit as fit_module
+
+    out = tmp_path / "p"
+    fit_prior(digits, "ground_truth", output_dir=str(out), **FIT)
+    card = json.loads((out / "dsco_card.json").read_text())
+    options = {k: card["training"][k] for k in (
+        "image_size", "channels", "steps", "batch_size", "lr", "label_dropout", "ema_decay",
+        "seed", "block_out_channels", "layers_per_block")}
+    table = class_table(train_view(digits), "ground_truth")
+    card["training"] = dict(options, fingerprint=fit_module._fingerprint(
+        digits.name, "ground_truth", table, options))
+    (out / "dsco_card.json").write_text(json.dumps(card))
+    os.remove(out / "training_state.pt")
+    assert fit_prior(digits, "ground_truth", output_dir=str(out), **FIT).card.training == \
+        card["training"]
+    with pytest.raises(PriorError, match="no training state"):
+        fit_prior(digits, "ground_truth", output_dir=str(out), more_steps=2, **FIT)
+
+
+@pytest.mark.parametrize("size, channels, preset, widths, attention", [
+    (16, 1, "tiny", [32, 64, 64], 0),            # digits: the 0.1 default UNet
+    (28, 1, "tiny", [32, 64, 64], 0),            # Fashion-MNIST
+    (16, 3, "tiny", [32, 64, 64], 0),
+    (32, 3, "small", [64, 128, 128, 256], 3),    # attention at 16, 8 and 4 px
+    (64, 3, "small", [64, 128, 128, 256], 2),
+    (128, 3, "base", [128, 256, 256, 512, 512], 2),
+    (256, 3, "base", [128, 256, 256, 512, 512, 512], 2),
+])
+def test_presets_pick_sizes_by_resolution_and_channels(size, channels, preset, widths, attention):
+    from fiftyone_dsco.priors.presets import unet_shape
+
+    shape = unet_shape(size, channels)
+    assert shape["preset"] == preset and shape["block_out_channels"] == widths
+    assert shape["down_block_types"].count("AttnDownBlock2D") == attention
+    assert shape["up_block_types"] == [b.replace("Down", "Up")
+                                       for b in reversed(shape["down_block_types"])]
+    assert shape["layers_per_block"] == (1 if preset == "tiny" else 2)
+
+
+def test_explicit_sizes_override_the_preset():
+    from fiftyone_dsco.priors.presets import unet_shape
+
+    shape = unet_shape(32, 3, "tiny", layers_per_block=2)
+    assert shape["block_out_channels"] == [32, 64, 64, 64] and shape["layers_per_block"] == 2
+    shape = unet_shape(128, 3, block_out_channels=(16, 32, 32))
+    assert shape["preset"] == "base" and shape["block_out_channels"] == [16, 32, 32]
+    with pytest.raises(OptionError, match="multiple of 8"):
+        unet_shape(36, 3, block_out_channels=(8, 16, 16, 16))
+    with pytest.raises(OptionError, match="Unknown preset 'huge'"):
+        unet_shape(32, 3, "huge")
+
+
+def test_small_preset_builds_and_denoises_rgb():
+    from diffusers import UNet2DModel
+
+    from fiftyone_dsco.priors.presets import unet_shape
+
+    shape = unet_shape(32, 3)
+    blocks = {k: tuple(shape[k]) for k in ("block_out_channels", "down_block_types",
+                                           "up_block_types")}
+    unet = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, norm_num_groups=8,
+                       layers_per_block=shape["layers_per_block"], num_class_embeds=4,
+                       attention_head_dim=shape["attention_head_dim"], **blocks)
+    with torch.no_grad():
+        out = unet(torch.zeros(1, 3, 32, 32), torch.tensor([10]), class_labels=torch.tensor([1]))
+    assert out.sample.shape == (1, 3, 32, 32)
+
+
+def test_plateau_stops_when_scores_stop_rising():
+    from fiftyone_dsco.priors.quality import Plateau
+
+    scores = [0.30, 0.55, 0.70, 0.705, 0.69]
+    watch = Plateau(patience=2, min_delta=0.01)
+    stops = [watch.update(500 * (k + 1), s) for k, s in enumerate(scores)]
+    assert stops == [False, False, False, False, True]  # 0.705, 0.69 < 0.70 + 0.01
+    rising = Plateau(patience=2, min_delta=0.01)
+    assert not any(rising.update(k, 0.1 * k) for k in range(1, 9))
+    never = Plateau(patience=0)
+    assert not any(never.update(k, 0.5) for k in range(1, 9))
+    # a continued fit scores `patience` times before it may stop again
+    more = Plateau(2, 0.01, history=watch.history, since=2500)
+    assert not more.stopped and not more.update(3000, 0.6) and more.update(3500, 0.6)

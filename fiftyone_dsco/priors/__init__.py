@@ -11,6 +11,7 @@ _API = {
     "list_priors": "card",
     "fit_prior": "fit",
     "default_steps": "fit",
+    "fit_latent_prior": "latent",
 }
 
 

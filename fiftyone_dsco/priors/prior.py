@@ -3,7 +3,11 @@
 Folder layouts are diffusers' own: ``DDPMPipeline.save_pretrained`` (``unet/``,
 ``scheduler/``) for pixel priors and ``DiTPipeline.save_pretrained``
 (``transformer/``, ``vae/``, ``scheduler/``) for latent priors, plus the card
-``dsco_card.json``.
+``dsco_card.json``. A pretrained DiT folder without a card takes its class
+names from ``model_index.json``'s ``id2label`` (ImageNet); see
+:mod:`fiftyone_dsco.priors.imagenet` for mapping a dataset's names onto them.
+On CUDA, model calls run under ``torch.autocast`` (bfloat16) unless
+``prior.autocast = False``.
 """
 
 import json
@@ -27,6 +31,8 @@ class DiffusionPrior:
         self.scheduler = scheduler
         self.card = card
         self.path = None
+        self.id2label = None  # {index: ImageNet label} of a pretrained DiT pipeline
+        self.autocast = True
 
     # -- io -------------------------------------------------------------------
 
@@ -52,11 +58,15 @@ class DiffusionPrior:
                 f"DsCo loads DDPMPipeline-style (UNet2DModel) and DiTPipeline-style folders."
             )
         scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler")
+        id2label = {int(k): v for k, v in (index.get("id2label") or {}).items()} or None
         if card is None:
+            n = denoiser.config.num_embeds_ada_norm if vae is not None else None
+            if not classes and id2label and n and sorted(id2label) == list(range(n)):
+                classes = [id2label[k] for k in range(n)]
             card = _card_without_file(denoiser, vae, classes, path)
         _check_card(card, denoiser)
         prior = cls(denoiser.to(dev), scheduler, card, vae.to(dev) if vae is not None else None)
-        prior.path = os.path.abspath(path)
+        prior.path, prior.id2label = os.path.abspath(path), id2label
         return prior
 
     def save_pretrained(self, path):
@@ -89,6 +99,18 @@ class DiffusionPrior:
         cfg = self.denoiser.config
         return (cfg.in_channels, cfg.sample_size, cfg.sample_size)
 
+    def class_indices(self, dataset_classes, class_map=None):
+        """Model class index per dataset class: by name, ``class_map`` (dict or JSON file), or
+        ImageNet label names (see :func:`fiftyone_dsco.priors.imagenet.class_indices`)."""
+        from .imagenet import class_indices
+
+        return class_indices(self, dataset_classes, class_map)
+
+    def _autocast(self, x):
+        cuda = self.autocast and x.device.type == "cuda"
+        dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(x.device.type, dtype=dtype, enabled=cuda)
+
     def to(self, device):
         self.denoiser.to(device)
         if self.vae is not None:
@@ -100,9 +122,10 @@ class DiffusionPrior:
     def model_output(self, x, t, labels):
         """Raw denoiser output (noise part only) for states ``x`` at timestep ``t``."""
         tt = torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
-        if self.family == PIXEL:
-            return self.denoiser(x, tt, class_labels=labels).sample
-        out = self.denoiser(x, timestep=tt, class_labels=labels).sample
+        with self._autocast(x):
+            if self.family == PIXEL:
+                return self.denoiser(x, tt, class_labels=labels).sample.float()
+            out = self.denoiser(x, timestep=tt, class_labels=labels).sample.float()
         if out.shape[1] == 2 * x.shape[1]:  # learned variance: keep the noise prediction
             out = out[:, : x.shape[1]]
         return out
@@ -139,13 +162,15 @@ class DiffusionPrior:
         """Clean states from images in [-1, 1] (identity for pixel priors)."""
         if self.vae is None:
             return images
-        return self.vae.encode(images).latent_dist.mean * self.card.latent_scale
+        with self._autocast(images):
+            return self.vae.encode(images).latent_dist.mean.float() * self.card.latent_scale
 
     def decode(self, x0):
         """Images in [-1, 1] from clean samples (identity for pixel priors)."""
         if self.vae is None:
             return x0
-        return self.vae.decode(x0 / self.card.latent_scale).sample
+        with self._autocast(x0):
+            return self.vae.decode(x0 / self.card.latent_scale).sample.float()
 
 
 def load_prior(path, classes=None, device=None):

@@ -4,6 +4,12 @@
 optimisation during sampling) and ``samples`` (writing synthetic samples).
 """
 
-from .sampling import synthesize
-
 __all__ = ["synthesize"]
+
+
+def __getattr__(name):  # lazy: nopt and the sampler import without FiftyOne
+    if name == "synthesize":
+        from .sampling import synthesize
+
+        return synthesize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

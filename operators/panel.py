@@ -1,5 +1,6 @@
 """Panel "DsCo": the dataset's runs (open their saved views, delete them), evaluations
-(tables, accuracy charts), real vs synthetic images and MMD per class.
+(tables, accuracy charts), budget searches (answer and validation curve), real vs
+synthetic images and MMD per class.
 
 It reads what the runs stored on the dataset, so runs that a delegated worker
 or the CLI made show here as well as immediate ones (when it opens, or on Refresh).
@@ -43,8 +44,9 @@ class DscoPanel(foo.Panel):
                                              "evaluations as tables and charts")
 
     def on_load(self, ctx):
+        from fiftyone_dsco.budget import curve_traces
         from fiftyone_dsco.evaluation import plotly_traces
-        from fiftyone_dsco.runs import EVALUATION, list_runs, load_results
+        from fiftyone_dsco.runs import BUDGET_SEARCH, EVALUATION, list_runs, load_results
 
         if ctx.dataset is None:
             return ctx.panel.data.set("chart", [])
@@ -55,6 +57,8 @@ class DscoPanel(foo.Panel):
                 dict(type="bar", name=a["name"], x=list(a["per_class"]),
                      y=[None if v is None else round(100 * v, 2) for v in a["per_class"].values()])
                 for a in arms.values() if a.get("per_class")]
+        for r in list_runs(ctx.dataset, BUDGET_SEARCH):
+            data[f"curve_{r['key']}"] = curve_traces(load_results(ctx.dataset, r["key"]))
         ctx.panel.data.set(data)
 
     def on_change_dataset(self, ctx):
@@ -88,7 +92,7 @@ class DscoPanel(foo.Panel):
 
     def render(self, ctx):
         from fiftyone_dsco.evaluation import load_evaluation
-        from fiftyone_dsco.runs import EVALUATION, list_runs, load_results, run_status
+        from fiftyone_dsco.runs import BUDGET_SEARCH, EVALUATION, list_runs, load_results, run_status
 
         panel = types.Object()
         panel.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
@@ -133,9 +137,23 @@ class DscoPanel(foo.Panel):
                        layout=dict(barmode="group", height=300, xaxis=dict(type="category"),
                                    yaxis=dict(title="top-1 accuracy (%)", range=[0, 100])))
         for r in runs:
+            if r["kind"] == BUDGET_SEARCH:
+                self._render_search(panel, r["key"], results[r["key"]])
+        for r in runs:
             if r["kind"] in MMD_COLUMNS:
                 self._render_run(ctx, panel, r, results[r["key"]])
         return types.Property(panel, view=types.GridView(orientation="vertical"))
+
+    def _render_search(self, panel, key, res):
+        from fiftyone_dsco.budget import format_answer
+
+        answer = format_answer(res) if "stopped" in res else "Running: no answer yet."
+        panel.md(f"**Budget search `{key}`**\n\n" + answer.replace("\n", "  \n"),
+                 name=f"search_{key}")
+        panel.plot(f"curve_{key}", label=f"Validation top-1 accuracy (%) against images per "
+                                         f"class, `{key}`",
+                   layout=dict(xaxis=dict(title="images per class", type="log"),
+                               yaxis=dict(title="validation top-1 accuracy (%)"), height=360))
 
     def _render_run(self, ctx, panel, run, res):
         key, kind, cfg = run["key"], run["kind"], run["config"]

@@ -273,6 +273,7 @@ def test_browser_runs_dsco_operators_in_the_app(app, tmp_path):
 
 PANEL_DS = "dsco-app-panel"
 EVAL = "app_eval"
+SEARCH = "app_search"
 
 
 def test_browser_drives_the_dsco_panel(app, tmp_path):
@@ -293,6 +294,9 @@ def test_browser_drives_the_dsco_panel(app, tmp_path):
                                          add_full=False, eval_key=EVAL)
         per_class = {a["name"]: a["per_class"]
                      for a in runs.load_results(clone, EVAL)["arms"].values()}
+        search = foo.get_operator(P + "budget_search")(
+            clone, "ground_truth", runs.run_config(clone, RUN)["prior"], run_key=SEARCH,
+            tolerance=99, methods=["herding", "random"], seeds=2, epochs=1, ladder=[1, 2])
         shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
         env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
         proc = subprocess.run(["node", os.path.join(BROWSER_DIR, "app_panel.js"), base,
@@ -305,12 +309,23 @@ def test_browser_drives_the_dsco_panel(app, tmp_path):
         assert f"{RUN}\tsynthesis\tcomplete\t10" in seen["runs_table"]
         assert f"{EVAL}\tevaluation\tcomplete" in seen["runs_table"]
         # the accuracy-vs-budget chart and the per-class bars, as stored
-        budget, bars = seen["plots"]
-        assert {t["name"] for t in budget["traces"]} == set(per_class)
+        # plots: accuracy vs budget, per-class bars of each evaluation (app_eval, then the
+        # search's test evaluation), the search's validation curve
+        budget, bars, curve = seen["plots"][0], seen["plots"][1], seen["plots"][-1]
+        assert len(seen["plots"]) == 4
+        assert {t["name"] for t in budget["traces"]} >= set(per_class)
         for t in bars["traces"]:
             assert t["type"] == "bar" and t["x"] == list(per_class[t["name"]])
             assert t["y"] == [round(100 * v, 2) for v in per_class[t["name"]].values()]
         assert {t["name"] for t in bars["traces"]} == set(per_class)
+        # the budget search: its answer and its validation curve, as stored
+        assert f"{SEARCH}\tbudget_search\tcomplete" in seen["runs_table"]
+        assert f"{search['budget']} images per class" in seen["search_answer"]
+        curve_runs = runs.load_results(clone, SEARCH)["curve"]
+        for t in curve["traces"][:-1]:  # one line per method, then the full reference
+            assert t["y"] == [round(100 * curve_runs[b][t["name"]]["mean"], 2)
+                              for b in sorted(curve_runs, key=int)]
+        assert curve["traces"][-1]["name"].startswith("full")
 
         # the grid: the run's IPC synthetic images of the class beside real train ones
         ipc = runs.run_config(clone, RUN)["ipc"]

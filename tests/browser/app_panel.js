@@ -1,7 +1,8 @@
 // Drives the DsCo panel of the FiftyOne App in Debian's chromium (playwright-core):
-// opens it from the "+" next to the panel tabs, reads its runs table, charts and
-// real-vs-synthetic grid, picks another class, opens a run's saved view, deletes
-// a run through its confirmation, and checks that bad forms keep Execute (or Schedule) disabled.
+// opens it from the "+" next to the panel tabs, reads its runs table, charts (evaluations,
+// a budget search's answer and curve), real-vs-synthetic grid, picks another class, opens
+// a run's saved view, deletes a run through its confirmation, and checks that bad forms
+// keep Execute (or Schedule) disabled.
 //
 //   node app_panel.js <app url> <dataset> <run key> <saved view> <eval key> <screenshot dir>
 //
@@ -74,7 +75,8 @@ run(async () => {
 
     // 2. runs table, charts (Plotly draws legends), real vs synthetic grid
     out.runs_table = await panel.locator('table').first().innerText();
-    await panel.locator('.js-plotly-plot').nth(1).waitFor({ timeout: T });
+    await panel.locator('.js-plotly-plot').nth(3).waitFor({ timeout: T });
+    out.search_answer = await panel.getByText(/Smallest budget with no loss/).first().innerText();
     out.plots = await panel.locator('.js-plotly-plot').evaluateAll((els) => els.map((e) => ({
       traces: e.data.map((t) => ({ name: t.name, type: t.type, x: t.x, y: t.y })) })));
     out.synthetic = await images(panel, 'synthetic');

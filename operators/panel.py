@@ -92,7 +92,8 @@ class DscoPanel(foo.Panel):
 
     def render(self, ctx):
         from fiftyone_dsco.evaluation import load_evaluation
-        from fiftyone_dsco.runs import BUDGET_SEARCH, EVALUATION, list_runs, load_results, run_status
+        from fiftyone_dsco.runs import (BUDGET_SEARCH, EVALUATION, list_runs, load_results,
+                                        run_status)
 
         panel = types.Object()
         panel.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)

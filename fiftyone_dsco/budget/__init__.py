@@ -6,8 +6,9 @@
 
 import importlib
 
-_API = {"budget_search": "search", "format_answer": "search", "search": "ladder", "no_loss": "ladder",
-        "default_ladder": "ladder", "plot_curve": "plot", "curve_traces": "plot"}
+_API = {"budget_search": "search", "format_answer": "search", "search": "ladder",
+        "no_loss": "ladder", "default_ladder": "ladder", "plot_curve": "plot",
+        "curve_traces": "plot"}
 __all__ = list(_API)
 
 

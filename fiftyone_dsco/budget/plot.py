@@ -1,4 +1,4 @@
-"""A budget search's curve: validation accuracy against budget per method, as a PNG and for Plotly."""
+"""A budget search's curve: validation accuracy against budget per method (PNG, Plotly)."""
 
 
 def _series(results):

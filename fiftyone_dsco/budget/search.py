@@ -30,8 +30,9 @@ from ..data.access import class_table, train_view
 from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
-from ..names import (BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY,
-                     DEFAULT_RECIPE, budget_child_keys, budget_test_key, saved_view_name)
+from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE,
+                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, budget_child_keys, budget_test_key,
+                     saved_view_name)
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)
 
@@ -101,6 +102,8 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                           f"'herding' in it; got {list(methods)!r}.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
+    if arch not in ARCHITECTURES:
+        raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
     if not 0 < resolution < 1:
         raise OptionError(f"resolution must be in (0, 1), e.g. 0.1; got {resolution!r}.")
     get_recipe(recipe)
@@ -131,11 +134,12 @@ class _Search:
         self.table, self.device, self.progress = fit_table, device, progress
         self.results = dict(results, validation=split.to_dict(), curve=results.get("curve", {}),
                             child_runs=results.get("child_runs", []))
-        recipe = get_recipe(cfg["recipe"], fit_table.classes, epochs=cfg["epochs"])
         from ..evaluation.protocol import full_arm_epochs
 
-        self.full_epochs = full_arm_epochs(recipe.epochs, max(cfg["ladder"]) * len(fit_table.classes),
-                                           fit_table.num_samples, recipe.batch_size)
+        recipe = get_recipe(cfg["recipe"], fit_table.classes, epochs=cfg["epochs"])
+        largest = max(cfg["ladder"]) * len(fit_table.classes)  # the top rung's set
+        self.full_epochs = full_arm_epochs(recipe.epochs, largest, fit_table.num_samples,
+                                           recipe.batch_size)
         self.started, self.measured = time.time(), 0
 
     # ---------------------------------------------------------------- steps
@@ -231,9 +235,8 @@ class _Search:
     def _herding_order(self):
         """Per class, the fit samples in herding's pick order (nested: budget b = the first b)."""
         if "herding_order" not in self.results:
-            self.results["herding_order"] = _herding_order(self.split.fit, self.table,
-                                                           self.cfg["prior"], max(self.cfg["ladder"]),
-                                                           self.device)
+            self.results["herding_order"] = _herding_order(
+                self.split.fit, self.table, self.cfg["prior"], max(self.cfg["ladder"]), self.device)
             self._save()
         return self.results["herding_order"]
 
@@ -262,9 +265,8 @@ class _Search:
 
         key = budget_test_key(self.key)
         self._child(key)
-        c = self.cfg
-        res = evaluate(self.split.fit, c["label_field"],
-                       {f"{method}_b{budget}": self.dataset.load_saved_view(self.results["saved_view"])},
+        chosen = self.dataset.load_saved_view(self.results["saved_view"])
+        res = evaluate(self.split.fit, self.cfg["label_field"], {f"{method}_b{budget}": chosen},
                        eval_key=key, full_epochs=self.full_epochs, **self._training())
         return dict(eval_key=key, arms={a: _row(r) for a, r in res["arms"].items()})
 

@@ -126,12 +126,22 @@ def extractor_choices():
     return [e for e in names.EXTRACTORS if e != "timm"]
 
 
+#: Seconds between progress reports: a delegated run writes each one to the database.
+PROGRESS_EVERY = {"immediate": 1.0, "delegated": 10.0}
+
+
 def progress_callback(ctx, label, report=None):
-    """A FiftyOne ``progress=`` callback that calls ``report(fraction, text)`` about
-    every second; by default ``ctx.set_progress``, which a delegated run records."""
+    """A FiftyOne ``progress=`` callback that calls ``report(fraction, text)`` every
+    :data:`PROGRESS_EVERY` seconds; by default ``ctx.set_progress``, which a delegated
+    run records. The text names the bar's unit ("Synthesis: 3/10 classes", then
+    "Synthesis: 500/1437 samples" for a bar nested in it), so nested bars read apart."""
     report = report or (lambda fraction, text: ctx.set_progress(progress=fraction, label=text))
-    return fo.report_progress(lambda pb: report(pb.progress, f"{label}: {pb.iteration}/{pb.total}"),
-                              dt=1.0)
+
+    def update(pb):
+        unit = getattr(pb, "_iters_str", None) or "steps"  # FiftyOne's bars say "samples"
+        report(pb.progress, f"{label}: {pb.iteration}/{pb.total} {unit}")
+    return fo.report_progress(update, dt=PROGRESS_EVERY["delegated" if ctx.delegated
+                                                        else "immediate"])
 
 
 def run_job(ctx, label, job, outputs):

@@ -64,7 +64,7 @@ class BudgetSearch(foo.Operator):
         return form(inputs, "Budget search")
 
     def execute(self, ctx):
-        return run_job(ctx, "Budgets", lambda progress: self._run(ctx, progress),
+        return run_job(ctx, "Budget search", lambda progress: self._run(ctx, progress),
                        self.resolve_output(ctx))
 
     def _run(self, ctx, progress):

@@ -57,7 +57,7 @@ class Concentrate(foo.Operator):
         return form(inputs, "Concentrate")
 
     def execute(self, ctx):
-        return run_job(ctx, "Classes", lambda progress: self._run(ctx, progress),
+        return run_job(ctx, "Concentrate", lambda progress: self._run(ctx, progress),
                        self.resolve_output(ctx))
 
     def _run(self, ctx, progress):

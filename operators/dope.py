@@ -73,7 +73,7 @@ class Dope(foo.Operator):
         return form(inputs, "Dope")
 
     def execute(self, ctx):
-        return run_job(ctx, "Classes", lambda progress: self._run(ctx, progress),
+        return run_job(ctx, "Doping", lambda progress: self._run(ctx, progress),
                        self.resolve_output(ctx))
 
     def _run(self, ctx, progress):

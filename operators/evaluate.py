@@ -79,7 +79,7 @@ class Evaluate(foo.Operator):
         return form(inputs, label)
 
     def execute(self, ctx):
-        return run_job(ctx, "Training", lambda progress: self._run(ctx, progress),
+        return run_job(ctx, "Evaluation", lambda progress: self._run(ctx, progress),
                        self.resolve_output(ctx))
 
     def _run(self, ctx, progress):

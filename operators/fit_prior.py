@@ -50,7 +50,7 @@ class FitPrior(foo.Operator):
                           more_steps=p.get("more_steps"), preset=preset,
                           patience=p.get("patience", 2), image_size=p.get("image_size"),
                           overwrite=bool(p.get("overwrite")),
-                          progress=progress_callback(ctx, "Training steps"))
+                          progress=progress_callback(ctx, "Prior fit"))
         t, rec = prior.card.training, prior.card.recognisability.get("overall")
         warning = quality_warning(prior.card, prior.path)
         finish(ctx, message=f"Prior '{p['name']}' saved at {prior.path}"

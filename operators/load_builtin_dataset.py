@@ -42,7 +42,7 @@ class LoadBuiltinDataset(foo.Operator):
             train_per_class=p.get("train_per_class"),
             test_per_class=p.get("test_per_class"),
             overwrite=bool(p.get("overwrite", False)),
-            progress=progress_callback(ctx, "Writing images"),
+            progress=progress_callback(ctx, "Loading"),
         )
         if not ctx.delegated and ctx.dataset_name:
             ctx.ops.open_dataset(ds.name)

@@ -193,7 +193,7 @@ def test_immediate_run_streams_progress_opens_its_view_and_notifies_in_the_app(a
                                           extractor="random")))
         assert status == 200 and isinstance(lines, list), lines
         triggered = [(m["body"]["operator_uri"], m["body"]["params"]) for m in lines]
-        assert triggered[0][0] == "set_progress" and "Classes: " in triggered[0][1]["label"]
+        assert triggered[0][0] == "set_progress" and "Synthesis: " in triggered[0][1]["label"]
         shown = next(p for u, p in triggered if u == "show_output")
         assert shown["results"]["num_samples"] == 10  # the result, as the form's outputs
         assert ("set_view", {"name": "dsco-in-app"}) in triggered

@@ -175,3 +175,27 @@ def test_large_jobs_are_only_scheduled(dataset, monkeypatch):
     assert options("synthesize", view, {"ipc": images}).allow_immediate_execution
     assert "turn on Schedule" in form("synthesize", view, {"ipc": images})[
         "too_large"].view.description
+
+
+def test_progress_reports_name_their_unit_and_delegated_runs_write_every_10_s():
+    import time
+
+    import fiftyone.core.utils as fou
+    from fiftyone.operators.executor import ExecutionContext
+
+    from operators._common import PROGRESS_EVERY, progress_callback
+
+    assert PROGRESS_EVERY == {"immediate": 1.0, "delegated": 10.0}
+    for delegated, expected in ((False, 3), (True, 1)):
+        seen = []
+        cb = progress_callback(ExecutionContext(request_params={"delegated": delegated}),
+                               "Synthesis", lambda fraction, text: seen.append(text))
+        with fou.ProgressBar(total=3, progress=cb, iters_str="classes") as outer:
+            for _ in range(3):
+                with fou.ProgressBar(total=2, progress=cb) as inner:  # e.g. reading samples
+                    time.sleep(1.05)
+                    inner.update(2)
+                outer.update()
+        assert seen[-1] == "Synthesis: 3/3 classes"
+        assert "Synthesis: 2/2 samples" in seen
+        assert len([t for t in seen if t.endswith("classes")]) == expected

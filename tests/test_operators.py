@@ -147,8 +147,8 @@ def test_immediate_run_in_the_app_streams_its_progress(digits_copy, prior_dir):
     assert n and uris == ["set_progress"] * n + ["show_output", "set_view", "notify",
                                                  "reload_dataset"]
     progress = [m["params"] for m in sent[:n]]
-    assert all(0 <= p["progress"] <= 1 and p["label"].startswith("Classes: ") for p in progress)
-    assert progress[-1] == {"label": "Classes: 10/10", "progress": 1.0}
+    assert all(0 <= p["progress"] <= 1 and p["label"].startswith("Synthesis: ") for p in progress)
+    assert progress[-1] == {"label": "Synthesis: 10/10 classes", "progress": 1.0}
     shown = sent[n]["params"]
     assert shown["results"]["num_samples"] == 10 and shown["results"]["complete"]
     assert "num_samples" in shown["outputs"]["type"]["properties"]

@@ -111,9 +111,10 @@ def prior():
 @click.option("--image-size", type=int, help="Training resolution (default: image size, >= 16).")
 @click.option("--preset", type=click.Choice(list(names.PRIOR_PRESETS)),
               help="UNet size (default: by image size x channels; see docs/priors.md).")
-@click.option("--block-out-channels", help="UNet widths, one per level, e.g. 32,64,64 "
-                                           "(overrides the preset's).")
-@click.option("--layers-per-block", type=int, help="ResNet layers per level (overrides the preset's).")
+@click.option("--block-out-channels", callback=lambda ctx, param, v: _int_list(v),
+              help="UNet widths, one per level, e.g. 32,64,64 (overrides the preset's).")
+@click.option("--layers-per-block", type=int,
+              help="ResNet layers per level (overrides the preset's).")
 @click.option("--steps", type=int,
               help="Step cap (default: 3000 at >= 24 px, about 30 min on 2 CPU cores; else 2000); "
                    "more than a saved prior's cap continues it.")
@@ -137,16 +138,23 @@ def prior_fit(dataset_name, label_field, name, output_dir, image_size, preset, b
     interrupted fit; --more-steps continues a finished one)."""
     from .priors import fit_prior
 
-    widths = [int(w) for w in block_out_channels.split(",")] if block_out_channels else None
     with _quiet_quality_warning():
         p = fit_prior(_load_dataset(dataset_name), label_field, name=name, output_dir=output_dir,
-                      image_size=image_size, preset=preset, block_out_channels=widths,
+                      image_size=image_size, preset=preset, block_out_channels=block_out_channels,
                       layers_per_block=layers_per_block, steps=steps, more_steps=more_steps,
                       patience=patience, batch_size=batch_size, lr=lr,
                       checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
                       recognisability=not no_recognisability, progress=True, vae=vae)
     click.echo(f"Prior saved at {p.path}")
     _print_card(p.card, p.path)
+
+
+def _int_list(text):
+    """``"32,64,64"`` -> ``[32, 64, 64]`` (None stays None)."""
+    try:
+        return [int(w) for w in text.split(",")] if text else None
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give integers separated by commas, e.g. 32,64,64")
 
 
 @contextlib.contextmanager
@@ -293,6 +301,10 @@ def _synthesis_options(f):
         click.option("--init-selector", type=click.Choice(list(names.SELECTORS)),
                      default=names.DEFAULT_INIT_SELECTOR, show_default=True,
                      help="With --init real: how the starting real images are picked."),
+        click.option("--init-noising", type=click.Choice(list(names.INIT_NOISINGS)),
+                     default=names.DEFAULT_INIT_NOISING, show_default=True,
+                     help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
+                          "prior (under study, issue #22)."),
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
         click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
@@ -400,18 +412,25 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
 @click.option("--synthetic-cap", default=10, show_default=True,
               help="Most synthetic images per class; the split tapers to all real at 4x this "
                    "(docs/method.md).")
+@click.option("--candidates", "candidates_per_image", type=click.IntRange(min=1),
+              default=names.DEFAULT_CANDIDATES, show_default=True,
+              help="Joint selection: synthesise K candidates per synthetic image and keep the "
+                   "share by greedy MMD, those the reference classifier recognises first "
+                   "(docs/method.md; under study, issue #22).")
 @_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
-                label_field, seed, overwrite, timm_model, timm_checkpoint, **options):
+                candidates_per_image, label_field, seed, overwrite, timm_model, timm_checkpoint,
+                **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     budget = parse_budget(budget)
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
-              method=method, selector=selector, synthetic_cap=synthetic_cap, seed=seed,
-              overwrite=overwrite, progress=True, **options)
+              method=method, selector=selector, synthetic_cap=synthetic_cap,
+              candidates_per_image=candidates_per_image, seed=seed, overwrite=overwrite,
+              progress=True, **options)
     click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
                f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
 

@@ -4,7 +4,7 @@ import numbers
 
 from .data.access import class_table, train_view
 from .errors import OptionError, RunError
-from .names import DEFAULT_CONCENTRATE_KEY, concentrate_synthesis_key
+from .names import DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, concentrate_synthesis_key
 
 #: Most synthetic images per class in a concentrated set.
 SYNTHETIC_CAP = 10
@@ -79,9 +79,9 @@ def budget_per_class(view, label_field, budget):
 
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
-                synthetic_cap=SYNTHETIC_CAP, method="nopt", selector="mmd-greedy", seed=0,
-                overwrite=False, progress=None, selector_options=None, threads=None,
-                **synthesis_options):
+                synthetic_cap=SYNTHETIC_CAP, method="nopt", selector="mmd-greedy",
+                candidates_per_image=DEFAULT_CANDIDATES, seed=0, overwrite=False, progress=None,
+                selector_options=None, threads=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`; at large budgets the set is
@@ -89,6 +89,13 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     ``selector_options`` and ``threads`` go to :func:`~fiftyone_dsco.dope`; the
     other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
     doping step are checked before synthesis writes anything.
+
+    ``candidates_per_image`` K > 1 is joint selection: the synthesis run makes
+    K x the synthetic share per class (``ipc``), and doping keeps the share
+    (``synthetic_per_class``): candidates the reference classifier recognises
+    first, picked by greedy MMD to the class's real features, then the real
+    samples given those (:func:`~fiftyone_dsco.dope`). K = 1 is plain doping
+    of the synthesis run. Under study (issue #22), not yet tuned.
 
     Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...}``.
     """
@@ -98,30 +105,38 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     from .synthesis.sampling import synthesize
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
+    k = _check_candidates(candidates_per_image)
+    keep = n_syn if n_syn and k > 1 else None  # joint selection keeps n_syn of k * n_syn
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
     extractor = synthesis_options.get("extractor", "reference")
     _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite, selector_options, threads)
+                      overwrite, selector_options, threads, keep)
     syn = None
     if n_syn:
-        syn = synthesize(view, label_field, prior, n_syn, method=method, run_key=syn_key,
+        syn = synthesize(view, label_field, prior, k * n_syn, method=method, run_key=syn_key,
                          seed=seed, overwrite=overwrite, progress=progress, **synthesis_options)
     dop = dope(view, label_field, syn_key, n_real, selector=selector, run_key=run_key, clamp=True,
                extractor=extractor, extractor_options=synthesis_options.get("extractor_options"),
                seed=seed, overwrite=overwrite, device=synthesis_options.get("device"),
                prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
-               threads=threads, progress=progress)
+               threads=threads, synthetic_per_class=keep, progress=progress)
     if not n_syn and overwrite and view._dataset.has_run(concentrate_synthesis_key(run_key)):
         from . import runs  # an earlier, smaller budget's synthesis run goes too
 
         runs.delete(view._dataset, concentrate_synthesis_key(run_key))
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
-                synthetic_per_class=n_syn, real_per_class=n_real, synthesis=syn, doping=dop,
-                saved_view=dop["saved_view"])
+                synthetic_per_class=n_syn, real_per_class=n_real, candidates_per_image=k,
+                synthesis=syn, doping=dop, saved_view=dop["saved_view"])
+
+
+def _check_candidates(k):
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise OptionError(f"candidates_per_image must be an integer >= 1, not {k!r}.")
+    return int(k)
 
 
 def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite, selector_options, threads):
+                      overwrite, selector_options, threads, synthetic_per_class):
     """Fail before synthesis writes anything when the doping step would fail on its options."""
     from . import runs
     from .selection.doping import selector_for
@@ -136,7 +151,8 @@ def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, ext
     old = runs.run_config(dataset, run_key)
     want = dict(dsco_kind=runs.DOPING, label_field=label_field, synthetic_run=syn_key,
                 budget=n_real, selector=selector, extractor=extractor, seed=int(seed),
-                selector_options=selector_options or None)
+                selector_options=selector_options or None,
+                synthetic_per_class=synthetic_per_class)
     diff = sorted(k for k, v in want.items() if old.get(k) != v)
     if diff:
         raise RunError(f"Run '{run_key}' already exists with other options ({', '.join(diff)}). "

@@ -22,6 +22,8 @@ TEST_TAG = "test"
 METHODS = ("nopt", "plain")
 #: Where synthesis starts: noise, or selected real images noised to a strength (SDEdit).
 INITS = ("noise", "real")
+#: How real starts reach their noise level: forward noising (SDEdit) or DDIM inversion with the prior.
+INIT_NOISINGS = ("forward", "ddim-inversion")
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
 #: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,
@@ -66,6 +68,10 @@ DEFAULT_INIT = "noise"
 DEFAULT_INIT_SELECTOR = "herding"
 #: SDEdit strength of real starts: an untuned midpoint (issue #22 chooses it on validation).
 DEFAULT_STRENGTH = 0.5
+#: Untuned, like the strength (issue #22 chooses it on validation).
+DEFAULT_INIT_NOISING = "forward"
+#: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
+DEFAULT_CANDIDATES = 1
 DEFAULT_EXTRACTOR = "reference"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"

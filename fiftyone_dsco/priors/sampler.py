@@ -41,6 +41,31 @@ def noised(prior, x0, noise, steps, first_step):
     return scheduler.add_noise(x0, noise, t.reshape(1).to(x0.device))
 
 
+def inverted(prior, x0, labels, steps, first_step):
+    """Clean states ``x0`` taken to the timestep of sampler step ``first_step`` by DDIM inversion.
+
+    Runs the deterministic DDIM steps backwards with the conditional model
+    (guidance 1): each step predicts the noise at the state it has and the
+    timestep it goes to (diffusers' ``DDIMInverseScheduler`` convention), so
+    :func:`denoise` from ``first_step`` with guidance 1 about returns ``x0``.
+    """
+    scheduler = _scheduler(prior, steps)
+    ratio = scheduler.config.num_train_timesteps // scheduler.num_inference_steps
+    x = x0
+    for t in reversed(scheduler.timesteps[first_step:].tolist()):
+        a_from, a_to = (_alpha_bar(scheduler, s).to(x.device, x.dtype) for s in (t - ratio, t))
+        with torch.no_grad():
+            eps, _ = prior.predict(x, t, labels, 1.0)
+            x0_hat = (x - (1 - a_from).sqrt() * eps) / a_from.sqrt()
+            x = a_to.sqrt() * x0_hat + (1 - a_to).sqrt() * eps
+    return x
+
+
+def _alpha_bar(scheduler, t):
+    """alpha-bar at timestep ``t``, the final one below 0, as ``DDIMScheduler.step`` takes it."""
+    return scheduler.alphas_cumprod[t] if t >= 0 else scheduler.final_alpha_cumprod
+
+
 def denoise(prior, noise, labels, steps=25, guidance=2.0, step_hook=None, first_step=0):
     """Run ``steps`` DDIM steps (eta = 0) from ``noise`` and return clean samples x0.
 

@@ -538,12 +538,17 @@ def rename_outputs(dataset, run_key, new_key, config):
 
 
 def run_set_view(dataset, run_key, config):
-    """The set a synthesis run wrote, or a doping run's synthetic ∪ selected samples."""
+    """The set a synthesis run wrote, or a doping run's synthetic ∪ selected samples.
+
+    A joint selection (``synthetic_per_class``) tags the synthetic samples it keeps, so its
+    set is its tagged samples only."""
     if config.get("dsco_kind") == SYNTHESIS:
         return dataset.match(F(DSCO_FIELD + ".run_key") == run_key)
     selected = F("tags").contains(run_tag(run_key))
     syn = config.get("synthetic_run")
-    return dataset.match(selected if syn is None else (F(DSCO_FIELD + ".run_key") == syn) | selected)
+    if syn is None or config.get("synthetic_per_class"):
+        return dataset.match(selected)
+    return dataset.match((F(DSCO_FIELD + ".run_key") == syn) | selected)
 
 
 def _move_saved_view(dataset, old_name, new_key, view):

@@ -5,6 +5,13 @@ train samples so that synthetic ∪ selected matches the class's real features
 best. Selected samples get the tag ``dsco:<run_key>``; the saved view
 ``dsco-<run-key>`` is the concentrated set (synthetic ∪ selected).
 
+Joint selection (``synthetic_per_class``): the synthesis run's images are
+candidates; per class the reference classifier judges them, the recognised
+ones are preferred, ``synthetic_per_class`` of them are picked by greedy MMD
+(:func:`~fiftyone_dsco.selection.selectors.select_synthetic`) and tagged too,
+and the real samples are selected given those. The saved view then holds the
+tagged samples only: candidates left out stay samples of the synthesis run.
+
 Like synthesis, doping works class by class, resumes, and can be split into
 shards (``shard=(K, N)``, ``--shard K/N``: the classes at positions
 ``k % N == K`` of the run's class list) that run concurrently; each shard
@@ -17,24 +24,24 @@ import contextlib
 import time
 
 import numpy as np
+import torch
 
-from fiftyone import ViewField as F
-
-from ..data.access import class_table, image_array, train_view
+from ..data.access import class_table, image_array, to_unit_range, train_view
 from ..devices import device as pick_device
 from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import DOPING, DSCO_FIELD, SYNTHESIS, doping_run_key, run_tag
+from ..names import DOPING, SYNTHESIS, doping_run_key, run_tag
 from ..runs import load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
-from .selectors import SELECTORS, faiss_threads, get_selector
+from ..synthesis.samples import class_samples
+from .selectors import SELECTORS, faiss_threads, get_selector, select_synthetic
 
 
 def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
          extractor="reference", extractor_options=None, clamp=False, classes=None, shard=None,
          seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
-         progress=None):
+         synthetic_per_class=None, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -57,6 +64,9 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         selector_options: options of the selector class, e.g. ``{"k": 64,
             "backend": "faiss"}`` for mmd-greedy (:mod:`fiftyone_dsco.selection.selectors`)
         threads: FAISS threads for the selection (None: FAISS's default, all cores)
+        synthetic_per_class: joint selection: keep this many of the synthetic
+            run's images per class (recognised by the reference classifier
+            first, then greedy MMD) instead of all of them (None)
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -72,6 +82,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
         raise OptionError(f"budget (real samples per class) must be an integer >= 0, not {budget!r}.")
     if synthetic_run is None and budget == 0:
         raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
+    _check_synthetic_per_class(synthetic_per_class, syn_cfg)
     train = train_view(view)
     table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
     real_per_class = _real_per_class(table, int(budget), clamp)
@@ -81,7 +92,9 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                   extractor_options=extractor_options or {}, clamp=bool(clamp), seed=int(seed),
                   classes=table.classes,
                   **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}),
-                  **({"selector_options": selector_options} if selector_options else {}))
+                  **({"selector_options": selector_options} if selector_options else {}),
+                  **({"synthetic_per_class": int(synthetic_per_class)}
+                     if synthetic_per_class is not None else {}))
     dev = pick_device(device)
     prior = load_prior(syn_cfg["prior"], device=dev)
     if synthetic_run is None:  # the prior's classes must cover the dataset's; record its folder
@@ -117,6 +130,7 @@ class _DopingJob(ClassJob):
         self.real_per_class, self.prior, self.config = real_per_class, prior, config
         self.device = device
         self.threads, self.feat, self.real, self.feature_seconds = threads, None, {}, {}
+        self.judge = None  # the reference classifier of joint selection
 
     def prepare(self, todo):
         if not todo:
@@ -124,6 +138,10 @@ class _DopingJob(ClassJob):
         c, size, ch = self.config, self.prior.card.image_size, self.prior.card.channels
         self.feat = build_extractor(c["extractor"], self.prior, view=self.train, table=self.table,
                                     options=c["extractor_options"], seed=c["seed"]).to(self.device)
+        if c.get("synthetic_per_class"):
+            self.judge = (self.feat if c["extractor"] == "reference" else build_extractor(
+                "reference", self.prior, view=self.train, table=self.table,
+                seed=c["seed"]).to(self.device)).module
         for k in todo:  # per class: a shard reads only its own classes (unreadable: fails here)
             t0 = time.perf_counter()
             self.real[k] = np.asarray(real_features(
@@ -133,10 +151,14 @@ class _DopingJob(ClassJob):
 
     def run_class(self, k):
         dataset, c, tag = self.train._dataset, self.table.classes[k], run_tag(self.run_key)
-        target = self.real[k]
-        synth = _synthetic_features(dataset, self.config["synthetic_run"], k, self.feat,
-                                    self.prior.card.image_size, self.prior.card.channels,
-                                    self.device)
+        target, record = self.real[k], {}
+        ids, images = _synthetic_images(dataset, self.config["synthetic_run"], k,
+                                        self.prior.card.image_size, self.prior.card.channels)
+        synth = (features_of_images(self.feat, images, self.device) if ids
+                 else np.zeros((0, 0), np.float32))
+        kept = []  # synthetic samples this run tags (joint selection)
+        if self.judge is not None and ids:
+            kept, synth, record = self._keep_synthetic(k, ids, images, synth, target)
         t0 = time.perf_counter()
         with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
             picks = self.selector.select(target, self.real_per_class[c],
@@ -144,12 +166,25 @@ class _DopingJob(ClassJob):
         seconds = time.perf_counter() - t0
         chosen = [self.table.ids_by_class[c][i] for i in picks]
         # this class's samples only: what an interrupted attempt tagged is replaced
-        dataset.select(self.table.ids_by_class[c]).match_tags(tag).untag_samples(tag)
-        dataset.select(chosen).tag_samples(tag)
+        dataset.select(self.table.ids_by_class[c] + ids).match_tags(tag).untag_samples(tag)
+        dataset.select(chosen + kept).tag_samples(tag)
         after = np.concatenate([synth, target[picks]]) if len(synth) else target[picks]
-        return dict(count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
+        return dict(record, count=len(chosen), synthetic=len(synth), seconds=round(seconds, 4),
                     feature_seconds=round(self.feature_seconds[k], 4),
                     mmd_before=_mmd(synth, target), mmd_after=_mmd(after, target), done=True)
+
+    def _keep_synthetic(self, k, ids, images, synth, target):
+        """Joint selection: ``(kept ids, their features, record)`` of class ``k``'s candidates."""
+        with torch.no_grad():
+            x = to_unit_range(images)
+            pred = torch.cat([self.judge(x[i:i + 256].to(self.device)).argmax(1).cpu()
+                              for i in range(0, len(x), 256)]).numpy()
+        recognised = pred == k
+        keep = np.sort(select_synthetic(target, synth, self.config["synthetic_per_class"],
+                                        recognised, self.config["seed"]))
+        record = dict(candidates=len(ids), recognised=int(recognised.sum()),
+                      kept_recognised=int(recognised[keep].sum()))
+        return [ids[i] for i in keep], synth[keep], record
 
     def totals(self, per_class, view):
         out = dict(num_selected=int(sum(r.get("count", 0) for r in per_class.values())),
@@ -214,16 +249,20 @@ def _real_per_class(table, budget, clamp):
     return {c: min(budget, n) for c, n in table.counts.items()}
 
 
-def _synthetic_features(dataset, synthetic_run, k, feat, size, ch, dev):
-    if synthetic_run is None:
-        return np.zeros((0, 0), np.float32)
-    view = dataset.match((F(DSCO_FIELD + ".run_key") == synthetic_run)
-                         & (F(DSCO_FIELD + ".source") == "synthetic")
-                         & (F(DSCO_FIELD + ".class_index") == k))
-    ids = view.values("id")
-    if not ids:
-        return np.zeros((0, 0), np.float32)
-    return features_of_images(feat, image_array(dataset, ids, size, ch, cache=False), dev)
+def _synthetic_images(dataset, synthetic_run, k, size, ch):
+    """Ids and uint8 images of class ``k``'s samples of ``synthetic_run`` (none without one)."""
+    ids = class_samples(dataset, synthetic_run, k).values("id") if synthetic_run else []
+    return ids, image_array(dataset, ids, size, ch, cache=False) if ids else None
+
+
+def _check_synthetic_per_class(n, syn_cfg):
+    if n is None:
+        return
+    if syn_cfg.get("ipc") is None:
+        raise OptionError("synthetic_per_class (joint selection) needs a synthetic run.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= syn_cfg["ipc"]:
+        raise OptionError(f"synthetic_per_class must be an integer in [1, {syn_cfg['ipc']}] (the "
+                          f"synthesis run's images per class), not {n!r}.")
 
 
 def _mmd(a, target):

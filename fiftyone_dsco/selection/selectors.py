@@ -65,6 +65,9 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
 ``random``
     Seeded uniform choice without replacement.
 
+``select_synthetic`` applies the mmd-greedy rule to a pool of synthetic
+candidates instead of ``target`` (joint selection, docs/method.md).
+
 ``auto`` is dense up to ``DENSE_MAX`` vectors per class and ``kmeans`` above
 (crossover measured by benchmarks/selection_scale.py, see docs/doping.md).
 
@@ -486,6 +489,40 @@ class MMDGreedySelector(Selector):
             s[cols[lo:hi]] += vals[lo:hi]
 
         return _greedy_mmd(mu, s, m, num_picks, add_row)
+
+
+def select_synthetic(target, candidates, num_picks, preferred=None, seed=0):
+    """``num_picks`` rows of ``candidates`` (m x d) by greedy MMD^2 to ``target`` (joint selection).
+
+    The mmd-greedy rule with the candidates as the pool: each step adds the
+    candidate that most lowers MMD^2(picked, T) (same kernel and bandwidth,
+    ``median_sigma2(target, seed)``). Candidates in the boolean mask ``preferred``
+    (e.g. recognised by a classifier) are all taken before any other one.
+    Returns int64 indices into ``candidates`` in pick order.
+    """
+    x = _features(target, "target")
+    c = _features(candidates, "candidate", x.shape[1])
+    _check_picks(num_picks, len(c))
+    first = np.ones(len(c), bool) if preferred is None else np.asarray(preferred, bool)
+    sigma2, picks = median_sigma2(x, seed), np.empty(0, np.int64)
+    for rows in (np.flatnonzero(first), np.flatnonzero(~first)):
+        n = min(num_picks - len(picks), len(rows))
+        if n:
+            picks = np.concatenate([picks, rows[_greedy_from(c[rows], x, c[picks], n, sigma2)]])
+    return picks
+
+
+def _greedy_from(pool, target, chosen, num_picks, sigma2):
+    """Greedy MMD^2(chosen ∪ R, target) picks of ``num_picks`` rows R of ``pool`` (dense kernel)."""
+    mu = np.concatenate([k.sum(axis=1) for k in kernel_blocks(pool, target, sigma2)]) / len(target)
+    s = np.zeros(len(pool))
+    for k in kernel_blocks(chosen, pool, sigma2):
+        s += k.sum(axis=0)
+
+    def add_row(s, p):
+        s += gaussian(_sqdist_to(pool, pool[p]), sigma2)
+
+    return _greedy_mmd(mu, s, len(chosen), num_picks, add_row)
 
 
 SELECTORS = {

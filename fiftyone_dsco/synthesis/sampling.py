@@ -25,9 +25,10 @@ from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_INIT, DEFAULT_INIT_SELECTOR, DEFAULT_STRENGTH, EXTRACTORS, INITS,
-                     KERNELS, METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
-from ..priors.sampler import denoise, initial_noise, noised, start_step
+from ..names import (DEFAULT_INIT, DEFAULT_INIT_NOISING, DEFAULT_INIT_SELECTOR, DEFAULT_STRENGTH,
+                     EXTRACTORS, INIT_NOISINGS, INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS,
+                     synthesis_run_key)
+from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
 from ..runs.driver import ClassJob, run_by_class
@@ -44,7 +45,8 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                extractor="reference",
                extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
-               seed=0, overwrite=False, device=None, progress=None):
+               init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
+               progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
 
     Args:
@@ -64,7 +66,9 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
         extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
         extractor_options: options of the extractor (e.g. timm checkpoint)
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
-        class_map: dataset class -> model class name/index
+        class_map: dataset class -> model class name/index (a dict, or a JSON file); a
+            pretrained DiT maps the other names through its ImageNet labels
+            (:mod:`fiftyone_dsco.priors.imagenet`)
         classes: synthesise only these classes (the run's class list stays whole)
         shard: ``(K, N)`` or ``"K/N"``: synthesise only the classes at positions
             ``k % N == K`` of the run's class list (with ``classes``: their
@@ -72,9 +76,13 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
             complete, and merged, when every class is done. Not with ``overwrite``
         init: ``"noise"`` (start every image from noise) or ``"real"`` (start
             from ``ipc`` real train images per class picked by ``init_selector``
-            on the target features, forward-noised to ``strength`` (SDEdit):
-            1 starts from almost pure noise, 0 returns the picks). Not data-free.
+            on the target features, brought to the noise level of ``strength``
+            by ``init_noising``: 1 starts from almost pure noise, 0 returns the
+            picks). Not data-free.
             Real starts are an option under study (issue #22), not yet a tuned default
+        init_noising: how real starts reach ``strength``: ``"forward"`` (SDEdit
+            forward noising with the class seed's noise) or ``"ddim-inversion"``
+            (deterministic DDIM inversion with the prior, guidance 1)
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
@@ -87,7 +95,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
-    _check_init(init, strength, init_selector, data_free)
+    _check_init(init, strength, init_selector, init_noising, data_free)
     shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
         raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
@@ -100,7 +108,7 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
     _check_fits(prior, ipc, pool_size if data_free else 0, dev)
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
-    model_idx = prior.card.class_indices(table.classes, class_map)
+    model_idx = prior.class_indices(table.classes, class_map)
     if init == "real" and min(table.counts.values()) < ipc:
         small = {c: n for c, n in table.counts.items() if n < ipc}
         raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
@@ -117,6 +125,8 @@ def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_
                   pool_size=pool_size if data_free else None, nopt=vars(nopt))
     if init != "noise":  # recorded only when used: runs made before the option still resume
         config.update(init=init, strength=float(strength), init_selector=init_selector)
+        if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
+            config["init_noising"] = init_noising
     job = _SynthesisJob(train, run_key, label_field, prior, table, model_idx, config, nopt, dev,
                         extractor_options, progress)
     description = f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}"
@@ -153,7 +163,8 @@ class _SynthesisJob(ClassJob):
         return _synthesize_class(self.train._dataset, self.run_key, self.label_field, self.prior,
                                  self.table, k, self.model_idx[k], c["ipc"], c["method"],
                                  c["steps"], c["guidance"], self.nopt, c["seed"], self.target,
-                                 self.starts.get(k), c.get("strength", 1.0))
+                                 self.starts.get(k), c.get("strength", 1.0),
+                                 c.get("init_noising", DEFAULT_INIT_NOISING))
 
     def totals(self, per_class, view):
         return dict(num_samples=int(sum(v.get("count", 0) for v in per_class.values())))
@@ -176,14 +187,18 @@ def _real_starts(prior, train, table, k, bank, config):
 
 
 def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
-                      steps, guidance, nopt, seed, target, real_start=None, strength=1.0):
+                      steps, guidance, nopt, seed, target, real_start=None, strength=1.0,
+                      init_noising=DEFAULT_INIT_NOISING):
     class_seed = seed * 100003 + k
     labels = torch.full((ipc,), model_class, dtype=torch.long, device=prior.device)
     noise = initial_noise(prior, ipc, class_seed)
     first = 0
-    if real_start is not None:  # SDEdit: the picked real images, noised to `strength`
+    if real_start is not None:  # the picked real images, brought to `strength`
         first = start_step(strength, steps)
-        noise = noised(prior, real_start[1], noise, steps, first)
+        if init_noising == "ddim-inversion":
+            noise = inverted(prior, real_start[1], labels, steps, first)
+        else:  # SDEdit
+            noise = noised(prior, real_start[1], noise, steps, first)
     bank = target.bank(k)
     start = time.perf_counter()
     hook = None
@@ -278,7 +293,7 @@ class _Targets:
         return report_mmd2(self.extractor(x0 if self.extractor.space == "latent" else images), bank)
 
 
-def _check_init(init, strength, init_selector, data_free):
+def _check_init(init, strength, init_selector, init_noising, data_free):
     if init not in INITS:
         raise OptionError(f"Unknown init {init!r}; choose one of {list(INITS)}.")
     if init == "real" and data_free:
@@ -290,6 +305,9 @@ def _check_init(init, strength, init_selector, data_free):
     if init_selector not in SELECTORS:
         raise OptionError(f"Unknown init_selector {init_selector!r}; choose one of "
                           f"{list(SELECTORS)}.")
+    if init_noising not in INIT_NOISINGS:
+        raise OptionError(f"Unknown init_noising {init_noising!r}; choose one of "
+                          f"{list(INIT_NOISINGS)}.")
 
 
 def _selected_classes(table, classes):

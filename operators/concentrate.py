@@ -45,6 +45,11 @@ class Concentrate(foo.Operator):
         inputs.enum("method", list(names.METHODS), default=names.DEFAULT_METHOD, label="Synthesis")
         inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
                     label="Selector")
+        inputs.int("candidates_per_image", default=names.DEFAULT_CANDIDATES, min=1,
+                   label="Synthetic candidates per kept image",
+                   description="K > 1: synthesise K times the synthetic share, keep the ones the "
+                               "reference classifier recognises that bring the set closest to "
+                               "the real class (joint selection; under study)")
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY, names.DOPING,
@@ -69,6 +74,8 @@ class Concentrate(foo.Operator):
                           method=p.get("method", names.DEFAULT_METHOD),
                           selector=p.get("selector", names.DEFAULT_SELECTOR),
                           seed=int(p.get("seed") or 0),
+                          candidates_per_image=int(p.get("candidates_per_image")
+                                                   or names.DEFAULT_CANDIDATES),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress)
         return ({"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
@@ -86,14 +93,16 @@ class Concentrate(foo.Operator):
 
     def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
                  method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
-                 overwrite=False, delegate=False, delegation_target=None):
+                 candidates_per_image=names.DEFAULT_CANDIDATES, overwrite=False, delegate=False,
+                 delegation_target=None):
         """Concentrate ``view`` (a dataset or a view). ``budget``: images per class
         (int) or a fraction of the train split (float in (0, 1])."""
         size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
                 else dict(budget_type=PER_CLASS, images_per_class=budget))
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, run_key=run_key, method=method,
-            selector=selector, seed=seed, overwrite=overwrite, **size), delegate, delegation_target)
+            selector=selector, seed=seed, candidates_per_image=candidates_per_image,
+            overwrite=overwrite, **size), delegate, delegation_target)
 
 
 PER_CLASS, FRACTION = "images per class", "fraction of the train split"
@@ -127,5 +136,6 @@ def _work(ctx):
     if not per_class:
         return {}
     synthetic, real = split_budget(per_class)
-    return {"synthetic images": len(counts) * synthetic,
+    k = int(ctx.params.get("candidates_per_image") or names.DEFAULT_CANDIDATES)
+    return {"synthetic images": len(counts) * synthetic * k,  # every candidate is synthesised
             "real train samples": sum(counts.values()) if real else 0}

@@ -47,6 +47,10 @@ class Synthesize(foo.Operator):
                          label="Strength", description="1: almost pure noise; 0: the real picks")
             inputs.enum("init_selector", list(names.SELECTORS),
                         default=names.DEFAULT_INIT_SELECTOR, label="Pick the real starts by")
+            inputs.enum("init_noising", list(names.INIT_NOISINGS),
+                        default=names.DEFAULT_INIT_NOISING, label="Bring them to the strength by",
+                        view=types.RadioGroup(),
+                        description="Forward noising (SDEdit) or DDIM inversion with the prior")
             if p.get("data_free"):
                 invalid(init, "A data-free run reads no real image: start from noise")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
@@ -95,6 +99,7 @@ class Synthesize(foo.Operator):
                          init=p.get("init") or names.DEFAULT_INIT,
                          strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
+                         init_noising=p.get("init_noising") or names.DEFAULT_INIT_NOISING,
                          overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress)
         done = "" if res.get("complete") else " (run incomplete)"
@@ -116,7 +121,8 @@ class Synthesize(foo.Operator):
                  data_free=False, iterations=1, lr=0.03, steps=25, guidance=2.0,
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
-                 init_selector=names.DEFAULT_INIT_SELECTOR, delegate=False,
+                 init_selector=names.DEFAULT_INIT_SELECTOR,
+                 init_noising=names.DEFAULT_INIT_NOISING, delegate=False,
                  delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues one delegated operation per class shard and
@@ -127,7 +133,8 @@ class Synthesize(foo.Operator):
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
             shard=list(shard) if shard else None, init=init, strength=strength,
-            init_selector=init_selector), delegate, delegation_target)
+            init_selector=init_selector, init_noising=init_noising), delegate,
+            delegation_target)
 
 
 def _work(ctx):

@@ -12,6 +12,8 @@ import fiftyone.operators as foo
 import pytest
 from fiftyone.operators.executor import ExecutionContext
 
+from fiftyone_dsco import names
+
 P = "@dsco/fiftyone-dsco/"
 HEAVY = ("fit_prior", "synthesize", "dope", "concentrate", "evaluate")
 
@@ -169,6 +171,11 @@ def test_large_jobs_are_only_scheduled(dataset, monkeypatch):
         assert not options(name, view, params).allow_immediate_execution, name
         assert "1,437 real train samples" in form(name, view, params)["too_large"].view.label
     assert "too_large" not in form("concentrate", view, {"images_per_class": 10})  # synthetic
+    # joint selection synthesises K candidates per kept image: they count
+    k = limits["synthetic images"] // 100 + 1  # 10 classes x 10 synthetic at 10 per class
+    assert "synthetic images" in form("concentrate", view, {"images_per_class": 10,
+                                                            "candidates_per_image": k})[
+        "too_large"].view.label
     # SDK calls are never limited; without Schedule, Execute stays (the notice says why)
     assert options("dope", view, {}, dsco_sdk_call=True).allow_immediate_execution
     monkeypatch.setattr(fo.config, "allow_legacy_orchestrators", False)
@@ -199,3 +206,13 @@ def test_progress_reports_name_their_unit_and_delegated_runs_write_every_10_s():
         assert seen[-1] == "Synthesis: 3/3 classes"
         assert "Synthesis: 2/2 samples" in seen
         assert len([t for t in seen if t.endswith("classes")]) == expected
+
+
+def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
+    props = form("synthesize", dataset.view(), {"ipc": 2})
+    assert "init_noising" not in props  # only for real starts
+    props = form("synthesize", dataset.view(), {"ipc": 2, "init": "real"})
+    assert list(props["init_noising"].type.values) == list(names.INIT_NOISINGS)
+    assert props["init_noising"].default == names.DEFAULT_INIT_NOISING
+    assert form("concentrate", dataset.view(), {})["candidates_per_image"].default == \
+        names.DEFAULT_CANDIDATES

@@ -709,6 +709,44 @@ def gpu_throughput():
     return out
 
 
+def budget_search(dataset):
+    """The budget search on ``dataset``: the validation curve, the choice, its test accuracy
+    and the search's cost (benchmarks/budget_search.py)."""
+    data, meta = _load(f"budget_search_{dataset}.json")
+    cmd = f"python benchmarks/budget_search.py --dataset {dataset}"
+    if data is None:
+        return [f"_Not yet measured: `{cmd}`._"]
+    def pct(m):
+        return f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}"
+    methods = list(next(iter(data["curve"].values())))
+    v = data["validation"]
+    out = [_provenance(meta, cmd), "",
+           f"Validation: {v['num_val']} train images ({100 * v['fraction']:.0f} % of each class, "
+           f"seed {v['seed']}), never trained on; the prior was fitted on the rest. Tolerance "
+           f"{data.get('tolerance', meta.get('tolerance', 0.5))} points, one std below the mean. "
+           f"Full reference on validation: {pct(data['full'])}.", "",
+           "| images per class | " + " | ".join(methods) + " |",
+           "|---:|" + "---:|" * len(methods)]
+    for b in sorted(data["curve"], key=int):
+        row = data["curve"][b]
+        out.append(f"| {b} | " + " | ".join(pct(row[m]) for m in methods) + " |")
+    out.append("")
+    if data.get("budget") is None:
+        out.append(f"No budget of the ladder had no loss (stopped: {data['stopped']}).")
+    else:
+        test = data["test"]["arms"]
+        chosen = next(a for a in test if a not in ("random", "full"))
+        out += [f"Chosen on validation: **{data['method']} at {data['budget']} images per "
+                f"class** ({data['stopped']}). Test split, measured once:", "",
+                "| set | top-1 % (mean ± std) |", "|---|---:|",
+                *[f"| {a} | {pct(test[a])} |" for a in (chosen, "random", "full")]]
+    out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min, search "
+            f"{data['search_seconds'] / 60:.0f} min ({len(data['curve'])} budgets measured, "
+            f"3 methods x {len(next(iter(data['curve'].values()))[methods[0]]['accs'])} seeds "
+            f"each, plus the full reference and the test measurement)."]
+    return out
+
+
 def _fmnist_full_note():
     """Why the Fashion-MNIST headline's HLRs are lower bounds, with the numbers from the JSON."""
     rows, meta = _load("low_volume_fashion-mnist.json")
@@ -877,6 +915,7 @@ def main():
            "- [Headline: low volume, recipe `dsco`](#headline-low-volume-recipe-dsco): "
            "[digits](#digits), [Fashion-MNIST](#fashion-mnist)",
            "- [Harness check: DC's random baselines](#harness-check-dcs-random-baselines)",
+           "- [Budget search: how small can the set be?](#budget-search-how-small-can-the-set-be)",
            f"- [Doping selection at scale]({DOPING})",
            f"- Costs: [priors]({PRIORS}), "
            "[synthesis](#synthesis-cost-nopt-vs-plain-sampling), "
@@ -904,6 +943,10 @@ def main():
            "Does our evaluation harness reproduce the literature? The `dc` recipe on random "
            "real subsets of Fashion-MNIST, against DC's published random baselines.", "",
            *harness_check("dc"), "",
+           "## Budget search: how small can the set be?", "",
+           "`dsco budget-search` (docs/budget.md) on digits: DsCo, herding and random real "
+           "subsets against the full fit split on a validation split, recipe `dsco` (300 "
+           "epochs), ConvNet-3.", "", *budget_search("digits"), "",
            "## Doping selection at scale (dense NumPy, sparse FAISS, FAISS k-means)", "",
            "mmd-greedy's backends side by side in one run per table (docs/doping.md): "
            "`numpy` dense kernel (exact), `faiss` sparse kNN kernel, `kmeans` FAISS k-means "

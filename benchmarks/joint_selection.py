@@ -1,0 +1,71 @@
+"""Joint selection (K synthetic candidates per kept image) against K = 1 and herding, on validation.
+
+    python benchmarks/joint_selection.py --dataset digits --budget 10 --candidates 1 2 3
+
+Chooses on validation, never on test: the sets are built on the fit split of
+``validation_split`` (10 % of each class's train samples held out, seed 0) with
+a prior fitted on that fit split (``--prior``, e.g. the budget search
+benchmark's ``digits-budget-fit``), and every set is trained 3 seeds with the
+``dsco`` recipe and tested on the validation split (``evaluation.measure``,
+which stores nothing). Arms: ``concentrate`` at ``--budget`` images per class
+with each K, herding's first picks (real images only), and a random subset of
+the same size. Writes ``benchmarks/results/joint_selection_<dataset>.json``.
+"""
+
+import argparse
+import json
+import time
+
+import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from _env import results_path, write_meta
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
+    p.add_argument("--budget", type=int, default=10)
+    p.add_argument("--candidates", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int)
+    return p.parse_args()
+
+
+def main():
+    args = parse()
+    from fiftyone_dsco.concentrate import concentrate
+    from fiftyone_dsco.data.builtin import load_builtin
+    from fiftyone_dsco.data.splits import validation_split
+    from fiftyone_dsco.evaluation import measure
+    from fiftyone_dsco.selection.doping import concentrated_view, dope
+
+    ds = load_builtin(args.dataset)
+    split = validation_split(ds, "ground_truth")
+    b, sets, seconds = args.budget, {}, {}
+    for k in args.candidates:
+        t0 = time.time()
+        out = concentrate(split.fit, "ground_truth", args.prior, b, candidates_per_image=k,
+                          run_key=f"val_joint{k}_b{b}", progress=True)
+        sets[f"dsco_k{k}"] = ds.load_saved_view(out["saved_view"])
+        seconds[f"dsco_k{k}"] = round(time.time() - t0, 1)
+        print(f"built K={k} in {seconds[f'dsco_k{k}']} s", flush=True)
+    dope(split.fit, "ground_truth", None, b, selector="herding", prior=args.prior,
+         run_key=f"val_herding_b{b}")
+    sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
+    res = measure(split.fit, "ground_truth", sets, split.val, epochs=args.epochs,
+                  seeds=tuple(range(args.seeds)), progress=True)
+    rows = [dict(dataset=args.dataset, method=a["name"], budget=b, size=a["size"],
+                 acc_mean=round(100 * a["acc_mean"], 2), acc_std=round(100 * a["acc_std"], 2),
+                 seeds=args.seeds, epochs=a["epochs"], build_seconds=seconds.get(a["name"]),
+                 split="validation")
+            for a in res["arms"].values()]
+    for r in rows:
+        print(json.dumps(r), flush=True)
+    path = results_path(f"joint_selection_{args.dataset}.json")
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    write_meta(path, prior=args.prior, validation=split.to_dict() | {"val_ids": None})
+
+
+if __name__ == "__main__":
+    main()

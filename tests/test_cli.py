@@ -2,6 +2,7 @@ from click.testing import CliRunner
 
 from fiftyone import ViewField as F
 
+from fiftyone_dsco import runs
 from fiftyone_dsco.cli import main
 from fiftyone_dsco.runs import load_results
 
@@ -38,12 +39,14 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
         for step in ("1/4", "2/4", "3/4", "4/4"):
             assert step in r.output
         assert "3 NOpt-synthetic + 0 selected real" in r.output
-        for arm in ("dsco", "random", "full"):
+        for arm in ("dsco", "herding", "random", "full"):  # herding: the best real subset
             assert f"| {arm} |" in r.output
         assert digits.has_run("demo") and digits.has_run("demo_eval")
+        assert runs.run_config(digits, "demo_herding")["selector"] == "herding"
         # names this job's runs only (not every run of a dataset the benchmarks also use)
-        assert "runs demo_syn, demo, demo_eval; saved view 'dsco-demo'" in r.output
-        assert "evaluations demo_eval_dsco_eval, demo_eval_random_eval, demo_eval_full_eval" in r.output
+        assert "runs demo_syn, demo, demo_herding, demo_eval; saved view 'dsco-demo'" in r.output
+        assert ("evaluations demo_eval_dsco_eval, demo_eval_herding_eval, demo_eval_random_eval, "
+                "demo_eval_full_eval") in r.output
         # the main job is re-runnable: same key, no duplicated samples
         n = len(digits)
         assert n == n_real + 30
@@ -51,7 +54,7 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
         assert r.exit_code == 0, r.output
         assert len(digits) == n
     finally:  # `dsco runs delete` removes every kind of run with what it wrote
-        for key in ("demo_eval", "demo", "demo_syn"):
+        for key in ("demo_eval", "demo_herding", "demo", "demo_syn"):
             if digits.has_run(key):
                 r = CliRunner().invoke(main, ["runs", "delete", digits.name, key])
                 assert r.exit_code == 0, r.output

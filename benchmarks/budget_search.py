@@ -32,6 +32,9 @@ def parse():
     p.add_argument("--prior", help="a prior fitted on the fit split already (name or folder)")
     p.add_argument("--max-hours", type=float)
     p.add_argument("--run-key", default="bench_budget")
+    p.add_argument("--export", action="store_true",
+                   help="write the JSON from the run as it stands (an unfinished search: "
+                        "the budgets measured so far), without measuring anything")
     return p.parse_args()
 
 
@@ -51,22 +54,28 @@ def main():
         fit, "ground_truth", name=f"{args.dataset}-budget-fit", steps=args.prior_steps,
         progress=True)
     t0 = time.time()
-    res = budget_search(ds, "ground_truth", prior.path, run_key=args.run_key,
-                        tolerance=args.tolerance, ladder=args.ladder,
-                        seeds=tuple(range(args.seeds)), recipe=args.recipe, epochs=args.epochs,
-                        max_hours=args.max_hours)
+    if args.export:
+        from fiftyone_dsco.runs import load_results
+
+        res = load_results(ds, args.run_key)
+        res.setdefault("stopped", "interrupted: the session ended (a re-run continues)")
+    else:
+        res = budget_search(ds, "ground_truth", prior.path, run_key=args.run_key,
+                            tolerance=args.tolerance, ladder=args.ladder,
+                            seeds=tuple(range(args.seeds)), recipe=args.recipe,
+                            epochs=args.epochs, max_hours=args.max_hours)
     out = {k: v for k, v in res.items() if k not in ("validation", "herding_order")}
     out["validation"] = {k: v for k, v in res["validation"].items() if k != "val_ids"}
     out["tolerance"] = args.tolerance
-    out["search_seconds"] = round(time.time() - t0, 1)
+    out["search_seconds"] = None if args.export else round(time.time() - t0, 1)
     out["prior_seconds"] = prior.card.training.get("seconds")  # the fit's own time
     path = results_path(f"budget_search_{args.dataset}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
     write_meta(path, prior=prior.path, prior_card=dict(recognisability=prior.card.recognisability,
                                                        training=prior.card.training))
-    print(json.dumps({k: out[k] for k in ("budget", "method", "stopped", "test",
-                                          "search_seconds")}, indent=1))
+    print(json.dumps({k: out.get(k) for k in ("budget", "method", "stopped", "test",
+                                              "search_seconds")}, indent=1))
 
 
 if __name__ == "__main__":

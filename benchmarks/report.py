@@ -732,7 +732,7 @@ def budget_search(dataset):
         out.append(f"| {b} | " + " | ".join(pct(row[m]) for m in methods) + " |")
     out.append("")
     if data.get("budget") is None:
-        out.append(f"No budget of the ladder had no loss (stopped: {data['stopped']}).")
+        out.append(f"No measured budget has no loss (stopped: {data['stopped']}).")
     else:
         test = data["test"]["arms"]
         chosen = next(a for a in test if a not in ("random", "full"))
@@ -740,10 +740,16 @@ def budget_search(dataset):
                 f"class** ({data['stopped']}). Test split, measured once:", "",
                 "| set | top-1 % (mean ± std) |", "|---|---:|",
                 *[f"| {a} | {pct(test[a])} |" for a in (chosen, "random", "full")]]
+    seeds = len(next(iter(data["curve"].values()))[methods[0]]["accs"])
+    if data.get("search_seconds") is None:  # exported from an unfinished run
+        out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min; {len(data['curve'])} "
+                f"budgets measured ({len(methods)} methods x {seeds} seeds each) and the full "
+                f"reference; per-budget times in the Findings."]
+        return out
     out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min, search "
             f"{data['search_seconds'] / 60:.0f} min ({len(data['curve'])} budgets measured, "
-            f"3 methods x {len(next(iter(data['curve'].values()))[methods[0]]['accs'])} seeds "
-            f"each, plus the full reference and the test measurement)."]
+            f"{len(methods)} methods x {seeds} seeds each, plus the full reference and the test "
+            f"measurement)."]
     return out
 
 

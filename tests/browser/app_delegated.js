@@ -13,7 +13,7 @@
 const fs = require('fs');
 const readline = require('readline');
 const { chromium, CHROMIUM, ARGS, T, clipper, failureShot, log, primaryButton,
-  run } = require('./common');
+  run, openDataset, openSavedView } = require('./common');
 
 const [url, dataset, runKey, savedView, largeIpc, shots] = process.argv.slice(2);
 const shotAround = clipper(shots);
@@ -94,13 +94,7 @@ run(async () => {
   const out = { screenshots: [] };
   let page;
   try {
-    page = await browser.newPage({ viewport: { width: 1600, height: 1800 } });
-    page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
-    await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
-      { waitUntil: 'domcontentloaded', timeout: T });
-    await page.locator('[data-cy="panel-tab-samples"]').waitFor({ timeout: T });
-    await page.getByText('Dismiss', { exact: true }).click({ timeout: 15000 }).catch(() => {});
+    page = await openDataset(browser, url, dataset, { width: 1600, height: 1800 });
 
     // 1. the panel before: the dataset's runs
     const panel = await openPanel(page);
@@ -135,14 +129,7 @@ run(async () => {
     'panel-delegated.png'));
 
     // 4. Open <its saved view>: the App shows the run's samples
-    await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
-    await page.waitForURL(new RegExp(`[?&]view=${savedView}`), { timeout: T });
-    out.url = page.url();
-    await page.locator('[data-cy="panel-tab-samples"]').click();
-    const counts = page.locator('[data-cy="entry-counts"]');
-    await counts.waitFor({ timeout: T });
-    await page.waitForTimeout(2000);
-    out.entry_counts = await counts.innerText();
+    Object.assign(out, await openSavedView(page, panel, savedView));
   } catch (e) {
     await failureShot(page, 'delegated');
     throw e;

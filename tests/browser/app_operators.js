@@ -11,7 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const { chromium, CHROMIUM, ARGS, T, PRIMARY, failureShot, log, primaryButton, run,
-  shooter } = require('./common');
+  shooter, openDataset } = require('./common');
 
 const [url, dataset, runKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -48,15 +48,8 @@ run(async () => {
   const out = { screenshots: [] };
   let page;
   try {
-    page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
-    page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
-    await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
-      { waitUntil: 'domcontentloaded', timeout: T });
+    page = await openDataset(browser, url, dataset, { width: 1200, height: 760 });
     await page.locator('[data-cy="selector-dataset"]').waitFor({ timeout: T });
-    // the grid is up once a sample label shows
-    await page.locator('[data-cy="panel-tab-samples"]').waitFor({ timeout: T });
-    await page.getByText('Dismiss', { exact: true }).click({ timeout: 15000 }).catch(() => {});
 
     // 1. the operator browser, filtered to DsCo's operators
     const item = await openOperator(page, 'DsCo: manage runs');

@@ -12,7 +12,7 @@
 
 const fs = require('fs');
 const { chromium, CHROMIUM, ARGS, T, clipper, failureShot, log, primaryButton, run,
-  shooter } = require('./common');
+  shooter, openDataset, openSavedView } = require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -55,13 +55,7 @@ run(async () => {
   const out = { screenshots: [] };
   let page;
   try {
-    page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
-    page.setDefaultTimeout(T);
-    page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
-    await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
-      { waitUntil: 'domcontentloaded', timeout: T });
-    await page.locator('[data-cy="panel-tab-samples"]').waitFor({ timeout: T });
-    await page.getByText('Dismiss', { exact: true }).click({ timeout: 15000 }).catch(() => {});
+    page = await openDataset(browser, url, dataset, { width: 1600, height: 1200 });
 
     // 1. open the panel: "+" next to the panel tabs -> DsCo (the session may have it open)
     await page.keyboard.press('Escape');
@@ -135,14 +129,7 @@ run(async () => {
     await page.setViewportSize({ width: 1600, height: 1200 });
 
     // 6. Open <saved view>: the App's view becomes the run's saved view
-    await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
-    await page.waitForURL(new RegExp(`[?&]view=${savedView}`), { timeout: T });
-    out.url = page.url();
-    await page.locator('[data-cy="panel-tab-samples"]').click();
-    const counts = page.locator('[data-cy="entry-counts"]');
-    await counts.waitFor({ timeout: T });
-    await page.waitForTimeout(2000);
-    out.entry_counts = await counts.innerText();
+    Object.assign(out, await openSavedView(page, panel, savedView));
   } catch (e) {
     await failureShot(page, 'panel');
     throw e;

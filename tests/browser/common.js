@@ -57,5 +57,29 @@ async function failureShot(page, name) {
   await page.screenshot({ path: file }).then(() => log(`page at failure: ${file}`), () => {});
 }
 
-module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, clipper, failureShot, log, primaryButton,
-  run, shooter };
+// A new page on the App's dataset, once its samples tab is up (and the welcome toast dismissed).
+async function openDataset(browser, url, dataset, viewport) {
+  const page = await browser.newPage({ viewport });
+  page.setDefaultTimeout(T);
+  page.on('pageerror', (e) => log(`pageerror ${String(e).slice(0, 200)}`));
+  await page.goto(`${url}/datasets/${encodeURIComponent(dataset)}`,
+    { waitUntil: 'domcontentloaded', timeout: T });
+  await page.locator('[data-cy="panel-tab-samples"]').waitFor({ timeout: T });
+  await page.getByText('Dismiss', { exact: true }).click({ timeout: 15000 }).catch(() => {});
+  return page;
+}
+
+// Clicks the panel's "Open <savedView>"; returns the App's URL and sample count after it.
+async function openSavedView(page, panel, savedView) {
+  await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
+  await page.waitForURL(new RegExp(`[?&]view=${savedView}`), { timeout: T });
+  const url = page.url();
+  await page.locator('[data-cy="panel-tab-samples"]').click();
+  const counts = page.locator('[data-cy="entry-counts"]');
+  await counts.waitFor({ timeout: T });
+  await page.waitForTimeout(2000);
+  return { url, entry_counts: await counts.innerText() };
+}
+
+module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, clipper, failureShot, log, openDataset,
+  openSavedView, primaryButton, run, shooter };

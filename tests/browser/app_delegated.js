@@ -10,10 +10,8 @@
 // opens the run's saved view and prints one JSON line with what the page showed.
 'use strict';
 
-const fs = require('fs');
 const readline = require('readline');
-const { chromium, CHROMIUM, ARGS, T, clipper, failureShot, log, primaryButton,
-  run, openDataset, openSavedView } = require('./common');
+const { T, clipper, primaryButton, openSavedView, runOnDataset } = require('./common');
 
 const [url, dataset, runKey, savedView, largeIpc, shots] = process.argv.slice(2);
 const shotAround = clipper(shots);
@@ -88,53 +86,40 @@ async function smallJob(page, form) {
   return primaryButton(form).locator('xpath=following-sibling::button').count(); // 1: a menu
 }
 
-run(async () => {
-  fs.mkdirSync(shots, { recursive: true });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
-  const out = { screenshots: [] };
-  let page;
-  try {
-    page = await openDataset(browser, url, dataset, { width: 1600, height: 1800 });
+runOnDataset('delegated', url, dataset, shots, { width: 1600, height: 1800 }, async (page, out) => {
 
-    // 1. the panel before: the dataset's runs
-    const panel = await openPanel(page);
-    out.runs_before = await panel.locator('table').first().innerText();
+  // 1. the panel before: the dataset's runs
+  const panel = await openPanel(page);
+  out.runs_before = await panel.locator('table').first().innerText();
 
-    // 2. synthesize: a large job is only scheduled; a small one -> Schedule (the default
-    //    of the execute menu, which also offers Execute): the App queues it
-    const form = await synthesizeForm(page);
-    await largeJob(page, form, out);
-    out.menu = await smallJob(page, form);
-    out.primary = (await primaryButton(form).innerText()).trim();
-    out.form_disabled = await primaryButton(form).isDisabled();
-    await primaryButton(form).click();
-    const toast = page.getByText('Operation successfully scheduled');
-    await toast.waitFor({ timeout: T });
-    out.toast = await toast.innerText();
+  // 2. synthesize: a large job is only scheduled; a small one -> Schedule (the default
+  //    of the execute menu, which also offers Execute): the App queues it
+  const form = await synthesizeForm(page);
+  await largeJob(page, form, out);
+  out.menu = await smallJob(page, form);
+  out.primary = (await primaryButton(form).innerText()).trim();
+  out.form_disabled = await primaryButton(form).isDisabled();
+  await primaryButton(form).click();
+  const toast = page.getByText('Operation successfully scheduled');
+  await toast.waitFor({ timeout: T });
+  out.toast = await toast.innerText();
 
-    // 3. the worker runs it (tests/test_app.py), then the panel's Refresh shows it
-    process.stdout.write('scheduled\n');
-    out.worker = await nextLine();
-    await panel.getByRole('button', { name: 'Refresh', exact: true }).click();
-    await panel.locator('table').first().filter({ hasText: runKey }).waitFor({ timeout: T });
-    out.runs_after = await panel.locator('table').first().innerText();
-    out.buttons = (await panel.getByRole('button').allInnerTexts())
-      .map((b) => b.trim().split('\n').pop()); // without the icon's name
-    await page.mouse.move(5, 5);
-    await page.setViewportSize({ width: 1400, height: 800 });
-    const refresh = panel.getByRole('button', { name: 'Refresh', exact: true });
-    await refresh.evaluate((e) => e.scrollIntoView());
-    out.screenshots.push(await shotAround(page, [refresh, panel.locator('table').first(),
-      panel.getByRole('button', { name: `Delete ${runKey}`, exact: true })],
-    'panel-delegated.png'));
+  // 3. the worker runs it (tests/test_app.py), then the panel's Refresh shows it
+  process.stdout.write('scheduled\n');
+  out.worker = await nextLine();
+  await panel.getByRole('button', { name: 'Refresh', exact: true }).click();
+  await panel.locator('table').first().filter({ hasText: runKey }).waitFor({ timeout: T });
+  out.runs_after = await panel.locator('table').first().innerText();
+  out.buttons = (await panel.getByRole('button').allInnerTexts())
+    .map((b) => b.trim().split('\n').pop()); // without the icon's name
+  await page.mouse.move(5, 5);
+  await page.setViewportSize({ width: 1400, height: 800 });
+  const refresh = panel.getByRole('button', { name: 'Refresh', exact: true });
+  await refresh.evaluate((e) => e.scrollIntoView());
+  out.screenshots.push(await shotAround(page, [refresh, panel.locator('table').first(),
+    panel.getByRole('button', { name: `Delete ${runKey}`, exact: true })],
+  'panel-delegated.png'));
 
-    // 4. Open <its saved view>: the App shows the run's samples
-    Object.assign(out, await openSavedView(page, panel, savedView));
-  } catch (e) {
-    await failureShot(page, 'delegated');
-    throw e;
-  } finally {
-    await browser.close();
-  }
-  return out;
+  // 4. Open <its saved view>: the App shows the run's samples
+  Object.assign(out, await openSavedView(page, panel, savedView));
 });

@@ -81,5 +81,27 @@ async function openSavedView(page, panel, savedView) {
   return { url, entry_counts: await counts.innerText() };
 }
 
+// The body of a browser test: chromium on the App's ``dataset`` in a ``viewport``-sized page;
+// ``body(page, out)`` fills ``out`` (``out.screenshots`` starts empty), which is printed as
+// one JSON line (see run). On failure the page is saved as dsco-<name>-failure.png.
+function runOnDataset(name, url, dataset, shots, viewport, body) {
+  run(async () => {
+    require('fs').mkdirSync(shots, { recursive: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: T });
+    const out = { screenshots: [] };
+    let page;
+    try {
+      page = await openDataset(browser, url, dataset, viewport);
+      await body(page, out);
+    } catch (e) {
+      await failureShot(page, name);
+      throw e;
+    } finally {
+      await browser.close();
+    }
+    return out;
+  });
+}
+
 module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, clipper, failureShot, log, openDataset,
-  openSavedView, primaryButton, run, shooter };
+  openSavedView, primaryButton, run, runOnDataset, shooter };

@@ -11,7 +11,7 @@
 'use strict';
 
 const readline = require('readline');
-const { T, clipper, primaryButton, openSavedView, runOnDataset } = require('./common');
+const { T, clipper, primaryButton, openPanel, openSavedView, runOnDataset } = require('./common');
 
 const [url, dataset, runKey, savedView, largeIpc, shots] = process.argv.slice(2);
 const shotAround = clipper(shots);
@@ -25,18 +25,6 @@ function field(form, label) {
 function nextLine() {
   const lines = readline.createInterface({ input: process.stdin });
   return new Promise((resolve) => lines.once('line', (line) => { lines.close(); resolve(line); }));
-}
-
-async function openPanel(page) {
-  await page.keyboard.press('Escape');
-  if (await page.locator('[data-cy="panel-tab-dsco_panel"]').count() === 0) {
-    await page.locator('[data-cy="new-panel-btn"]').first().click();
-    await page.locator('[data-cy="new-panel-option-dsco_panel"]').click();
-  }
-  await page.locator('[data-cy="panel-tab-dsco_panel"]').click();
-  const panel = page.locator('[data-cy="panel-content-dsco_panel"]');
-  await panel.locator('table').first().waitFor({ timeout: T });
-  return panel;
 }
 
 // Waits until the form's primary button is enabled and the last form update has landed.

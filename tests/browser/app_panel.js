@@ -10,7 +10,8 @@
 // tests/test_app.py runs it and checks the JSON against the database.
 'use strict';
 
-const { T, clipper, primaryButton, shooter, openSavedView, runOnDataset } = require('./common');
+const { T, clipper, primaryButton, shooter, openPanel, openSavedView, runOnDataset } =
+  require('./common');
 
 const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
 const shot = shooter(shots);
@@ -50,13 +51,7 @@ async function blocked(page, form, label, value, message) {
 runOnDataset('panel', url, dataset, shots, { width: 1600, height: 1200 }, async (page, out) => {
 
   // 1. open the panel: "+" next to the panel tabs -> DsCo (the session may have it open)
-  await page.keyboard.press('Escape');
-  if (await page.locator('[data-cy="panel-tab-dsco_panel"]').count() === 0) {
-    await page.locator('[data-cy="new-panel-btn"]').first().click();
-    await page.locator('[data-cy="new-panel-option-dsco_panel"]').click();
-  }
-  await page.locator('[data-cy="panel-tab-dsco_panel"]').click();
-  const panel = page.locator('[data-cy="panel-content-dsco_panel"]');
+  const panel = await openPanel(page);
   await panel.getByText('Real train images').waitFor({ timeout: T });
 
   // 2. runs table, charts (Plotly draws legends), real vs synthetic grid

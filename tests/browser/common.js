@@ -69,6 +69,20 @@ async function openDataset(browser, url, dataset, viewport) {
   return page;
 }
 
+// Opens the DsCo panel from the "+" next to the panel tabs (the session may have it open);
+// returns it once its runs table shows.
+async function openPanel(page) {
+  await page.keyboard.press('Escape');
+  if (await page.locator('[data-cy="panel-tab-dsco_panel"]').count() === 0) {
+    await page.locator('[data-cy="new-panel-btn"]').first().click();
+    await page.locator('[data-cy="new-panel-option-dsco_panel"]').click();
+  }
+  await page.locator('[data-cy="panel-tab-dsco_panel"]').click();
+  const panel = page.locator('[data-cy="panel-content-dsco_panel"]');
+  await panel.locator('table').first().waitFor({ timeout: T });
+  return panel;
+}
+
 // Clicks the panel's "Open <savedView>"; returns the App's URL and sample count after it.
 async function openSavedView(page, panel, savedView) {
   await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
@@ -104,4 +118,4 @@ function runOnDataset(name, url, dataset, shots, viewport, body) {
 }
 
 module.exports = { chromium, CHROMIUM, ARGS, T, PRIMARY, clipper, failureShot, log, openDataset,
-  openSavedView, primaryButton, run, runOnDataset, shooter };
+  openPanel, openSavedView, primaryButton, run, runOnDataset, shooter };

@@ -716,6 +716,7 @@ def budget_search(dataset):
     cmd = f"python benchmarks/budget_search.py --dataset {dataset}"
     if data is None:
         return [f"_Not yet measured: `{cmd}`._"]
+
     def pct(m):
         return f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f}"
     methods = list(next(iter(data["curve"].values())))

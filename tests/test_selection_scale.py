@@ -85,11 +85,28 @@ def test_kmeans_is_seeded_and_deterministic_across_threads():
 def test_kmeans_summary_weights_and_variances():
     t = _mixture(4, n=500, d=8)
     cent, w, var = kmeans_summary(t, 10)
-    assert cent.shape == (10, 8) and abs(w.sum() - 1) < 1e-12
+    assert cent.shape == (10, 8) and var.shape == (10, 8) and abs(w.sum() - 1) < 1e-12
     lab = np.argmin(((t[:, None, :] - cent[None]) ** 2).sum(-1), axis=1)
-    c = int(np.argmax(w))
-    resid = ((t[lab == c] - cent[c]) ** 2).sum(1).mean() / 8
-    assert var[c] == pytest.approx(resid, rel=1e-3)
+    for c in range(10):  # per cluster and per dimension
+        resid = ((t[lab == c] - cent[c]) ** 2).mean(0)
+        np.testing.assert_allclose(var[c], resid, rtol=1e-4, atol=1e-9)
+
+
+def test_cluster_kernel_mean_of_an_anisotropic_cluster():
+    """One elongated Gaussian cluster: the per-dimension model (around the assigned vectors'
+    mean, not k-means' sampled centroid) gives the kernel mean; an isotropic model of the
+    same cluster (one variance) is off by far more."""
+    rng = np.random.default_rng(0)
+    t = (rng.normal(size=(50000, 8)) * np.geomspace(0.1, 3.0, 8)).astype(np.float32)
+    sigma2 = median_sigma2(t)
+    x = t[:200]
+    exact = np.exp(-sel.sqdist(x, t) / (2 * sigma2)).mean(1)
+    cent, w, var = kmeans_summary(t, 1)
+    got = sel.cluster_kernel_mean(x, (cent, w, var), sigma2)
+    iso = sel.cluster_kernel_mean(x, (cent, w, np.repeat(var.mean(1, keepdims=True), 8, 1)),
+                                  sigma2)
+    err, iso_err = np.abs(got / exact - 1).mean(), np.abs(iso / exact - 1).mean()
+    assert err < 0.005 and iso_err > 10 * err
 
 
 @pytest.mark.parametrize("n, dense_max, expected", [(150, 100, "kmeans"), (100, 100, "numpy"),

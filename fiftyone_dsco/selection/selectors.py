@@ -38,11 +38,11 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
     ``mu`` needs all n x n kernel values; ``s_A`` (synthetic and picked rows)
     is O(n (m + num_picks) d) and stays exact. FAISS k-means summarises ``T``
     into ``K`` centroids ``c`` with weights ``w_c`` (share of ``T`` assigned)
-    and per-dimension residual variances ``v_c``; treating each cluster as
-    ``N(c, v_c I)`` gives its Gaussian-kernel mean in closed form, so
+    and per-dimension residual variances ``v_cj``; treating each cluster as
+    ``N(c, diag(v_c))`` gives its Gaussian-kernel mean in closed form, so
 
-        mu(x) ~= sum_c w_c (sigma^2 / (sigma^2 + v_c))^(d/2)
-                 exp(-||x - c||^2 / (2 (sigma^2 + v_c)))
+        mu(x) ~= sum_c w_c prod_j (sigma^2 / (sigma^2 + v_cj))^(1/2)
+                 exp(-sum_j (x_j - c_j)^2 / (2 (sigma^2 + v_cj)))
 
     keeps the kernel's whole mass (no truncation). Cost O(n K d) instead of
     O(n^2 d), memory O(n + K d) beyond the features. k-means and its
@@ -73,8 +73,8 @@ candidates instead of ``target`` (joint selection, docs/method.md).
 
 The kernel, its bandwidth rule (``median_sigma2``) and ``mmd2`` come from
 :mod:`fiftyone_dsco.mmd` (both re-exported here). Also the FAISS helpers
-``build_index``, ``knn``, ``faiss_threads``, ``kmeans_summary`` and the GPU
-probe ``gpu_available``.
+``build_index``, ``knn``, ``faiss_threads``, ``kmeans_summary`` with
+``cluster_kernel_mean``, and the GPU probe ``gpu_available``.
 """
 
 import contextlib
@@ -197,9 +197,10 @@ def _to_gpu(index):
 def kmeans_summary(x, num_centroids=KMEANS_CENTROIDS, seed=0, niter=KMEANS_ITER, gpu=None):
     """Seeded FAISS k-means of ``x`` (n x d float32): ``(centroids, weights, variances)``.
 
-    ``weights[c]`` is the share of ``x`` assigned to centroid ``c`` and
-    ``variances[c]`` the mean squared distance of those vectors to it over
-    ``d`` (per-dimension residual variance). ``K = min(num_centroids, n)``;
+    Every vector is assigned to its nearest k-means centroid; ``centroids[c]``
+    is then the mean of the vectors assigned to ``c`` (K x d, float64),
+    ``weights[c]`` their share of ``x`` and ``variances[c, j]`` their variance
+    in dimension ``j`` (K x d). ``K = min(num_centroids, n)``;
     training uses at most ``K * KMEANS_POINTS_PER_CENTROID`` vectors sampled
     with ``seed``. ``gpu=None``: on the GPU when :func:`gpu_available`.
     """
@@ -215,10 +216,41 @@ def kmeans_summary(x, num_centroids=KMEANS_CENTROIDS, seed=0, niter=KMEANS_ITER,
     cent = faiss.vector_to_array(cl.centroids).reshape(k, d)
     index.reset()
     index.add(cent)
-    dist, lab = index.search(x, 1)
-    cnt = np.bincount(lab[:, 0], minlength=k)
-    var = np.bincount(lab[:, 0], np.maximum(dist[:, 0], 0), minlength=k) / np.maximum(cnt, 1) / d
-    return cent, cnt / n, var
+    lab = index.search(x, 1)[1][:, 0]
+    cnt = np.bincount(lab, minlength=k)
+    sums, squares = np.zeros((k, d)), np.zeros((k, d))
+    for a in range(0, n, 4 * _CHUNK):  # per-cluster residual sums over every vector
+        lb = lab[a:a + 4 * _CHUNK]
+        order = np.argsort(lb, kind="stable")
+        xb = x[a:a + 4 * _CHUNK][order] - cent[lb[order]]  # residuals: no cancellation
+        xb = xb.astype(np.float64)
+        first = np.flatnonzero(np.r_[True, np.diff(lb[order]) != 0])
+        sums[lb[order][first]] += np.add.reduceat(xb, first, axis=0)
+        squares[lb[order][first]] += np.add.reduceat(xb * xb, first, axis=0)
+    held = cnt > 0  # an empty cluster keeps its centroid, with weight 0
+    shift = np.zeros((k, d))
+    shift[held] = sums[held] / cnt[held, None]
+    var = np.zeros((k, d))
+    var[held] = np.maximum(squares[held] / cnt[held, None] - shift[held] ** 2, 0.0)
+    return cent + shift, cnt / n, var
+
+
+def cluster_kernel_mean(x, summary, sigma2):
+    """``mu(x)``: the Gaussian kernel's mean over the target, in closed form from its clusters.
+
+    ``summary`` is :func:`kmeans_summary`'s ``(centroids, weights, variances)``;
+    each cluster is taken as ``N(c, diag(v_c))`` (module docstring). O(n K d).
+    """
+    cent, w, var = summary
+    inv = 1.0 / (sigma2 + var)  # K x d: 1 / (sigma^2 + v_cj)
+    log_mass = np.log(np.maximum(w, 1e-300)) + 0.5 * np.log(sigma2 * inv).sum(axis=1)
+    scaled, offset = cent * inv, (cent.astype(np.float64) ** 2 * inv).sum(axis=1)
+    mu = np.empty(len(x))
+    for a in range(0, len(x), 4 * _CHUNK):
+        xb = x[a:a + 4 * _CHUNK].astype(np.float64)
+        q = xb ** 2 @ inv.T - 2.0 * (xb @ scaled.T) + offset  # sum_j (x_j - c_j)^2 / (.)
+        mu[a:a + len(xb)] = np.exp(log_mass - 0.5 * q).sum(axis=1)
+    return mu
 
 
 def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HNSW_M,
@@ -431,16 +463,13 @@ class MMDGreedySelector(Selector):
             return self._sparse(x, num_picks, synthetic, m)
 
     def _kmeans(self, x, num_picks, synthetic, m):
-        n, d = x.shape
-        sigma2 = self.sigma2_
-        cent, w, var = kmeans_summary(x, self.centroids, self.seed)
-        w = w * np.exp(0.5 * d * np.log(sigma2 / (sigma2 + var)))  # closed-form cluster mass
-        mu, s = np.empty(n), np.zeros(n)
-        for a in range(0, n, 4 * _CHUNK):  # mu and the synthetic sums in one pass over x
-            xb = x[a:a + 4 * _CHUNK]
-            mu[a:a + len(xb)] = gaussian(sqdist(xb, cent), sigma2 + var) @ w
-            if synthetic is not None:
-                s[a:a + len(xb)] = gaussian(sqdist(xb, synthetic), sigma2).sum(axis=1)
+        n, sigma2 = len(x), self.sigma2_
+        mu = cluster_kernel_mean(x, kmeans_summary(x, self.centroids, self.seed), sigma2)
+        s = np.zeros(n)
+        if synthetic is not None:
+            for a in range(0, n, 4 * _CHUNK):
+                s[a:a + 4 * _CHUNK] = gaussian(sqdist(x[a:a + 4 * _CHUNK], synthetic),
+                                               sigma2).sum(axis=1)
 
         def add_row(s, p):
             row = gaussian(_sqdist_to(x, x[p]), sigma2)

@@ -4,7 +4,7 @@ Generates a Gaussian-mixture feature set per size (n vectors, ``--dim`` dims,
 float32, ``--classes`` classes of about n/classes vectors, each class a mixture
 of 4 sub-modes) plus ``--synthetic`` synthetic vectors per class drawn from 2 of
 the sub-modes only, then runs every selector over all classes with
-``--budget`` picks per class. mmd-greedy runs once per ``--paths`` backend in
+``--num-picks`` real picks per class. mmd-greedy runs once per ``--paths`` backend in
 the same process, side by side: ``faiss`` (sparse kNN kernel, ``--k``),
 ``numpy`` (dense kernel, exact) and ``kmeans`` (FAISS k-means summary of the
 target, ``--centroids``). A path can run on fewer classes (``--brute-classes``
@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _env import results_path, write_meta  # noqa: E402
 
 from fiftyone_dsco.selection.selectors import (  # noqa: E402
-    SELECTORS, faiss_threads, get_selector, median_sigma2, mmd2,
+    DENSE_MAX, SELECTORS, faiss_threads, get_selector, gpu_available, median_sigma2, mmd2,
 )
 
 PATHS = ("numpy", "faiss", "kmeans")
@@ -62,7 +62,7 @@ def parse_args(argv=None):
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--classes", type=int, default=1000)
-    p.add_argument("--budget", type=int, default=10, help="real picks per class")
+    p.add_argument("--num-picks", type=int, default=10, help="real picks per class")
     p.add_argument("--synthetic", type=int, default=10, help="synthetic vectors per class")
     p.add_argument("--k", type=int, default=32, help="kNN graph size for mmd-greedy (faiss)")
     p.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS,
@@ -169,22 +169,22 @@ def traced_peak_mb(fn):
 
 # ------------------------------------------------------------------- run
 
-def _select_all(sel, x, s, offsets, classes, budget, syn):
+def _select_all(sel, x, s, offsets, classes, num_picks, syn):
     picks = []
     for c in classes:
         t = x[offsets[c]:offsets[c + 1]]
-        picks.append(sel.select(t, min(budget, len(t)), s[c * syn:(c + 1) * syn]))
+        picks.append(sel.select(t, min(num_picks, len(t)), s[c * syn:(c + 1) * syn]))
     return picks
 
 
-def run_selector(name, options, x, s, offsets, classes, budget, syn, mem_classes):
+def run_selector(name, options, x, s, offsets, classes, num_picks, syn, mem_classes):
     """Picks (list per class) and measurements: a timed run, then a traced one."""
     sel = get_selector(name, **options)
     with measure() as m:
-        picks = _select_all(sel, x, s, offsets, classes, budget, syn)
+        picks = _select_all(sel, x, s, offsets, classes, num_picks, syn)
     few = classes[:mem_classes]
     m["peak_numpy_mb"] = traced_peak_mb(
-        lambda: _select_all(sel, x, s, offsets, few, budget, syn)) if few else None
+        lambda: _select_all(sel, x, s, offsets, few, num_picks, syn)) if few else None
     return picks, m
 
 
@@ -216,8 +216,10 @@ def bench_size(n, args):
     brute = min(brute, ncls)
     q = list(range(min(args.mmd_classes, ncls)))
     base = {"n": n, "dim": args.dim, "classes": ncls, "per_class": round(n / ncls, 1),
-            "budget": args.budget, "synthetic_per_class": syn, "threads": args.threads,
-            "features_mb": round(x.nbytes / 2**20, 1), "warp": args.warp}
+            "num_picks": args.num_picks, "synthetic_per_class": syn, "threads": args.threads,
+            "features_mb": round(x.nbytes / 2**20, 1), "warp": args.warp,
+            "gpu": gpu_available(),  # FAISS k-means on the GPU (kmeans path)
+            "auto_takes": "numpy" if per_class <= DENSE_MAX else "kmeans"}
     rows = [dict(base, selector="none (synthetic only)", seconds=0.0,
                  mmd2_mean=mean_mmd([None] * len(q), x, s, offsets, q, syn, args.seed),
                  note=f"MMD^2 over first {len(q)} classes")]
@@ -232,7 +234,7 @@ def bench_size(n, args):
                 print(_row_line(row), flush=True)
             continue
         picks, m = run_selector(name, {"seed": args.seed}, x, s, offsets, list(range(ncls)),
-                                args.budget, syn, args.mem_classes)
+                                args.num_picks, syn, args.mem_classes)
         rows.append(dict(base, selector=name, classes_run=ncls, **m,
                          mmd2_mean=mean_mmd(picks[:len(q)], x, s, offsets, q, syn, args.seed),
                          note=""))
@@ -261,7 +263,7 @@ def _path_row(path, base, x, s, offsets, brute, q, dense, args):
     npts = npts if npts and npts < per_class else None
     xs, offs = _first_points(x, offsets, npts) if npts else (x, offsets)
     cls = list(range(brute if path == "numpy" else ncls))
-    picks, m = run_selector("mmd-greedy", opts, xs, s, offs, cls, args.budget, syn,
+    picks, m = run_selector("mmd-greedy", opts, xs, s, offs, cls, args.num_picks, syn,
                             args.mem_classes)
     notes = []
     if len(cls) < ncls:
@@ -295,14 +297,14 @@ def crossover(args):
     rows = []
     for n in args.crossover:
         x, s, offsets = make_data(n, args.dim, 1, args.synthetic, args.seed)
-        row = {"per_class": n, "dim": args.dim, "budget": args.budget, "threads": args.threads}
+        row = {"per_class": n, "dim": args.dim, "num_picks": args.num_picks, "threads": args.threads}
         for path in ("numpy", "kmeans"):
             sel = get_selector("mmd-greedy", seed=args.seed, backend=path,
                                centroids=args.centroids)
             best = np.inf
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                sel.select(x, args.budget, s)
+                sel.select(x, args.num_picks, s)
                 best = min(best, time.perf_counter() - t0)
             row[f"{path}_s"] = round(best, 4)
         row["dense_over_kmeans"] = round(row["numpy_s"] / row["kmeans_s"], 2)
@@ -349,7 +351,7 @@ def main(argv=None):
             rows = crossover(args)
         out = {"config": vars(args), "platform": platform.platform(),
                "cpu_count": os.cpu_count(), "rows": rows,
-               "seconds": f"best of {args.repeats} runs of one class, {args.budget} picks"}
+               "seconds": f"best of {args.repeats} runs of one class, {args.num_picks} picks"}
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
         write_meta(args.out)

@@ -150,3 +150,18 @@ def test_gpu_probe_needs_a_faiss_gpu_build_and_cuda(monkeypatch):
     assert probe() is True
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert probe() is False
+
+
+@pytest.mark.skipif(not sel.gpu_available(), reason="needs a FAISS GPU build and a GPU")
+def test_gpu_and_cpu_agree_on_small_inputs():
+    t = _mixture(5, n=3000, d=32)
+    s = t[:4] + 0.01
+    cpu, gpu = (kmeans_summary(t, 32, gpu=g) for g in (False, True))
+    np.testing.assert_allclose(gpu[1], cpu[1], atol=0.02)  # cluster shares
+    picks = {g: MMDGreedySelector(backend="kmeans", centroids=32) for g in (False, True)}
+    q = {}
+    for g, selector in picks.items():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(sel, "gpu_available", lambda g=g: g)
+            q[g] = _quality(t, s, selector.select(t, 10, s))
+    assert q[True] == pytest.approx(q[False], rel=0.01)

@@ -97,6 +97,14 @@ def _mean_k(x, y, kernel, sigma2):
     return sum(float(k.sum()) for k in kernel_blocks(x, y, sigma2)) / (len(x) * len(y))
 
 
+def mean_kernel(a, b, sigma2=None, kernel="gaussian"):
+    """Mean kernel value over ``a`` x ``b`` (tensors: differentiable); ``sigma2=None``: the
+    bandwidth rule on ``b``."""
+    if kernel == "gaussian" and sigma2 is None:
+        sigma2 = median_sigma2(b)
+    return _mean_k(a, b, kernel, sigma2)
+
+
 def mmd2(a, b, sigma2=None, kernel="gaussian", include_bb=True):
     """Biased MMD^2 between feature sets ``a`` (m x d) and ``b`` (n x d, the target).
 

@@ -235,3 +235,48 @@ def test_real_init_options_are_checked_before_anything_is_written(digits_copy, p
         param = next(p for p in main.commands[command].params if p.name == "init_noising")
         assert tuple(param.type.choices) == names.INIT_NOISINGS
         assert param.default == names.DEFAULT_INIT_NOISING
+
+
+def _lever_hook(prior, **options):
+    from fiftyone_dsco.features import build_extractor
+    from fiftyone_dsco.synthesis.nopt import NOptHook, NOptOptions
+
+    ext = build_extractor("random", prior)
+    size, ch = prior.card.image_size, prior.card.channels
+    images = torch.rand(20, ch, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        target = ext(images)
+    return NOptHook(prior, ext, target, torch.zeros(3, dtype=torch.long), 2.0, 4,
+                    NOptOptions(**options), target_images=images)
+
+
+@pytest.mark.parametrize("options", [dict(diversity=1.0), dict(augment="crop_cutout_scale_rotate"),
+                                     dict(random_nets=2)])
+def test_each_lever_changes_the_samples_and_is_seeded(prior, options):
+    from fiftyone_dsco.priors.sampler import denoise, initial_noise
+
+    def run(**opts):
+        hook = _lever_hook(prior, **opts)
+        return denoise(prior, initial_noise(prior, 3, 0), hook.labels, steps=4, guidance=2.0,
+                       step_hook=hook)
+
+    base, lever, again = run(), run(**options), run(**options)
+    assert torch.isfinite(lever).all() and not torch.allclose(base, lever)
+    torch.testing.assert_close(lever, again)  # the levers' draws are seeded
+
+
+def test_diversity_adds_the_repulsion_term(prior):
+    from fiftyone_dsco.mmd import mean_kernel, median_sigma2, mmd2
+
+    hook = _lever_hook(prior, diversity=0.5)
+    feats = torch.randn(3, hook.target.shape[1])
+    s2 = median_sigma2(hook.target)
+    want = mmd2(feats, hook.target, s2, include_bb=False) + 0.5 * mean_kernel(feats, feats, s2)
+    torch.testing.assert_close(hook._mmd(feats, hook.target), want)
+
+
+def test_image_levers_need_the_target_images(prior):
+    from fiftyone_dsco.synthesis.nopt import NOptHook, NOptOptions
+
+    with pytest.raises(ValueError, match="target images"):
+        NOptHook(prior, None, None, None, 2.0, 4, NOptOptions(random_nets=1))

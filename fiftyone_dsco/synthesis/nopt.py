@@ -13,6 +13,18 @@ With ``reuse_prediction`` the sampler step reuses the noise prediction of the
 last optimisation iteration (made at the state just before its update)
 instead of predicting again at the updated state: one guided denoiser pass
 less per step, a first-order approximation of the same step.
+
+Objective levers (off by default; docs/method.md says what each measured):
+``diversity`` adds ``diversity x mean k(S, S)``, a repulsion between the
+class's synthetic features on top of the one inside MMD^2; ``augment``
+(a DSA strategy such as ``"color_crop_cutout_scale_rotate"``) draws one DSA
+operation per iteration and applies it, with the same seed, to the decoded
+images and to a batch of the class's target *images*, whose features are then
+computed afresh (the siamese augmentation of DSA and distribution matching);
+``random_nets`` averages the loss with MMD^2 in that many freshly initialised
+ConvNet-3 embeddings per sampler step, each with its own bandwidth
+(distribution matching's random networks). ``augment`` and ``random_nets``
+need the target images (``target_images``), the other options only features.
 """
 
 from dataclasses import dataclass
@@ -20,7 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..mmd import mmd2
+from ..evaluation.classifiers import create_classifier, embed
+from ..mmd import mean_kernel, median_sigma2, mmd2
+
+#: Seed offsets that keep the levers' draws apart from the target rows' and from each other.
+_AUGMENT_SEED, _NET_SEED = 1_000_003, 2_000_003
 
 
 @dataclass
@@ -34,23 +50,35 @@ class NOptOptions:
     norm_weight: float = 0.1  #: weight of the norm-keeping penalty
     step_fraction: float = 1.0  #: optimise the first fraction of sampler steps only
     reuse_prediction: bool = True  #: sampler step reuses the last iteration's noise prediction
+    diversity: float = 0.0  #: weight of the extra repulsion mean k(S, S) (0 = plain MMD^2)
+    augment: str = None  #: DSA strategy applied to both sides per iteration (None = off)
+    random_nets: int = 0  #: fresh random ConvNet-3 embeddings per sampler step (0 = off)
+
+    @property
+    def needs_images(self):
+        """Whether the target's images (not only its features) are needed."""
+        return bool(self.augment) or self.random_nets > 0
 
 
 class NOptHook:
     """A ``step_hook`` for :func:`fiftyone_dsco.priors.sampler.denoise`."""
 
-    def __init__(self, prior, extractor, target, labels, guidance, steps, options, seed=0):
+    def __init__(self, prior, extractor, target, labels, guidance, steps, options, seed=0,
+                 target_images=None):
+        if options.needs_images and target_images is None:
+            raise ValueError("augment and random_nets need the target images.")
         self.prior, self.extractor, self.target = prior, extractor, target
+        self.target_images = target_images
         self.labels, self.guidance, self.options = labels, guidance, options
         self.last_step = int(np.ceil(options.step_fraction * steps))
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.rng = seed, np.random.default_rng(seed)
         self.losses = []
+        self._draws = 0  # iterations so far: seeds the augmentation of each
 
-    def _target_batch(self, device):
-        n = len(self.target)
+    def _target_rows(self):
+        n = len(self.target) if self.target_images is None else len(self.target_images)
         b = min(self.options.target_batch, n)
-        rows = np.sort(self.rng.choice(n, size=b, replace=False)) if b < n else np.arange(n)
-        return torch.as_tensor(np.asarray(self.target[rows]), device=device)
+        return np.sort(self.rng.choice(n, size=b, replace=False)) if b < n else np.arange(n)
 
     def features(self, x, t):
         """``(eps, features)`` of the guided clean-sample prediction at ``x``."""
@@ -58,6 +86,50 @@ class NOptHook:
         if self.extractor.space == "latent":
             return eps, self.extractor(x0)
         return eps, self.extractor(self.prior.decode(x0).clamp(-1, 1))
+
+    def _loss(self, x, t, nets):
+        """The objective at ``x``: MMD^2 to a fresh target batch, levers included."""
+        opts, rows = self.options, self._target_rows()
+        if not opts.needs_images:
+            eps, feats = self.features(x, t)
+            target = torch.as_tensor(np.asarray(self.target[rows]), device=x.device)
+            return eps, self._mmd(feats, target)
+        eps, x0 = self.prior.predict(x, t, self.labels, self.guidance)
+        images = self.prior.decode(x0).clamp(-1, 1)
+        real = self.target_images[rows].to(x.device)
+        if opts.augment:
+            from ..evaluation.augment import dsa_augment
+
+            seed = self.seed * 100003 + _AUGMENT_SEED + self._draws
+            images, real = (dsa_augment(v, opts.augment, torch.Generator().manual_seed(seed))
+                            for v in (images, real))
+        with torch.no_grad():
+            target = self.extractor(real)
+        losses = [self._mmd(self.extractor(images), target)]
+        for net in nets:
+            with torch.no_grad():
+                target = embed(net, real)
+            losses.append(self._mmd(embed(net, images), target))
+        return eps, sum(losses) / len(losses)
+
+    def _mmd(self, feats, target):
+        kernel = self.options.kernel
+        sigma2 = median_sigma2(target) if kernel == "gaussian" else None  # the target's, always
+        loss = mmd2(feats, target, sigma2, kernel=kernel, include_bb=False)
+        if self.options.diversity:
+            loss = loss + self.options.diversity * mean_kernel(feats, feats, sigma2, kernel)
+        return loss
+
+    def _random_nets(self, k, device):
+        """``random_nets`` freshly initialised ConvNet-3 embedders for sampler step ``k``."""
+        nets = []
+        for j in range(self.options.random_nets):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed * 100003 + _NET_SEED + 1000 * k + j)
+                net = create_classifier("convnet3", 2, self.target_images.shape[1],
+                                        self.target_images.shape[-1])
+            nets.append(net.to(device).eval().requires_grad_(False))
+        return nets
 
     def __call__(self, x, t, k):
         """The optimised state and, with ``reuse_prediction``, a noise prediction to step with."""
@@ -68,16 +140,16 @@ class NOptHook:
         norm0 = x.detach().pow(2).sum(dims, keepdim=True).sqrt()
         x = x.detach().clone().requires_grad_(True)
         optim = torch.optim.Adam([x], lr=opts.lr)
+        nets = self._random_nets(k, x.device) if opts.random_nets else []
         for _ in range(opts.iterations):
-            target = self._target_batch(x.device)
             with torch.enable_grad():
-                eps, feats = self.features(x, t)
-                loss = mmd2(feats, target, kernel=opts.kernel, include_bb=False)
+                eps, loss = self._loss(x, t, nets)
                 norm = x.pow(2).sum(dims, keepdim=True).sqrt()
                 loss = loss + opts.norm_weight * ((norm / norm0 - 1) ** 2).mean()
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
+            self._draws += 1
             self.losses.append(float(loss.detach()))
         with torch.no_grad():
             x = x * (norm0 / x.pow(2).sum(dims, keepdim=True).sqrt())

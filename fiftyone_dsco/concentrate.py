@@ -3,12 +3,9 @@
 import numbers
 
 from .data.access import class_table, train_view
-from .errors import OptionError, RunError
-from .names import DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, concentrate_synthesis_key
-
-#: Most synthetic images per class in a concentrated set.
-SYNTHETIC_CAP = 10
-
+from .errors import OptionError
+from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR, DEFAULT_METHOD,
+                    DEFAULT_SELECTOR, SYNTHETIC_CAP, concentrate_synthesis_key)
 
 def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
     """``(synthetic, real)`` images per class for a total per-class budget ``b``.
@@ -79,7 +76,7 @@ def budget_per_class(view, label_field, budget):
 
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
-                synthetic_cap=SYNTHETIC_CAP, method="nopt", selector="mmd-greedy",
+                synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=DEFAULT_SELECTOR,
                 candidates_per_image=DEFAULT_CANDIDATES, seed=0, overwrite=False, progress=None,
                 selector_options=None, threads=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
@@ -101,25 +98,26 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     """
     per_class = budget_per_class(view, label_field, budget)  # refused before anything loads
 
-    from .selection.doping import dope
+    from .selection.doping import dope, plan_doping
     from .synthesis.sampling import synthesize
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     k = _check_candidates(candidates_per_image)
-    keep = n_syn if n_syn and k > 1 else None  # joint selection keeps n_syn of k * n_syn
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
-    extractor = synthesis_options.get("extractor", "reference")
-    _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite, selector_options, threads, keep)
+    doping = dict(selector=selector, run_key=run_key, clamp=True, seed=seed, overwrite=overwrite,
+                  extractor=synthesis_options.get("extractor", DEFAULT_EXTRACTOR),
+                  extractor_options=synthesis_options.get("extractor_options"),
+                  prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
+                  threads=threads,  # joint selection keeps n_syn of k * n_syn
+                  synthetic_per_class=n_syn if n_syn and k > 1 else None)
+    plan_doping(view, label_field, syn_key, n_real, planned_ipc=k * n_syn if n_syn else None,
+                **doping)
     syn = None
     if n_syn:
         syn = synthesize(view, label_field, prior, k * n_syn, method=method, run_key=syn_key,
                          seed=seed, overwrite=overwrite, progress=progress, **synthesis_options)
-    dop = dope(view, label_field, syn_key, n_real, selector=selector, run_key=run_key, clamp=True,
-               extractor=extractor, extractor_options=synthesis_options.get("extractor_options"),
-               seed=seed, overwrite=overwrite, device=synthesis_options.get("device"),
-               prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
-               threads=threads, synthetic_per_class=keep, progress=progress)
+    dop = dope(view, label_field, syn_key, n_real, device=synthesis_options.get("device"),
+               progress=progress, **doping)
     if not n_syn and overwrite and view._dataset.has_run(concentrate_synthesis_key(run_key)):
         from . import runs  # an earlier, smaller budget's synthesis run goes too
 
@@ -133,30 +131,6 @@ def _check_candidates(k):
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise OptionError(f"candidates_per_image must be an integer >= 1, not {k!r}.")
     return int(k)
-
-
-def _check_doping_key(view, run_key, label_field, syn_key, n_real, selector, extractor, seed,
-                      overwrite, selector_options, threads, synthetic_per_class):
-    """Fail before synthesis writes anything when the doping step would fail on its options."""
-    from . import runs
-    from .selection.doping import selector_for
-
-    selector_for(selector, seed, selector_options, threads)
-    runs.validate_run_key(run_key)
-    dataset = view._dataset
-    if overwrite or not dataset.has_run(run_key):
-        return
-    if not runs.is_dsco_run(dataset, run_key):
-        raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
-    old = runs.run_config(dataset, run_key)
-    want = dict(dsco_kind=runs.DOPING, label_field=label_field, synthetic_run=syn_key,
-                budget=n_real, selector=selector, extractor=extractor, seed=int(seed),
-                selector_options=selector_options or None,
-                synthetic_per_class=synthetic_per_class)
-    diff = sorted(k for k, v in want.items() if old.get(k) != v)
-    if diff:
-        raise RunError(f"Run '{run_key}' already exists with other options ({', '.join(diff)}). "
-                       f"Pass overwrite=True (--overwrite) to replace it, or use another run key.")
 
 
 def _prior_ref(prior):

@@ -97,8 +97,12 @@ def test_concentrate_checks_doping_options_before_synthesis(synthesized, prior):
         concentrate(ds, "ground_truth", prior, 5, run_key="c2", synthetic_cap=2,
                     selector_options={"k": 0}, method="plain", **FAST)
     dope(ds, "ground_truth", "syn", 1, run_key="taken", extractor="random", device="cpu")
-    with pytest.raises(RunError, match="already exists with other options"):
+    with pytest.raises(RunError, match=r"other options \(budget, clamp, synthetic_run\)"):
         concentrate(ds, "ground_truth", prior, 5, run_key="taken", synthetic_cap=2,
+                    method="plain", **FAST)
+    ds.save_view("dsco-clash", ds.limit(3))  # the doping run's saved view name is taken
+    with pytest.raises(RunError, match="saved view 'dsco-clash'"):
+        concentrate(ds, "ground_truth", prior, 5, run_key="clash", synthetic_cap=2,
                     method="plain", **FAST)
     assert sorted(r["key"] for r in runs.list_runs(ds)) == ["syn", "taken"]
 

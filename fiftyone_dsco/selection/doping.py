@@ -21,6 +21,7 @@ class done writes the saved view and the run's results (see
 """
 
 import contextlib
+import os
 import time
 
 import numpy as np
@@ -31,15 +32,16 @@ from ..devices import device as pick_device
 from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import DOPING, SYNTHESIS, doping_run_key, run_tag
-from ..runs import load_results, run_config, state as run_state, synthetic_samples
+from ..names import (DEFAULT_EXTRACTOR, DEFAULT_SELECTOR, DOPING, SYNTHESIS, doping_run_key,
+                     run_tag)
+from ..runs import check_run, load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
 from ..synthesis.samples import class_samples
 from .selectors import SELECTORS, faiss_threads, get_selector, select_synthetic
 
 
-def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_key=None,
-         extractor="reference", extractor_options=None, clamp=False, classes=None, shard=None,
+def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
+         extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, classes=None, shard=None,
          seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
          synthetic_per_class=None, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
@@ -74,8 +76,44 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     """
     from ..priors import load_prior
 
-    dataset = view._dataset
-    syn_cfg = _synthesis_config(dataset, synthetic_run, prior)
+    shard = run_state.check_shard(shard)
+    if shard is not None and overwrite:
+        raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
+                          "Delete the run first ('dsco runs delete'), then start the shards.")
+    run_key, config, prior_path, table, sel, real_per_class = plan_doping(
+        view, label_field, synthetic_run, budget, selector, run_key, extractor, extractor_options,
+        clamp, seed, overwrite, prior, selector_options, threads, synthetic_per_class)
+    if classes is not None:
+        unknown = sorted(set(classes) - set(table.classes))
+        if unknown:
+            raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
+    dev = pick_device(device)
+    prior = load_prior(prior_path, device=dev)
+    if synthetic_run is None:  # the prior's classes must cover the dataset's
+        prior.card.class_indices(table.classes)
+    train = train_view(view)
+    todo = [k for k, c in enumerate(table.classes)
+            if (classes is None or c in set(classes)) and run_state.in_shard(k, shard)]
+    job = _DopingJob(train, run_key, table, sel, real_per_class, prior, config, dev, threads)
+    return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
+                        progress=progress,
+                        description=f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} "
+                                    f"+ {budget} real/class ({selector})")
+
+
+def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
+                extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, seed=0,
+                overwrite=False, prior=None, selector_options=None, threads=None,
+                synthetic_per_class=None, planned_ipc=None):
+    """Check :func:`dope`'s options and run key (with ``runs.check_run``); writes nothing.
+
+    ``planned_ipc``: the images per class of ``synthetic_run`` when that run is
+    still to be made (``concentrate`` checks its doping step before synthesis).
+
+    Returns ``(run_key, config, prior folder, class table, selector, real per class)``.
+    """
+    syn_cfg = (dict(ipc=planned_ipc, classes=None, prior=None) if planned_ipc is not None
+               else _synthesis_config(view._dataset, synthetic_run, prior))
     selector_options = dict(selector_options or {})
     sel = selector_for(selector, seed, selector_options, threads)
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
@@ -83,8 +121,7 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
     if synthetic_run is None and budget == 0:
         raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
     _check_synthetic_per_class(synthetic_per_class, syn_cfg)
-    train = train_view(view)
-    table = class_table(train, label_field, classes=syn_cfg["classes"], min_per_class=1)
+    table = class_table(train_view(view), label_field, classes=syn_cfg["classes"], min_per_class=1)
     real_per_class = _real_per_class(table, int(budget), clamp)
     run_key = run_key or doping_run_key(synthetic_run, budget, selector)
     config = dict(label_field=label_field, synthetic_run=synthetic_run, budget=int(budget),
@@ -95,28 +132,8 @@ def dope(view, label_field, synthetic_run, budget, selector="mmd-greedy", run_ke
                   **({"selector_options": selector_options} if selector_options else {}),
                   **({"synthetic_per_class": int(synthetic_per_class)}
                      if synthetic_per_class is not None else {}))
-    dev = pick_device(device)
-    prior = load_prior(syn_cfg["prior"], device=dev)
-    if synthetic_run is None:  # the prior's classes must cover the dataset's; record its folder
-        prior.card.class_indices(table.classes)
-        config["prior"] = prior.path
-    size, ch = prior.card.image_size, prior.card.channels
-
-    shard = run_state.check_shard(shard)
-    if shard is not None and overwrite:
-        raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
-                          "Delete the run first ('dsco runs delete'), then start the shards.")
-    if classes is not None:
-        unknown = sorted(set(classes) - set(table.classes))
-        if unknown:
-            raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
-    todo = [k for k, c in enumerate(table.classes)
-            if (classes is None or c in set(classes)) and run_state.in_shard(k, shard)]
-    job = _DopingJob(train, run_key, table, sel, real_per_class, prior, config, dev, threads)
-    return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
-                        progress=progress,
-                        description=f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} "
-                                    f"+ {budget} real/class ({selector})")
+    check_run(view, run_key, DOPING, config, overwrite=overwrite)
+    return run_key, config, syn_cfg["prior"], table, sel, real_per_class
 
 
 class _DopingJob(ClassJob):
@@ -213,11 +230,13 @@ def _synthesis_config(dataset, synthetic_run, prior=None):
         if prior is None:
             raise OptionError("Doping without a synthetic run needs prior= (its image size and "
                               "classes define the selection's features).")
+        from ..priors import resolve_prior
+
         path = prior if isinstance(prior, str) else getattr(prior, "path", None)
         if path is None:
             raise OptionError("prior= must be a saved prior (a name or folder, or a prior "
                               "returned by load_prior/fit_prior).")
-        return dict(prior=path, classes=None)
+        return dict(prior=os.path.abspath(resolve_prior(path)), classes=None)
     if prior is not None:
         raise OptionError("prior= is only for doping without a synthetic run; a synthesis run "
                           "already names its prior.")

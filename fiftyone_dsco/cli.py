@@ -413,7 +413,7 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               show_default=True)
 @click.option("--selector", type=click.Choice(list(names.SELECTORS)),
               default=names.DEFAULT_SELECTOR, show_default=True)
-@click.option("--synthetic-cap", default=10, show_default=True,
+@click.option("--synthetic-cap", default=names.SYNTHETIC_CAP, show_default=True,
               help="Most synthetic images per class; the split tapers to all real at 4x this "
                    "(docs/method.md).")
 @click.option("--candidates", "candidates_per_image", type=click.IntRange(min=1),
@@ -452,7 +452,8 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
                    "300 epochs, step, no augmentation), dsa (1000 epochs, DSA augmentation); "
                    "docs/evaluation.md.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
+@click.option("--seeds", default=names.DEFAULT_NUM_SEEDS, show_default=True,
+              help="Seeds 0..N-1.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Override the recipe's SGD learning rate, 0.01 (ResNet-18 on ~100+ images: "
                    "~0.1; docs/benchmarks.md).")
@@ -496,7 +497,7 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
 @click.option("--prior", "prior_name",
               help="Prior name or folder (default: the one 'dsco prior fit' names "
                    "<dataset>-<label-field>).")
-@click.option("--tolerance", default=0.5, show_default=True, type=float,
+@click.option("--tolerance", default=names.DEFAULT_TOLERANCE, show_default=True, type=float,
               help="Accuracy points a set may lose against the full data, one std below its "
                    "mean, on the validation split.")
 @click.option("--ladder", help="Budgets to climb, comma-separated images per class "
@@ -508,9 +509,10 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
 @click.option("--arch", type=click.Choice(list(names.ARCHITECTURES)),
               default=names.DEFAULT_ARCHITECTURE, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
-@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Seeds 0..N-1.")
-@click.option("--validation-fraction", default=0.1, show_default=True, type=float,
+@click.option("--seeds", default=names.DEFAULT_NUM_SEEDS, show_default=True,
+              type=click.IntRange(min=1), help="Seeds 0..N-1.")
+@click.option("--validation-fraction", default=names.DEFAULT_VALIDATION_FRACTION,
+              show_default=True, type=float,
               help="Share of each class's train samples held out for the choice.")
 @click.option("--max-hours", type=click.FloatRange(min=0, min_open=True),
               help="Measure no new budget after this long; re-run to continue.")
@@ -612,7 +614,8 @@ def runs_upgrade(dataset_name):
               help="Images per class of the concentrated set (the default: where DsCo led herding "
                    "most on a digits validation split, docs/benchmarks.md).")
 @click.option("--prior-steps", type=int, help="Prior training steps (default: 2000 for digits).")
-@click.option("--seeds", default=3, show_default=True, help="Seeds of the evaluation.")
+@click.option("--seeds", default=names.DEFAULT_NUM_SEEDS, show_default=True,
+              help="Seeds of the evaluation.")
 @click.option("--epochs", default=300, show_default=True, help="Training epochs of each evaluated model.")
 @click.option("--overwrite", is_flag=True, help="Refit the prior and redo the runs with these options.")
 def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
@@ -644,19 +647,21 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
                           progress=True)
     _print_card(prior.card, prior.path)
     click.echo(f"== 3/4 concentrate to {budget} images per class")
-    out = run_concentrate(ds, field, prior, budget, run_key="demo", overwrite=overwrite,
+    out = run_concentrate(ds, field, prior, budget, run_key=names.DEMO_KEY, overwrite=overwrite,
                           progress=True)
     click.echo(f"{out['synthetic_per_class']} NOpt-synthetic + {out['real_per_class']} selected "
                f"real per class; saved view '{out['saved_view']}'")
     herding = dope(ds, field, None, budget, selector="herding", prior=prior.path,
-                   run_key="demo_herding", overwrite=overwrite, progress=True)
+                   run_key=names.DEMO_HERDING_KEY, overwrite=overwrite, progress=True)
     click.echo(f"herding: {budget} real per class; saved view '{herding['saved_view']}'")
     click.echo(f"== 4/4 evaluate ({seeds} seeds, {epochs} epochs, held-out test split)")
     res = evaluate(ds, field, {"dsco": ds.load_saved_view(out["saved_view"]),
                                "herding": ds.load_saved_view(herding["saved_view"])},
-                   seeds=tuple(range(seeds)), epochs=epochs, eval_key="demo_eval", progress=True)
+                   seeds=tuple(range(seeds)), epochs=epochs, eval_key=names.DEMO_EVAL_KEY,
+                   progress=True)
     click.echo(format_table(res))
-    keys = [k for k in (out["synthetic_run"], out["run_key"], "demo_herding", "demo_eval") if k]
+    keys = [k for k in (out["synthetic_run"], out["run_key"], names.DEMO_HERDING_KEY,
+                        names.DEMO_EVAL_KEY) if k]
     evals = [arm["eval_key"] for arm in res["arms"].values()]
     click.echo(f"\nStored on dataset '{ds.name}': runs {', '.join(keys)}; saved view "
                f"'{out['saved_view']}'; evaluations {', '.join(evals)}. "

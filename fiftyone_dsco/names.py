@@ -76,10 +76,24 @@ DEFAULT_EXTRACTOR = "reference"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"
 DEFAULT_RECIPE = "dsco"
+#: Seeds of an evaluation, one model per seed and set (the CLI and the App ask for their number).
+DEFAULT_NUM_SEEDS = 3
+DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))
+#: Most synthetic images per class in a concentrated set (``concentrate``'s split of the budget).
+SYNTHETIC_CAP = 10
+#: Accuracy points a set may lose against the full data in a budget search.
+DEFAULT_TOLERANCE = 0.5
+#: Share of each class's train samples held out as the validation split.
+DEFAULT_VALIDATION_FRACTION = 0.1
 #: Run key of ``concentrate``'s doping run (its synthesis run is ``<key>_syn``).
 DEFAULT_CONCENTRATE_KEY = "dsco"
 DEFAULT_EVAL_KEY = "dsco_eval"
 DEFAULT_BUDGET_KEY = "dsco_budget"
+#: Run keys of ``dsco demo``: the concentrated set (its synthesis run is ``demo_syn``), the
+#: herding subset and the evaluation.
+DEMO_KEY = "demo"
+DEMO_HERDING_KEY = f"{DEMO_KEY}_herding"
+DEMO_EVAL_KEY = f"{DEMO_KEY}_eval"
 
 
 def synthesis_run_key(method, ipc, data_free=False):

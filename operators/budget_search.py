@@ -25,8 +25,6 @@ class BudgetSearch(foo.Operator):
         return execution_options(ctx, self.config, _ALWAYS_LARGE)
 
     def resolve_input(self, ctx):
-        from fiftyone_dsco.budget.ladder import DEFAULT_TOLERANCE
-
         inputs = types.Object()
         target = target_input(inputs, ctx)
         field = label_field_input(inputs, ctx, target) if target is not None else None
@@ -34,7 +32,7 @@ class BudgetSearch(foo.Operator):
             return form(inputs, "Budget search")
         delegation_notice(inputs, stream=True)
         prior_input(inputs, ctx)
-        inputs.float("tolerance", default=DEFAULT_TOLERANCE, min=0, max=99, required=True,
+        inputs.float("tolerance", default=names.DEFAULT_TOLERANCE, min=0, max=99, required=True,
                      label="Tolerance (accuracy points)",
                      description="A set has no loss when, one std below its mean, it is within "
                                  "this many points of the full data on the validation split")
@@ -46,7 +44,7 @@ class BudgetSearch(foo.Operator):
         if not {"dsco", "herding"} & set(methods):
             error(inputs, "bad_methods", "Pick 'dsco' or 'herding' (random alone is a baseline)")
         inputs.enum("recipe", list(names.RECIPES), default=names.DEFAULT_RECIPE, label="Recipe")
-        inputs.int("seeds", default=3, min=1, label="Seeds")
+        inputs.int("seeds", default=names.DEFAULT_NUM_SEEDS, min=1, label="Seeds")
         inputs.int("epochs", min=1, label="Epochs", description="Override the recipe's epochs")
         prop = inputs.str("ladder", label="Ladder",
                           description="Budgets to climb, images per class, e.g. 1,2,5,10 "
@@ -94,9 +92,10 @@ class BudgetSearch(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, view, label_field, prior=None, run_key=names.DEFAULT_BUDGET_KEY,
-                 tolerance=0.5, methods=names.BUDGET_METHODS, recipe=names.DEFAULT_RECIPE,
-                 seeds=3, epochs=None, ladder=None, max_hours=None, overwrite=False,
-                 delegate=False, delegation_target=None):
+                 tolerance=names.DEFAULT_TOLERANCE, methods=names.BUDGET_METHODS,
+                 recipe=names.DEFAULT_RECIPE, seeds=names.DEFAULT_NUM_SEEDS, epochs=None,
+                 ladder=None, max_hours=None, overwrite=False, delegate=False,
+                 delegation_target=None):
         """Run (or with ``delegate`` queue) a budget search on ``view``; ``ladder`` is a
         list of budgets (images per class)."""
         return execute(self.config.name, view, dict(
@@ -109,11 +108,11 @@ class BudgetSearch(foo.Operator):
 def _options(params):
     """The search options the form holds (those a run with the same key must share)."""
     opts = dict(prior=params.get("prior"),
-                tolerance=float(params.get("tolerance", 0.5)),
+                tolerance=float(params.get("tolerance", names.DEFAULT_TOLERANCE)),
                 methods=[m for m in names.BUDGET_METHODS
                          if m in (params.get("methods") or names.BUDGET_METHODS)],
                 recipe=params.get("recipe") or names.DEFAULT_RECIPE,
-                seeds=list(range(int(params.get("seeds") or 3))),
+                seeds=list(range(int(params.get("seeds") or names.DEFAULT_NUM_SEEDS))),
                 epochs=params.get("epochs") or None)
     if _ladder(params):  # else the default ladder, resolved (and recorded) by the search
         opts["ladder"] = _ladder(params)

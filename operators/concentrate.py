@@ -22,7 +22,7 @@ class Concentrate(foo.Operator):
         return execution_options(ctx, self.config, _work(ctx))
 
     def resolve_input(self, ctx):
-        from fiftyone_dsco.concentrate import SYNTHETIC_CAP, split_budget
+        from fiftyone_dsco.concentrate import split_budget
 
         inputs = types.Object()
         target = target_input(inputs, ctx)
@@ -34,7 +34,8 @@ class Concentrate(foo.Operator):
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
                     view=types.RadioGroup())
-        split = (f"up to {SYNTHETIC_CAP} synthetic per class (none from {4 * SYNTHETIC_CAP} "
+        split = (f"up to {names.SYNTHETIC_CAP} synthetic per class (none from "
+                 f"{4 * names.SYNTHETIC_CAP} "
                  f"per class up), the rest selected real samples")
         if kind == FRACTION:
             inputs.float("fraction", default=0.1, min=0.001, max=1.0, required=True,

@@ -67,7 +67,8 @@ class Evaluate(foo.Operator):
                      description="Default: the recipe's SGD rate, 0.01; ResNet-18 on ~100+ "
                                  "images wants ~0.1 (tiny sets do better at 0.01: "
                                  "docs/benchmarks.md)")
-        inputs.int("num_seeds", default=3, min=1, max=10, required=True, label="Seeds",
+        inputs.int("num_seeds", default=names.DEFAULT_NUM_SEEDS, min=1, max=10, required=True,
+                   label="Seeds",
                    description="Models per set; the table shows mean ± std")
         inputs.bool("add_random", default=True, label="Add a random real subset",
                     description="Same size and class balance as the largest chosen set")
@@ -92,7 +93,7 @@ class Evaluate(foo.Operator):
             arch=p.get("arch", names.DEFAULT_ARCHITECTURE),
             recipe=p.get("recipe") or names.DEFAULT_RECIPE,
             epochs=int(p["epochs"]) if p.get("epochs") else None,
-            seeds=tuple(range(int(p.get("num_seeds", 3)))),
+            seeds=tuple(range(int(p.get("num_seeds", names.DEFAULT_NUM_SEEDS)))),
             lr=float(p["lr"]) if p.get("lr") else None,
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
             full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
@@ -121,8 +122,8 @@ class Evaluate(foo.Operator):
         return types.Property(outputs, view=types.View(label="Evaluation done"))
 
     def __call__(self, dataset, label_field, train_views, arch=names.DEFAULT_ARCHITECTURE,
-                 epochs=None, num_seeds=3, add_random=True, add_full=True, full_epochs=None,
-                 soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=None,
+                 epochs=None, num_seeds=names.DEFAULT_NUM_SEEDS, add_random=True, add_full=True,
+                 full_epochs=None, soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=None,
                  recipe=names.DEFAULT_RECIPE, delegate=False, delegation_target=None):
         """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``
         (a dataset, or any view of it)."""
@@ -186,4 +187,5 @@ def _work(ctx):
     per_seed = recipe.epochs * (sum(sizes) + (largest if p.get("add_random", True) else 0))
     per_seed += full_epochs * full if p.get("add_full", True) else 0
     teacher = full_epochs * full if p.get("soft_labels") else 0
-    return {"training images seen": int(p.get("num_seeds") or 3) * per_seed + teacher}
+    seeds = int(p.get("num_seeds") or names.DEFAULT_NUM_SEEDS)
+    return {"training images seen": seeds * per_seed + teacher}

@@ -1,5 +1,9 @@
 """fiftyone_dsco.names is the one source of the CLI's, the operators' and the library's options."""
 
+import ast
+import glob
+import importlib
+import inspect
 import os
 import subprocess
 import sys
@@ -83,6 +87,130 @@ def test_library_lists_are_the_names_lists():
     assert models.ARCHITECTURES is names.ARCHITECTURES
     assert tuple(selectors.SELECTORS) == names.SELECTORS
     assert datasets.list_builtin() == list(names.BUILTIN_DATASETS)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Files that must take every option list and default from names.py.
+SOURCES = [os.path.join(ROOT, "fiftyone_dsco", "cli.py")] + sorted(
+    glob.glob(os.path.join(ROOT, "operators", "*.py")))
+#: Option names whose names.py default has another name.
+ALIASES = {"arch": "DEFAULT_ARCHITECTURE", "candidates_per_image": "DEFAULT_CANDIDATES"}
+#: Library functions and their modules; the CLI command or operator of the same name takes
+#: their options.
+LIBRARY = {"synthesize": "synthesis", "dope": "selection.doping", "plan_doping": "selection.doping",
+           "concentrate": "concentrate", "evaluate": "evaluation", "measure": "evaluation.protocol",
+           "budget_search": "budget", "fit_prior": "priors"}
+
+
+def names_default(option):
+    """The names.py constant that holds ``option``'s default (None: names.py has none)."""
+    keys = [ALIASES.get(option), "DEFAULT_" + option.upper()] + \
+        (["SYNTHETIC_CAP"] if option == "synthetic_cap" else [])
+    return next((k for k in keys if k and hasattr(names, k)), None)
+
+
+def _literal_defaults(tree):
+    """``(option, default node)`` of the options in ``tree``: function parameters,
+    ``click.option``/``inputs.x(name, default=...)`` and ``params.get(name, default)``."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            a = node.args
+            pairs = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults))
+            pairs += [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+            yield from ((arg.arg, d) for arg, d in pairs)
+        elif isinstance(node, ast.Call):
+            strings = [x.value for x in node.args
+                       if isinstance(x, ast.Constant) and isinstance(x.value, str)]
+            if not strings:
+                continue
+            plain = [x for x in strings if not x.startswith("-")]
+            option = (plain or [max(strings, key=len).split("/")[0]])[0]
+            option = option.lstrip("-").replace("-", "_")
+            default = next((k.value for k in node.keywords if k.arg == "default"), None)
+            if default is None and len(node.args) == 2 and \
+                    isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                default = node.args[1]
+            if default is not None:
+                yield option, default
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=os.path.basename)
+def test_cli_and_operators_retype_no_names_list_or_default(path):
+    """A list or a default copied into the CLI or an operator would drift: take it from names."""
+    tree = ast.parse(open(path).read())
+    lists = {k: set(v) for k, v in vars(names).items() if k.isupper() and isinstance(v, tuple)
+             and len(v) > 1 and all(isinstance(x, str) for x in v)}
+    lists["PRIOR_PRESETS"] = set(names.PRIOR_PRESETS)
+    defaults = {v for k, v in vars(names).items()
+                if k.startswith("DEFAULT_") and isinstance(v, str)}
+    keys = {v for k, v in vars(names).items() if k.endswith("_KEY") and isinstance(v, str)
+            and not any(v in choices for choices in lists.values())}  # "dsco" is a recipe too
+    found = [f"line {node.lineno}: {node.value!r} (a names.py run key)" for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and node.value in keys]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and len(node.elts) > 1 and all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+            found += [f"line {node.lineno}: names.{k}" for k, v in lists.items()
+                      if {e.value for e in node.elts} == v]
+    for option, default in _literal_defaults(tree):
+        if not isinstance(default, ast.Constant) or default.value is None:
+            continue
+        if names_default(option) or default.value in defaults:
+            found.append(f"line {default.lineno}: {option}={default.value!r} "
+                         f"(names.{names_default(option) or 'DEFAULT_*'})")
+    assert not found, found
+
+
+def _signature(function):
+    module = importlib.import_module("fiftyone_dsco." + LIBRARY[function])
+    return inspect.signature(getattr(module, function)).parameters.values()
+
+
+@pytest.mark.parametrize("function", sorted(LIBRARY))
+def test_library_defaults_are_the_names_defaults(function):
+    for p in _signature(function):
+        if p.default is not inspect.Parameter.empty and names_default(p.name):
+            assert p.default == getattr(names, names_default(p.name)), p.name
+
+
+def _library_defaults(function):
+    return {p.name: p.default for p in _signature(function)
+            if p.default not in (None, inspect.Parameter.empty)}
+
+
+def _same(cli_or_operator, library):
+    """Equal defaults; a number of seeds stands for the seeds ``0..n-1``, text for a list."""
+    if isinstance(library, tuple) and isinstance(cli_or_operator, int):
+        return tuple(range(cli_or_operator)) == library
+    if isinstance(library, tuple) and isinstance(cli_or_operator, str):
+        return tuple(cli_or_operator.split(",")) == library
+    return cli_or_operator == library
+
+
+@pytest.mark.parametrize("path", ["synthesize", "dope", "concentrate", "evaluate",
+                                  "budget-search", "prior fit"])
+def test_cli_defaults_are_the_library_defaults(path):
+    lib = _library_defaults("fit_prior" if path == "prior fit" else path.replace("-", "_"))
+    cmd = main
+    for part in path.split():
+        cmd = cmd.commands[part]
+    shared = [p for p in cmd.params if p.name in lib and p.default is not None
+              and not getattr(p, "is_flag", False)]  # a flag is off by default
+    assert shared
+    assert [p.name for p in shared if not _same(p.default, lib[p.name])] == []
+
+
+@pytest.mark.parametrize("operator", ["synthesize", "dope", "concentrate", "evaluate",
+                                      "budget_search", "fit_prior"])
+def test_operator_call_defaults_are_the_library_defaults(operator):
+    module = importlib.import_module("operators." + operator)
+    cls = next(c for c in vars(module).values() if isinstance(c, type)
+               and issubclass(c, foo.Operator) and c is not foo.Operator)
+    lib = _library_defaults(operator)
+    sig = inspect.signature(cls.__call__).parameters.values()
+    differ = [p.name for p in sig if p.name in lib and p.default is not None
+              and not _same(p.default, lib[p.name])]
+    assert differ == []
 
 
 @pytest.fixture(scope="module")

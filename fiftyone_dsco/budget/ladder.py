@@ -12,9 +12,8 @@ import math
 import time
 
 from ..errors import OptionError
+from ..names import DEFAULT_TOLERANCE
 
-#: Default tolerance: points of accuracy (percent) a concentrated set may lose.
-DEFAULT_TOLERANCE = 0.5
 #: Bisection stops when the bracket is at most this share of its upper end (or 1 image).
 DEFAULT_RESOLUTION = 0.1
 

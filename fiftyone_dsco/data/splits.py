@@ -9,10 +9,8 @@ split is read once, for the chosen configuration. One implementation, used by
 import numpy as np
 
 from ..errors import OptionError
+from ..names import DEFAULT_VALIDATION_FRACTION
 from .access import class_table, train_view
-
-#: Share of each class's train samples that goes to validation.
-DEFAULT_VALIDATION_FRACTION = 0.1
 
 
 class ValidationSplit:

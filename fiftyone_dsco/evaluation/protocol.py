@@ -40,7 +40,8 @@ from ..errors import (
     OptionError,
     RunError,
 )
-from ..names import DEFAULT_EVAL_KEY, DEFAULT_RECIPE, DSCO_FIELD
+from ..names import (DEFAULT_ARCHITECTURE, DEFAULT_EVAL_KEY, DEFAULT_RECIPE, DEFAULT_SEEDS,
+                     DSCO_FIELD)
 from . import storage
 from .recipes import get_recipe
 from .report import FULL, RANDOM, EvaluationResults, add_scores
@@ -52,9 +53,9 @@ MIN_FULL_EPOCHS = 5
 # --- public API ----------------------------------------------------------------
 
 
-def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3", epochs=None,
-             seeds=(0, 1, 2), image_size=None, channels=None, add_random=True, add_full=True,
-             full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=None, lr=None,
+def evaluate(dataset, label_field, train_views, test_view=None, arch=DEFAULT_ARCHITECTURE,
+             epochs=None, seeds=DEFAULT_SEEDS, image_size=None, channels=None, add_random=True,
+             add_full=True, full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=None, lr=None,
              soft_labels=False, recipe=DEFAULT_RECIPE, device=None, progress=None):
     """Train a classifier on each set of ``train_views`` and test it on held-out real data.
 
@@ -105,8 +106,8 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch="convnet3",
     return results
 
 
-def measure(dataset, label_field, train_views, held_out, arch="convnet3", epochs=None,
-            seeds=(0, 1, 2), add_random=True, add_full=False, full_epochs=None,
+def measure(dataset, label_field, train_views, held_out, arch=DEFAULT_ARCHITECTURE, epochs=None,
+            seeds=DEFAULT_SEEDS, add_random=True, add_full=False, full_epochs=None,
             recipe=DEFAULT_RECIPE, device=None, progress=None):
     """Train and test like :func:`evaluate` on any held-out real view, and store nothing.
 

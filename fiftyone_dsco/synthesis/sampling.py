@@ -25,9 +25,9 @@ from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_INIT, DEFAULT_INIT_NOISING, DEFAULT_INIT_SELECTOR, DEFAULT_STRENGTH,
-                     EXTRACTORS, INIT_NOISINGS, INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS,
-                     synthesis_run_key)
+from ..names import (DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING, DEFAULT_INIT_SELECTOR,
+                     DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH, EXTRACTORS, INIT_NOISINGS,
+                     INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -39,11 +39,11 @@ from .samples import write_class
 _BYTES_PER_ELEMENT = 64
 
 
-def synthesize(view, label_field, prior, ipc, method="nopt", run_key=None, data_free=False,
-               steps=25, guidance=2.0, iterations=1, lr=0.03, kernel="gaussian",
-               target_batch=500, norm_weight=0.1, step_fraction=1.0, reuse_prediction=True,
-               extractor="reference",
-               extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
+def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=None,
+               data_free=False, steps=25, guidance=2.0, iterations=1, lr=0.03,
+               kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1, step_fraction=1.0,
+               reuse_prediction=True, extractor=DEFAULT_EXTRACTOR, extractor_options=None,
+               pool_size=None, class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
                progress=None):

@@ -17,14 +17,17 @@ import json
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from fiftyone_dsco import names
 from _env import results_path, write_meta
 
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--dataset", choices=names.BUILTIN_DATASETS, default=names.DEFAULT_DATASET)
     p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
-    p.add_argument("--budget", type=int, default=10)
+    p.add_argument("--budget", type=int, default=10,
+                   help="total images per class of each set, synthetic + real (concentrate's "
+                        "budget; herding and random get as many)")
     p.add_argument("--candidates", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)

@@ -7,6 +7,7 @@ from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR, DEFAULT_METHOD,
                     DEFAULT_SELECTOR, SYNTHETIC_CAP, concentrate_synthesis_key)
 
+
 def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
     """``(synthetic, real)`` images per class for a total per-class budget ``b``.
 

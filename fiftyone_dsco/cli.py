@@ -294,6 +294,15 @@ def _synthesis_options(f):
         click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,
                      help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
                           "less per step; see docs/benchmarks.md)."),
+        click.option("--diversity", type=click.FloatRange(0), default=0.0, show_default=True,
+                     help="NOpt lever: weight of an extra repulsion between a class's synthetic "
+                          "features (under study, issue #22)."),
+        click.option("--augment", metavar="STRATEGY",
+                     help="NOpt lever: one DSA operation per iteration on both sides of the MMD, "
+                          "e.g. color_crop_cutout_scale_rotate (under study, issue #22)."),
+        click.option("--random-nets", type=click.IntRange(0), default=0, show_default=True,
+                     help="NOpt lever: average the loss with MMD^2 in this many fresh random "
+                          "ConvNet-3 embeddings per sampler step (under study, issue #22)."),
         *_EXTRACTOR_OPTIONS,
         click.option("--init", type=click.Choice(list(names.INITS)), default=names.DEFAULT_INIT,
                      show_default=True,

@@ -37,6 +37,8 @@ KERNELS = ("gaussian", "linear")
 ARCHITECTURES = ("convnet3", "resnet18_small")
 #: Evaluation recipes (:mod:`fiftyone_dsco.evaluation.recipes`; docs/evaluation.md).
 RECIPES = ("dsco", "dc", "dsa")
+#: DSA's operations (:mod:`fiftyone_dsco.evaluation.augment`); a strategy joins some with "_".
+DSA_OPERATIONS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 #: Built-in datasets (:mod:`fiftyone_dsco.data.builtin`).
 BUILTIN_DATASETS = ("digits", "fashion-mnist")
 #: Pixel-prior (UNet2DModel) sizes, smallest first (docs/priors.md). Level k has ``width *

@@ -138,3 +138,16 @@ def test_prior_fit_takes_a_preset_and_continues_with_more_steps(digits, tmp_path
     assert r.exit_code != 0 and "'huge' is not one of 'tiny', 'small', 'base'" in r.output
     r = CliRunner().invoke(main, args + ["--block-out-channels", "8,x"])
     assert r.exit_code != 0 and "give integers separated by commas" in r.output
+
+
+def test_synthesize_passes_the_nopt_levers(digits_copy, prior_dir):
+    r = CliRunner().invoke(main, ["synthesize", digits_copy.name, "--prior", prior_dir,
+                                  "--ipc", "1", "--augment", "crop_blur", "--random-nets", "1"])
+    assert r.exit_code != 0 and "blur" in r.output, r.output
+    args = ["synthesize", digits_copy.name, "--prior", prior_dir, "--ipc", "1", "--steps", "3",
+            "--extractor", "random", "--diversity", "0.5", "--random-nets", "1",
+            "--run-key", "cli_levers"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    nopt = runs.run_config(digits_copy, "cli_levers")["nopt"]
+    assert nopt["diversity"] == 0.5 and nopt["random_nets"] == 1

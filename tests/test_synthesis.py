@@ -280,3 +280,26 @@ def test_image_levers_need_the_target_images(prior):
 
     with pytest.raises(ValueError, match="target images"):
         NOptHook(prior, None, None, None, 2.0, 4, NOptOptions(random_nets=1))
+
+
+def test_levers_run_end_to_end_and_are_recorded_only_when_on(digits_copy, prior):
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=2, run_key="levers", classes=["0"],
+                     diversity=0.5, augment="crop_scale", random_nets=1, **FAST)
+    assert res["classes"]["0"]["done"]
+    nopt = runs.run_config(digits_copy, "levers")["nopt"]
+    assert (nopt["diversity"], nopt["augment"], nopt["random_nets"]) == (0.5, "crop_scale", 1)
+    synthesize(digits_copy, "ground_truth", prior, ipc=2, run_key="no_levers", classes=["0"],
+               **FAST)
+    assert not {"diversity", "augment", "random_nets"} & set(
+        runs.run_config(digits_copy, "no_levers")["nopt"])
+
+
+@pytest.mark.parametrize("options, match", [(dict(diversity=-1), "diversity"),
+                                            (dict(random_nets=1.5), "random_nets"),
+                                            (dict(augment="crop_blur"), "blur"),
+                                            (dict(augment="crop", extractor="prior-latent"),
+                                             "latents")])
+def test_bad_levers_are_refused_before_the_run_exists(digits_copy, prior, options, match):
+    with pytest.raises(OptionError, match=match):
+        synthesize(digits_copy, "ground_truth", prior, ipc=1, run_key="bad_levers", **options)
+    assert "bad_levers" not in digits_copy.list_runs()

@@ -15,6 +15,8 @@ import math
 import torch
 import torch.nn.functional as nnf
 
+from ..names import DSA_OPERATIONS
+
 #: DSA's parameters (ParamDiffAug).
 FLIP_P, SCALE, ROTATE_DEG, CROP_PAD, CUTOUT = 0.5, 1.2, 15.0, 0.125, 0.5
 BRIGHTNESS, SATURATION, CONTRAST = 1.0, 2.0, 0.5
@@ -116,3 +118,4 @@ def _cutout(x, g):
 
 _OPS = {"color": (_brightness, _saturation, _contrast), "crop": (_crop,), "cutout": (_cutout,),
         "flip": (_flip,), "scale": (_scale,), "rotate": (_rotate,)}
+assert tuple(_OPS) == DSA_OPERATIONS

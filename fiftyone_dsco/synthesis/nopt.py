@@ -37,6 +37,7 @@ from ..mmd import mean_kernel, median_sigma2, mmd2
 
 #: Seed offsets that keep the levers' draws apart from the target rows' and from each other.
 _AUGMENT_SEED, _NET_SEED = 1_000_003, 2_000_003
+_LEVERS = ("diversity", "augment", "random_nets")
 
 
 @dataclass
@@ -53,6 +54,13 @@ class NOptOptions:
     diversity: float = 0.0  #: weight of the extra repulsion mean k(S, S) (0 = plain MMD^2)
     augment: str = None  #: DSA strategy applied to both sides per iteration (None = off)
     random_nets: int = 0  #: fresh random ConvNet-3 embeddings per sampler step (0 = off)
+
+    def record(self):
+        """The options as a run records them: the levers only when on, so runs made before
+        the levers existed still resume with the same options."""
+        off = NOptOptions()
+        return {k: v for k, v in vars(self).items()
+                if k not in _LEVERS or v != getattr(off, k)}
 
     @property
     def needs_images(self):

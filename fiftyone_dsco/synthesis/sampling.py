@@ -26,8 +26,9 @@ from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
 from ..names import (DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING, DEFAULT_INIT_SELECTOR,
-                     DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH, EXTRACTORS, INIT_NOISINGS,
-                     INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
+                     DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS,
+                     INIT_NOISINGS, INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS,
+                     synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -42,8 +43,8 @@ _BYTES_PER_ELEMENT = 64
 def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=None,
                data_free=False, steps=25, guidance=2.0, iterations=1, lr=0.03,
                kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1, step_fraction=1.0,
-               reuse_prediction=True, extractor=DEFAULT_EXTRACTOR, extractor_options=None,
-               pool_size=None, class_map=None, classes=None, shard=None,
+               reuse_prediction=True, diversity=0.0, augment=None, random_nets=0,
+               extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
                progress=None):
@@ -63,6 +64,9 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         steps, guidance: DDIM steps and classifier-free guidance scale
         iterations, lr, kernel, target_batch, norm_weight, step_fraction,
             reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.synthesis.nopt.NOptOptions`)
+        diversity, augment, random_nets: NOpt's objective levers, off by default
+            (:mod:`fiftyone_dsco.synthesis.nopt`); ``augment`` and ``random_nets``
+            read the target images at every step, so they need an image-space extractor
         extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
         extractor_options: options of the extractor (e.g. timm checkpoint)
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
@@ -95,6 +99,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
 
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
+    _check_levers(diversity, augment, random_nets, extractor)
     _check_init(init, strength, init_selector, init_noising, data_free)
     shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
@@ -117,12 +122,13 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
             if run_state.in_shard(table.index(c), shard)]
     run_key = run_key or synthesis_run_key(method, ipc, data_free)
     nopt = NOptOptions(iterations if method == "nopt" else 0, lr, kernel, target_batch,
-                       norm_weight, step_fraction, bool(reuse_prediction))
+                       norm_weight, step_fraction, bool(reuse_prediction), float(diversity),
+                       augment or None, int(random_nets))
     config = dict(label_field=label_field, classes=table.classes, model_classes=model_idx,
                   prior=prior.path, ipc=int(ipc), method=method, data_free=bool(data_free),
                   steps=int(steps), guidance=float(guidance), extractor=extractor,
                   extractor_options=extractor_options or {}, seed=int(seed),
-                  pool_size=pool_size if data_free else None, nopt=vars(nopt))
+                  pool_size=pool_size if data_free else None, nopt=nopt.record())
     if init != "noise":  # recorded only when used: runs made before the option still resume
         config.update(init=init, strength=float(strength), init_selector=init_selector)
         if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
@@ -152,7 +158,8 @@ class _SynthesisJob(ClassJob):
         c = self.config
         self.target = _Targets(self.prior, self.train, self.table, c["data_free"], c["extractor"],
                                self.extractor_options, c["pool_size"], self.model_idx, c["steps"],
-                               c["guidance"], c["seed"], self.device, self.progress, todo)
+                               c["guidance"], c["seed"], self.device, self.progress, todo,
+                               images=self.nopt.iterations > 0 and self.nopt.needs_images)
         if c.get("init") == "real":
             for k in todo:
                 self.starts[k] = _real_starts(self.prior, self.train, self.table, k,
@@ -203,7 +210,8 @@ def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_clas
     start = time.perf_counter()
     hook = None
     if nopt.iterations > 0:
-        hook = NOptHook(prior, target.extractor, bank, labels, guidance, steps, nopt, class_seed)
+        hook = NOptHook(prior, target.extractor, bank, labels, guidance, steps, nopt, class_seed,
+                        target.images(k))
     x0 = denoise(prior, noise, labels, steps, guidance, hook, first_step=first)
     with torch.no_grad():
         images = prior.decode(x0).clamp(-1, 1)
@@ -246,11 +254,12 @@ class _Targets:
     """Target feature banks per class: real features, or a pool of prior samples."""
 
     def __init__(self, prior, train, table, data_free, name, options, pool_size, model_idx,
-                 steps, guidance, seed, device, progress, needed=None):
+                 steps, guidance, seed, device, progress, needed=None, images=False):
         """Banks of classes ``needed`` (indices; default all). Class ``k``'s bank is
-        the same whichever other classes are needed (features per class)."""
+        the same whichever other classes are needed (features per class). ``images``:
+        also keep each class's target images (in [-1, 1], on the CPU) for NOpt's levers."""
         self.prior, self.device = prior, device
-        self.extractor, self._banks = None, {}
+        self.extractor, self._banks, self._images = None, {}, {}
         needed = list(range(len(table.classes))) if needed is None else sorted(needed)
         if not needed:  # nothing left to synthesise (a finished run or shard resumed)
             return
@@ -265,13 +274,17 @@ class _Targets:
             for k in needed:
                 rows = pool_labels.numpy() == k
                 self._banks[k] = features_of_images(self.extractor, pool_images[rows], device)
+                if images:
+                    self._images[k] = pool_images[rows]
         else:
             self.extractor = build_extractor(name, prior, view=train, table=table, options=options,
                                              seed=seed, progress=progress).to(device)
             for k in needed:  # per class: a shard reads only its own classes' images
-                self._banks[k] = real_features(
-                    train, table.ids_by_class[table.classes[k]], self.extractor,
-                    prior.card.image_size, prior.card.channels, device)
+                ids = table.ids_by_class[table.classes[k]]
+                size, ch = prior.card.image_size, prior.card.channels
+                self._banks[k] = real_features(train, ids, self.extractor, size, ch, device)
+                if images:
+                    self._images[k] = to_unit_range(image_array(train, ids, size, ch))
 
     @staticmethod
     def _pool(prior, model_idx, pool_size, steps, guidance, seed, classes):
@@ -287,6 +300,9 @@ class _Targets:
 
     def bank(self, k):
         return self._banks.get(k)
+
+    def images(self, k):
+        return self._images.get(k)
 
     @torch.no_grad()
     def mmd(self, images, x0, bank):
@@ -308,6 +324,21 @@ def _check_init(init, strength, init_selector, init_noising, data_free):
     if init_noising not in INIT_NOISINGS:
         raise OptionError(f"Unknown init_noising {init_noising!r}; choose one of "
                           f"{list(INIT_NOISINGS)}.")
+
+
+def _check_levers(diversity, augment, random_nets, extractor):
+    if isinstance(diversity, bool) or not isinstance(diversity, (int, float)) or diversity < 0:
+        raise OptionError(f"diversity must be a number >= 0, not {diversity!r}.")
+    if isinstance(random_nets, bool) or not isinstance(random_nets, (int, np.integer)) \
+            or random_nets < 0:
+        raise OptionError(f"random_nets must be an integer >= 0, not {random_nets!r}.")
+    unknown = sorted(set((augment or "").split("_")) - set(DSA_OPERATIONS) - {""})
+    if unknown:
+        raise OptionError(f"augment {augment!r} has unknown DSA operations {unknown}; join any of "
+                          f"{list(DSA_OPERATIONS)} with '_', e.g. 'color_crop_cutout_scale_rotate'.")
+    if (augment or random_nets) and extractor == "prior-latent":
+        raise OptionError("augment and random_nets work on images; the 'prior-latent' extractor "
+                          "sees latents. Use another extractor, or leave them off.")
 
 
 def _selected_classes(table, classes):

@@ -1,0 +1,84 @@
+"""NOpt's objective levers against today's NOpt, herding and random, on a validation split.
+
+    python benchmarks/nopt_levers.py --dataset digits --prior digits-budget-fit --ipc 10
+
+Chooses on validation, never on test: every set is synthesised on the fit split
+of ``validation_split`` (10 % of each class's train samples held out, seed 0)
+with a prior fitted on that fit split (``--prior``), trained 3 seeds with the
+``dsco`` recipe and tested on the validation split (``evaluation.measure``,
+which stores nothing). Arms (``--arms``, any of ``LEVERS``): NOpt at today's
+defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
+both sides, random ConvNet-3 embeddings, no updates in the last half of the
+chain; beside herding's picks (real images only) and a random real subset of
+the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``.
+"""
+
+import argparse
+import json
+import time
+
+import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
+from _env import results_path, write_meta
+
+#: DSA's strategy without flip (digits and letters are not mirror-symmetric), as in `dsa`.
+NO_FLIP = "color_crop_cutout_scale_rotate"
+LEVERS = {
+    "nopt": {},
+    "diversity0.5": {"diversity": 0.5},
+    "diversity2": {"diversity": 2.0},
+    "augment": {"augment": NO_FLIP},
+    "random_nets2": {"random_nets": 2},
+    "early_half": {"step_fraction": 0.5},
+}
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
+    p.add_argument("--ipc", type=int, default=10)
+    p.add_argument("--arms", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--tag", default="", help="suffix of the results file")
+    return p.parse_args()
+
+
+def main():
+    args = parse()
+    from fiftyone_dsco.data.builtin import load_builtin
+    from fiftyone_dsco.data.splits import validation_split
+    from fiftyone_dsco.evaluation import measure
+    from fiftyone_dsco.selection.doping import concentrated_view, dope
+    from fiftyone_dsco.synthesis import synthesize
+
+    ds = load_builtin(args.dataset)
+    split = validation_split(ds, "ground_truth")
+    ipc, sets, seconds = args.ipc, {}, {}
+    for arm in args.arms:
+        t0 = time.time()
+        res = synthesize(split.fit, "ground_truth", args.prior, ipc, run_key=f"val_{arm}_ipc{ipc}",
+                         progress=True, **LEVERS[arm])
+        sets[arm] = ds.load_saved_view(res["saved_view"])
+        seconds[arm] = round(time.time() - t0, 1)
+        print(f"built {arm} in {seconds[arm]} s", flush=True)
+    dope(split.fit, "ground_truth", None, ipc, selector="herding", prior=args.prior,
+         run_key=f"val_herding_b{ipc}")
+    sets["herding"] = concentrated_view(ds, f"val_herding_b{ipc}")
+    res = measure(split.fit, "ground_truth", sets, split.val, epochs=args.epochs,
+                  seeds=tuple(range(args.seeds)), progress=True)
+    rows = [dict(dataset=args.dataset, method=a["name"], options=LEVERS.get(a["name"]), ipc=ipc,
+                 size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
+                 acc_std=round(100 * a["acc_std"], 2), seeds=args.seeds, epochs=a["epochs"],
+                 build_seconds=seconds.get(a["name"]), split="validation")
+            for a in res["arms"].values()]
+    for r in rows:
+        print(json.dumps(r), flush=True)
+    path = results_path(f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json")
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    write_meta(path, prior=args.prior, validation=split.to_dict() | {"val_ids": None})
+
+
+if __name__ == "__main__":
+    main()

@@ -60,3 +60,27 @@ def run_or_replace(fn, *args, **kwargs):
             raise
         print(f"replacing a stale run: {e}", flush=True)
         return fn(*args, overwrite=True, **kwargs), True
+
+
+def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, **row):
+    """Train ``sets`` (name -> view) and a random arm with the ``dsco`` recipe on
+    ``split.fit``, test them on ``split.val`` (``evaluation.measure``: nothing stored),
+    and write the rows (plus ``row``'s fields and each set's ``build_seconds``) to
+    ``results/<name>`` with its meta. Returns the rows."""
+    import json
+
+    from fiftyone_dsco.evaluation import measure
+
+    res = measure(split.fit, "ground_truth", sets, split.val, epochs=epochs,
+                  seeds=tuple(range(seeds)), progress=True)
+    rows = [dict(row, method=a["name"], size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
+                 acc_std=round(100 * a["acc_std"], 2), seeds=seeds, epochs=a["epochs"],
+                 build_seconds=build_seconds.get(a["name"]), split="validation")
+            for a in res["arms"].values()]
+    for r in rows:
+        print(json.dumps(r), flush=True)
+    path = results_path(name)
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    write_meta(path, prior=prior, validation=split.to_dict() | {"val_ids": None})
+    return rows

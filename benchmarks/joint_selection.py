@@ -13,12 +13,11 @@ the same size. Writes ``benchmarks/results/joint_selection_<dataset>.json``.
 """
 
 import argparse
-import json
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 from fiftyone_dsco import names
-from _env import results_path, write_meta
+from _env import validation_table
 
 
 def parse():
@@ -39,7 +38,6 @@ def main():
     from fiftyone_dsco.concentrate import concentrate
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.data.splits import validation_split
-    from fiftyone_dsco.evaluation import measure
     from fiftyone_dsco.selection.doping import concentrated_view, dope
 
     ds = load_builtin(args.dataset)
@@ -55,19 +53,8 @@ def main():
     dope(split.fit, "ground_truth", None, b, selector="herding", prior=args.prior,
          run_key=f"val_herding_b{b}")
     sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
-    res = measure(split.fit, "ground_truth", sets, split.val, epochs=args.epochs,
-                  seeds=tuple(range(args.seeds)), progress=True)
-    rows = [dict(dataset=args.dataset, method=a["name"], budget=b, size=a["size"],
-                 acc_mean=round(100 * a["acc_mean"], 2), acc_std=round(100 * a["acc_std"], 2),
-                 seeds=args.seeds, epochs=a["epochs"], build_seconds=seconds.get(a["name"]),
-                 split="validation")
-            for a in res["arms"].values()]
-    for r in rows:
-        print(json.dumps(r), flush=True)
-    path = results_path(f"joint_selection_{args.dataset}.json")
-    with open(path, "w") as f:
-        json.dump(rows, f, indent=1)
-    write_meta(path, prior=args.prior, validation=split.to_dict() | {"val_ids": None})
+    validation_table(split, sets, f"joint_selection_{args.dataset}.json", args.prior,
+                     args.seeds, args.epochs, seconds, dataset=args.dataset, budget=b)
 
 
 if __name__ == "__main__":

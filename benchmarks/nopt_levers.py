@@ -14,11 +14,11 @@ the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``
 """
 
 import argparse
-import json
 import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
-from _env import results_path, write_meta
+from fiftyone_dsco import names
+from _env import validation_table
 
 #: DSA's strategy without flip (digits and letters are not mirror-symmetric), as in `dsa`.
 NO_FLIP = "color_crop_cutout_scale_rotate"
@@ -34,7 +34,7 @@ LEVERS = {
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    p.add_argument("--dataset", choices=names.BUILTIN_DATASETS, default=names.DEFAULT_DATASET)
     p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
     p.add_argument("--ipc", type=int, default=10)
     p.add_argument("--arms", nargs="+", default=list(LEVERS), choices=list(LEVERS))
@@ -48,7 +48,6 @@ def main():
     args = parse()
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.data.splits import validation_split
-    from fiftyone_dsco.evaluation import measure
     from fiftyone_dsco.selection.doping import concentrated_view, dope
     from fiftyone_dsco.synthesis import synthesize
 
@@ -65,19 +64,9 @@ def main():
     dope(split.fit, "ground_truth", None, ipc, selector="herding", prior=args.prior,
          run_key=f"val_herding_b{ipc}")
     sets["herding"] = concentrated_view(ds, f"val_herding_b{ipc}")
-    res = measure(split.fit, "ground_truth", sets, split.val, epochs=args.epochs,
-                  seeds=tuple(range(args.seeds)), progress=True)
-    rows = [dict(dataset=args.dataset, method=a["name"], options=LEVERS.get(a["name"]), ipc=ipc,
-                 size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
-                 acc_std=round(100 * a["acc_std"], 2), seeds=args.seeds, epochs=a["epochs"],
-                 build_seconds=seconds.get(a["name"]), split="validation")
-            for a in res["arms"].values()]
-    for r in rows:
-        print(json.dumps(r), flush=True)
-    path = results_path(f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json")
-    with open(path, "w") as f:
-        json.dump(rows, f, indent=1)
-    write_meta(path, prior=args.prior, validation=split.to_dict() | {"val_ids": None})
+    validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
+                     args.prior, args.seeds, args.epochs, seconds, dataset=args.dataset, ipc=ipc,
+                     options={arm: LEVERS[arm] for arm in args.arms})
 
 
 if __name__ == "__main__":

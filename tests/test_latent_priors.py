@@ -218,3 +218,11 @@ def test_cli_prior_fit_with_vae(rgb, vae_dir, tmp_path):
                                     "--steps", "2", "--batch-size", "4", "--no-recognisability"])
     assert res.exit_code == 0, res.output
     assert "family: latent" in res.output and load_prior(out, device="cpu").vae is not None
+
+
+def test_real_only_doping_with_an_imagenet_dit_needs_no_class_map(rgb, imagenet_dit):
+    from fiftyone_dsco.selection.doping import dope
+
+    res = dope(rgb, "ground_truth", None, 2, selector="herding", prior=imagenet_dit,
+               extractor="random", run_key="inet_real")
+    assert res["complete"] and len(rgb.load_saved_view(res["saved_view"])) == 2 * len(CLASSES)

@@ -88,9 +88,9 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
         if unknown:
             raise OptionError(f"classes {unknown} are not in the run's classes {table.classes}.")
     dev = pick_device(device)
+    # real-only: the prior gives the image size, channels and (prior-latent) features; its
+    # classes are not used, so a prior of other labels (an ImageNet DiT) needs no class map
     prior = load_prior(prior_path, device=dev)
-    if synthetic_run is None:  # the prior's classes must cover the dataset's
-        prior.card.class_indices(table.classes)
     train = train_view(view)
     todo = [k for k, c in enumerate(table.classes)
             if (classes is None or c in set(classes)) and run_state.in_shard(k, shard)]

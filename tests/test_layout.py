@@ -88,7 +88,7 @@ def test_run_class_paths_stay_importable():
 
     from fiftyone_dsco import runs
 
-    for kind in ("Synthesis", "Doping", "Evaluation"):
+    for kind in ("Synthesis", "Doping", "Evaluation", "BudgetSearch"):
         cfg = getattr(runs, f"{kind}RunConfig")()
         assert cfg.cls == f"fiftyone_dsco.runs.{kind}RunConfig"
         assert cfg.run_cls is getattr(runs, f"{kind}Run") and issubclass(cfg.run_cls, fors.Run)

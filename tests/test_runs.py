@@ -5,10 +5,13 @@ state around FiftyOne's own ``delete_run``, ``rename_run``, ``delete_dataset``,
 clones and concurrent writers.
 """
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -170,8 +173,41 @@ def test_delete_dataset_leaves_no_state(small, prior_dir):
 
     assert not list(get_db_conn()["execution_store"].find({"dataset_id": doc_id}))
     folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", str(doc_id))
-    assert os.path.isdir(folder)  # FiftyOne does not call cleanup(): the next run prunes it
-    assert str(doc_id) in runs.prune_orphans() and not os.path.exists(folder)
+    assert os.path.isdir(folder)  # FiftyOne does not call cleanup(): a later run prunes it
+    assert runs.prune_orphans() == [] and os.path.isdir(folder)  # changed within the hour
+    assert runs.prune_orphans(min_age=0) and not os.path.exists(folder)
+
+
+def _run_folder(dataset_id, marker, age):
+    """A run folder with one image, ``marker`` as its database, last changed ``age`` s ago."""
+    folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", dataset_id, "k-0a1b2c3d")
+    os.makedirs(folder)
+    files = [os.path.join(folder, "00000.png")] + ([os.path.join(folder, ".dsco-database")]
+                                                   if marker else [])
+    for path, text in zip(files, ["", marker]):
+        with open(path, "w") as f:
+            f.write(text)
+    for path in files + [folder]:
+        os.utime(path, (time.time() - age,) * 2)
+    return folder
+
+
+def test_pruning_removes_only_this_databases_old_orphans(small, prior_dir):
+    from bson import ObjectId
+
+    me = runs.database_id()
+    other = _run_folder(str(ObjectId()), "otherdb/" + str(ObjectId()), 7200)
+    legacy = _run_folder(str(ObjectId()), None, 7200)  # no marker: which database is unknown
+    fresh = _run_folder(str(ObjectId()), me, 0)
+    orphan = _run_folder(str(ObjectId()), me, 7200)
+    alive = _run_folder(str(small._doc.id), None, 7200)
+    _synth(small, prior_dir, "syn")  # a new run's start prunes
+    assert all(os.path.isfile(os.path.join(f, "00000.png")) for f in (other, legacy, fresh, alive))
+    assert not os.path.exists(os.path.dirname(orphan))
+    with open(os.path.join(alive, ".dsco-database")) as f:  # provably this database's now
+        assert f.read() == me
+    for folder in (other, legacy, fresh):
+        shutil.rmtree(os.path.dirname(folder))
 
 
 def test_colliding_saved_view_names_are_refused(small, prior_dir):
@@ -232,19 +268,30 @@ def test_legacy_runs_keep_working_and_upgrade(small, prior_dir):
         os.renames(a, b)
     view.set_values("filepath", moved)
     assert runs.is_legacy_run(small, "old")
-    assert [r["legacy"] for r in runs.list_runs(small)] == [True]
     assert runs.load_results(small, "old")["complete"]
     from click.testing import CliRunner
     from fiftyone_dsco.cli import main
 
-    listed = CliRunner().invoke(main, ["runs", "list", small.name])
-    assert "complete" in listed.output and "dsco runs upgrade" in listed.output, listed.output
     upgraded = CliRunner().invoke(main, ["runs", "upgrade", small.name])
     assert upgraded.exit_code == 0 and "Upgraded 1 run(s): old" in upgraded.output
     assert not runs.is_legacy_run(small, "old")
+    small.update_run_config("old", fo.RunConfig(**cfg))  # old again: listing runs upgrades it
+    assert [r["legacy"] for r in runs.list_runs(small)] == [False]
     files = small.match_tags("dsco:old").values("filepath")
-    small.delete_run("old")
+    small.delete_run("old")  # FiftyOne's own API cleans up
     assert not small.match_tags("dsco:old") and not any(os.path.isfile(p) for p in files)
+
+
+def test_legacy_state_of_deleted_datasets_is_dropped(small):
+    from bson import ObjectId
+    from fiftyone.core.odm import get_db_conn
+
+    coll = get_db_conn()[run_state.LEGACY_COLLECTION]
+    gone, kept = f"{ObjectId()}:old", f"{small._doc.id}:old"
+    coll.insert_many([{"_id": gone}, {"_id": kept}])
+    runs.prune_orphans()
+    assert [d["_id"] for d in coll.find()] == [kept]
+    coll.delete_one({"_id": kept})
 
 
 RACER = textwrap.dedent("""
@@ -274,3 +321,89 @@ def test_two_processes_one_run_key_no_duplicates(small, prior_dir, tmp_path):
     assert len(paths) == len(set(paths)) == 6
     assert sorted(view.count_values("dsco.class_index").values()) == [3, 3]
     assert len(small.load_saved_view("dsco-race")) == 6
+
+
+def test_a_users_view_with_the_runs_name_is_not_replaced(small, prior_dir):
+    _synth(small, prior_dir, "part", classes=["0"])
+    small.save_view("dsco-part", small.limit(3))  # the user's, made while the run is incomplete
+    with pytest.raises(RunError, match="'dsco-part' that the run did not save"):
+        _synth(small, prior_dir, "part")
+    assert len(small.load_saved_view("dsco-part")) == 3
+    small.delete_saved_view("dsco-part")
+    res = _synth(small, prior_dir, "part")
+    assert res["complete"] and len(small.load_saved_view("dsco-part")) == 4
+    assert runs.save_view(small, "part", small.limit(1), "again") == "dsco-part"  # its own view
+
+
+def _sleeper():
+    """A live process that is not this one."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_overwrite_is_refused_while_another_process_writes(small, prior_dir):
+    _synth(small, prior_dir, "busy", classes=["0"])
+    other = _sleeper()
+    try:
+        run_state._update(small, "busy", {"$set": {"shards.all.state": "running",
+                                                    "shards.all.pid": other.pid}})
+        assert runs.run_status(small, "busy") == "running"
+        with pytest.raises(RunError, match=f"being written by pid {other.pid}"):
+            _synth(small, prior_dir, "busy", seed=1, overwrite=True)
+        assert runs.run_config(small, "busy")["seed"] == 0
+    finally:
+        other.kill()
+        other.wait()
+    assert runs.run_status(small, "busy") == "interrupted"
+    assert _synth(small, prior_dir, "busy", seed=1, overwrite=True)["complete"]
+
+
+def test_a_class_record_needs_this_process_claim(small, prior_dir):
+    _synth(small, prior_dir, "cl")
+    with pytest.raises(RunError, match="taken over"):  # e.g. the run was overwritten meanwhile
+        run_state.record_class(small, "cl", 0, "0", {"done": True})
+    assert run_state.claim(small, "cl", 0)
+    with run_state.heartbeat(small, "cl", 0, every=0.05):
+        at = run_state.get_state(small, "cl")["claims"]["0"]["at"]
+        time.sleep(0.5)
+    assert run_state.get_state(small, "cl")["claims"]["0"]["at"] > at
+    run_state.record_class(small, "cl", 0, "0", {"done": True})
+    run_state.release(small, "cl", 0)
+
+
+def test_deleting_a_synthesis_run_deletes_the_doping_runs_on_it(small, prior_dir, caplog):
+    before = snapshot(small)
+    _synth(small, prior_dir, "syn")
+    dope(small, "ground_truth", "syn", 1, selector="random", run_key="dop",
+         extractor="random", device="cpu")
+    with caplog.at_level(logging.WARNING, logger="fiftyone_dsco"):
+        small.delete_run("syn")
+    assert "Deleting doping run 'dop' too" in caplog.text
+    assert not small.has_run("dop")
+    assert_same(before, snapshot(small))
+
+
+def test_a_rename_that_cannot_complete_changes_nothing(small, caplog):
+    evaluate(small, "ground_truth", {"s": small.match_tags("train").limit(10)},
+             epochs=1, seeds=(0,), add_random=False, add_full=False, eval_key="e1")
+    small.add_sample_field("e2_s", fo.StringField)  # the user's field, named like e2's
+    with caplog.at_level(logging.WARNING):
+        small.rename_run("e1", "e2")  # FiftyOne renames its record whatever rename() says
+    assert "e2_s already exist" in caplog.text and "rename_run('e2', 'e1')" in caplog.text
+    assert small.has_sample_field("e1_s") and small.has_evaluation("e1_s_eval")
+    assert "e1" in small.info["dsco_evaluations"]
+    small.rename_run("e2", "e1")  # back, as the message says
+    from fiftyone_dsco.evaluation import load_evaluation
+
+    assert load_evaluation(small, "e1")["pred_fields"] == {"s": "e1_s"}
+    small.rename_run("e1", "bad key")
+    assert "Invalid run key 'bad key'" in caplog.text and small.has_sample_field("e1_s")
+
+
+def test_a_renamed_child_goes_with_its_budget_search(small, prior_dir):
+    runs.begin_run(small, "bs", runs.BUDGET_SEARCH, {})
+    runs.save_results(small, "bs", {"child_runs": ["kid"]})
+    _synth(small, prior_dir, "kid")
+    small.rename_run("kid", "kid2")
+    assert runs.stored_results(small, "bs")["child_runs"] == ["kid2"]
+    small.delete_run("bs")
+    assert small.list_runs() == [] and not small.match_tags("dsco:kid2")

@@ -38,23 +38,23 @@ def store(plan, results, first_preds):
     """Write the run, predictions, FiftyOne evaluations, plot and summary (replacing old ones)."""
     ds, key, test = plan["dataset"], plan["eval_key"], plan["test"]
     runs.begin_run(test, key, runs.EVALUATION, _run_config(plan), overwrite=True)  # old one goes
-    runs.save_results(ds, key, dict(results))  # records the field names before writing them
-    classes, ids = plan["table"].classes, plan["test_table"].ids()
-    for arm, (pred, conf) in first_preds.items():
-        field, fo_key = output_names(key, arm)
-        labels = [fo.Classification(label=classes[p], confidence=float(c))
-                  for p, c in zip(pred, conf)]
-        ds.set_values(field, dict(zip(ids, labels)), key_field="id")
-        test.evaluate_classifications(field, gt_field=plan["label_field"], eval_key=fo_key,
-                                      classes=classes, progress=False)
-    results["plot"] = _save_plot(ds, key, results)
-    runs.save_results(ds, key, dict(results))
-    runs.set_evaluation_summary(ds, key, _summary(results))
+    with runs.writing(ds, key):  # one process at a time
+        runs.save_results(ds, key, dict(results))  # records the field names before writing them
+        classes, ids = plan["table"].classes, plan["test_table"].ids()
+        for arm, (pred, conf) in first_preds.items():
+            field, fo_key = output_names(key, arm)
+            labels = [fo.Classification(label=classes[p], confidence=float(c))
+                      for p, c in zip(pred, conf)]
+            ds.set_values(field, dict(zip(ids, labels)), key_field="id")
+            test.evaluate_classifications(field, gt_field=plan["label_field"], eval_key=fo_key,
+                                          classes=classes, progress=False)
+        results["plot"] = _save_plot(ds, key, results)
+        runs.save_results(ds, key, dict(results))
+        runs.set_evaluation_summary(ds, key, _summary(results))
 
 
-def output_names(eval_key, arm):
-    """``(prediction field, FiftyOne evaluation key)`` of an arm."""
-    return f"{eval_key}_{arm}", f"{eval_key}_{arm}_eval"
+#: ``(prediction field, FiftyOne evaluation key)`` of an arm
+output_names = runs.evaluation_outputs
 
 
 def _run_config(plan):

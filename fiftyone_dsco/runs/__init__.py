@@ -18,6 +18,8 @@ dataset (a clone, say) still points at it. These class paths are stored in
 the database: keep them importable.
 """
 
+import contextlib
+import glob
 import logging
 import os
 import time
@@ -37,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 #: ``dataset.info`` key of the evaluation summaries that the App plots.
 INFO_KEY = "dsco_evaluations"
+#: A run folder's file naming the FiftyOne database it belongs to (see :func:`prune_orphans`).
+_MARKER = ".dsco-database"
+#: Seconds a deleted dataset's run folder is kept after its last change.
+ORPHAN_MIN_AGE = 3600.0
 #: Config entries that are bookkeeping, not options (ignored when comparing runs).
 _BOOKKEEPING = ("dsco_kind", "media_folder")
 
@@ -97,6 +103,7 @@ class BudgetSearchRun(DscoRun):
 
 _CONFIGS = {SYNTHESIS: SynthesisRunConfig, DOPING: DopingRunConfig, EVALUATION: EvaluationRunConfig,
             BUDGET_SEARCH: BudgetSearchRunConfig}
+_VIEW_KINDS = (SYNTHESIS, DOPING, BUDGET_SEARCH)  #: kinds that save a view ``dsco-<run-key>``
 
 
 # ------------------------------------------------------------------ keys and records
@@ -140,24 +147,35 @@ def _comparable(config):
     return {k: v for k, v in config.items() if k not in _BOOKKEEPING}
 
 
-def check_view_name(dataset, run_key):
-    """Refuse a new synthesis/doping run key whose saved view would take another's name.
+def check_view_names(dataset, run_keys):
+    """Refuse new run keys whose saved views would take another's name.
 
     FiftyOne identifies saved views by a slug of their name, so ``Kc`` and
-    ``kc`` (or ``Ünï`` and ``n``) would share one view.
+    ``kc`` (or ``Ünï`` and ``n``) would share one view. Keys of existing runs
+    (they own their views) are skipped.
     """
-    name = saved_view_name(run_key)
-    slug = fou.to_slug(name)
+    new = {fou.to_slug(saved_view_name(k)): k for k in run_keys if not dataset.has_run(k)}
     for other in dataset.list_runs():
-        if other != run_key and is_dsco_run(dataset, other) and \
-                run_kind(dataset, other) in (SYNTHESIS, DOPING) and \
-                fou.to_slug(saved_view_name(other)) == slug:
-            raise RunError(f"Run key '{run_key}' would share its saved view with run '{other}' "
+        slug = fou.to_slug(saved_view_name(other))
+        if slug in new and other not in run_keys and is_dsco_run(dataset, other) and \
+                run_kind(dataset, other) in _VIEW_KINDS:
+            raise RunError(f"Run key '{new[slug]}' would share its saved view with run '{other}' "
                            f"(FiftyOne names both '{slug}'); choose another run key.")
-    taken = [v for v in dataset.list_saved_views() if fou.to_slug(v) == slug]
-    if taken:
-        raise RunError(f"A saved view '{taken[0]}' that is not run '{run_key}''s already takes the "
-                       f"name '{name}'; choose another run key or delete that view.")
+    for view in dataset.list_saved_views():
+        key = new.get(fou.to_slug(view))
+        if key is not None:
+            raise RunError(f"A saved view '{view}' that is not run '{key}''s already takes the "
+                           f"name '{saved_view_name(key)}'; choose another run key or delete "
+                           f"that view.")
+
+
+def check_idle(dataset, run_key):
+    """Raise while another live process writes run ``run_key`` (a claim or a running shard)."""
+    busy = run_state.live_writers(dataset, run_key)
+    if busy:
+        raise RunError(f"Run '{run_key}' is being written by {', '.join(busy)}. Wait for it or "
+                       f"stop it; if that process is gone on another machine, delete the run "
+                       f"(dsco runs delete) or wait {run_state.CLAIM_LEASE / 3600:.0f} h.")
 
 
 def check_run(view, run_key, kind, config, overwrite=False):
@@ -169,14 +187,15 @@ def check_run(view, run_key, kind, config, overwrite=False):
     validate_run_key(run_key)
     dataset = view._dataset
     if not dataset.has_run(run_key):
-        if kind in (SYNTHESIS, DOPING):
-            check_view_name(dataset, run_key)
+        if kind in _VIEW_KINDS:
+            check_view_names(dataset, [run_key])
         return "new"
     if not is_dsco_run(dataset, run_key):
         raise RunError(f"Run key '{run_key}' belongs to a non-DsCo run; choose another key.")
     old = run_config(dataset, run_key)
     same = old.get("dsco_kind") == kind and _comparable(old) == _comparable(config)
     if overwrite:
+        check_idle(dataset, run_key)
         return "overwrite"
     if same:
         return "resume"
@@ -193,15 +212,15 @@ def begin_run(view, run_key, kind, config, overwrite=False):
 
     A run with the same kind and options resumes; with other options it is an
     error unless ``overwrite``, which deletes the old run and what it wrote
-    first. Safe when several processes start the same new run at once: one
-    registers it, the others wait for it and resume.
+    first (refused while another process writes it). Safe when several
+    processes start the same new run at once: one registers it, the others
+    wait for it and resume. Runs of version 0.1 on the dataset are upgraded.
     """
     dataset = view._dataset
     dataset.reload()  # another process may have registered it since this one loaded the dataset
     action = check_run(view, run_key, kind, config, overwrite)
+    upgrade_runs(dataset)
     if action == "resume":
-        if is_legacy_run(dataset, run_key):
-            upgrade_runs(dataset, [run_key])
         if not _owns_folder(dataset, run_key):  # a clone's run: new files go to a folder of its own
             _set_config(dataset, run_key, dict(_raw_config(dataset, run_key),
                                                media_folder=_new_folder(dataset, run_key)))
@@ -233,7 +252,9 @@ def media_folder(dataset, run_key):
 
 
 def _new_folder(dataset, run_key):
-    return media_dir("runs", str(dataset._doc.id), f"{run_key}-{uuid.uuid4().hex[:8]}")
+    folder = media_dir("runs", str(dataset._doc.id), f"{run_key}-{uuid.uuid4().hex[:8]}")
+    _mark(folder)
+    return folder
 
 
 def _owns_folder(dataset, run_key):
@@ -266,12 +287,10 @@ def load_results(dataset, run_key):
         raise RunError(f"No run '{run_key}' on dataset '{dataset.name}'. Runs: {dataset.list_runs()}")
     results = stored_results(dataset, run_key)
     cfg = _raw_config(dataset, run_key)
-    if cfg.get("dsco_kind") not in (SYNTHESIS, DOPING):
-        return results
     state = run_state.get_state(dataset, run_key)
     if state is None and is_legacy_run(dataset, run_key):
         state = run_state.legacy_state(dataset, run_key)
-    if state is not None:
+    if state is not None and cfg.get("dsco_kind") in (SYNTHESIS, DOPING):
         class_list = cfg.get("classes") or []
         recs = state.get("classes", {})
         live = {c: {k: v for k, v in recs[str(i)].items() if k != "class"}
@@ -280,20 +299,21 @@ def load_results(dataset, run_key):
             merged = dict(results.get("classes", {}))
             merged.update(live)
             results["classes"] = {c: merged[c] for c in class_list if c in merged}
-        shards = run_state.shard_states(dataset, run_key)
-        if shards:
-            results["shards"] = shards
         if state.get("merge"):
             results["merge"] = state["merge"]
+    shards = run_state.shard_states(dataset, run_key) if state is not None else None
+    if shards:
+        results["shards"] = shards
     return results
 
 
 def run_status(dataset, run_key):
     """``complete``, ``running``, ``interrupted``, ``failed`` or ``incomplete``."""
     res = load_results(dataset, run_key)
-    if res.get("complete") or (run_kind(dataset, run_key) == EVALUATION and res.get("arms")):
-        return "complete"
     states = {s.get("state") for s in res.get("shards", {}).values()}
+    if res.get("complete") or (run_kind(dataset, run_key) == EVALUATION and res.get("arms")
+                               and states <= {"done"}):
+        return "complete"
     for status in ("running", "interrupted", "failed"):
         if status in states:
             return status
@@ -319,7 +339,12 @@ def save_results(dataset, run_key, data):
 
 
 def list_runs(dataset, kind=None):
-    """``[{"key", "kind", "config", "timestamp", "legacy"}]`` for the DsCo runs on ``dataset``."""
+    """``[{"key", "kind", "config", "timestamp", "legacy"}]`` for the DsCo runs on ``dataset``.
+
+    Runs of version 0.1 are upgraded first (:func:`upgrade_runs`), so that
+    FiftyOne's own ``delete_run`` and ``rename_run`` clean up after them.
+    """
+    upgrade_runs(dataset)
     out = []
     for key in dataset.list_runs():
         if not is_dsco_run(dataset, key):
@@ -353,10 +378,42 @@ def read_sample_ids(dataset):
 
 
 def save_view(dataset, run_key, view, description):
-    """Save ``view`` as the run's saved view (replacing the run's older one)."""
+    """Save ``view`` as the run's saved view ``dsco-<run-key>``, replacing only one this run saved.
+
+    The name is recorded in the run's state before the view is saved, so a
+    retry after a failure in between may replace it.
+    """
     name = saved_view_name(run_key)
+    mine = {stored_results(dataset, run_key).get("saved_view"),
+            (run_state.get_state(dataset, run_key) or {}).get("view")}
+    taken = [v for v in dataset.list_saved_views()
+             if fou.to_slug(v) == fou.to_slug(name) and v not in mine]
+    if taken:
+        raise RunError(f"Run '{run_key}' cannot save its view '{name}': a saved view '{taken[0]}' "
+                       f"that the run did not save has that name. Rename or delete that view, "
+                       f"then run the same command again.")
+    run_state.record_view(dataset, run_key, name)
     dataset.save_view(name, view, description=description, overwrite=True)
     return name
+
+
+@contextlib.contextmanager
+def writing(dataset, run_key):
+    """Be the one process that writes run ``run_key`` (budget search, evaluation) in the block.
+
+    Another live process's claim is refused, naming it; a dead one's is taken
+    over. Its status reads ``running`` meanwhile (``interrupted`` once the
+    process is gone, ``failed`` after an error).
+    """
+    if not run_state.claim(dataset, run_key, run_state.RUN):
+        check_idle(dataset, run_key)
+        raise RunError(f"Another process is writing run '{run_key}'; try again.")
+    try:
+        with run_state.attempt(dataset, run_key), run_state.heartbeat(dataset, run_key,
+                                                                        run_state.RUN):
+            yield
+    finally:
+        run_state.release(dataset, run_key, run_state.RUN)
 
 
 # ------------------------------------------------------------------ deletion
@@ -385,6 +442,10 @@ def cleanup_run(dataset, run_key, config):
     elif kind == BUDGET_SEARCH:
         _delete_search_outputs(dataset, stored_results(dataset, run_key))
     else:
+        for doping in built_on(dataset, run_key):  # would be left with real samples only
+            logger.warning("Deleting doping run '%s' too: it is built on synthesis run '%s'",
+                           doping, run_key)
+            delete(dataset, doping)
         synthetic = synthetic_samples(dataset, run_key)
         paths = synthetic.values("filepath")
         dataset.delete_samples(synthetic)
@@ -401,6 +462,11 @@ def cleanup_run(dataset, run_key, config):
     run_state.delete_state(dataset, run_key)
     if config.get("cls") == "fiftyone.core.runs.RunConfig":
         run_state.drop_legacy_state(dataset, run_key)
+
+
+def evaluation_outputs(eval_key, arm):
+    """``(prediction field, FiftyOne evaluation key)`` of an evaluation's arm."""
+    return f"{eval_key}_{arm}", f"{eval_key}_{arm}_eval"
 
 
 def _delete_evaluation_outputs(dataset, key, results):
@@ -438,24 +504,68 @@ def set_evaluation_summary(dataset, key, summary):
     dataset.save()
 
 
-def prune_orphans():
-    """Remove the run folders of datasets that no longer exist; returns their dataset ids.
+def prune_orphans(min_age=ORPHAN_MIN_AGE):
+    """Remove the run folders of this database's deleted datasets; returns those folders.
 
     ``fo.delete_dataset`` deletes a dataset's run records and state but not the
-    files its runs wrote; the next run started anywhere removes them (keeping
-    any file that a sample of another dataset, e.g. a clone, still uses).
+    files its runs wrote; the next run started removes them (keeping any file
+    that a sample of another dataset, e.g. a clone, still uses). Only folders
+    whose marker names this database (:func:`database_id`) and that nothing
+    changed for ``min_age`` seconds go: datasets of other databases may share
+    the media folder. Folders of this database's datasets get their marker
+    here; older folders of deleted datasets, with none, are left alone. Version
+    0.1 state documents of deleted datasets are dropped too.
     """
     from fiftyone.core.odm import get_db_conn
 
-    root = media_dir("runs")
-    if not os.path.isdir(root):
-        return []
     alive = {str(d["_id"]) for d in get_db_conn().datasets.find({}, {"_id": 1})}
-    gone = [d for d in os.listdir(root) if d not in alive]
-    for d in gone:
-        folder = os.path.join(root, d)
-        remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs], folder)
+    run_state.drop_orphaned_legacy_states(alive)
+    root, me, gone, unknown = media_dir("runs"), database_id(), [], []
+    for folder in sorted(glob.glob(os.path.join(root, "*", "*", ""))):
+        folder = os.path.dirname(folder)
+        owner = _marker(folder)
+        if os.path.basename(os.path.dirname(folder)) in alive:
+            _mark(folder)  # provably this database's
+        elif owner is None:
+            unknown.append(folder)
+        elif owner == me and time.time() - _last_change(folder) >= min_age:
+            remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs], folder)
+            gone.append(folder)
+    if unknown:
+        logger.info("Left %d run folder(s) of deleted datasets alone: they do not record their "
+                    "FiftyOne database (an older DsCo wrote them). Delete them by hand if "
+                    "unused: %s", len(unknown), ", ".join(unknown))
     return gone
+
+
+def database_id():
+    """This FiftyOne database: its name and the id of its config document (made on connecting)."""
+    from fiftyone.core.odm import get_db_conn
+
+    conn = get_db_conn()
+    return f"{conn.name}/{conn.config.find_one({}, {'_id': 1}, sort=[('_id', 1)])['_id']}"
+
+
+def _mark(folder):
+    """Record in ``folder`` (a run folder) the database it belongs to, once."""
+    if _marker(folder) is None:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, _MARKER), "w") as f:
+            f.write(database_id())
+
+
+def _marker(folder):
+    try:
+        with open(os.path.join(folder, _MARKER)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _last_change(folder):
+    """The latest modification time of ``folder`` and everything in it."""
+    return max(os.path.getmtime(os.path.join(r, n)) for r, ds, fs in os.walk(folder)
+               for n in ds + fs + ["."])
 
 
 def referenced_paths(paths):
@@ -507,8 +617,18 @@ def prune_empty_dirs(folder):
 # ------------------------------------------------------------------ renaming
 
 def rename_outputs(dataset, run_key, new_key, config):
-    """Carry what run ``run_key`` wrote over to ``new_key`` (FiftyOne then renames the record)."""
+    """Carry what run ``run_key`` wrote over to ``new_key`` (FiftyOne then renames the record).
+
+    Everything is checked first: an invalid new key or a taken name raises
+    before anything changes.
+    """
     kind = config.get("dsco_kind")
+    _check_rename(dataset, run_key, new_key, kind)
+    for parent in list_runs(dataset, BUDGET_SEARCH):  # a search's child keeps its place
+        res = stored_results(dataset, parent["key"])
+        if run_key in res.get("child_runs", []):
+            res["child_runs"] = [new_key if k == run_key else k for k in res["child_runs"]]
+            save_results(dataset, parent["key"], res)
     if kind == EVALUATION:
         return _rename_evaluation(dataset, run_key, new_key)
     results = stored_results(dataset, run_key)
@@ -531,10 +651,38 @@ def rename_outputs(dataset, run_key, new_key, config):
         results["saved_view"] = _move_saved_view(dataset, results["saved_view"], new_key,
                                                  run_set_view(dataset, new_key, config))
         save_results(dataset, run_key, results)
-    if kind == SYNTHESIS:  # doping runs built on it now name the new key
-        for run in list_runs(dataset, DOPING):
-            if run["config"].get("synthetic_run") == run_key:
-                _repoint_doping(dataset, run["key"], new_key)
+    for doping in built_on(dataset, run_key):  # doping runs built on it now name the new key
+        _repoint_doping(dataset, doping, new_key)
+
+
+def built_on(dataset, synthetic_key):
+    """Keys of the doping runs built on synthesis run ``synthetic_key``."""
+    return [run["key"] for run in list_runs(dataset, DOPING)
+            if run["config"].get("synthetic_run") == synthetic_key]
+
+
+def _check_rename(dataset, run_key, new_key, kind):
+    """Raise unless run ``run_key`` can be renamed to ``new_key`` completely.
+
+    FiftyOne logs the error and renames only its record; the message says how
+    to rename it back.
+    """
+    back = (f"FiftyOne renamed only its record, so rename it back with "
+            f"dataset.rename_run({new_key!r}, {run_key!r}).")
+    try:
+        validate_run_key(new_key)
+    except RunError as e:
+        raise RunError(f"{e} {back}") from None
+    if kind == EVALUATION:
+        res = stored_results(dataset, run_key)
+        mine = set(res.get("pred_fields", {}).values()) | set(res.get("eval_keys", {}).values())
+        schema = dataset.get_field_schema()
+        taken = [n for arm in res.get("pred_fields", {}) for n in evaluation_outputs(new_key, arm)
+                 if (n in schema or dataset.has_evaluation(n)) and n not in mine]
+        if taken:
+            raise RunError(f"Evaluation '{run_key}' cannot be renamed to '{new_key}': "
+                           f"{', '.join(taken)} already exist(s). {back} Then delete or rename "
+                           f"those, or choose another key.")
 
 
 def run_set_view(dataset, run_key, config):
@@ -585,11 +733,11 @@ def _rename_evaluation(dataset, key, new_key):
     results = stored_results(dataset, key)
     pred_fields, eval_keys = {}, {}
     for arm, field in results.get("pred_fields", {}).items():
-        new_field = f"{new_key}_{arm}"
-        old_eval, new_eval = results["eval_keys"][arm], f"{new_key}_{arm}_eval"
-        if dataset.has_evaluation(old_eval):
+        new_field, new_eval = evaluation_outputs(new_key, arm)
+        old_eval = results["eval_keys"][arm]
+        if dataset.has_evaluation(old_eval) and old_eval != new_eval:
             dataset.rename_evaluation(old_eval, new_eval)
-        if dataset.has_sample_field(field):
+        if dataset.has_sample_field(field) and field != new_field:
             dataset.rename_sample_field(field, new_field)
         pred_fields[arm], eval_keys[arm] = new_field, new_eval
         results["arms"][arm].update(pred_field=new_field, eval_key=new_eval)

@@ -52,22 +52,20 @@ def run_by_class(view, run_key, config, job, todo, shard=None, overwrite=False, 
     runs.begin_run(view, run_key, job.kind, config, overwrite=overwrite)
     done = run_state.done_indices(dataset, run_key)
     todo = [k for k in todo if k not in done]
-    run_state.shard_update(dataset, run_key, shard, "running", classes=[classes[k] for k in todo])
     current = None
-    try:
-        with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
-            for current in _claimed(dataset, run_key, todo):
-                record = job.run_class(current)
-                run_state.record_class(dataset, run_key, current, classes[current], record)
-                run_state.release_class(dataset, run_key, current)
-                current = None
-                pb.update()
-    except BaseException as e:
-        if current is not None:
-            run_state.release_class(dataset, run_key, current)
-        run_state.shard_update(dataset, run_key, shard, "failed", error=repr(e))
-        raise
-    run_state.shard_update(dataset, run_key, shard, "done")
+    with run_state.attempt(dataset, run_key, shard, [classes[k] for k in todo]):
+        try:
+            with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
+                for current in _claimed(dataset, run_key, todo):
+                    with run_state.heartbeat(dataset, run_key, current):
+                        record = job.run_class(current)
+                    run_state.record_class(dataset, run_key, current, classes[current], record)
+                    run_state.release(dataset, run_key, current)
+                    current = None
+                    pb.update()
+        finally:
+            if current is not None:  # cut off: another process may take the class over
+                run_state.release(dataset, run_key, current)
     return merge(dataset, run_key, config, job, description)
 
 
@@ -83,11 +81,11 @@ def _claimed(dataset, run_key, todo):
         for k in pending:
             if k in run_state.done_indices(dataset, run_key):
                 continue
-            if not run_state.claim_class(dataset, run_key, k):
+            if not run_state.claim(dataset, run_key, k):
                 held.append(k)
                 continue
             if k in run_state.done_indices(dataset, run_key):  # finished just before the claim
-                run_state.release_class(dataset, run_key, k)
+                run_state.release(dataset, run_key, k)
                 continue
             yield k
         pending = held

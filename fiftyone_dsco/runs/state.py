@@ -14,19 +14,24 @@ one process wins, compare-and-set), so concurrent writers never lose each
 other's records. Its ``value``:
 
 ``classes.<k>``   the record of class ``k`` (written once its samples are in)
-``claims.<k>``    the writer working on class ``k``: token, host, pid, time.
-                  One writer per class: a second process waits for it (or takes
-                  the claim over once that writer's process is gone)
+``claims.<k>``    the writer working on class ``k``: token, host, pid, time
+                  (refreshed every :data:`HEARTBEAT` s). One writer per class: a
+                  second process waits for it (or takes the claim over once that
+                  writer's process is gone). ``claims.run``: the one writer of a
+                  budget search or an evaluation
 ``shards.<K_N>``  a shard's state: ``running`` / ``done`` / ``failed``, host,
                   pid, attempts, times, error (``interrupted`` when read while
                   its process is gone)
 ``registered``    the FiftyOne run is registered (see :func:`claim_registration`)
 ``merge``         who merged the finished run into FiftyOne's run results
+``view``          the saved view the run saves (recorded before it is saved)
 """
 
+import contextlib
 import datetime
 import os
 import socket
+import threading
 import time
 import uuid
 
@@ -36,7 +41,9 @@ STORE = "dsco_runs"  #: execution-store name of DsCo's run state
 LEGACY_COLLECTION = "dsco_runs"  #: where runs of version 0.1 kept it (see ``runs.upgrade_runs``)
 REGISTRATION_TIMEOUT = 120.0  #: seconds to wait for another process registering the run
 MERGE_LEASE = 300.0  #: seconds after which an unfinished merge claim may be taken over
-CLAIM_LEASE = 6 * 3600.0  #: seconds after which another host's class claim may be taken over
+CLAIM_LEASE = 6 * 3600.0  #: seconds after which another host's claim may be taken over
+HEARTBEAT = 60.0  #: seconds between refreshes of a live writer's claim
+RUN = "run"  #: the claim of a run's one writer (budget search, evaluation)
 _TOKEN = uuid.uuid4().hex  #: this process's writer token
 
 
@@ -204,9 +211,14 @@ def ensure_state(dataset, run_key, stored_classes=None, class_list=None):
 
 
 def record_class(dataset, run_key, index, class_name, record):
-    """Atomically store the record of class ``index`` (only its key is written)."""
-    _update(dataset, run_key,
-            {"$set": {f"classes.{int(index)}": jsonable(dict(record, **{"class": class_name}))}})
+    """Atomically store the record of class ``index``, only while this process holds its claim."""
+    i = int(index)
+    if not _update(dataset, run_key,
+                   {"$set": {f"classes.{i}": jsonable(dict(record, **{"class": class_name}))}},
+                   **{f"claims.{i}.token": _TOKEN}).modified_count:
+        raise RunError(f"Class '{class_name}' of run '{run_key}' was taken over by another process "
+                       f"(or the run was overwritten) while this one worked on it; its record is "
+                       f"not written. Run the same command again to finish the run.")
 
 
 def class_records(dataset, run_key, class_list):
@@ -225,7 +237,7 @@ def done_indices(dataset, run_key):
     return {int(k) for k, r in recs.items() if r.get("done")}
 
 
-# ------------------------------------------------------------------ class claims
+# ------------------------------------------------------------------ claims
 
 def _me():
     return dict(token=_TOKEN, host=socket.gethostname(), pid=os.getpid(), at=time.time())
@@ -252,18 +264,18 @@ def _stale(claim):
     return claim.get("host") != socket.gethostname() and time.time() - claim.get("at", 0) > CLAIM_LEASE
 
 
-def claim_class(dataset, run_key, index):
-    """Become the one writer of class ``index``; returns False while another live writer has it.
+def claim(dataset, run_key, name):
+    """Become the one writer of ``name`` (a class index or :data:`RUN`); False while another has it.
 
-    A claim whose process is gone (same host) or older than :data:`CLAIM_LEASE`
-    (another host) is taken over.
+    A claim whose process is gone (same host) or not refreshed for
+    :data:`CLAIM_LEASE` (another host) is taken over.
     """
-    path = f"claims.{int(index)}"
+    path = f"claims.{name}"
     if _update(dataset, run_key, {"$set": {path: _me()}}, **{path: {"$exists": False}}).modified_count:
         return True
-    held = (get_state(dataset, run_key) or {}).get("claims", {}).get(str(int(index)))
+    held = (get_state(dataset, run_key) or {}).get("claims", {}).get(str(name))
     if held is None:  # released meanwhile
-        return claim_class(dataset, run_key, index)
+        return claim(dataset, run_key, name)
     if not _stale(held):
         return False
     res = _update(dataset, run_key, {"$set": {path: _me()}}, **{f"{path}.token": held.get("token"),
@@ -271,14 +283,39 @@ def claim_class(dataset, run_key, index):
     return res.modified_count == 1
 
 
-def release_class(dataset, run_key, index):
-    path = f"claims.{int(index)}"
+def release(dataset, run_key, name):
+    path = f"claims.{name}"
     _update(dataset, run_key, {"$unset": {path: ""}}, **{f"{path}.token": _TOKEN})
 
 
-def class_claim(dataset, run_key, index):
-    """The claim on class ``index`` (a dict) or ``None``."""
-    return (get_state(dataset, run_key) or {}).get("claims", {}).get(str(int(index)))
+@contextlib.contextmanager
+def heartbeat(dataset, run_key, name, every=HEARTBEAT):
+    """Keep this process's claim ``name`` fresh while the block runs (a background thread)."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            _update(dataset, run_key, {"$set": {f"claims.{name}.at": time.time()}},
+                    **{f"claims.{name}.token": _TOKEN})
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def live_writers(dataset, run_key):
+    """``"pid P on H"`` for each other process that holds a claim or runs a shard of the run."""
+    st = get_state(dataset, run_key) or {}
+    me, host, now = os.getpid(), socket.gethostname(), time.time()
+    live = [c for c in st.get("claims", {}).values() if not _stale(c)]
+    live += [s for s in st.get("shards", {}).values()
+             if s.get("state") == "running" and (s.get("host"), s.get("pid")) != (host, me)
+             and process_alive(s.get("host"), s.get("pid"))
+             and (s.get("host") == host or now - s.get("updated", 0) <= CLAIM_LEASE)]
+    return sorted({f"pid {w.get('pid')} on {w.get('host')}" for w in live})
 
 
 # ------------------------------------------------------------------ shards and merge
@@ -300,6 +337,18 @@ def shard_update(dataset, run_key, shard, state, classes=None, error=None):
     if error is not None:
         sets[f"shards.{name}.error"] = str(error)[:2000]
     _update(dataset, run_key, update)
+
+
+@contextlib.contextmanager
+def attempt(dataset, run_key, shard=None, classes=None):
+    """Record an attempt of ``shard``: ``running``, then ``done``, or ``failed`` with the error."""
+    shard_update(dataset, run_key, shard, "running", classes=classes)
+    try:
+        yield
+    except BaseException as e:
+        shard_update(dataset, run_key, shard, "failed", error=repr(e))
+        raise
+    shard_update(dataset, run_key, shard, "done")
 
 
 def shard_states(dataset, run_key):
@@ -337,6 +386,10 @@ def release_merge(dataset, run_key):
     _update(dataset, run_key, {"$set": {"merge.state": "failed"}}, **{"merge.state": "running"})
 
 
+def record_view(dataset, run_key, name):
+    _update(dataset, run_key, {"$set": {"view": name}})
+
+
 def merge_state(dataset, run_key):
     return (get_state(dataset, run_key) or {}).get("merge", {}).get("state")
 
@@ -354,6 +407,16 @@ def drop_legacy_state(dataset, run_key):
     from fiftyone.core.odm import get_db_conn
 
     get_db_conn()[LEGACY_COLLECTION].delete_one({"_id": f"{dataset._doc.id}:{run_key}"})
+
+
+def drop_orphaned_legacy_states(alive):
+    """Drop version 0.1 state documents of datasets (ids) not in ``alive``; returns their ids."""
+    from fiftyone.core.odm import get_db_conn
+
+    coll = get_db_conn()[LEGACY_COLLECTION]
+    gone = [d["_id"] for d in coll.find({}, {"_id": 1}) if str(d["_id"]).split(":")[0] not in alive]
+    coll.delete_many({"_id": {"$in": gone}})
+    return gone
 
 
 def jsonable(obj):

@@ -95,7 +95,12 @@ def test_validation_split_is_seeded_per_class_and_disjoint(digits):
 @pytest.mark.parametrize("options, match", [(dict(tolerance=-0.5), "tolerance"),
                                             (dict(ladder=[]), "empty"),
                                             (dict(methods=["random"]), "methods"),
-                                            (dict(max_hours=0), "max_hours")])
+                                            (dict(max_hours=0), "max_hours"),
+                                            (dict(epochs=0), "epochs"),
+                                            (dict(epochs="2"), "epochs"),
+                                            (dict(synthesis_options={"ipc": 3}), "synthesis_opt"),
+                                            (dict(synthesis_options={"stepz": 3}), "synthesis_opt"),
+                                            (dict(synthesis_options=[1]), "synthesis_opt")])
 def test_bad_options_fail_before_a_run_exists(digits_copy, prior_dir, options, match):
     from fiftyone_dsco import budget_search
 
@@ -178,3 +183,44 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
     assert calls == [["herding"]] and out["budget"] == 1  # the full reference was not retrained
     with pytest.raises(Exception, match="other options"):
         budget_search(ds, "ground_truth", prior_dir, run_key="bs", ladder=[1, 4], **FAST)
+
+
+@pytest.mark.parametrize("view", ["dsco-bs", "dsco-bs-b2", "DSCO-BS-SYN1"])
+def test_a_users_view_named_like_the_search_or_a_child_is_refused(digits_copy, prior_dir, view):
+    from fiftyone_dsco import budget_search
+    from fiftyone_dsco.errors import RunError
+
+    digits_copy.save_view(view, digits_copy.limit(3))
+    with pytest.raises(RunError, match=view):
+        budget_search(digits_copy, "ground_truth", prior_dir, run_key="bs", ladder=[1, 2], **FAST)
+    assert digits_copy.list_runs() == [] and len(digits_copy.load_saved_view(view)) == 3
+
+
+def test_one_process_at_a_time_runs_a_search(digits_copy, prior_dir, monkeypatch):
+    import subprocess
+    import sys
+
+    from fiftyone_dsco import budget_search, runs
+    from fiftyone_dsco.budget import search
+    from fiftyone_dsco.errors import RunError
+    from fiftyone_dsco.runs import state as run_state
+
+    monkeypatch.setattr(search._Search, "run", lambda self, deadline: "searched")
+    ds, kw = digits_copy, dict(run_key="bs", ladder=[1, 2], **FAST)
+    assert budget_search(ds, "ground_truth", prior_dir, **kw) == "searched"
+    assert runs.run_status(ds, "bs") == "incomplete"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # another live process holds the search
+        run_state._update(ds, "bs", {"$set": {"claims.run": dict(host=run_state.socket.gethostname(),
+                                                                 pid=other.pid, token="x", at=0),
+                                              "shards.all.state": "running",
+                                              "shards.all.pid": other.pid}})
+        assert runs.run_status(ds, "bs") == "running"
+        with pytest.raises(RunError, match=f"pid {other.pid}"):
+            budget_search(ds, "ground_truth", prior_dir, **kw)
+    finally:
+        other.kill()
+        other.wait()
+    assert runs.run_status(ds, "bs") == "interrupted"
+    assert budget_search(ds, "ground_truth", prior_dir, **kw) == "searched"  # taken over
+    assert "run" not in run_state.get_state(ds, "bs")["claims"]

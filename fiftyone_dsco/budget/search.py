@@ -17,6 +17,7 @@ when it is deleted. Each measured budget is saved as it finishes, so an
 interrupted search resumes without training it again.
 """
 
+import inspect
 import logging
 import os
 import time
@@ -31,12 +32,15 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE,
-                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, budget_child_keys, budget_test_key,
-                     saved_view_name)
+                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, budget_child_keys, budget_test_key)
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)
 
 logger = logging.getLogger(__name__)
+
+#: synthesize() arguments that the search sets itself (not ``synthesis_options``)
+_SEARCH_SETS = {"view", "label_field", "prior", "ipc", "run_key", "classes", "shard", "device",
+                "overwrite", "progress"}
 
 
 def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
@@ -83,18 +87,22 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
     fit_table = class_table(train_view(split.fit), label_field)
     smallest = min(fit_table.counts.values())
     cfg["ladder"] = check_ladder(default_ladder(smallest) if ladder is None else ladder, smallest)
+    if runs.check_run(view, run_key, BUDGET_SEARCH, cfg, overwrite) != "resume":
+        runs.check_view_names(dataset, _child_view_keys(run_key, cfg))
     runs.begin_run(view, run_key, BUDGET_SEARCH, cfg, overwrite=overwrite)
-    results = runs.stored_results(dataset, run_key)
-    if results.get("complete"):
-        return results
-    job = _Search(dataset, run_key, cfg, split, fit_table, results, device, progress)
-    return job.run(deadline)
+    with runs.writing(dataset, run_key):  # a second process is refused
+        results = runs.stored_results(dataset, run_key)
+        if results.get("complete"):
+            return results
+        job = _Search(dataset, run_key, cfg, split, fit_table, results, device, progress)
+        return job.run(deadline)
 
 
 def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe, epochs, arch,
             validation_fraction, validation_seed, resolution, synthesis_options):
     """The run's options, checked before anything is read or written."""
     from ..priors.prior import resolve_prior
+    from ..synthesis.sampling import synthesize
 
     bad = [m for m in methods if m not in BUDGET_METHODS]
     if bad or not {"dsco", "herding"} & set(methods):
@@ -102,8 +110,16 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                           f"'herding' in it; got {list(methods)!r}.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or epochs < 1):
+        raise OptionError(f"epochs must be an int >= 1, or None for the recipe's; got {epochs!r}.")
     if arch not in ARCHITECTURES:
         raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
+    allowed = set(inspect.signature(synthesize).parameters) - _SEARCH_SETS
+    if synthesis_options is not None and (not isinstance(synthesis_options, dict)
+                                          or set(synthesis_options) - allowed):
+        raise OptionError(f"synthesis_options must be a dict of synthesize() options other than "
+                          f"{sorted(_SEARCH_SETS)}; got {synthesis_options!r}.")
     if not 0 < resolution < 1:
         raise OptionError(f"resolution must be in (0, 1), e.g. 0.1; got {resolution!r}.")
     get_recipe(recipe)
@@ -116,6 +132,17 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 validation_fraction=float(validation_fraction),
                 validation_seed=int(validation_seed), resolution=float(resolution),
                 synthesis_options=synthesis_options or None)
+
+
+def _child_view_keys(run_key, cfg):
+    """The keys of every child run with a saved view that the search may make (up to the top
+    rung)."""
+    keys = set()
+    for b in range(1, max(cfg["ladder"]) + 1 if "dsco" in cfg["methods"] else 1):
+        n_syn = split_budget(b)[0]
+        syn_key, dope_key = budget_child_keys(run_key, b, n_syn)
+        keys.update([syn_key, dope_key] if n_syn else [dope_key])
+    return sorted(keys)
 
 
 def _deadline(max_hours):
@@ -253,11 +280,9 @@ class _Search:
         return self.split.fit.select(ids)
 
     def _save_chosen(self, budget, method):
-        name = saved_view_name(self.key)
-        self.dataset.save_view(name, self._chosen_view(budget, method), overwrite=True,
-                               description=f"DsCo budget search '{self.key}': {method}, "
-                                           f"{budget} images per class (chosen on validation)")
-        return name
+        return runs.save_view(self.dataset, self.key, self._chosen_view(budget, method),
+                              f"DsCo budget search '{self.key}': {method}, {budget} images per "
+                              f"class (chosen on validation)")
 
     def _test(self, budget, method):
         """The one test-split measurement: the chosen set beside random and the full split."""

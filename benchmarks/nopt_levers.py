@@ -24,7 +24,7 @@ from _env import validation_table
 NO_FLIP = "color_crop_cutout_scale_rotate"
 LEVERS = {
     "nopt": {},
-    "diversity0.5": {"diversity": 0.5},
+    "diversity05": {"diversity": 0.5},
     "diversity2": {"diversity": 2.0},
     "augment": {"augment": NO_FLIP},
     "random_nets2": {"random_nets": 2},

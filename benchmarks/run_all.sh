@@ -27,9 +27,9 @@ run benchmarks/nopt_cost.py --dataset digits ${Q:+--ipc 1 10 --classes 2 --repea
 if [ -z "$Q" ]; then
     # dense NumPy, sparse FAISS and the k-means path side by side (docs/doping.md, "at scale")
     run benchmarks/selection_scale.py --sizes 1000000 --classes 1000 --mem-classes 5 --threads 2
-    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 1 --mem-classes 1 \
+    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 2 --mem-classes 1 \
         --mmd-classes 2 --threads 2 --out benchmarks/results/selection_scale_large_classes.json
-    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 1 --mem-classes 1 \
+    run benchmarks/selection_scale.py --sizes 100000 --classes 2 --brute-classes 2 --mem-classes 1 \
         --mmd-classes 2 --threads 2 --warp --selectors mmd-greedy random \
         --out benchmarks/results/selection_scale_large_classes_warp.json
     run benchmarks/selection_scale.py --sizes 100000 --classes 5 --warp --selectors mmd-greedy \

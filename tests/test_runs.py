@@ -55,11 +55,13 @@ def assert_same(before, after):
 
 
 def _media_files(ds):
-    """Files in the dataset's own DsCo folders (run folders and the legacy layout)."""
+    """Files in the dataset's own DsCo folders (run folders and the legacy layout), but the
+    marker naming the dataset's database."""
     out = []
     for root in (os.path.join(fo.config.default_dataset_dir, "dsco", "runs", str(ds._doc.id)),
                  os.path.join(fo.config.default_dataset_dir, "dsco", ds.name)):
-        out += [os.path.join(r, f) for r, _, fs in os.walk(root) for f in fs]
+        out += [os.path.join(r, f) for r, _, fs in os.walk(root) for f in fs
+                if f != ".dsco-database"]
     return sorted(out)
 
 
@@ -175,19 +177,19 @@ def test_delete_dataset_leaves_no_state(small, prior_dir):
     folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", str(doc_id))
     assert os.path.isdir(folder)  # FiftyOne does not call cleanup(): a later run prunes it
     assert runs.prune_orphans() == [] and os.path.isdir(folder)  # changed within the hour
-    assert runs.prune_orphans(min_age=0) and not os.path.exists(folder)
+    assert str(doc_id) in runs.prune_orphans(min_age=0) and not os.path.exists(folder)
 
 
-def _run_folder(dataset_id, marker, age):
-    """A run folder with one image, ``marker`` as its database, last changed ``age`` s ago."""
-    folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", dataset_id, "k-0a1b2c3d")
-    os.makedirs(folder)
-    files = [os.path.join(folder, "00000.png")] + ([os.path.join(folder, ".dsco-database")]
-                                                   if marker else [])
+def _run_folders(dataset_id, marker, age):
+    """A dataset's run folders: one image, ``marker`` as their database, changed ``age`` s ago."""
+    folder = os.path.join(fo.config.default_dataset_dir, "dsco", "runs", dataset_id)
+    os.makedirs(os.path.join(folder, "k-0a1b2c3d"))
+    files = [os.path.join(folder, "k-0a1b2c3d", "00000.png")] + (
+        [os.path.join(folder, ".dsco-database")] if marker else [])
     for path, text in zip(files, ["", marker]):
         with open(path, "w") as f:
             f.write(text)
-    for path in files + [folder]:
+    for path in files + [folder, os.path.dirname(files[0])]:
         os.utime(path, (time.time() - age,) * 2)
     return folder
 
@@ -196,18 +198,20 @@ def test_pruning_removes_only_this_databases_old_orphans(small, prior_dir):
     from bson import ObjectId
 
     me = runs.database_id()
-    other = _run_folder(str(ObjectId()), "otherdb/" + str(ObjectId()), 7200)
-    legacy = _run_folder(str(ObjectId()), None, 7200)  # no marker: which database is unknown
-    fresh = _run_folder(str(ObjectId()), me, 0)
-    orphan = _run_folder(str(ObjectId()), me, 7200)
-    alive = _run_folder(str(small._doc.id), None, 7200)
-    _synth(small, prior_dir, "syn")  # a new run's start prunes
-    assert all(os.path.isfile(os.path.join(f, "00000.png")) for f in (other, legacy, fresh, alive))
-    assert not os.path.exists(os.path.dirname(orphan))
-    with open(os.path.join(alive, ".dsco-database")) as f:  # provably this database's now
+    other = _run_folders(str(ObjectId()), "otherdb/" + str(ObjectId()), 7200)
+    legacy = _run_folders(str(ObjectId()), None, 7200)  # no marker: which database is unknown
+    fresh = _run_folders(str(ObjectId()), me, 0)
+    orphan = _run_folders(str(ObjectId()), me, 7200)
+    alive = _run_folders(str(small._doc.id), None, 7200)
+    runs.prune_orphans()
+    with open(os.path.join(alive, ".dsco-database")) as f:  # provably this database's
         assert f.read() == me
+    assert not os.path.exists(orphan)
+    _synth(small, prior_dir, "syn")  # a new run's start prunes too
+    assert all(os.path.isfile(os.path.join(f, "k-0a1b2c3d", "00000.png"))
+               for f in (other, legacy, fresh, alive))
     for folder in (other, legacy, fresh):
-        shutil.rmtree(os.path.dirname(folder))
+        shutil.rmtree(folder)
 
 
 def test_colliding_saved_view_names_are_refused(small, prior_dir):

@@ -19,7 +19,6 @@ the database: keep them importable.
 """
 
 import contextlib
-import glob
 import logging
 import os
 import time
@@ -39,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: ``dataset.info`` key of the evaluation summaries that the App plots.
 INFO_KEY = "dsco_evaluations"
-#: A run folder's file naming the FiftyOne database it belongs to (see :func:`prune_orphans`).
+#: The file in ``dsco/runs/<dataset id>/`` naming its FiftyOne database (see :func:`prune_orphans`).
 _MARKER = ".dsco-database"
 #: Seconds a deleted dataset's run folder is kept after its last change.
 ORPHAN_MIN_AGE = 3600.0
@@ -252,9 +251,10 @@ def media_folder(dataset, run_key):
 
 
 def _new_folder(dataset, run_key):
-    folder = media_dir("runs", str(dataset._doc.id), f"{run_key}-{uuid.uuid4().hex[:8]}")
-    _mark(folder)
-    return folder
+    parent = media_dir("runs", str(dataset._doc.id))
+    os.makedirs(parent, exist_ok=True)
+    _mark(parent)
+    return os.path.join(parent, f"{run_key}-{uuid.uuid4().hex[:8]}")
 
 
 def _owns_folder(dataset, run_key):
@@ -505,32 +505,37 @@ def set_evaluation_summary(dataset, key, summary):
 
 
 def prune_orphans(min_age=ORPHAN_MIN_AGE):
-    """Remove the run folders of this database's deleted datasets; returns those folders.
+    """Remove the run folders of this database's deleted datasets; returns their dataset ids.
 
     ``fo.delete_dataset`` deletes a dataset's run records and state but not the
     files its runs wrote; the next run started removes them (keeping any file
-    that a sample of another dataset, e.g. a clone, still uses). Only folders
-    whose marker names this database (:func:`database_id`) and that nothing
-    changed for ``min_age`` seconds go: datasets of other databases may share
-    the media folder. Folders of this database's datasets get their marker
-    here; older folders of deleted datasets, with none, are left alone. Version
-    0.1 state documents of deleted datasets are dropped too.
+    that a sample of another dataset, e.g. a clone, still uses). Only a
+    dataset's folder whose marker names this database (:func:`database_id`)
+    and in which nothing changed for ``min_age`` seconds goes: datasets of
+    other databases may share the media folder. Folders of this database's
+    datasets get their marker here; older folders of deleted datasets, with
+    none, are left alone. Version 0.1 state documents of deleted datasets are
+    dropped too.
     """
     from fiftyone.core.odm import get_db_conn
 
     alive = {str(d["_id"]) for d in get_db_conn().datasets.find({}, {"_id": 1})}
     run_state.drop_orphaned_legacy_states(alive)
     root, me, gone, unknown = media_dir("runs"), database_id(), [], []
-    for folder in sorted(glob.glob(os.path.join(root, "*", "*", ""))):
-        folder = os.path.dirname(folder)
-        owner = _marker(folder)
-        if os.path.basename(os.path.dirname(folder)) in alive:
+    for d in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        folder, owner = os.path.join(root, d), _marker(os.path.join(root, d))
+        if d in alive:
             _mark(folder)  # provably this database's
         elif owner is None:
             unknown.append(folder)
-        elif owner == me and time.time() - _last_change(folder) >= min_age:
-            remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs], folder)
-            gone.append(folder)
+        elif owner == me:
+            try:
+                if time.time() - _last_change(folder) >= min_age:
+                    remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs],
+                                 folder)
+                    gone.append(d)
+            except FileNotFoundError:  # pruned by another process at the same time
+                pass
     if unknown:
         logger.info("Left %d run folder(s) of deleted datasets alone: they do not record their "
                     "FiftyOne database (an older DsCo wrote them). Delete them by hand if "
@@ -547,9 +552,8 @@ def database_id():
 
 
 def _mark(folder):
-    """Record in ``folder`` (a run folder) the database it belongs to, once."""
-    if _marker(folder) is None:
-        os.makedirs(folder, exist_ok=True)
+    """Record in ``folder`` (a dataset's run folders) the database it belongs to, once."""
+    if os.path.isdir(folder) and _marker(folder) is None:
         with open(os.path.join(folder, _MARKER), "w") as f:
             f.write(database_id())
 

@@ -9,7 +9,7 @@ with a prior fitted on that fit split (``--prior``), trained 3 seeds with the
 which stores nothing). Arms (``--arms``, any of ``LEVERS``): NOpt at today's
 defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
 both sides, random ConvNet-3 embeddings, no updates in the last half of the
-chain; beside herding's picks (real images only) and a random real subset of
+chain (round 2: other step fractions, and the best two levers together); beside herding's picks (real images only) and a random real subset of
 the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``.
 """
 
@@ -29,6 +29,9 @@ LEVERS = {
     "augment": {"augment": NO_FLIP},
     "random_nets2": {"random_nets": 2},
     "early_half": {"step_fraction": 0.5},
+    "early_quarter": {"step_fraction": 0.25},
+    "early_3q": {"step_fraction": 0.75},
+    "early_half_augment": {"step_fraction": 0.5, "augment": NO_FLIP},
 }
 
 
@@ -37,7 +40,8 @@ def parse():
     p.add_argument("--dataset", choices=names.BUILTIN_DATASETS, default=names.DEFAULT_DATASET)
     p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
     p.add_argument("--ipc", type=int, default=10)
-    p.add_argument("--arms", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    p.add_argument("--arms", nargs="+", default=list(LEVERS)[:6], choices=list(LEVERS),
+                   help="default: today's NOpt and one lever each (round 1)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
     p.add_argument("--tag", default="", help="suffix of the results file")

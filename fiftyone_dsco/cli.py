@@ -294,6 +294,10 @@ def _synthesis_options(f):
         click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,
                      help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
                           "less per step; see docs/benchmarks.md)."),
+        click.option("--step-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+                     show_default=True,
+                     help="NOpt optimises only this first fraction of the sampler steps (0.5 led "
+                          "on digits' validation split; under study, issue #22)."),
         click.option("--diversity", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="NOpt lever: weight of an extra repulsion between a class's synthetic "
                           "features (under study, issue #22)."),
@@ -572,13 +576,9 @@ def runs_list(dataset_name):
     from .runs import list_runs, run_status
 
     ds = _load_dataset(dataset_name)
-    found = list_runs(ds)
-    for r in found:
+    for r in list_runs(ds):  # upgrades runs of version 0.1
         click.echo(f"{r['key']:<28} {r['kind']:<11} {run_status(ds, r['key']):<12} "
-                   f"{r['timestamp']}{'  (older version)' if r['legacy'] else ''}")
-    if any(r["legacy"] for r in found):
-        click.echo(f"Runs of an older version: 'dsco runs upgrade {dataset_name}' lets FiftyOne's "
-                   f"delete_run/rename_run clean up after them.")
+                   f"{r['timestamp']}")
 
 
 @runs_group.command("info")

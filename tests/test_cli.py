@@ -146,8 +146,9 @@ def test_synthesize_passes_the_nopt_levers(digits_copy, prior_dir):
     assert r.exit_code != 0 and "blur" in r.output, r.output
     args = ["synthesize", digits_copy.name, "--prior", prior_dir, "--ipc", "1", "--steps", "3",
             "--extractor", "random", "--diversity", "0.5", "--random-nets", "1",
+            "--step-fraction", "0.5",
             "--run-key", "cli_levers"]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     nopt = runs.run_config(digits_copy, "cli_levers")["nopt"]
-    assert nopt["diversity"] == 0.5 and nopt["random_nets"] == 1
+    assert nopt["diversity"] == 0.5 and nopt["random_nets"] == 1 and nopt["step_fraction"] == 0.5

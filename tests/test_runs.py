@@ -8,6 +8,7 @@ clones and concurrent writers.
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -129,6 +130,7 @@ def test_rename_run_keeps_the_run_usable(small, prior_dir):
     _synth(small, prior_dir, "a")
     before_dope = dope(small, "ground_truth", "a", 1, selector="random", run_key="d",
                        extractor="random", device="cpu")
+    run_state.ensure_state(small, "b")  # a stale state document: run "b" was deleted outside DsCo
     small.rename_run("a", "b")
     assert not small.match_tags("dsco:a") and len(small.match_tags("dsco:b")) == 4
     assert small.has_saved_view("dsco-b") and not small.has_saved_view("dsco-a")
@@ -162,6 +164,7 @@ def test_rename_evaluation_carries_fields(small, prior_dir):
     assert small.has_sample_field(res["pred_fields"]["s"]) and res["pred_fields"]["s"] == "e2_s"
     assert small.has_evaluation("e2_s_eval") and not small.has_evaluation("e1_s_eval")
     assert "e2" in small.info["dsco_evaluations"] and "e1" not in small.info["dsco_evaluations"]
+    assert run_state.get_state(small, "e2") is not None and run_state.get_state(small, "e1") is None
     small.delete_run("e2")
     assert not small.has_sample_field("e2_s") and "dsco_evaluations" not in small.info
 
@@ -280,7 +283,8 @@ def test_legacy_runs_keep_working_and_upgrade(small, prior_dir):
     assert upgraded.exit_code == 0 and "Upgraded 1 run(s): old" in upgraded.output
     assert not runs.is_legacy_run(small, "old")
     small.update_run_config("old", fo.RunConfig(**cfg))  # old again: listing runs upgrades it
-    assert [r["legacy"] for r in runs.list_runs(small)] == [False]
+    assert [sorted(r) for r in runs.list_runs(small)] == [["config", "key", "kind", "timestamp"]]
+    assert not runs.is_legacy_run(small, "old")
     files = small.match_tags("dsco:old").values("filepath")
     small.delete_run("old")  # FiftyOne's own API cleans up
     assert not small.match_tags("dsco:old") and not any(os.path.isfile(p) for p in files)
@@ -363,7 +367,7 @@ def test_overwrite_is_refused_while_another_process_writes(small, prior_dir):
 
 def test_a_class_record_needs_this_process_claim(small, prior_dir):
     _synth(small, prior_dir, "cl")
-    with pytest.raises(RunError, match="taken over"):  # e.g. the run was overwritten meanwhile
+    with pytest.raises(RunError, match="the run was overwritten meanwhile"):
         run_state.record_class(small, "cl", 0, "0", {"done": True})
     assert run_state.claim(small, "cl", 0)
     with run_state.heartbeat(small, "cl", 0, every=0.05):
@@ -411,3 +415,87 @@ def test_a_renamed_child_goes_with_its_budget_search(small, prior_dir):
     assert runs.stored_results(small, "bs")["child_runs"] == ["kid2"]
     small.delete_run("bs")
     assert small.list_runs() == [] and not small.match_tags("dsco:kid2")
+
+
+def test_delete_runs_deletes_every_run_and_what_depends_on_it(small, prior_dir, caplog):
+    before = snapshot(small)
+    _synth(small, prior_dir, "syn")
+    dope(small, "ground_truth", "syn", 1, selector="random", run_key="syn_dope",
+         extractor="random", device="cpu")
+    runs.begin_run(small, "bs", runs.BUDGET_SEARCH, {})
+    runs.save_results(small, "bs", {"child_runs": ["syn"]})  # listed before its dependants
+    with caplog.at_level(logging.WARNING):
+        small.delete_runs()  # FiftyOne's loop over the keys it listed first
+    assert "Failed to run cleanup()" not in caplog.text
+    assert small.list_runs() == [] and _state_docs(small) == []
+    assert_same(before, snapshot(small))
+
+
+def test_deleting_a_run_keeps_a_users_view_of_its_name(small, prior_dir):
+    _synth(small, prior_dir, "part", classes=["0"])  # incomplete: it saved no view
+    small.save_view("dsco-part", small.limit(3))
+    small.delete_run("part")
+    assert len(small.load_saved_view("dsco-part")) == 3
+
+
+def test_pruning_is_best_effort_and_keeps_the_marker_while_files_stay(small, monkeypatch,
+                                                                        caplog):
+    from bson import ObjectId
+
+    me, root = runs.database_id(), os.path.join(fo.config.default_dataset_dir, "dsco", "runs")
+    os.makedirs(root, exist_ok=True)
+    stray = os.path.join(root, ".DS_Store")
+    open(stray, "w").close()
+    used = _run_folders(str(ObjectId()), me, 7200)
+    image = os.path.join(used, "k-0a1b2c3d", "00000.png")
+    small.add_sample(fo.Sample(filepath=image))  # a clone's sample, say
+    vanishing = _run_folders(str(ObjectId()), me, 7200)
+    _run_folders(str(small._doc.id), None, 0)
+    marker = runs._marker
+
+    def pruned_meanwhile(folder):  # by another process, right after this one listed it
+        owner = marker(folder)
+        shutil.rmtree(vanishing) if folder == vanishing else None
+        return owner
+
+    def unwritable(folder):
+        raise PermissionError(folder)
+
+    monkeypatch.setattr(runs, "_marker", pruned_meanwhile)
+    monkeypatch.setattr(runs, "_mark", unwritable)
+    with caplog.at_level(logging.WARNING):
+        gone = runs.prune_orphans()
+    assert "Could not prune run folder" in caplog.text
+    assert os.path.basename(used) not in gone and os.path.isfile(image)
+    with open(os.path.join(used, ".dsco-database")) as f:  # a later prune retries it
+        assert f.read() == me
+    small.delete_samples(small.match(fo.ViewField("filepath") == image))
+    assert os.path.basename(used) in runs.prune_orphans(min_age=0) and not os.path.exists(used)
+    os.remove(stray)
+
+
+def test_stale_claims_and_claims_of_a_deleted_run(small, monkeypatch, caplog):
+    runs.begin_run(small, "bs", runs.BUDGET_SEARCH, {})
+    here = dict(token="other", host=socket.gethostname(), pid=os.getpid())  # alive: a reused pid
+    run_state._update(small, "bs", {"$set": {"claims.run": dict(here, at=time.time())}})
+    assert not run_state.claim(small, "bs", run_state.RUN)
+    with pytest.raises(RunError, match=r"stop it\.$"):  # no hint to wait or delete
+        runs.check_idle(small, "bs")
+    run_state._update(small, "bs", {"$set": {"claims.run.host": "elsewhere"}})
+    with pytest.raises(RunError, match=f"dsco runs delete {small.name} bs"):
+        runs.check_idle(small, "bs")
+    old = time.time() - 10 * run_state.HEARTBEAT
+    run_state._update(small, "bs", {"$set": {"claims.run": dict(here, at=old)}})
+    assert run_state.claim(small, "bs", run_state.RUN)  # not refreshed: stale on any host
+
+    def down(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(run_state, "_update", down)
+    with caplog.at_level(logging.WARNING), run_state.heartbeat(small, "bs", "run", every=0.05):
+        time.sleep(0.3)
+    assert "Could not refresh the claim run of run 'bs': database down" in caplog.text
+    monkeypatch.undo()
+    small.delete_run("bs")
+    with pytest.raises(RunError, match="'bs' of dataset .* is gone"):
+        run_state.claim(small, "bs", 0)

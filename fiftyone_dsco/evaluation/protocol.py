@@ -301,7 +301,7 @@ def _check_names(plan):
                            f"choose another eval_key.")
         old = runs.load_results(ds, key)
         owned = set(old.get("pred_fields", {}).values()) | set(old.get("eval_keys", {}).values())
-    names = [n for arm in plan["arms"] for n in storage.output_names(key, arm)]
+    names = [n for arm in plan["arms"] for n in runs.evaluation_outputs(key, arm)]
     if len(set(names)) != len(names):
         raise OptionError(f"Arm names give clashing field names {names}; rename the training sets.")
     schema = ds.get_field_schema()
@@ -421,7 +421,7 @@ def _summarise(plan, arm, fits):
     accs = [f["acc"] for f in fits]
     per = np.array([f["per_class"] for f in fits])
     n, classes = fits[0]["size"], plan["table"].classes
-    pred_field, fo_key = (storage.output_names(plan["eval_key"], arm) if plan["eval_key"]
+    pred_field, fo_key = (runs.evaluation_outputs(plan["eval_key"], arm) if plan["eval_key"]
                           else (None, None))
     spec = plan["arms"][arm]
     return dict(

@@ -42,7 +42,7 @@ def store(plan, results, first_preds):
         runs.save_results(ds, key, dict(results))  # records the field names before writing them
         classes, ids = plan["table"].classes, plan["test_table"].ids()
         for arm, (pred, conf) in first_preds.items():
-            field, fo_key = output_names(key, arm)
+            field, fo_key = runs.evaluation_outputs(key, arm)
             labels = [fo.Classification(label=classes[p], confidence=float(c))
                       for p, c in zip(pred, conf)]
             ds.set_values(field, dict(zip(ids, labels)), key_field="id")
@@ -51,10 +51,6 @@ def store(plan, results, first_preds):
         results["plot"] = _save_plot(ds, key, results)
         runs.save_results(ds, key, dict(results))
         runs.set_evaluation_summary(ds, key, _summary(results))
-
-
-#: ``(prediction field, FiftyOne evaluation key)`` of an arm
-output_names = runs.evaluation_outputs
 
 
 def _run_config(plan):

@@ -21,6 +21,9 @@ the database: keep them importable.
 import contextlib
 import logging
 import os
+import shlex
+import socket
+import sys
 import time
 import uuid
 
@@ -171,10 +174,15 @@ def check_view_names(dataset, run_keys):
 def check_idle(dataset, run_key):
     """Raise while another live process writes run ``run_key`` (a claim or a running shard)."""
     busy = run_state.live_writers(dataset, run_key)
-    if busy:
-        raise RunError(f"Run '{run_key}' is being written by {', '.join(busy)}. Wait for it or "
-                       f"stop it; if that process is gone on another machine, delete the run "
-                       f"(dsco runs delete) or wait {run_state.CLAIM_LEASE / 3600:.0f} h.")
+    if not busy:
+        return
+    hint = ""
+    if any(not w.endswith(" on " + socket.gethostname()) for w in busy):
+        hint = (f" A process on another machine stops counting {run_state.CLAIM_LEASE / 60:.0f} "
+                f"min after its last heartbeat; if it is gone, wait that long or delete the run: "
+                f"dsco runs delete {shlex.quote(dataset.name)} {run_key}")
+    raise RunError(f"Run '{run_key}' is being written by {', '.join(busy)}. Wait for it or stop "
+                   f"it.{hint}")
 
 
 def check_run(view, run_key, kind, config, overwrite=False):
@@ -339,7 +347,7 @@ def save_results(dataset, run_key, data):
 
 
 def list_runs(dataset, kind=None):
-    """``[{"key", "kind", "config", "timestamp", "legacy"}]`` for the DsCo runs on ``dataset``.
+    """``[{"key", "kind", "config", "timestamp"}]`` for the DsCo runs on ``dataset``.
 
     Runs of version 0.1 are upgraded first (:func:`upgrade_runs`), so that
     FiftyOne's own ``delete_run`` and ``rename_run`` clean up after them.
@@ -353,7 +361,7 @@ def list_runs(dataset, kind=None):
         if kind is None or cfg["dsco_kind"] == kind:
             info = dataset.get_run_info(key)
             out.append(dict(key=key, kind=cfg["dsco_kind"], config=cfg,
-                            timestamp=str(info.timestamp), legacy=is_legacy_run(dataset, key)))
+                            timestamp=str(info.timestamp)))
     return out
 
 
@@ -434,34 +442,63 @@ delete_run = delete  # the name tests and scripts of version 0.1 use
 
 
 def cleanup_run(dataset, run_key, config):
-    """Remove what run ``run_key`` wrote, besides its FiftyOne record (see the module doc)."""
+    """Remove what run ``run_key`` wrote, besides its FiftyOne record (see the module doc).
+
+    Also the runs that depend on it (:func:`_delete_dependant`). Safe to call again.
+    """
     kind, paths = config.get("dsco_kind"), []
     folder = config.get("media_folder") or _legacy_folder(dataset.name, run_key, kind)
+    results = stored_results(dataset, run_key)
     if kind == EVALUATION:
-        _delete_evaluation_outputs(dataset, run_key, stored_results(dataset, run_key))
-    elif kind == BUDGET_SEARCH:
-        _delete_search_outputs(dataset, stored_results(dataset, run_key))
+        _delete_evaluation_outputs(dataset, run_key, results)
+    elif kind == BUDGET_SEARCH:  # child runs, in deletion order (evaluation, doping, synthesis)
+        for key in results.get("child_runs", []):
+            if is_dsco_run(dataset, key):
+                _delete_dependant(dataset, key)
     else:
         for doping in built_on(dataset, run_key):  # would be left with real samples only
             logger.warning("Deleting doping run '%s' too: it is built on synthesis run '%s'",
                            doping, run_key)
-            delete(dataset, doping)
+            _delete_dependant(dataset, doping)
         synthetic = synthetic_samples(dataset, run_key)
         paths = synthetic.values("filepath")
         dataset.delete_samples(synthetic)
         if dataset.has_sample_field(DSCO_FIELD) and not len(dataset.exists(DSCO_FIELD)):
             dataset.delete_sample_field(DSCO_FIELD)  # the last DsCo sample is gone
         dataset.untag_samples(run_tag(run_key))
-        view = (stored_results(dataset, run_key).get("saved_view")
-                or saved_view_name(run_key))
-        if dataset.has_saved_view(view):
-            dataset.delete_saved_view(view)
+    # only the view the run recorded: a user's view of that name stays
+    view = results.get("saved_view") or (run_state.get_state(dataset, run_key) or {}).get("view")
+    if view and dataset.has_saved_view(view):
+        dataset.delete_saved_view(view)
     if _is_own_folder(dataset, run_key, folder):  # not the original's, for a run cloned with it
-        remove_files(paths + [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs],
-                     folder)
+        remove_files(paths + _files(folder), folder)
     run_state.delete_state(dataset, run_key)
     if config.get("cls") == "fiftyone.core.runs.RunConfig":
         run_state.drop_legacy_state(dataset, run_key)
+
+
+def _delete_dependant(dataset, run_key):
+    """Delete a run that depends on one being deleted (a doping run on its synthesis run, a
+    budget search's child).
+
+    Inside FiftyOne's ``delete_runs`` only its outputs go: that loop deletes
+    every run it listed and stops at one deleted already.
+    """
+    if _in_delete_runs():
+        cleanup_run(dataset, run_key, _raw_config(dataset, run_key))
+    else:
+        delete(dataset, run_key)
+
+
+def _in_delete_runs():
+    """Whether FiftyOne's ``delete_runs`` of custom runs is on the call stack."""
+    code, frame = fors.BaseRun.delete_runs.__func__.__code__, sys._getframe()
+    while frame is not None:
+        cls = frame.f_locals.get("cls") if frame.f_code is code else None
+        if isinstance(cls, type) and issubclass(cls, fors.Run):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def evaluation_outputs(eval_key, arm):
@@ -478,16 +515,6 @@ def _delete_evaluation_outputs(dataset, key, results):
             dataset.delete_sample_field(field)
     if key in (dataset.info.get(INFO_KEY) or {}):
         set_evaluation_summary(dataset, key, None)
-
-
-def _delete_search_outputs(dataset, results):
-    """A budget search's runs (test evaluation, doping, then synthesis) and its saved view."""
-    for key in results.get("child_runs", []):  # recorded in that deletion order
-        if is_dsco_run(dataset, key):
-            delete(dataset, key)
-    view = results.get("saved_view")
-    if view and dataset.has_saved_view(view):
-        dataset.delete_saved_view(view)
 
 
 def set_evaluation_summary(dataset, key, summary):
@@ -515,32 +542,60 @@ def prune_orphans(min_age=ORPHAN_MIN_AGE):
     other databases may share the media folder. Folders of this database's
     datasets get their marker here; older folders of deleted datasets, with
     none, are left alone. Version 0.1 state documents of deleted datasets are
-    dropped too.
+    dropped too. Best effort: a failure is logged, never raised.
     """
     from fiftyone.core.odm import get_db_conn
 
-    alive = {str(d["_id"]) for d in get_db_conn().datasets.find({}, {"_id": 1})}
-    run_state.drop_orphaned_legacy_states(alive)
-    root, me, gone, unknown = media_dir("runs"), database_id(), [], []
-    for d in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        folder, owner = os.path.join(root, d), _marker(os.path.join(root, d))
-        if d in alive:
-            _mark(folder)  # provably this database's
-        elif owner is None:
-            unknown.append(folder)
-        elif owner == me:
-            try:
-                if time.time() - _last_change(folder) >= min_age:
-                    remove_files([os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs],
-                                 folder)
+    gone, unknown = [], []
+    try:
+        alive = {str(d["_id"]) for d in get_db_conn().datasets.find({}, {"_id": 1})}
+        run_state.drop_orphaned_legacy_states(alive)
+        root, me = media_dir("runs"), database_id()
+        names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    except Exception as e:
+        logger.warning("Could not prune the run folders of deleted datasets: %s", e)
+        return gone
+    for d in names:
+        folder = os.path.join(root, d)
+        try:
+            if not os.path.isdir(folder):  # a stray file
+                continue
+            owner = _marker(folder)
+            if d in alive:
+                _mark(folder)  # provably this database's
+            elif owner is None:
+                unknown.append(folder)
+            elif owner == me:
+                changed = _last_change(folder)
+                if changed is not None and time.time() - changed >= min_age and \
+                        _remove_orphan(folder):
                     gone.append(d)
-            except FileNotFoundError:  # pruned by another process at the same time
-                pass
+        except FileNotFoundError:  # pruned by another process at the same time
+            pass
+        except Exception as e:
+            logger.warning("Could not prune run folder %s: %s", folder, e)
     if unknown:
         logger.info("Left %d run folder(s) of deleted datasets alone: they do not record their "
                     "FiftyOne database (an older DsCo wrote them). Delete them by hand if "
                     "unused: %s", len(unknown), ", ".join(unknown))
     return gone
+
+
+def _remove_orphan(folder):
+    """Delete a deleted dataset's run files that no sample uses; True once the folder is gone.
+
+    The marker stays while files stay, so a later prune tries again.
+    """
+    marker = os.path.join(folder, _MARKER)
+    remove_files([p for p in _files(folder) if p != marker], folder)
+    if os.listdir(folder) == [_MARKER]:
+        os.remove(marker)
+        prune_empty_dirs(folder)
+    return not os.path.exists(folder)
+
+
+def _files(folder):
+    return [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs]
 
 
 def database_id():
@@ -567,9 +622,9 @@ def _marker(folder):
 
 
 def _last_change(folder):
-    """The latest modification time of ``folder`` and everything in it."""
-    return max(os.path.getmtime(os.path.join(r, n)) for r, ds, fs in os.walk(folder)
-               for n in ds + fs + ["."])
+    """The latest modification time of ``folder`` and everything in it (None once it is gone)."""
+    return max((os.path.getmtime(os.path.join(r, n)) for r, ds, fs in os.walk(folder)
+                for n in ds + fs + ["."]), default=None)
 
 
 def referenced_paths(paths):
@@ -633,6 +688,7 @@ def rename_outputs(dataset, run_key, new_key, config):
         if run_key in res.get("child_runs", []):
             res["child_runs"] = [new_key if k == run_key else k for k in res["child_runs"]]
             save_results(dataset, parent["key"], res)
+    run_state.rename_state(dataset, run_key, new_key)
     if kind == EVALUATION:
         return _rename_evaluation(dataset, run_key, new_key)
     results = stored_results(dataset, run_key)
@@ -647,7 +703,6 @@ def rename_outputs(dataset, run_key, new_key, config):
     dataset.select(ids).tag_samples(run_tag(new_key))
     dataset.select(ids).untag_samples(run_tag(run_key))
     synthetic_samples(dataset, run_key).set_field(DSCO_FIELD + ".run_key", new_key).save()
-    run_state.rename_state(dataset, run_key, new_key)
     if not config.get("media_folder"):  # legacy: record the folder its files are in
         _set_config(dataset, run_key, dict(config, media_folder=_legacy_folder(
             dataset.name, run_key, kind)))
@@ -668,7 +723,8 @@ def built_on(dataset, synthetic_key):
 def _check_rename(dataset, run_key, new_key, kind):
     """Raise unless run ``run_key`` can be renamed to ``new_key`` completely.
 
-    FiftyOne logs the error and renames only its record; the message says how
+    A state document left under ``new_key`` by a run deleted outside DsCo is
+    dropped. FiftyOne logs the error and renames only its record; the message says how
     to rename it back.
     """
     back = (f"FiftyOne renamed only its record, so rename it back with "
@@ -677,6 +733,8 @@ def _check_rename(dataset, run_key, new_key, kind):
         validate_run_key(new_key)
     except RunError as e:
         raise RunError(f"{e} {back}") from None
+    if not run_state.drop_stale_state(dataset, new_key):  # a stale one (no such run) goes
+        raise RunError(f"Another process is registering a run '{new_key}'. {back}")
     if kind == EVALUATION:
         res = stored_results(dataset, run_key)
         mine = set(res.get("pred_fields", {}).values()) | set(res.get("eval_keys", {}).values())
@@ -713,6 +771,7 @@ def _move_saved_view(dataset, old_name, new_key, view):
     if any(fou.to_slug(v) == fou.to_slug(name) for v in dataset.list_saved_views()):
         logger.warning("Saved view name '%s' is taken; the run keeps '%s'", name, old_name)
         name = old_name
+    run_state.record_view(dataset, new_key, name)
     dataset.save_view(name, view, description=description)
     return name
 

@@ -17,11 +17,13 @@ other's records. Its ``value``:
 ``claims.<k>``    the writer working on class ``k``: token, host, pid, time
                   (refreshed every :data:`HEARTBEAT` s). One writer per class: a
                   second process waits for it (or takes the claim over once that
-                  writer's process is gone). ``claims.run``: the one writer of a
-                  budget search or an evaluation
+                  writer's process is gone or its claim is :data:`CLAIM_LEASE`
+                  s old). ``claims.run``: the one writer of a budget search or an
+                  evaluation
 ``shards.<K_N>``  a shard's state: ``running`` / ``done`` / ``failed``, host,
-                  pid, attempts, times, error (``interrupted`` when read while
-                  its process is gone)
+                  pid, attempts, times (``updated`` refreshed every
+                  :data:`HEARTBEAT` s while it runs), error (``interrupted`` when
+                  read while its process is gone)
 ``registered``    the FiftyOne run is registered (see :func:`claim_registration`)
 ``merge``         who merged the finished run into FiftyOne's run results
 ``view``          the saved view the run saves (recorded before it is saved)
@@ -29,6 +31,7 @@ other's records. Its ``value``:
 
 import contextlib
 import datetime
+import logging
 import os
 import socket
 import threading
@@ -41,10 +44,12 @@ STORE = "dsco_runs"  #: execution-store name of DsCo's run state
 LEGACY_COLLECTION = "dsco_runs"  #: where runs of version 0.1 kept it (see ``runs.upgrade_runs``)
 REGISTRATION_TIMEOUT = 120.0  #: seconds to wait for another process registering the run
 MERGE_LEASE = 300.0  #: seconds after which an unfinished merge claim may be taken over
-CLAIM_LEASE = 6 * 3600.0  #: seconds after which another host's claim may be taken over
-HEARTBEAT = 60.0  #: seconds between refreshes of a live writer's claim
+HEARTBEAT = 60.0  #: seconds between refreshes of a live writer's claim and shard
+CLAIM_LEASE = 5 * HEARTBEAT  #: seconds without a refresh after which a claim may be taken over
 RUN = "run"  #: the claim of a run's one writer (budget search, evaluation)
 _TOKEN = uuid.uuid4().hex  #: this process's writer token
+
+logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ shards
@@ -158,19 +163,27 @@ def claim_registration(dataset, run_key):
     """
     from pymongo.errors import DuplicateKeyError
 
-    state = get_state(dataset, run_key)
-    if state is not None:
-        dataset.reload()
-        stale = (not dataset.has_run(run_key)) and (
-            state.get("registered") or time.time() - state.get("claimed_at", 0) > REGISTRATION_TIMEOUT)
-        if stale:
-            _coll().delete_one(_query(dataset, run_key, **{"value.claim": state.get("claim")}))
+    drop_stale_state(dataset, run_key)
     try:
         _coll().insert_one(_new_doc(dataset, run_key, claim=uuid.uuid4().hex,
                                     claimed_at=time.time()))
         return True
     except DuplicateKeyError:
         return False
+
+
+def drop_stale_state(dataset, run_key):
+    """Delete the state of a run ``run_key`` that is neither registered nor being registered
+    (deleted outside DsCo, or its registering process died); True if no state is left."""
+    state = get_state(dataset, run_key)
+    if state is None:
+        return True
+    dataset.reload()
+    if dataset.has_run(run_key) or not state.get("registered") and \
+            time.time() - state.get("claimed_at", 0) <= REGISTRATION_TIMEOUT:
+        return False
+    _coll().delete_one(_query(dataset, run_key, **{"value.claim": state.get("claim")}))
+    return get_state(dataset, run_key) is None
 
 
 def mark_registered(dataset, run_key):
@@ -213,12 +226,22 @@ def ensure_state(dataset, run_key, stored_classes=None, class_list=None):
 def record_class(dataset, run_key, index, class_name, record):
     """Atomically store the record of class ``index``, only while this process holds its claim."""
     i = int(index)
-    if not _update(dataset, run_key,
-                   {"$set": {f"classes.{i}": jsonable(dict(record, **{"class": class_name}))}},
-                   **{f"claims.{i}.token": _TOKEN}).modified_count:
-        raise RunError(f"Class '{class_name}' of run '{run_key}' was taken over by another process "
-                       f"(or the run was overwritten) while this one worked on it; its record is "
-                       f"not written. Run the same command again to finish the run.")
+    if _update(dataset, run_key,
+               {"$set": {f"classes.{i}": jsonable(dict(record, **{"class": class_name}))}},
+               **{f"claims.{i}.token": _TOKEN}).modified_count:
+        return
+    state = get_state(dataset, run_key)
+    holder = (state or {}).get("claims", {}).get(str(i))
+    if state is None:
+        what = "the run was deleted meanwhile"
+    elif holder:
+        what = (f"pid {holder.get('pid')} on {holder.get('host')} took the class over (this "
+                f"process's claim looked stale)")
+    else:
+        what = ("this process's claim is gone: the run was overwritten meanwhile (perhaps with "
+                "other options), or another process took the class over and finished it")
+    raise RunError(f"Class '{class_name}' of run '{run_key}' is not recorded: {what}. See "
+                   f"'dsco runs info {dataset.name} {run_key}' before running this again.")
 
 
 def class_records(dataset, run_key, class_list):
@@ -257,25 +280,28 @@ def process_alive(host, pid):
 
 
 def _stale(claim):
-    if claim.get("token") == _TOKEN:
-        return True
-    if not process_alive(claim.get("host"), claim.get("pid")):
-        return True
-    return claim.get("host") != socket.gethostname() and time.time() - claim.get("at", 0) > CLAIM_LEASE
+    """This process's own claim, or one whose process is gone or not refreshed for CLAIM_LEASE s."""
+    return claim.get("token") == _TOKEN or not process_alive(claim.get("host"), claim.get("pid")) \
+        or time.time() - claim.get("at", 0) > CLAIM_LEASE
 
 
 def claim(dataset, run_key, name):
     """Become the one writer of ``name`` (a class index or :data:`RUN`); False while another has it.
 
     A claim whose process is gone (same host) or not refreshed for
-    :data:`CLAIM_LEASE` (another host) is taken over.
+    :data:`CLAIM_LEASE` (any host: a pid may be reused) is taken over. Raises
+    :class:`RunError` when the run's state is gone (the run was deleted).
     """
-    path = f"claims.{name}"
-    if _update(dataset, run_key, {"$set": {path: _me()}}, **{path: {"$exists": False}}).modified_count:
-        return True
-    held = (get_state(dataset, run_key) or {}).get("claims", {}).get(str(name))
-    if held is None:  # released meanwhile
-        return claim(dataset, run_key, name)
+    path, held = f"claims.{name}", None
+    while held is None:
+        if _update(dataset, run_key, {"$set": {path: _me()}},
+                   **{path: {"$exists": False}}).modified_count:
+            return True
+        state = get_state(dataset, run_key)
+        if state is None:
+            raise RunError(f"Run '{run_key}' of dataset '{dataset.name}' is gone: it was deleted "
+                           f"(or overwritten) by another process.")
+        held = state.get("claims", {}).get(str(name))  # None: released meanwhile, try again
     if not _stale(held):
         return False
     res = _update(dataset, run_key, {"$set": {path: _me()}}, **{f"{path}.token": held.get("token"),
@@ -288,15 +314,24 @@ def release(dataset, run_key, name):
     _update(dataset, run_key, {"$unset": {path: ""}}, **{f"{path}.token": _TOKEN})
 
 
-@contextlib.contextmanager
 def heartbeat(dataset, run_key, name, every=HEARTBEAT):
     """Keep this process's claim ``name`` fresh while the block runs (a background thread)."""
+    return _every(every, f"claim {name} of run '{run_key}'", lambda: _update(
+        dataset, run_key, {"$set": {f"claims.{name}.at": time.time()}},
+        **{f"claims.{name}.token": _TOKEN}))
+
+
+@contextlib.contextmanager
+def _every(seconds, what, refresh):
+    """Call ``refresh`` every ``seconds`` in a background thread while the block runs."""
     stop = threading.Event()
 
     def beat():
-        while not stop.wait(every):
-            _update(dataset, run_key, {"$set": {f"claims.{name}.at": time.time()}},
-                    **{f"claims.{name}.token": _TOKEN})
+        while not stop.wait(seconds):
+            try:
+                refresh()
+            except Exception as e:  # not fatal: the claim goes stale only if this lasts
+                logger.warning("Could not refresh the %s: %s", what, e)
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     try:
@@ -309,12 +344,11 @@ def heartbeat(dataset, run_key, name, every=HEARTBEAT):
 def live_writers(dataset, run_key):
     """``"pid P on H"`` for each other process that holds a claim or runs a shard of the run."""
     st = get_state(dataset, run_key) or {}
-    me, host, now = os.getpid(), socket.gethostname(), time.time()
+    me, host = os.getpid(), socket.gethostname()
     live = [c for c in st.get("claims", {}).values() if not _stale(c)]
     live += [s for s in st.get("shards", {}).values()
              if s.get("state") == "running" and (s.get("host"), s.get("pid")) != (host, me)
-             and process_alive(s.get("host"), s.get("pid"))
-             and (s.get("host") == host or now - s.get("updated", 0) <= CLAIM_LEASE)]
+             and not _stale(dict(s, at=s.get("updated", 0)))]
     return sorted({f"pid {w.get('pid')} on {w.get('host')}" for w in live})
 
 
@@ -341,10 +375,15 @@ def shard_update(dataset, run_key, shard, state, classes=None, error=None):
 
 @contextlib.contextmanager
 def attempt(dataset, run_key, shard=None, classes=None):
-    """Record an attempt of ``shard``: ``running``, then ``done``, or ``failed`` with the error."""
+    """Record an attempt of ``shard``: ``running`` (its ``updated`` refreshed meanwhile), then
+    ``done``, or ``failed`` with the error."""
     shard_update(dataset, run_key, shard, "running", classes=classes)
+    path = f"shards.{shard_name(shard)}"
     try:
-        yield
+        with _every(HEARTBEAT, f"shard {shard_name(shard)} of run '{run_key}'", lambda: _update(
+                dataset, run_key, {"$set": {f"{path}.updated": time.time()}},
+                **{f"{path}.pid": os.getpid(), f"{path}.host": socket.gethostname()})):
+            yield
     except BaseException as e:
         shard_update(dataset, run_key, shard, "failed", error=repr(e))
         raise

@@ -212,7 +212,8 @@ def test_one_process_at_a_time_runs_a_search(digits_copy, prior_dir, monkeypatch
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:  # another live process holds the search
         run_state._update(ds, "bs", {"$set": {"claims.run": dict(host=run_state.socket.gethostname(),
-                                                                 pid=other.pid, token="x", at=0),
+                                                                 pid=other.pid, token="x",
+                                                                 at=run_state.time.time()),
                                               "shards.all.state": "running",
                                               "shards.all.pid": other.pid}})
         assert runs.run_status(ds, "bs") == "running"

@@ -33,6 +33,7 @@ import contextlib
 import datetime
 import logging
 import os
+import shlex
 import socket
 import threading
 import time
@@ -241,7 +242,8 @@ def record_class(dataset, run_key, index, class_name, record):
         what = ("this process's claim is gone: the run was overwritten meanwhile (perhaps with "
                 "other options), or another process took the class over and finished it")
     raise RunError(f"Class '{class_name}' of run '{run_key}' is not recorded: {what}. See "
-                   f"'dsco runs info {dataset.name} {run_key}' before running this again.")
+                   f"'dsco runs info {shlex.quote(dataset.name)} {run_key}' before running this "
+                   f"again.")
 
 
 def class_records(dataset, run_key, class_list):

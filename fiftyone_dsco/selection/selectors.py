@@ -100,7 +100,7 @@ KMEANS_ITER = 10
 KMEANS_POINTS_PER_CENTROID = 64  # k-means trains on at most K * this many sampled vectors
 # auto: dense NumPy kernel (exact) up to this many vectors per class, kmeans above. Measured by
 # benchmarks/selection_scale.py --crossover (results/selection_scale_crossover.json, 256-d,
-# 2 threads): kmeans is 1.05-1.12x faster at 1,000-3,000 vectors, 1.6x at 4,000, 3.9x at 8,000.
+# 2 threads): level up to 3,000 vectors (0.94-1.10x), kmeans 1.5x faster at 4,000, 3.5x at 8,000.
 DENSE_MAX = 3000
 _CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
 _METRICS = ("l2", "ip")

@@ -121,17 +121,20 @@ def test_auto_chooses_by_class_size(n, dense_max, expected):
 
 
 def test_gpu_branch_only_when_the_probe_says_so(monkeypatch):
-    moved = []
+    moved, devices = [], set()
     monkeypatch.setattr(sel, "_to_gpu", lambda index: moved.append(type(index).__name__) or index)
+    numpy_backend = sel._backend(None)
+    monkeypatch.setattr(sel, "_backend", lambda device: devices.add(device) or numpy_backend)
     t = _mixture(2, n=400)
     s = t[:3] + 0.01
     monkeypatch.setattr(sel, "gpu_available", lambda: False)
     cpu = MMDGreedySelector(backend="kmeans", centroids=16).select(t, 5, s)
     sel.build_index(t)
-    assert moved == []
+    assert moved == [] and devices == {None}
     monkeypatch.setattr(sel, "gpu_available", lambda: True)
     gpu = MMDGreedySelector(backend="kmeans", centroids=16).select(t, 5, s)
     assert moved == ["IndexFlatL2"]  # k-means' index (train + assignment)
+    assert devices == {None, "cuda"}  # the kernel sums go to the GPU too
     sel.build_index(t)
     assert moved == ["IndexFlatL2"] * 2  # flat search index
     np.testing.assert_array_equal(cpu, gpu)
@@ -165,3 +168,19 @@ def test_gpu_and_cpu_agree_on_small_inputs():
             mp.setattr(sel, "gpu_available", lambda g=g: g)
             q[g] = _quality(t, s, selector.select(t, 10, s))
     assert q[True] == pytest.approx(q[False], rel=0.01)
+
+
+def test_kernel_sums_in_torch_match_numpy():
+    """The GPU path's kernel sums (torch, float64), checked on the CPU: same mu, same picks."""
+    pytest.importorskip("torch")
+    t = _mixture(6, n=800, d=16, warp=True)
+    s = t[:3] + 0.01
+    summary, s2 = kmeans_summary(t, 32), median_sigma2(t)
+    np.testing.assert_allclose(sel.cluster_kernel_mean(t, summary, s2, "cpu"),
+                               sel.cluster_kernel_mean(t, summary, s2), rtol=1e-10)
+    np.testing.assert_allclose(sel.kernel_row_sums(t, s, s2, "cpu"),
+                               sel.kernel_row_sums(t, s, s2), rtol=1e-10)
+    numpy_picks = MMDGreedySelector(backend="kmeans", centroids=32).select(t, 8, s)
+    torch_picks = MMDGreedySelector(backend="kmeans", centroids=32,
+                                    kernel_device="cpu").select(t, 8, s)
+    np.testing.assert_array_equal(numpy_picks, torch_picks)

@@ -45,8 +45,9 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
                  exp(-sum_j (x_j - c_j)^2 / (2 (sigma^2 + v_cj)))
 
     keeps the kernel's whole mass (no truncation). Cost O(n K d) instead of
-    O(n^2 d), memory O(n + K d) beyond the features. k-means and its
-    assignment run on the GPU when :func:`gpu_available` says so.
+    O(n^2 d), memory O(n + K d) beyond the features. k-means, its
+    assignment and the kernel sums run on the GPU when :func:`gpu_available`
+    says so (the sums in torch, float64).
 
     ``backend="numpy"`` is the same rule with the dense kernel, brute force:
     O(n^2 d) time for ``mu``, the kernel built in row blocks (O(n) memory
@@ -235,22 +236,49 @@ def kmeans_summary(x, num_centroids=KMEANS_CENTROIDS, seed=0, niter=KMEANS_ITER,
     return cent + shift, cnt / n, var
 
 
-def cluster_kernel_mean(x, summary, sigma2):
+def _backend(device):
+    """``(array module, converter to float64 arrays)``: NumPy, or torch on ``device``."""
+    if device is None:
+        return np, lambda a: np.asarray(a, dtype=np.float64)
+    import torch
+
+    return torch, lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64, device=device)
+
+
+def _to_numpy(a):
+    return a if isinstance(a, np.ndarray) else a.cpu().numpy()
+
+
+def cluster_kernel_mean(x, summary, sigma2, device=None):
     """``mu(x)``: the Gaussian kernel's mean over the target, in closed form from its clusters.
 
     ``summary`` is :func:`kmeans_summary`'s ``(centroids, weights, variances)``;
-    each cluster is taken as ``N(c, diag(v_c))`` (module docstring). O(n K d).
+    each cluster is taken as ``N(c, diag(v_c))`` (module docstring). O(n K d),
+    float64, in NumPy or (``device``, e.g. ``"cuda"``) in torch.
     """
-    cent, w, var = summary
+    xp, to = _backend(device)
+    cent, w, var = (to(v) for v in summary)
     inv = 1.0 / (sigma2 + var)  # K x d: 1 / (sigma^2 + v_cj)
-    log_mass = np.log(np.maximum(w, 1e-300)) + 0.5 * np.log(sigma2 * inv).sum(axis=1)
-    scaled, offset = cent * inv, (cent.astype(np.float64) ** 2 * inv).sum(axis=1)
+    log_mass = xp.log(xp.clip(w, 1e-300, None)) + 0.5 * xp.log(sigma2 * inv).sum(1)
+    scaled, offset = cent * inv, (cent ** 2 * inv).sum(1)
     mu = np.empty(len(x))
     for a in range(0, len(x), 4 * _CHUNK):
-        xb = x[a:a + 4 * _CHUNK].astype(np.float64)
+        xb = to(x[a:a + 4 * _CHUNK])
         q = xb ** 2 @ inv.T - 2.0 * (xb @ scaled.T) + offset  # sum_j (x_j - c_j)^2 / (.)
-        mu[a:a + len(xb)] = np.exp(log_mass - 0.5 * q).sum(axis=1)
+        mu[a:a + len(xb)] = _to_numpy(xp.exp(log_mass - 0.5 * q).sum(1))
     return mu
+
+
+def kernel_row_sums(x, y, sigma2, device=None):
+    """``sum_{y} k(x_i, y)`` for every row of ``x`` (float64; NumPy, or torch on ``device``)."""
+    xp, to = _backend(device)
+    yt = to(y)
+    out = np.empty(len(x))
+    for a in range(0, len(x), 4 * _CHUNK):
+        xb = to(x[a:a + 4 * _CHUNK])
+        d2 = (xb ** 2).sum(1)[:, None] + (yt ** 2).sum(1)[None, :] - 2.0 * (xb @ yt.T)
+        out[a:a + len(xb)] = _to_numpy(xp.exp(-xp.clip(d2, 0.0, None) / (2.0 * sigma2)).sum(1))
+    return out
 
 
 def build_index(x, metric="l2", approximate=None, threshold=HNSW_THRESHOLD, m=HNSW_M,
@@ -417,8 +445,9 @@ class MMDGreedySelector(Selector):
 
     Options: ``backend`` "auto" (default: "numpy" up to ``dense_max`` vectors
     per class, "kmeans" above), "numpy" (dense kernel, exact), "kmeans"
-    (cluster-summary ``mu``, ``centroids`` k-means centroids; GPU when
-    :func:`gpu_available`) or "faiss" (sparse kNN kernel: ``k`` neighbours,
+    (cluster-summary ``mu``, ``centroids`` k-means centroids; k-means and the
+    kernel sums on the GPU when :func:`gpu_available`, the sums in torch on
+    ``kernel_device`` when given, e.g. ``"cpu"`` to check that path) or "faiss" (sparse kNN kernel: ``k`` neighbours,
     ``approximate``/``threshold``/``ef_search`` for ``build_index``);
     ``sigma2`` (default: ``median_sigma2(target, seed, max_sigma_points)``
     per call, stored as ``self.sigma2_``); ``threads`` FAISS threads (None:
@@ -431,7 +460,7 @@ class MMDGreedySelector(Selector):
     def __init__(self, seed=0, k=DEFAULT_K, sigma2=None, backend="auto", approximate=None,
                  threshold=HNSW_THRESHOLD, ef_search=HNSW_EF_SEARCH, threads=None,
                  max_sigma_points=2000, centroids=KMEANS_CENTROIDS, dense_max=DENSE_MAX,
-                 **options):
+                 kernel_device=None, **options):
         super().__init__(seed, **options)
         if backend not in self.BACKENDS:
             raise OptionError(f"Unknown backend {backend!r}; choose one of {self.BACKENDS}.")
@@ -444,6 +473,7 @@ class MMDGreedySelector(Selector):
         self.approximate, self.threshold, self.ef_search = approximate, threshold, ef_search
         self.threads, self.max_sigma_points = threads, max_sigma_points
         self.centroids, self.dense_max = int(centroids), dense_max
+        self.kernel_device = kernel_device
         self.sigma2_ = self.backend_ = None
 
     def _select(self, x, num_picks, synthetic):
@@ -464,15 +494,12 @@ class MMDGreedySelector(Selector):
 
     def _kmeans(self, x, num_picks, synthetic, m):
         n, sigma2 = len(x), self.sigma2_
-        mu = cluster_kernel_mean(x, kmeans_summary(x, self.centroids, self.seed), sigma2)
-        s = np.zeros(n)
-        if synthetic is not None:
-            for a in range(0, n, 4 * _CHUNK):
-                s[a:a + 4 * _CHUNK] = gaussian(sqdist(x[a:a + 4 * _CHUNK], synthetic),
-                                               sigma2).sum(axis=1)
+        device = self.kernel_device or ("cuda" if gpu_available() else None)
+        mu = cluster_kernel_mean(x, kmeans_summary(x, self.centroids, self.seed), sigma2, device)
+        s = np.zeros(n) if synthetic is None else kernel_row_sums(x, synthetic, sigma2, device)
 
         def add_row(s, p):
-            row = gaussian(_sqdist_to(x, x[p]), sigma2)
+            row = kernel_row_sums(x, x[p:p + 1], sigma2, device)
             row[p] = 1.0
             s += row
 

@@ -447,7 +447,8 @@ class MMDGreedySelector(Selector):
     per class, "kmeans" above), "numpy" (dense kernel, exact), "kmeans"
     (cluster-summary ``mu``, ``centroids`` k-means centroids; k-means and the
     kernel sums on the GPU when :func:`gpu_available`, the sums in torch on
-    ``kernel_device`` when given, e.g. ``"cpu"`` to check that path) or "faiss" (sparse kNN kernel: ``k`` neighbours,
+    ``kernel_device`` when given, e.g. ``"cpu"`` to check that path) or
+    "faiss" (sparse kNN kernel: ``k`` neighbours,
     ``approximate``/``threshold``/``ef_search`` for ``build_index``);
     ``sigma2`` (default: ``median_sigma2(target, seed, max_sigma_points)``
     per call, stored as ``self.sigma2_``); ``threads`` FAISS threads (None:

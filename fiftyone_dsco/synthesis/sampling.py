@@ -44,7 +44,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                data_free=False, steps=25, guidance=2.0, iterations=1, lr=0.03,
                kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1, step_fraction=1.0,
                reuse_prediction=True, diversity=0.0, augment=None, random_nets=0,
-               extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None, class_map=None, classes=None, shard=None,
+               extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None,
+               class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
                progress=None):
@@ -334,8 +335,9 @@ def _check_levers(diversity, augment, random_nets, extractor):
         raise OptionError(f"random_nets must be an integer >= 0, not {random_nets!r}.")
     unknown = sorted(set((augment or "").split("_")) - set(DSA_OPERATIONS) - {""})
     if unknown:
-        raise OptionError(f"augment {augment!r} has unknown DSA operations {unknown}; join any of "
-                          f"{list(DSA_OPERATIONS)} with '_', e.g. 'color_crop_cutout_scale_rotate'.")
+        raise OptionError(f"augment {augment!r} has unknown DSA operations {unknown}; join any "
+                          f"of {list(DSA_OPERATIONS)} with '_', e.g. "
+                          "'color_crop_cutout_scale_rotate'.")
     if (augment or random_nets) and extractor == "prior-latent":
         raise OptionError("augment and random_nets work on images; the 'prior-latent' extractor "
                           "sees latents. Use another extractor, or leave them off.")

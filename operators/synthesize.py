@@ -55,6 +55,16 @@ class Synthesize(foo.Operator):
                 invalid(init, "A data-free run reads no real image: start from noise")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
+        inputs.bool("levers", default=False, label="NOpt objective levers (under study)",
+                    description="Off by default; docs/method.md says what each measured")
+        if p.get("levers"):
+            inputs.float("step_fraction", default=1.0, min=0, max=1, label="Step fraction",
+                         description="Optimise only this first fraction of the sampler steps "
+                                     "(0.5 led on digits' validation split)")
+            inputs.float("diversity", default=0.0, min=0, label="Diversity weight")
+            inputs.str("augment", label="DSA augmentation on both sides",
+                       description="e.g. color_crop_cutout_scale_rotate (empty: off)")
+            inputs.int("random_nets", default=0, min=0, label="Random ConvNet embeddings per step")
         inputs.int("steps", default=25, min=1, label="Sampler steps")
         inputs.float("guidance", default=2.0, label="Guidance scale")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
@@ -101,7 +111,7 @@ class Synthesize(foo.Operator):
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          init_noising=p.get("init_noising") or names.DEFAULT_INIT_NOISING,
                          overwrite=bool(p.get("overwrite")), shard=shard,
-                         progress=progress)
+                         progress=progress, **_levers(p))
         done = "" if res.get("complete") else " (run incomplete)"
         return ({"run_key": p.get("run_key"), "num_samples": res["num_samples"],
                  "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
@@ -122,8 +132,8 @@ class Synthesize(foo.Operator):
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
-                 init_noising=names.DEFAULT_INIT_NOISING, delegate=False,
-                 delegation_target=None):
+                 init_noising=names.DEFAULT_INIT_NOISING, step_fraction=1.0, diversity=0.0,
+                 augment=None, random_nets=0, delegate=False, delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues one delegated operation per class shard and
         returns their ids."""
@@ -133,8 +143,18 @@ class Synthesize(foo.Operator):
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
             shard=list(shard) if shard else None, init=init, strength=strength,
-            init_selector=init_selector, init_noising=init_noising), delegate,
-            delegation_target)
+            init_selector=init_selector, init_noising=init_noising, levers=True,
+            step_fraction=step_fraction, diversity=diversity, augment=augment,
+            random_nets=random_nets), delegate, delegation_target)
+
+
+def _levers(p):
+    """NOpt's objective levers from the form (only when its toggle is on)."""
+    if not p.get("levers"):
+        return {}
+    return dict(step_fraction=float(p.get("step_fraction") or 1.0),
+                diversity=float(p.get("diversity") or 0.0), augment=p.get("augment") or None,
+                random_nets=int(p.get("random_nets") or 0))
 
 
 def _work(ctx):

@@ -216,3 +216,9 @@ def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
     assert props["init_noising"].default == names.DEFAULT_INIT_NOISING
     assert form("concentrate", dataset.view(), {})["candidates_per_image"].default == \
         names.DEFAULT_CANDIDATES
+
+
+def test_synthesize_form_offers_the_nopt_levers_behind_a_toggle(dataset):
+    assert "step_fraction" not in form("synthesize", dataset.view(), {})
+    props = form("synthesize", dataset.view(), {"levers": True})
+    assert {"step_fraction", "diversity", "augment", "random_nets"} <= set(props)

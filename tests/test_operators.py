@@ -29,7 +29,9 @@ def form(uri, view, params):
 def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     view = digits_copy.view()
     out = foo.get_operator(P + "synthesize")(view, "ground_truth", prior_dir, 2, method="plain",
-                                             run_key="op_plain", steps=2, extractor="random")
+                                             run_key="op_plain", steps=2, extractor="random",
+                                             step_fraction=0.5)
+    assert digits_copy.get_run_info("op_plain").config.nopt["step_fraction"] == 0.5
     assert out["num_samples"] == 20 and out["saved_view"] == "dsco-op-plain"
     assert digits_copy.get_saved_view_info("dsco-op-plain")["description"]
     # the dsco fields are declared, so the App's sidebar filters on them

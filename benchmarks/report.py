@@ -768,7 +768,7 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
                 rows.append(r)
     if not rows:
         return [f"_Not run yet: `python benchmarks/nopt_levers.py --dataset {dataset}`._"]
-    rows.sort(key=lambda r: (r["method"] in ("herding", "random"), 0))  # real sets last
+    rows.sort(key=lambda r: r["method"] in ("herding", "random"))  # real sets last (stable)
     best = max(r["acc_mean"] for r in rows)
     out = [*(f"- {c}" for c in cmds), "",
            f"IPC {ipc}, ConvNet-3, recipe `dsco` ({rows[0]['epochs']} epochs), "

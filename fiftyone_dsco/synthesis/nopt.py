@@ -100,8 +100,7 @@ class NOptHook:
         opts, rows = self.options, self._target_rows()
         if not opts.needs_images:
             eps, feats = self.features(x, t)
-            target = torch.as_tensor(np.asarray(self.target[rows]), device=x.device)
-            return eps, self._mmd(feats, target)
+            return eps, self._mmd(feats, self._bank(rows, x.device))
         eps, x0 = self.prior.predict(x, t, self.labels, self.guidance)
         images = self.prior.decode(x0).clamp(-1, 1)
         real = self.target_images[rows].to(x.device)
@@ -111,14 +110,21 @@ class NOptHook:
             seed = self.seed * 100003 + _AUGMENT_SEED + self._draws
             images, real = (dsa_augment(v, opts.augment, torch.Generator().manual_seed(seed))
                             for v in (images, real))
-        with torch.no_grad():
-            target = self.extractor(real)
+        if opts.augment:  # features of the augmented target; else the bank's rows
+            with torch.no_grad():
+                target = self.extractor(real)
+        else:
+            target = self._bank(rows, x.device)
         losses = [self._mmd(self.extractor(images), target)]
         for net in nets:
             with torch.no_grad():
                 target = embed(net, real)
             losses.append(self._mmd(embed(net, images), target))
         return eps, sum(losses) / len(losses)
+
+    def _bank(self, rows, device):
+        """Rows of the target feature bank (the same rows as ``target_images``)."""
+        return torch.as_tensor(np.asarray(self.target[rows]), device=device)
 
     def _mmd(self, feats, target):
         kernel = self.options.kernel

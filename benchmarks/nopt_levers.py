@@ -9,8 +9,10 @@ with a prior fitted on that fit split (``--prior``), trained 3 seeds with the
 which stores nothing). Arms (``--arms``, any of ``LEVERS``): NOpt at today's
 defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
 both sides, random ConvNet-3 embeddings, no updates in the last half of the
-chain (round 2: other step fractions, and the best two levers together); beside herding's picks (real images only) and a random real subset of
-the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``.
+chain (round 2: other step fractions, and the best two levers together), and
+NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
+(SDEdit; ``real05``, ``real07``); beside herding's picks (real images only) and
+a random real subset of the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``.
 """
 
 import argparse
@@ -32,6 +34,8 @@ LEVERS = {
     "early_quarter": {"step_fraction": 0.25},
     "early_3q": {"step_fraction": 0.75},
     "early_half_augment": {"step_fraction": 0.5, "augment": NO_FLIP},
+    "real05": {"init": "real", "strength": 0.5},
+    "real07": {"init": "real", "strength": 0.7},
 }
 
 

@@ -25,6 +25,7 @@ import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 import offload
+from fiftyone_dsco import names
 from _env import results_path, run_or_replace, write_meta
 
 
@@ -38,12 +39,17 @@ def parse():
     p.add_argument("--full-epochs", type=int,
                    help="epochs of the full train split (default: evaluate()'s step-matching rule)")
     p.add_argument("--methods", nargs="+",
-                   default=["herding", "kcenter", "plain", "nopt", "nopt-df"])
+                   default=["herding", "kcenter", "plain", "nopt", "nopt-df"],
+                   help="also: nopt-real (NOpt started from herding's real picks, --strength)")
     p.add_argument("--prior", help="prior name/folder (default: fit or reuse <dataset> prior)")
     p.add_argument("--extractor", default="reference")
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--step-fraction", type=float,
+                   help="NOpt updates only the first fraction of sampler steps (default: the library's)")
+    p.add_argument("--strength", type=float, help="nopt-real's SDEdit strength (default: the library's)")
+    p.add_argument("--recipe", help="evaluation recipe (default: the library's)")
     p.add_argument("--no-reuse", action="store_true",
                    help="NOpt predicts again after each update (reuse_prediction=False)")
     p.add_argument("--pool-size", type=int, help="data-free pool per class (default max(10*IPC, 100))")
@@ -85,6 +91,25 @@ def coreset_ids(ds, table, prior, selector, ipc, seed=0):
     return ids
 
 
+def nopt_options(method, args):
+    """The synthesis options that ``--step-fraction``, ``--strength`` and ``nopt-real`` set."""
+    opts = {}
+    if method.startswith("nopt") and args.step_fraction is not None:
+        opts["step_fraction"] = args.step_fraction
+    if method == "nopt-real":
+        opts["init"] = "real"
+        if args.strength is not None:
+            opts["strength"] = args.strength
+    return opts
+
+
+def init_of(method):
+    """Where a set's images start: real images (coresets, random), noise or real starts."""
+    if method in ("herding", "kcenter", "random", "full"):
+        return "real images"
+    return "real" if method == "nopt-real" else "noise"
+
+
 def build_arm(ds, table, prior, method, ipc, args):
     from fiftyone_dsco.runs import run_samples
     from fiftyone_dsco.synthesis import synthesize
@@ -98,7 +123,8 @@ def build_arm(ds, table, prior, method, ipc, args):
         synthesize, ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
         run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
         iterations=args.iterations, lr=args.lr, extractor=args.extractor,
-        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False)
+        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False,
+        **nopt_options(method, args))
     per = res["classes"].values()
     extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
     if any("mmd" in r for r in per):
@@ -134,6 +160,7 @@ def main():
         recipe = dict(arch=args.arch, epochs=epochs, seeds=seeds,
                       add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
                       full_epochs=args.full_epochs, lr=args.train_lr,
+                      **({"recipe": args.recipe} if args.recipe else {}),
                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}{args.part}")
         if args.offload:
             offload.export(ds, "ground_truth", views, args.offload, **recipe)
@@ -146,7 +173,8 @@ def main():
             res = evaluate(ds, "ground_truth", views, **recipe)
         for arm in res["arms"].values():
             name = arm["name"]  # the method as given (arm keys are sanitised: nopt-df -> nopt_df)
-            row = dict(dataset=args.dataset, method=name, arch=args.arch,
+            row = dict(dataset=args.dataset, method=name, arch=args.arch, init=init_of(name),
+                       recipe=args.recipe or names.DEFAULT_RECIPE,
                        ipc=ipc if name != "full" else round(n_train / len(table.classes), 1),
                        fraction=round(arm["size"] / n_train, 5),
                        acc_mean=round(100 * arm["acc_mean"], 2),  # percent, as the table says
@@ -174,7 +202,8 @@ def main():
         recognisability=prior.card.recognisability, training=prior.card.training),
         nopt=dict(iterations=args.iterations, lr=args.lr, guidance=args.guidance,
                   extractor=args.extractor, reuse_prediction=not args.no_reuse,
-                  pool_size=args.pool_size))
+                  pool_size=args.pool_size, step_fraction=args.step_fraction,
+                  strength=args.strength))
     print(markdown(rows, args, prior))
 
 

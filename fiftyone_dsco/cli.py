@@ -531,9 +531,13 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
               help="Measure no new budget after this long; re-run to continue.")
 @click.option("--run-key", default=names.DEFAULT_BUDGET_KEY, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace a search with other options.")
+@click.option("--shard", callback=parse_shard_option, metavar="K/N",
+              help="Only synthesise shard K of N's classes of the ladder's synthesis runs and "
+                   "exit; run N such processes with the same options, then the same command "
+                   "without --shard. See docs/scaling.md.")
 @_LABEL_FIELD_OPTION
 def budget_search(dataset_name, prior_name, tolerance, ladder, methods, recipe, arch, epochs,
-                  seeds, validation_fraction, max_hours, run_key, overwrite, label_field):
+                  seeds, validation_fraction, max_hours, run_key, overwrite, shard, label_field):
     """How small can DATASET_NAME's training set be with no loss? (chosen on validation)
 
     Climbs a ladder of budgets, comparing DsCo's concentrated set with herding
@@ -543,7 +547,7 @@ def budget_search(dataset_name, prior_name, tolerance, ladder, methods, recipe, 
     """
     import logging
 
-    from .budget import budget_search as run, format_answer
+    from .budget import budget_search as run, format_answer, format_shard
 
     logging.getLogger("fiftyone_dsco.budget").setLevel(logging.INFO)
     logging.basicConfig(format="%(message)s")
@@ -555,8 +559,9 @@ def budget_search(dataset_name, prior_name, tolerance, ladder, methods, recipe, 
     res = run(_load_dataset(dataset_name), label_field, prior_name, run_key=run_key,
               tolerance=tolerance, ladder=rungs, methods=[m.strip() for m in methods.split(",")],
               recipe=recipe, arch=arch, epochs=epochs, seeds=tuple(range(seeds)),
-              validation_fraction=validation_fraction, max_hours=max_hours, overwrite=overwrite)
-    click.echo(format_answer(res))
+              validation_fraction=validation_fraction, max_hours=max_hours, overwrite=overwrite,
+              shard=shard)
+    click.echo(format_shard(res, shard) if shard else format_answer(res))
 
 
 @main.group("runs")

@@ -129,7 +129,13 @@ def budget_child_keys(run_key, budget, synthetic_per_class):
     The synthesis run ``<key>_syn<n>`` is shared by every budget with ``n``
     synthetic images per class; ``<key>_b<budget>`` is the concentrated set.
     """
-    return f"{run_key}_syn{int(synthetic_per_class)}", f"{run_key}_b{int(budget)}"
+    return budget_synthesis_key(run_key, synthetic_per_class), f"{run_key}_b{int(budget)}"
+
+
+def budget_synthesis_key(run_key, synthetic_per_class):
+    """Key of a budget search's synthesis run with ``n`` synthetic images per class:
+    ``<key>_syn<n>`` (what its class shards prepare)."""
+    return f"{run_key}_syn{int(synthetic_per_class)}"
 
 
 def budget_test_key(run_key):

@@ -400,20 +400,22 @@ def queue_shards(ctx, name, n, label):
     ``overwrite``: the caller replaces an old run before fanning out). Returns
     the operation ids.
     """
+    return [queue_operation(ctx, name, dict(shard=[k, n], num_shards=n, overwrite=False),
+                            f"{label} (shard {k}/{n})") for k in range(n)]
+
+
+def queue_operation(ctx, name, params, label):
+    """Queue one delegated operation of operator ``name`` with this call's context and params
+    updated by ``params``; returns its id."""
     import copy
 
     from fiftyone.operators.delegated import DelegatedOperationService
 
-    svc = DelegatedOperationService()
-    ids = []
-    for k in range(n):
-        request = copy.deepcopy(dict(ctx.request_params))
-        request.pop("num_distributed_tasks", None)
-        request["params"] = dict(copy.deepcopy(dict(ctx.params)), shard=[k, n], num_shards=n,
-                                 overwrite=False)
-        request["delegated"] = True
-        op = svc.queue_operation(operator=uri(name), label=f"{label} (shard {k}/{n})",
-                                 delegation_target=ctx.delegation_target,
-                                 context={"request_params": request})
-        ids.append(str(op.id))
-    return ids
+    request = copy.deepcopy(dict(ctx.request_params))
+    request.pop("num_distributed_tasks", None)
+    request["params"] = dict(copy.deepcopy(dict(ctx.params)), **params)
+    request["delegated"] = True
+    op = DelegatedOperationService().queue_operation(
+        operator=uri(name), label=label, delegation_target=ctx.delegation_target,
+        context={"request_params": request})
+    return str(op.id)

@@ -225,3 +225,63 @@ def test_one_process_at_a_time_runs_a_search(digits_copy, prior_dir, monkeypatch
     assert runs.run_status(ds, "bs") == "interrupted"
     assert budget_search(ds, "ground_truth", prior_dir, **kw) == "searched"  # taken over
     assert "run" not in run_state.get_state(ds, "bs")["claims"]
+
+
+# --- class shards ---------------------------------------------------------------
+
+SHARDED = dict(run_key="bs", ladder=[1, 2], tolerance=99, methods=["dsco"], **FAST)
+
+
+def _synthetic_ids(ds, keys):
+    from fiftyone_dsco import runs
+
+    return {k: sorted(runs.synthetic_samples(ds, k).values("id")) for k in keys}
+
+
+def test_shards_synthesise_and_the_search_resumes_them(digits_copy, prior_dir):
+    from fiftyone_dsco import budget_search, runs
+
+    ds, keys = digits_copy, {"bs_syn1", "bs_syn2"}
+    first = budget_search(ds, "ground_truth", prior_dir, shard=(0, 2), **SHARDED)
+    assert first["synthesis_runs"] == {"bs_syn1": False, "bs_syn2": False}
+    assert "curve" not in first and runs.run_status(ds, "bs") == "incomplete"
+    second = budget_search(ds, "ground_truth", prior_dir, shard="1/2", **SHARDED)  # another worker
+    assert second["synthesis_runs"] == {"bs_syn1": True, "bs_syn2": True}
+    assert set(second["child_runs"]) == keys
+    assert {n: s["state"] for n, s in second["shards"].items()} == {"0_2": "done", "1_2": "done"}
+    before = _synthetic_ids(ds, keys)
+    assert all(len(ids) == 10 * int(k[-1]) for k, ids in before.items())
+    out = budget_search(ds, "ground_truth", prior_dir, **SHARDED)
+    assert (out["budget"], out["method"], out["stopped"]) == (1, "dsco", "found")
+    assert _synthetic_ids(ds, keys) == before  # nothing synthesised again
+    syn1 = runs.load_results(ds, "bs_syn1")["shards"]
+    assert syn1["all"]["classes"] == [] and syn1["0_2"]["attempts"] == 1  # the search: no class
+    assert set(out["child_runs"]) == keys | {"bs_b1", "bs_test"}
+    assert runs.run_status(ds, "bs") == "complete"
+
+
+def test_deleting_a_search_deletes_its_shards_runs(digits_copy, prior_dir):
+    from fiftyone_dsco import budget_search, runs
+
+    ds, n = digits_copy, len(digits_copy)
+    budget_search(ds, "ground_truth", prior_dir, shard=(1, 3), **SHARDED)  # one shard only
+    assert sorted(ds.list_runs()) == ["bs", "bs_syn1", "bs_syn2"]
+    assert len(runs.synthetic_samples(ds, "bs_syn2")) == 2 * 3  # classes 1, 4, 7
+    ds.rename_run("bs_syn2", "renamed")  # a renamed child stays the search's
+    assert runs.load_results(ds, "bs")["child_runs"] == ["bs_syn1", "renamed"]
+    ds.delete_run("bs")
+    assert ds.list_runs() == [] and len(ds) == n
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(shard=(2, 2)), "0 <= K < N"), (dict(shard="1"), "K/N"),
+    (dict(shard=(0, 11)), "at most 10 shards"),
+    (dict(shard=(0, 2), overwrite=True), "overwrite"),
+    (dict(shard=(0, 2), methods=["herding"]), "without a shard"),
+    (dict(shard=(0, 2), ladder=[50]), "without a shard")])
+def test_bad_shards_fail_before_a_run_exists(digits_copy, prior_dir, options, match):
+    from fiftyone_dsco import budget_search
+
+    with pytest.raises(OptionError, match=match):
+        budget_search(digits_copy, "ground_truth", prior_dir, **dict(SHARDED, **options))
+    assert digits_copy.list_runs() == []

@@ -116,6 +116,10 @@ def test_budget_search_prints_the_answer_and_refuses_bad_input(digits_copy, prio
     r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir,
                                   "--tolerance", "-1"])
     assert r.exit_code != 0 and "tolerance" in r.output and ds.list_runs() == []
+    for shard, message in (("2/2", "0 <= K < N"), ("0/11", "at most 10 shards")):
+        r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir,
+                                      "--shard", shard])
+        assert r.exit_code != 0 and message in r.output and ds.list_runs() == []
     r = CliRunner().invoke(main, ["budget-search", ds.name, "--prior", prior_dir, "--ladder", "1,2",
                                   "--tolerance", "99", "--epochs", "2", "--seeds", "2",
                                   "--methods", "herding,random", "--run-key", "cli_bs"])

@@ -5,6 +5,8 @@ import inspect
 
 import fiftyone.operators as foo
 import pytest
+from bson import ObjectId
+from fiftyone import ViewField as F
 from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import (ExecutionContext, ExecutionError,
                                          execute_or_delegate_operator)
@@ -210,3 +212,26 @@ def test_budget_search_operator_runs_the_search_and_guards_its_form(digits_copy,
     props = form(P + "budget_search", digits_copy.view(),
                  {"prior": prior_dir, "run_key": "op_bs", "tolerance": 1.0})
     assert props["run_key"].invalid and "other options" in props["run_key"].error_message
+
+
+def test_budget_search_operator_queues_class_shards_then_the_search(digits_copy, prior_dir):
+    props = form(P + "budget_search", digits_copy.view(), {"prior": prior_dir, "num_shards": 11})
+    assert props["num_shards"].invalid and "at most 10 shards" in props["num_shards"].error_message
+    two = digits_copy.match(F("ground_truth.label").is_in(["0", "1"]))  # a small, fast search
+    out = foo.get_operator(P + "budget_search")(
+        two, "ground_truth", prior_dir, run_key="op_sh", tolerance=99, methods=["dsco"],
+        seeds=2, epochs=2, ladder=[1], num_shards=2)
+    assert out["queued"] == 3 and not digits_copy.has_run("op_sh")
+    svc, ids = DelegatedOperationService(), [ObjectId(i) for i in out["operation_ids"]]
+    params = [svc.get(i).context.request_params["params"] for i in ids]
+    assert [(p["shard"], p["num_shards"]) for p in params] == [([0, 2], 2), ([1, 2], 2), (None, 1)]
+    for i in ids[:2]:  # a worker runs the shards; the search (tested in test_budget.py) stays
+        svc.execute_operation(svc.get(i))
+    assert [svc.get(i).run_state for i in ids] == ["completed", "completed", "queued"]
+    assert "Shard 1/2 done" in svc.get(ids[1]).result.result["answer"]
+    svc.delete_operation(ids[2])
+    digits_copy.reload()
+    assert runs.load_results(digits_copy, "op_sh_syn1")["complete"]
+    assert runs.load_results(digits_copy, "op_sh")["child_runs"] == ["op_sh_syn1"]
+    digits_copy.delete_run("op_sh")
+    assert digits_copy.list_runs() == []

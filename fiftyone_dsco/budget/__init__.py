@@ -6,7 +6,8 @@
 
 import importlib
 
-_API = {"budget_search": "search", "format_answer": "search", "search": "ladder",
+_API = {"budget_search": "search", "format_answer": "search", "format_shard": "search",
+        "search": "ladder",
         "no_loss": "ladder", "default_ladder": "ladder", "plot_curve": "plot",
         "curve_traces": "plot"}
 __all__ = list(_API)

@@ -15,6 +15,12 @@ the choice and the test measurement; its child runs (synthesis, doping, the
 test evaluation) and the chosen set's saved view ``dsco-<key>`` go with it
 when it is deleted. Each measured budget is saved as it finishes, so an
 interrupted search resumes without training it again.
+
+Class shards (``shard=(K, N)``) only synthesise their classes of the
+ladder's synthesis runs, in as many processes or delegated operations; the
+search then resumes those runs (docs/scaling.md). A shard records its child
+runs in the search's state (an atomic update), never in its results, which
+only the search's one writer saves.
 """
 
 import inspect
@@ -32,7 +38,9 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE,
-                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, budget_child_keys, budget_test_key)
+                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP, budget_child_keys,
+                     budget_synthesis_key, budget_test_key)
+from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)
 
@@ -48,7 +56,7 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
                   seeds=(0, 1, 2), recipe=DEFAULT_RECIPE, epochs=None, arch=DEFAULT_ARCHITECTURE,
                   validation_fraction=DEFAULT_VALIDATION_FRACTION, validation_seed=0,
                   resolution=DEFAULT_RESOLUTION, max_hours=None, synthesis_options=None,
-                  overwrite=False, device=None, progress=None):
+                  overwrite=False, shard=None, device=None, progress=None):
     """Find the smallest budget (images per class) whose set trains as well as the full data.
 
     Args:
@@ -71,13 +79,18 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
             the best answer so far is kept and a re-run continues
         synthesis_options: extra options of :func:`~fiftyone_dsco.synthesize`
         overwrite: replace a search with other options under ``run_key``
+        shard (None): ``(K, N)`` or ``"K/N"``: only synthesise shard K's classes
+            of the synthesis runs of the ladder's budgets, then return; once
+            every shard is done, the same call without ``shard`` runs the search
+            on them (docs/scaling.md). Not with ``overwrite``
         device: torch device
         progress (None): a FiftyOne ``progress`` value (bool or callback) for a bar
             over the budgets; each measured budget is also logged with an ETA
 
     Returns:
         the run's results: ``curve``, ``full``, ``budget``, ``method``,
-        ``saved_view``, ``test`` and ``stopped``
+        ``saved_view``, ``test`` and ``stopped``; for a shard, the results so
+        far with ``synthesis_runs`` (key -> complete)
     """
     dataset = view._dataset
     cfg = _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe, epochs,
@@ -87,9 +100,13 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
     fit_table = class_table(train_view(split.fit), label_field)
     smallest = min(fit_table.counts.values())
     cfg["ladder"] = check_ladder(default_ladder(smallest) if ladder is None else ladder, smallest)
+    shard = _check_shard(shard, overwrite, cfg, fit_table.classes)
     if runs.check_run(view, run_key, BUDGET_SEARCH, cfg, overwrite) != "resume":
         runs.check_view_names(dataset, _child_view_keys(run_key, cfg))
     runs.begin_run(view, run_key, BUDGET_SEARCH, cfg, overwrite=overwrite)
+    if shard is not None:
+        return _prepare_shard(dataset, run_key, cfg, split.fit, fit_table.classes, shard, device,
+                              progress)
     with runs.writing(dataset, run_key):  # a second process is refused
         results = runs.stored_results(dataset, run_key)
         if results.get("complete"):
@@ -134,6 +151,49 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 synthesis_options=synthesis_options or None)
 
 
+def _synthesis_sizes(cfg):
+    """Synthetic images per class of the ladder's budgets: one synthesis run each."""
+    if "dsco" not in cfg["methods"]:
+        return []
+    return sorted({split_budget(b)[0] for b in cfg["ladder"]} - {0})
+
+
+def _check_shard(shard, overwrite, cfg, classes):
+    """``shard`` as ``(K, N)`` (or None), refused when it would have nothing to do."""
+    shard = run_state.check_shard(shard)
+    if shard is None:
+        return None
+    if overwrite:
+        raise OptionError("overwrite cannot be combined with a shard: another shard may be "
+                          "running. Delete the search first ('dsco runs delete'), then start "
+                          "the shards.")
+    if not _synthesis_sizes(cfg):
+        raise OptionError(f"A shard synthesises DsCo's images, and these options need none "
+                          f"(methods {cfg['methods']}, ladder {cfg['ladder']}: from "
+                          f"{4 * SYNTHETIC_CAP} images per class a set is all real). Run the "
+                          f"search without a shard.")
+    if shard[1] > len(classes):
+        raise OptionError(f"Shard {shard[0]}/{shard[1]}: the fit split has {len(classes)} "
+                          f"classes, so some of {shard[1]} shards would have none. Use at most "
+                          f"{len(classes)} shards.")
+    return shard
+
+
+def _prepare_shard(dataset, run_key, cfg, fit, classes, shard, device, progress):
+    """Synthesise ``shard``'s classes of the ladder's synthesis runs; the search's results."""
+    from ..synthesis.sampling import synthesize
+
+    done = {}
+    with run_state.attempt(dataset, run_key, shard, run_state.shard_classes(classes, shard)):
+        for n in _synthesis_sizes(cfg):
+            key = budget_synthesis_key(run_key, n)
+            run_state.add_child(dataset, run_key, key)  # before the run exists
+            res = synthesize(fit, cfg["label_field"], cfg["prior"], n, run_key=key, shard=shard,
+                             device=device, progress=progress, **(cfg["synthesis_options"] or {}))
+            done[key] = bool(res.get("complete"))
+    return dict(runs.load_results(dataset, run_key), synthesis_runs=done)
+
+
 def _child_view_keys(run_key, cfg):
     """The keys of every child run with a saved view that the search may make (up to the top
     rung)."""
@@ -160,7 +220,7 @@ class _Search:
         self.dataset, self.key, self.cfg, self.split = dataset, run_key, cfg, split
         self.table, self.device, self.progress = fit_table, device, progress
         self.results = dict(results, validation=split.to_dict(), curve=results.get("curve", {}),
-                            child_runs=results.get("child_runs", []))
+                            child_runs=runs.child_runs(dataset, run_key, results))
         from ..evaluation.protocol import full_arm_epochs
 
         recipe = get_recipe(cfg["recipe"], fit_table.classes, epochs=cfg["epochs"])
@@ -332,6 +392,14 @@ def format_answer(res):
             f"Test accuracy: {chosen} {line(chosen)}, random {line('random')}, "
             f"full {line('full')}.\n"
             f"Saved view '{res['saved_view']}'; curve: {res['plot']}")
+
+
+def format_shard(res, shard):
+    """What a shard of a search prepared, and what to run next."""
+    made = ", ".join(f"{k} ({'complete' if ok else 'other shards pending'})"
+                      for k, ok in res["synthesis_runs"].items())
+    return (f"Shard {shard[0]}/{shard[1]} done: synthesis runs {made}. Once every shard is done, "
+            f"run the same command without the shard to search.")
 
 
 def _budgets_left(ladder, measured):

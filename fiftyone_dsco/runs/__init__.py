@@ -312,7 +312,18 @@ def load_results(dataset, run_key):
     shards = run_state.shard_states(dataset, run_key) if state is not None else None
     if shards:
         results["shards"] = shards
+    if cfg.get("dsco_kind") == BUDGET_SEARCH and (state or {}).get("child_runs"):
+        results["child_runs"] = child_runs(dataset, run_key, results, state)
     return results
+
+
+def child_runs(dataset, run_key, results=None, state=None):
+    """A budget search's child runs in deletion order: those in its results, then those that
+    its class shards recorded in its state (:func:`.state.add_child`)."""
+    results = stored_results(dataset, run_key) if results is None else results
+    state = run_state.get_state(dataset, run_key) if state is None else state
+    kids = list(results.get("child_runs", []))
+    return kids + [k for k in (state or {}).get("child_runs", []) if k not in kids]
 
 
 def run_status(dataset, run_key):
@@ -452,7 +463,7 @@ def cleanup_run(dataset, run_key, config):
     if kind == EVALUATION:
         _delete_evaluation_outputs(dataset, run_key, results)
     elif kind == BUDGET_SEARCH:  # child runs, in deletion order (evaluation, doping, synthesis)
-        for key in results.get("child_runs", []):
+        for key in child_runs(dataset, run_key, results):
             if is_dsco_run(dataset, key):
                 _delete_dependant(dataset, key)
     else:
@@ -688,6 +699,7 @@ def rename_outputs(dataset, run_key, new_key, config):
         if run_key in res.get("child_runs", []):
             res["child_runs"] = [new_key if k == run_key else k for k in res["child_runs"]]
             save_results(dataset, parent["key"], res)
+        run_state.rename_child(dataset, parent["key"], run_key, new_key)
     run_state.rename_state(dataset, run_key, new_key)
     if kind == EVALUATION:
         return _rename_evaluation(dataset, run_key, new_key)

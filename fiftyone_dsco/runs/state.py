@@ -27,6 +27,8 @@ other's records. Its ``value``:
 ``registered``    the FiftyOne run is registered (see :func:`claim_registration`)
 ``merge``         who merged the finished run into FiftyOne's run results
 ``view``          the saved view the run saves (recorded before it is saved)
+``child_runs``    a budget search's child runs that its class shards made (they
+                  never write the search's results; see :func:`add_child`)
 """
 
 import contextlib
@@ -429,6 +431,17 @@ def release_merge(dataset, run_key):
 
 def record_view(dataset, run_key, name):
     _update(dataset, run_key, {"$set": {"view": name}})
+
+
+def add_child(dataset, run_key, child):
+    """Atomically record ``child`` as a child run of ``run_key`` (a budget search's shard)."""
+    _update(dataset, run_key, {"$addToSet": {"child_runs": child}})
+
+
+def rename_child(dataset, run_key, child, new_child):
+    """Rename ``child`` in ``run_key``'s recorded child runs (if it is there)."""
+    _coll().update_one(_query(dataset, run_key, **{"value.child_runs": child}),
+                       {"$set": {"value.child_runs.$": new_child, "updated_at": _now()}})
 
 
 def merge_state(dataset, run_key):

@@ -171,13 +171,14 @@ class NOptBatch:
         seen = self.hooks[0].seen(x0)
         dims = tuple(range(1, x.dim()))
         drift = (x.pow(2).sum(dims).sqrt() / norm0.flatten() - 1) ** 2
-        total = 0.0
+        losses = []
         for h, s, d, n in zip(self.hooks, seen.split(self.sizes), drift.split(self.sizes), nets):
-            loss = h.objective(s, n) + self.options.norm_weight * d.mean()
-            h.losses.append(float(loss.detach()))
+            losses.append(h.objective(s, n) + self.options.norm_weight * d.mean())
             h._draws += 1
-            total = total + loss
-        return eps, total
+        losses = torch.stack(losses)
+        for h, value in zip(self.hooks, losses.detach().tolist()):  # one device sync
+            h.losses.append(value)
+        return eps, losses.sum()
 
     def __call__(self, x, t, k):
         """The optimised states and, with ``reuse_prediction``, a noise prediction to step with."""

@@ -12,11 +12,16 @@ Priors (randomly initialised: throughput does not depend on the weights):
 
 Per prior: fit steps/s (one AdamW step of the denoiser on a batch, as fit_prior and
 fit_latent_prior do it: bf16 autocast on CUDA; latent fits train on cached latents, so the
-VAE is not in the step); plain and NOpt images/s for one class of ``--ipc`` images
-(``--steps`` DDIM steps, guidance 2, NOpt at its defaults with a random ConvNet-3 on the
-decoded images, as ``synthesize(extractor="random")``; a 500-row target batch from a CPU
-bank, as ``real_features`` gives); NOpt/plain time ratio; peak GPU memory.
-Needs torch, diffusers and timm, not FiftyOne.
+VAE is not in the step); plain and NOpt images/s over ``--classes`` classes of ``--ipc``
+images sampled one class per denoiser call (``--steps`` DDIM steps, guidance 2, NOpt at
+its defaults with a random ConvNet-3 on the decoded images, as
+``synthesize(extractor="random")``; a 500-row target batch from a CPU bank, as
+``real_features`` gives); NOpt/plain time ratio; peak GPU memory.
+
+Class batches: the same classes with ``class_batch="auto"`` on this device (its value, and
+the auto / one-class-per-call throughput ratios of plain and NOpt); ``--class-batches``
+adds explicit values (their ratios in the JSON's ``class_batch_ratios``). Needs torch,
+diffusers and timm, not FiftyOne.
 """
 
 import argparse
@@ -39,7 +44,8 @@ from fiftyone_dsco.priors.latent import DIT_DEFAULTS  # noqa: E402
 from fiftyone_dsco.priors.presets import unet_shape  # noqa: E402
 from fiftyone_dsco.priors.prior import DiffusionPrior  # noqa: E402
 from fiftyone_dsco.priors.sampler import denoise, initial_noise  # noqa: E402
-from fiftyone_dsco.synthesis.nopt import NOptHook, NOptOptions  # noqa: E402
+from fiftyone_dsco.synthesis.batching import class_peak, classes_per_call  # noqa: E402
+from fiftyone_dsco.synthesis.nopt import NOptBatch, NOptHook, NOptOptions  # noqa: E402
 
 DIT_XL = dict(num_layers=28, num_attention_heads=16, attention_head_dim=72, patch_size=2)
 TINY_DIT = dict(num_layers=1, num_attention_heads=2, attention_head_dim=8, patch_size=2)
@@ -54,6 +60,9 @@ def parse():
     p.add_argument("--steps", type=int, help="DDIM steps (default 25; quick 2)")
     p.add_argument("--fit-batch", type=int, help="fit batch size (default 64; quick 4)")
     p.add_argument("--fit-steps", type=int, help="timed fit steps (default 20; quick 2)")
+    p.add_argument("--classes", type=int, help="classes sampled per timing (default 10; quick 3)")
+    p.add_argument("--class-batches", type=int, nargs="*", default=[],
+                   help="class_batch values measured beside 1 and auto")
     p.add_argument("--repeats", type=int, default=2, help="sampling repeats (median)")
     p.add_argument("--priors", nargs="+", default=["grey28", "rgb64", "dit256-S", "dit256-XL"])
     p.add_argument("--no-autocast", action="store_true", help="float32 everywhere")
@@ -163,17 +172,21 @@ class RandomConvNet:
         return embed(self.module, x)
 
 
-def sample_seconds(prior, extractor, bank, ipc, steps, iterations, dev):
-    labels = torch.zeros(ipc, dtype=torch.long, device=dev)
-    noise = initial_noise(prior, ipc, 0, dev)
-    hook = None
-    if iterations:
-        hook = NOptHook(prior, extractor, bank, labels, 2.0, steps, NOptOptions(iterations), 0)
+def sample_seconds(prior, extractor, bank, ipc, steps, iterations, dev, classes=1, batch=1):
+    """Seconds to sample ``classes`` classes of ``ipc`` images, ``batch`` classes per call."""
     sync(dev)
     start = time.perf_counter()
-    x0 = denoise(prior, noise, labels, steps, 2.0, hook)
-    with torch.no_grad():
-        prior.decode(x0).clamp(-1, 1)
+    for first in range(0, classes, batch):
+        group = range(first, min(first + batch, classes))
+        labels = [torch.full((ipc,), k % prior.card.null_class, device=dev) for k in group]
+        noise = torch.cat([initial_noise(prior, ipc, k, dev) for k in group])
+        hook = None
+        if iterations:
+            hook = NOptBatch([NOptHook(prior, extractor, bank, y, 2.0, steps,
+                                       NOptOptions(iterations), k) for k, y in zip(group, labels)])
+        x0 = denoise(prior, noise, torch.cat(labels), steps, 2.0, hook)
+        with torch.no_grad():
+            prior.decode(x0).clamp(-1, 1)
     sync(dev)
     return time.perf_counter() - start
 
@@ -194,14 +207,24 @@ def measure(name, args, dev):
     with torch.no_grad():
         dim = extractor(torch.zeros(1, ch, size, size, device=dev)).shape[1]
     bank = np.random.default_rng(0).standard_normal((500, dim), dtype=np.float32)
-    sample_seconds(prior, extractor, bank, args.ipc, 2, 1, dev)  # warm-up
-    times = {m: [] for m in ("plain", "nopt")}
-    for _ in range(args.repeats):  # interleaved, so both see the same conditions
-        for m, it in (("plain", 0), ("nopt", 1)):
-            times[m].append(sample_seconds(prior, extractor, bank, args.ipc, args.steps, it, dev))
-    plain, nopt = (statistics.median(times[m]) for m in ("plain", "nopt"))
-    row.update(plain_images_per_s=round(args.ipc / plain, 3),
-               nopt_images_per_s=round(args.ipc / nopt, 3), nopt_over_plain=round(nopt / plain, 2))
+    peaks = []
+    with class_peak(dev, 1, peaks):  # warm-up; measures one class for "auto"
+        sample_seconds(prior, extractor, bank, args.ipc, 2, 1, dev)
+    auto = min(args.classes, classes_per_call("auto", args.ipc, dev, max(peaks, default=None)))
+    batches = sorted({1, auto, *args.class_batches})
+    times = {(m, b): [] for m in ("plain", "nopt") for b in batches}
+    for _ in range(args.repeats):  # interleaved, so all see the same conditions
+        for m, b in times:
+            times[m, b].append(sample_seconds(prior, extractor, bank, args.ipc, args.steps,
+                                              int(m == "nopt"), dev, args.classes, b))
+    rate = {k: args.classes * args.ipc / statistics.median(v) for k, v in times.items()}
+    row.update(plain_images_per_s=round(rate["plain", 1], 3),
+               nopt_images_per_s=round(rate["nopt", 1], 3),
+               nopt_over_plain=round(rate["plain", 1] / rate["nopt", 1], 2), class_batch_auto=auto,
+               plain_auto_over_1=round(rate["plain", auto] / rate["plain", 1], 2),
+               nopt_auto_over_1=round(rate["nopt", auto] / rate["nopt", 1], 2),
+               class_batch_ratios={b: [round(rate[m, b] / rate[m, 1], 2) for m in ("plain", "nopt")]
+                                   for b in batches})
     if dev.type == "cuda":
         row["peak_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 1)
     del prior, extractor
@@ -212,7 +235,8 @@ def measure(name, args, dev):
 
 def table(rows):
     cols = ["prior", "arch", "image", "params_m", "fit_steps_per_s", "plain_images_per_s",
-            "nopt_images_per_s", "nopt_over_plain", "peak_gib"]
+            "nopt_images_per_s", "nopt_over_plain", "class_batch_auto", "plain_auto_over_1",
+            "nopt_auto_over_1", "peak_gib"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
@@ -223,6 +247,7 @@ def main():
     q = args.quick
     args.ipc = args.ipc or (2 if q else 10)
     args.steps = args.steps or (2 if q else 25)
+    args.classes = args.classes or (3 if q else 10)
     args.fit_batch = args.fit_batch or (4 if q else 64)
     args.fit_steps = args.fit_steps or (2 if q else 20)
     if q:
@@ -233,8 +258,8 @@ def main():
         rows.append(measure(name, args, dev))
         print(json.dumps(rows[-1]), flush=True)
     args.autocast = "off" if args.no_autocast or dev.type != "cuda" else "bf16"
-    print(f"\nIPC {args.ipc}, {args.steps} DDIM steps, fit batch {args.fit_batch}, "
-          f"autocast {args.autocast}, {dev}\n")
+    print(f"\nIPC {args.ipc}, {args.classes} classes, {args.steps} DDIM steps, fit batch "
+          f"{args.fit_batch}, autocast {args.autocast}, {dev}\n")
     print(table(rows))
     if not q or args.out:
         from _env import results_path, write_meta

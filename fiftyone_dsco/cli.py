@@ -322,6 +322,13 @@ def _synthesis_options(f):
                      default=names.DEFAULT_INIT_NOISING, show_default=True,
                      help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
                           "prior (under study, issue #22)."),
+        click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
+                     callback=lambda ctx, param, v: names.class_batch_value(v),
+                     help="Classes per denoiser call: a number, or auto (by device: "
+                          "docs/scaling.md). Each class's images are the same either way, up "
+                          "to float rounding."),
+        click.option("--autocast/--no-autocast", default=True, show_default=True,
+                     help="On CUDA, run the prior under bf16 (or fp16) autocast; never on a CPU."),
         click.option("--data-free", is_flag=True, help="Read no real image: target = pool of prior samples."),
         click.option("--pool-size", type=int, help="Data-free pool per class (default max(10*IPC, 100))."),
         click.option("--class-map", type=click.Path(exists=True, dir_okay=False),

@@ -75,6 +75,9 @@ DEFAULT_INIT_NOISING = "forward"
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1
 DEFAULT_EXTRACTOR = "reference"
+#: Classes that share one denoiser call in synthesis: "auto" (by device; docs/scaling.md) or an
+#: integer >= 1.
+DEFAULT_CLASS_BATCH = "auto"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"
 DEFAULT_RECIPE = "dsco"
@@ -96,6 +99,13 @@ DEFAULT_BUDGET_KEY = "dsco_budget"
 DEMO_KEY = "demo"
 DEMO_HERDING_KEY = f"{DEMO_KEY}_herding"
 DEMO_EVAL_KEY = f"{DEMO_KEY}_eval"
+
+
+def class_batch_value(text):
+    """``class_batch`` from text (CLI, App form): an integer when it reads as one, else the text
+    (``"auto"``; anything else is refused by ``synthesize``)."""
+    text = str(text).strip()
+    return int(text) if text.lstrip("+-").isdigit() else text
 
 
 def synthesis_run_key(method, ipc, data_free=False):

@@ -65,6 +65,13 @@ class Synthesize(foo.Operator):
             inputs.str("augment", label="DSA augmentation on both sides",
                        description="e.g. color_crop_cutout_scale_rotate (empty: off)")
             inputs.int("random_nets", default=0, min=0, label="Random ConvNet embeddings per step")
+        batch = inputs.str("class_batch", default=names.DEFAULT_CLASS_BATCH,
+                           label="Classes per denoiser call",
+                           description="A number, or auto (by device; the images are the same "
+                                       "either way)")
+        if not _class_batch_ok(p.get("class_batch") or names.DEFAULT_CLASS_BATCH):
+            invalid(batch, "A whole number >= 1, or auto")
+        inputs.bool("autocast", default=True, label="Autocast on CUDA (bf16, else fp16)")
         inputs.int("steps", default=25, min=1, label="Sampler steps")
         inputs.float("guidance", default=2.0, label="Guidance scale")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
@@ -110,6 +117,9 @@ class Synthesize(foo.Operator):
                          strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          init_noising=p.get("init_noising") or names.DEFAULT_INIT_NOISING,
+                         class_batch=names.class_batch_value(
+                             p.get("class_batch") or names.DEFAULT_CLASS_BATCH),
+                         autocast=bool(p.get("autocast", True)),
                          overwrite=bool(p.get("overwrite")), shard=shard,
                          progress=progress, **_levers(p))
         done = "" if res.get("complete") else " (run incomplete)"
@@ -133,7 +143,8 @@ class Synthesize(foo.Operator):
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
                  init_noising=names.DEFAULT_INIT_NOISING, step_fraction=1.0, diversity=0.0,
-                 augment=None, random_nets=0, delegate=False, delegation_target=None):
+                 augment=None, random_nets=0, class_batch=names.DEFAULT_CLASS_BATCH,
+                 autocast=True, delegate=False, delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues one delegated operation per class shard and
         returns their ids."""
@@ -145,7 +156,8 @@ class Synthesize(foo.Operator):
             shard=list(shard) if shard else None, init=init, strength=strength,
             init_selector=init_selector, init_noising=init_noising, levers=True,
             step_fraction=step_fraction, diversity=diversity, augment=augment,
-            random_nets=random_nets), delegate, delegation_target)
+            random_nets=random_nets, class_batch=str(class_batch), autocast=autocast), delegate,
+            delegation_target)
 
 
 def _levers(p):
@@ -155,6 +167,11 @@ def _levers(p):
     return dict(step_fraction=float(p.get("step_fraction") or 1.0),
                 diversity=float(p.get("diversity") or 0.0), augment=p.get("augment") or None,
                 random_nets=int(p.get("random_nets") or 0))
+
+
+def _class_batch_ok(text):
+    value = names.class_batch_value(text)
+    return value == names.DEFAULT_CLASS_BATCH or (isinstance(value, int) and value >= 1)
 
 
 def _work(ctx):

@@ -222,3 +222,12 @@ def test_synthesize_form_offers_the_nopt_levers_behind_a_toggle(dataset):
     assert "step_fraction" not in form("synthesize", dataset.view(), {})
     props = form("synthesize", dataset.view(), {"levers": True})
     assert {"step_fraction", "diversity", "augment", "random_nets"} <= set(props)
+
+
+def test_synthesize_form_offers_class_batch_and_autocast(dataset):
+    props = form("synthesize", dataset.view(), {})
+    assert props["class_batch"].default == names.DEFAULT_CLASS_BATCH
+    assert props["autocast"].default is True
+    for value, bad in (("4", False), ("auto", False), ("0", True), ("two", True)):
+        assert bool(form("synthesize", dataset.view(), {"class_batch": value})[
+            "class_batch"].invalid) is bad, value

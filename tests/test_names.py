@@ -69,6 +69,8 @@ def test_cli_choices_are_the_names_lists(path, name, choices, default):
     ("concentrate", "run_key", names.DEFAULT_CONCENTRATE_KEY),
     ("evaluate", "eval_key", names.DEFAULT_EVAL_KEY),
     ("synthesize", "label_field", names.DEFAULT_LABEL_FIELD),
+    ("synthesize", "class_batch", names.DEFAULT_CLASS_BATCH),
+    ("concentrate", "class_batch", names.DEFAULT_CLASS_BATCH),
     ("datasets info", "label_field", names.DEFAULT_LABEL_FIELD),
 ])
 def test_cli_defaults_are_the_names_defaults(path, name, default):

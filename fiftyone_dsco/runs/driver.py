@@ -6,7 +6,10 @@ or resume the run, work through the classes one writer per class (an atomic
 claim: a second process on the same run waits for a class another one is
 writing, or takes it over when that process is gone), record each class, and
 merge the run (results and saved view) once every class is done. A job only
-says what one class's work is (:class:`ClassJob`).
+says what one class's work is (:class:`ClassJob`), and may take several
+classes at once (:meth:`ClassJob.run_classes`, e.g. synthesis's ``class_batch``):
+each class of such a group is recorded once the group is done, so a group cut off
+midway is redone whole on resume.
 """
 
 import time
@@ -31,6 +34,14 @@ class ClassJob:
         """Do class ``k``'s work, replacing what an earlier attempt left; return its record."""
         raise NotImplementedError
 
+    def batch_size(self):
+        """How many classes the next :meth:`run_classes` call may take (read before each)."""
+        return 1
+
+    def run_classes(self, ks):
+        """Do classes ``ks``'s work (as :meth:`run_class`); return their records in order."""
+        return [self.run_class(k) for k in ks]
+
     def totals(self, per_class, view):
         """Run-level numbers from the per-class records and the run's set ``view``."""
         return {}
@@ -52,45 +63,58 @@ def run_by_class(view, run_key, config, job, todo, shard=None, overwrite=False, 
     runs.begin_run(view, run_key, job.kind, config, overwrite=overwrite)
     done = run_state.done_indices(dataset, run_key)
     todo = [k for k in todo if k not in done]
-    current = None
+    held = []  # claimed classes not yet recorded
     with run_state.attempt(dataset, run_key, shard, [classes[k] for k in todo]):
         try:
             with fou.ProgressBar(total=len(todo), progress=progress, iters_str="classes") as pb:
-                for current in _claimed(dataset, run_key, todo):
-                    with run_state.heartbeat(dataset, run_key, current):
-                        record = job.run_class(current)
-                    run_state.record_class(dataset, run_key, current, classes[current], record)
-                    run_state.release(dataset, run_key, current)
-                    current = None
-                    pb.update()
+                for held in _claimed(dataset, run_key, todo, job.batch_size):
+                    with run_state.heartbeat(dataset, run_key, held):
+                        records = job.run_classes(held)
+                    for k, record in zip(list(held), records):
+                        run_state.record_class(dataset, run_key, k, classes[k], record)
+                        run_state.release(dataset, run_key, k)
+                        held.remove(k)
+                    for _ in records:
+                        pb.update()
         finally:
-            if current is not None:  # cut off: another process may take the class over
-                run_state.release(dataset, run_key, current)
+            for k in held:  # cut off: another process may take the classes over
+                run_state.release(dataset, run_key, k)
     return merge(dataset, run_key, config, job, description)
 
 
-def _claimed(dataset, run_key, todo):
-    """Yield the classes of ``todo`` that this process now owns, waiting for those held by others.
+def _claimed(dataset, run_key, todo, size=lambda: 1):
+    """Yield groups of at most ``size()`` classes of ``todo`` that this process now owns,
+    waiting for those held by others.
 
     A class finished by another writer meanwhile is skipped; one whose writer
-    died is taken over.
+    died is taken over. A group never waits: it is what could be claimed at once.
     """
     pending = list(todo)
     while pending:
-        held = []
-        for k in pending:
-            if k in run_state.done_indices(dataset, run_key):
-                continue
-            if not run_state.claim(dataset, run_key, k):
-                held.append(k)
-                continue
-            if k in run_state.done_indices(dataset, run_key):  # finished just before the claim
-                run_state.release(dataset, run_key, k)
-                continue
-            yield k
-        pending = held
-        if pending:
+        group, rest = _claim_some(dataset, run_key, pending, max(1, size()))
+        if group:
+            yield group
+        elif rest:
             time.sleep(WAIT_POLL)
+        pending = rest
+
+
+def _claim_some(dataset, run_key, pending, n):
+    """``(up to n claimed classes, the classes of pending still to do)``."""
+    group, rest = [], []
+    for i, k in enumerate(pending):
+        if len(group) == n:
+            return group, rest + pending[i:]
+        if k in run_state.done_indices(dataset, run_key):
+            continue
+        if not run_state.claim(dataset, run_key, k):
+            rest.append(k)
+            continue
+        if k in run_state.done_indices(dataset, run_key):  # finished just before the claim
+            run_state.release(dataset, run_key, k)
+            continue
+        group.append(k)
+    return group, rest
 
 
 def merge(dataset, run_key, config, job, description):

@@ -318,11 +318,18 @@ def release(dataset, run_key, name):
     _update(dataset, run_key, {"$unset": {path: ""}}, **{f"{path}.token": _TOKEN})
 
 
-def heartbeat(dataset, run_key, name, every=HEARTBEAT):
-    """Keep this process's claim ``name`` fresh while the block runs (a background thread)."""
-    return _every(every, f"claim {name} of run '{run_key}'", lambda: _update(
-        dataset, run_key, {"$set": {f"claims.{name}.at": time.time()}},
-        **{f"claims.{name}.token": _TOKEN}))
+def heartbeat(dataset, run_key, names, every=HEARTBEAT):
+    """Keep this process's claim ``names`` (one name or a list) fresh while the block runs
+    (a background thread)."""
+    names = list(names) if isinstance(names, (list, tuple)) else [names]
+
+    def refresh():
+        for name in names:
+            _update(dataset, run_key, {"$set": {f"claims.{name}.at": time.time()}},
+                    **{f"claims.{name}.token": _TOKEN})
+
+    what = f"claim{'s' if len(names) > 1 else ''} {', '.join(map(str, names))} of run '{run_key}'"
+    return _every(every, what, refresh)
 
 
 @contextlib.contextmanager

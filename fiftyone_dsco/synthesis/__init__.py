@@ -1,7 +1,8 @@
 """Synthesis: plain sampling or NOpt into the dataset, as a FiftyOne run.
 
-``sampling`` (the run: targets, per-class sampling), ``nopt`` (noise
-optimisation during sampling) and ``samples`` (writing synthetic samples).
+``sampling`` (the run: targets, sampling by class batches), ``nopt`` (noise
+optimisation during sampling), ``batching`` (classes per denoiser call) and
+``samples`` (writing synthetic samples).
 """
 
 __all__ = ["synthesize"]

@@ -25,6 +25,10 @@ computed afresh (the siamese augmentation of DSA and distribution matching);
 ConvNet-3 embeddings per sampler step, each with its own bandwidth
 (distribution matching's random networks). ``augment`` and ``random_nets``
 need the target images (``target_images``), the other options only features.
+
+Several classes can share each denoiser call (:class:`NOptBatch`, synthesis's
+``class_batch``): their losses are summed, so each class's states get its own
+loss's gradient and Adam (elementwise) moves them as it would alone.
 """
 
 from dataclasses import dataclass
@@ -88,22 +92,17 @@ class NOptHook:
         b = min(self.options.target_batch, n)
         return np.sort(self.rng.choice(n, size=b, replace=False)) if b < n else np.arange(n)
 
-    def features(self, x, t):
-        """``(eps, features)`` of the guided clean-sample prediction at ``x``."""
-        eps, x0 = self.prior.predict(x, t, self.labels, self.guidance)
-        if self.extractor.space == "latent":
-            return eps, self.extractor(x0)
-        return eps, self.extractor(self.prior.decode(x0).clamp(-1, 1))
+    def seen(self, x0):
+        """What the extractor sees of clean predictions ``x0``: latents, or decoded images."""
+        return x0 if self.extractor.space == "latent" else self.prior.decode(x0).clamp(-1, 1)
 
-    def _loss(self, x, t, nets):
-        """The objective at ``x``: MMD^2 to a fresh target batch, levers included."""
+    def objective(self, seen, nets=()):
+        """This class's loss on ``seen`` (see :meth:`seen`): MMD^2 to a fresh target batch,
+        levers included (the norm penalty is :class:`NOptBatch`'s)."""
         opts, rows = self.options, self._target_rows()
         if not opts.needs_images:
-            eps, feats = self.features(x, t)
-            return eps, self._mmd(feats, self._bank(rows, x.device))
-        eps, x0 = self.prior.predict(x, t, self.labels, self.guidance)
-        images = self.prior.decode(x0).clamp(-1, 1)
-        real = self.target_images[rows].to(x.device)
+            return self._mmd(self.extractor(seen), self._bank(rows, seen.device))
+        images, real = seen, self.target_images[rows].to(seen.device)
         if opts.augment:
             from ..evaluation.augment import dsa_augment
 
@@ -114,13 +113,13 @@ class NOptHook:
             with torch.no_grad():
                 target = self.extractor(real)
         else:
-            target = self._bank(rows, x.device)
+            target = self._bank(rows, seen.device)
         losses = [self._mmd(self.extractor(images), target)]
         for net in nets:
             with torch.no_grad():
                 target = embed(net, real)
             losses.append(self._mmd(embed(net, images), target))
-        return eps, sum(losses) / len(losses)
+        return sum(losses) / len(losses)
 
     def _bank(self, rows, device):
         """Rows of the target feature bank (the same rows as ``target_images``)."""
@@ -147,6 +146,42 @@ class NOptHook:
 
     def __call__(self, x, t, k):
         """The optimised state and, with ``reuse_prediction``, a noise prediction to step with."""
+        return NOptBatch([self])(x, t, k)
+
+
+class NOptBatch:
+    """A ``step_hook`` that optimises several classes' states (concatenated in the order of
+    ``hooks``) with one denoiser call per iteration.
+
+    The loss is the sum of the classes' losses (each its own target rows, seeds and
+    levers), so each class's gradient is its own loss's; Adam is elementwise, so each
+    class's states move as they would alone (up to float rounding).
+    """
+
+    def __init__(self, hooks):
+        first = hooks[0]
+        self.hooks, self.prior, self.guidance = hooks, first.prior, first.guidance
+        self.options, self.last_step = first.options, first.last_step
+        self.labels = torch.cat([h.labels for h in hooks])
+        self.sizes = [len(h.labels) for h in hooks]
+
+    def _loss(self, x, t, norm0, nets):
+        """``(eps, summed loss)``; each class's loss (with its norm penalty) goes to its hook."""
+        eps, x0 = self.prior.predict(x, t, self.labels, self.guidance)
+        seen = self.hooks[0].seen(x0)
+        dims = tuple(range(1, x.dim()))
+        drift = (x.pow(2).sum(dims).sqrt() / norm0.flatten() - 1) ** 2
+        losses = []
+        for h, s, d, n in zip(self.hooks, seen.split(self.sizes), drift.split(self.sizes), nets):
+            losses.append(h.objective(s, n) + self.options.norm_weight * d.mean())
+            h._draws += 1
+        losses = torch.stack(losses)
+        for h, value in zip(self.hooks, losses.detach().tolist()):  # one device sync
+            h.losses.append(value)
+        return eps, losses.sum()
+
+    def __call__(self, x, t, k):
+        """The optimised states and, with ``reuse_prediction``, a noise prediction to step with."""
         opts = self.options
         if opts.iterations <= 0 or k >= self.last_step:
             return x, None
@@ -154,17 +189,13 @@ class NOptHook:
         norm0 = x.detach().pow(2).sum(dims, keepdim=True).sqrt()
         x = x.detach().clone().requires_grad_(True)
         optim = torch.optim.Adam([x], lr=opts.lr)
-        nets = self._random_nets(k, x.device) if opts.random_nets else []
+        nets = [h._random_nets(k, x.device) if opts.random_nets else [] for h in self.hooks]
         for _ in range(opts.iterations):
             with torch.enable_grad():
-                eps, loss = self._loss(x, t, nets)
-                norm = x.pow(2).sum(dims, keepdim=True).sqrt()
-                loss = loss + opts.norm_weight * ((norm / norm0 - 1) ** 2).mean()
+                eps, loss = self._loss(x, t, norm0, nets)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
-            self._draws += 1
-            self.losses.append(float(loss.detach()))
         with torch.no_grad():
             x = x * (norm0 / x.pow(2).sum(dims, keepdim=True).sqrt())
         return x.detach(), eps.detach() if opts.reuse_prediction else None

@@ -12,6 +12,14 @@ class done merges the run (FiftyOne run results with ``complete``, the saved
 view). Class ``k`` gets the same seed and target features whatever the shard,
 so N shards give the same samples as one unsharded run. The run lifecycle
 (resume, one writer per class, merge) is :mod:`fiftyone_dsco.runs.driver`'s.
+
+Class batches: ``class_batch`` classes share each denoiser call (their states
+concatenated; NOpt sums their losses, see :class:`~fiftyone_dsco.synthesis.nopt.NOptBatch`;
+``"auto"`` is :mod:`~fiftyone_dsco.synthesis.batching`'s rule). Each class keeps its
+seed, noise, target rows and lever draws, so its images are those of one-class
+sampling up to float rounding. The classes of a batch are recorded together when it
+is done; a batch cut off midway is redone on resume. Data-free pools are sampled one
+class per call (each is ``pool_size`` >= 100 images already).
 """
 
 import os
@@ -25,15 +33,16 @@ from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING, DEFAULT_INIT_SELECTOR,
-                     DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS,
-                     INIT_NOISINGS, INITS, KERNELS, METHODS, SELECTORS, SYNTHESIS,
-                     synthesis_run_key)
+from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
+                     DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH,
+                     DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS, METHODS,
+                     SELECTORS, SYNTHESIS, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
 from ..runs.driver import ClassJob, run_by_class
-from .nopt import NOptHook, NOptOptions
+from .batching import class_peak, classes_per_call
+from .nopt import NOptBatch, NOptHook, NOptOptions
 from .samples import write_class
 
 #: Bytes of working memory per image element during sampling (latents, NOpt graph, decode).
@@ -48,7 +57,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
-               progress=None):
+               class_batch=DEFAULT_CLASS_BATCH, autocast=True, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
 
     Args:
@@ -91,6 +100,10 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
+        class_batch: classes per denoiser call, or ``"auto"`` (by device; see the module
+            docstring). Each class's images are those of one-class sampling
+        autocast: on CUDA, run the prior's model calls under bf16 (else fp16) autocast;
+            NOpt's loss and update stay float32. Never on a CPU
         progress: FiftyOne ``progress`` value
 
     Returns:
@@ -102,6 +115,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                    extractor, step_fraction)
     _check_levers(diversity, augment, random_nets, extractor)
     _check_init(init, strength, init_selector, init_noising, data_free)
+    class_batch = _check_batching(class_batch, autocast)
     shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
         raise OptionError("overwrite cannot be combined with a shard: another shard may be running. "
@@ -134,11 +148,19 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         config.update(init=init, strength=float(strength), init_selector=init_selector)
         if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
             config["init_noising"] = init_noising
+    if class_batch != DEFAULT_CLASS_BATCH:  # likewise: recorded only when not the default
+        config["class_batch"] = class_batch
+    if not autocast:
+        config["autocast"] = False
     job = _SynthesisJob(train, run_key, label_field, prior, table, model_idx, config, nopt, dev,
                         extractor_options, progress)
     description = f"DsCo {method}{' data-free' if data_free else ''} synthesis, IPC {ipc}"
-    return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
-                        progress=progress, description=description)
+    before, prior.autocast = prior.autocast, bool(autocast)
+    try:
+        return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
+                            progress=progress, description=description)
+    finally:
+        prior.autocast = before
 
 
 class _SynthesisJob(ClassJob):
@@ -152,6 +174,7 @@ class _SynthesisJob(ClassJob):
         self.prior, self.table, self.model_idx, self.config = prior, table, model_idx, config
         self.nopt, self.device, self.progress = nopt, device, progress
         self.extractor_options, self.target, self.starts = extractor_options, None, {}
+        self.peaks = []  # CUDA: measured peak memory of one class, per call
 
     def prepare(self, todo):
         # read the target data (unreadable images fail here) before the run is registered;
@@ -166,13 +189,16 @@ class _SynthesisJob(ClassJob):
                 self.starts[k] = _real_starts(self.prior, self.train, self.table, k,
                                               self.target.bank(k), c)
 
+    def batch_size(self):
+        return classes_per_call(self.config.get("class_batch", DEFAULT_CLASS_BATCH),
+                                self.config["ipc"], self.device, max(self.peaks, default=None))
+
     def run_class(self, k):
-        c = self.config
-        return _synthesize_class(self.train._dataset, self.run_key, self.label_field, self.prior,
-                                 self.table, k, self.model_idx[k], c["ipc"], c["method"],
-                                 c["steps"], c["guidance"], self.nopt, c["seed"], self.target,
-                                 self.starts.get(k), c.get("strength", 1.0),
-                                 c.get("init_noising", DEFAULT_INIT_NOISING))
+        return self.run_classes([k])[0]
+
+    def run_classes(self, ks):
+        with class_peak(self.device, len(ks), self.peaks):  # sizes the next "auto" batch
+            return _synthesize_classes(self, ks)
 
     def totals(self, per_class, view):
         return dict(num_samples=int(sum(v.get("count", 0) for v in per_class.values())))
@@ -194,42 +220,69 @@ def _real_starts(prior, train, table, k, bank, config):
         return ids, prior.encode(to_unit_range(images).to(prior.device))
 
 
-def _synthesize_class(dataset, run_key, label_field, prior, table, k, model_class, ipc, method,
-                      steps, guidance, nopt, seed, target, real_start=None, strength=1.0,
-                      init_noising=DEFAULT_INIT_NOISING):
-    class_seed = seed * 100003 + k
-    labels = torch.full((ipc,), model_class, dtype=torch.long, device=prior.device)
-    noise = initial_noise(prior, ipc, class_seed)
-    first = 0
-    if real_start is not None:  # the picked real images, brought to `strength`
-        first = start_step(strength, steps)
-        if init_noising == "ddim-inversion":
-            noise = inverted(prior, real_start[1], labels, steps, first)
-        else:  # SDEdit
-            noise = noised(prior, real_start[1], noise, steps, first)
-    bank = target.bank(k)
+def _synthesize_classes(job, ks):
+    """Synthesise classes ``ks`` together and write each; their records, in order."""
+    c, prior, target = job.config, job.prior, job.target
+    ipc, steps, guidance = c["ipc"], c["steps"], c["guidance"]
+    seeds = [c["seed"] * 100003 + k for k in ks]
+    labels = torch.cat([torch.full((ipc,), job.model_idx[k], dtype=torch.long,
+                                   device=prior.device) for k in ks])
+    noise, first = _starts(job, ks, seeds, labels)
     start = time.perf_counter()
-    hook = None
-    if nopt.iterations > 0:
-        hook = NOptHook(prior, target.extractor, bank, labels, guidance, steps, nopt, class_seed,
-                        target.images(k))
-    x0 = denoise(prior, noise, labels, steps, guidance, hook, first_step=first)
+    hooks = None
+    if job.nopt.iterations > 0:
+        hooks = [NOptHook(prior, target.extractor, target.bank(k), labels[i * ipc:(i + 1) * ipc],
+                          guidance, steps, job.nopt, seed, target.images(k))
+                 for i, (k, seed) in enumerate(zip(ks, seeds))]
+    x0 = denoise(prior, noise, labels, steps, guidance, hooks and NOptBatch(hooks),
+                 first_step=first)
     with torch.no_grad():
         images = prior.decode(x0).clamp(-1, 1)
-    seconds = time.perf_counter() - start
-    record = dict(count=ipc, seed=class_seed, seconds=round(seconds, 3))
-    if real_start is not None:
-        record["init_ids"] = list(real_start[0])
+    seconds = (time.perf_counter() - start) / len(ks)
+    plain = None
+    if hooks and target.bank(ks[0]) is not None:  # the same seeds without optimisation
+        plain = denoise(prior, noise, labels, steps, guidance, first_step=first)
+    records = []
+    for i, (k, seed) in enumerate(zip(ks, seeds)):
+        part = slice(i * ipc, (i + 1) * ipc)
+        record = _record(job, k, seed, seconds, len(ks), images[part], x0[part],
+                         None if plain is None else plain[part], hooks and hooks[i])
+        write_class(job.train._dataset, job.run_key, job.label_field, c["classes"][k], k,
+                    to_uint8(images[part]), c["method"], seed)
+        records.append(dict(record, done=True))
+    return records
+
+
+def _starts(job, ks, seeds, labels):
+    """``(states, first sampler step)`` of classes ``ks``: their seeds' noise, or their real
+    picks brought to ``strength`` (see :func:`synthesize`)."""
+    c, prior = job.config, job.prior
+    noise = torch.cat([initial_noise(prior, c["ipc"], seed) for seed in seeds])
+    if c.get("init") != "real":
+        return noise, 0
+    first = start_step(c["strength"], c["steps"])
+    real = torch.cat([job.starts[k][1] for k in ks])
+    if c.get("init_noising", DEFAULT_INIT_NOISING) == "ddim-inversion":
+        return inverted(prior, real, labels, c["steps"], first), first
+    return noised(prior, real, noise, c["steps"], first), first  # SDEdit
+
+
+def _record(job, k, seed, seconds, batch, images, x0, plain_x0, hook):
+    """Class ``k``'s record: count, seed, time share, MMD (and NOpt's against plain)."""
+    record = dict(count=len(images), seed=seed, seconds=round(seconds, 3))
+    if batch > 1:
+        record["batch_classes"] = batch
+    if k in job.starts:
+        record["init_ids"] = list(job.starts[k][0])
+    bank, target = job.target.bank(k), job.target
     if bank is not None:
         record["mmd"] = target.mmd(images, x0, bank)
-        if hook is not None:  # the same seeds without optimisation
-            plain_x0 = denoise(prior, noise, labels, steps, guidance, first_step=first)
+        if plain_x0 is not None:
             with torch.no_grad():
-                record["mmd_plain"] = target.mmd(prior.decode(plain_x0).clamp(-1, 1), plain_x0, bank)
-            record["nopt_loss_first_last"] = [hook.losses[0], hook.losses[-1]] if hook.losses else []
-    write_class(dataset, run_key, label_field, table.classes[k], k, to_uint8(images), method,
-                class_seed)
-    record["done"] = True
+                plain = job.prior.decode(plain_x0).clamp(-1, 1)
+            record["mmd_plain"] = target.mmd(plain, plain_x0, bank)
+            record["nopt_loss_first_last"] = [hook.losses[0], hook.losses[-1]] if hook.losses \
+                else []
     return record
 
 
@@ -341,6 +394,19 @@ def _check_levers(diversity, augment, random_nets, extractor):
     if (augment or random_nets) and extractor == "prior-latent":
         raise OptionError("augment and random_nets work on images; the 'prior-latent' extractor "
                           "sees latents. Use another extractor, or leave them off.")
+
+
+def _check_batching(class_batch, autocast):
+    """``class_batch`` ("auto" or an int >= 1) checked; ``autocast`` must be a bool."""
+    if not isinstance(autocast, (bool, np.bool_)):
+        raise OptionError(f"autocast must be True or False, not {autocast!r}.")
+    if isinstance(class_batch, str) and class_batch == "auto":
+        return class_batch
+    if isinstance(class_batch, bool) or not isinstance(class_batch, (int, np.integer)) \
+            or class_batch < 1:
+        raise OptionError(f"class_batch (classes per denoiser call) must be 'auto' or an "
+                          f"integer >= 1, not {class_batch!r}.")
+    return int(class_batch)
 
 
 def _selected_classes(table, classes):

@@ -52,8 +52,9 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--full-epochs", type=int, default=30,
-                   help="epochs of the full train split (trained once, with the first fraction)")
+    p.add_argument("--full-epochs", type=lambda v: v if v == "converge" else int(v), default=30,
+                   help="epochs of the full train split, or 'converge' (trained once, with the "
+                        "first fraction)")
     p.add_argument("--no-full", action="store_true",
                    help="skip the full split (the report takes it from the untagged table)")
     where = p.add_mutually_exclusive_group()  # export for a GPU box, or read what it trained

@@ -36,8 +36,9 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--full-epochs", type=int,
-                   help="epochs of the full train split (default: evaluate()'s step-matching rule)")
+    p.add_argument("--full-epochs", type=lambda v: v if v == "converge" else int(v),
+                   help="epochs of the full train split, or 'converge' (default: evaluate()'s "
+                        "step-matching rule)")
     p.add_argument("--methods", nargs="+",
                    default=["herding", "kcenter", "plain", "nopt", "nopt-df"],
                    help="also: nopt-real (NOpt started from herding's real picks, --strength)")

@@ -36,6 +36,9 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
                     add_random, add_full, full_epochs, eval_key, batch_size, lr, False, recipe)
+    if plan["convergence"] is not None and add_full:
+        raise ValueError("--full-epochs converge chooses the full arm's epochs while it trains: "
+                         "train here, or offload a number of epochs.")
     arrays = ev._load_arrays(plan, progress=False)
     os.makedirs(folder, exist_ok=True)
     shared = {"test": arrays["test"], "test_labels": plan["test_table"].labels()}

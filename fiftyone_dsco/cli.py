@@ -238,6 +238,16 @@ def parse_budget(text):
     return value
 
 
+def parse_full_epochs(ctx, param, value):
+    """``--full-epochs N|converge`` -> an int >= 1, ``names.CONVERGE`` or None."""
+    if value is None or value == names.CONVERGE:
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"give a number of epochs >= 1 or '{names.CONVERGE}', not "
+                                 f"{value!r}.", ctx=ctx, param=param)
+    return int(value)
+
+
 def parse_shard_option(ctx, param, value):
     """``--shard K/N`` -> ``(K, N)`` with ``0 <= K < N``."""
     if value is None:
@@ -480,10 +490,18 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 @click.option("--eval-key", default=names.DEFAULT_EVAL_KEY, show_default=True)
 @click.option("--no-random", is_flag=True, help="Skip the random real subset of the same size.")
 @click.option("--no-full", is_flag=True, help="Skip the full train split.")
+@click.option("--full-epochs", callback=parse_full_epochs, metavar="N|" + names.CONVERGE,
+              help="Epochs of the full train split (and the soft-label teacher), or "
+                   f"'{names.CONVERGE}': double them from {names.CONVERGE_START_EPOCHS} until "
+                   f"its held-out accuracy gains less than max({names.CONVERGE_TOLERANCE:g} "
+                   "points, 1 std) (docs/evaluation.md). Default: as many SGD steps as the "
+                   "largest set, 5 to --epochs (may be under-trained).")
+@click.option("--converge-max-epochs", type=click.IntRange(min=1),
+              help="Cap of --full-epochs converge (default: the sets' epochs).")
 @click.option("--soft-labels", is_flag=True, help="Train on a full-data teacher's soft labels.")
 @_LABEL_FIELD_OPTION
 def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr, eval_key,
-             no_random, no_full, soft_labels, label_field):
+             no_random, no_full, full_epochs, converge_max_epochs, soft_labels, label_field):
     """Train on concentrated sets of DATASET_NAME, test on its held-out split.
 
     Every set is trained from scratch with the same recipe beside a random real
@@ -491,8 +509,14 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
     dataset (run, predictions, evaluation panel, plot).
     """
     from .evaluation import evaluate as run
+    from .evaluation.convergence import Convergence
     from .runs import load_results
 
+    if converge_max_epochs is not None:
+        if full_epochs != names.CONVERGE:
+            raise click.UsageError(f"--converge-max-epochs goes with --full-epochs "
+                                   f"{names.CONVERGE}.")
+        full_epochs = Convergence(max_epochs=converge_max_epochs)
     ds = _load_dataset(dataset_name)
     if not run_keys and not view_names:
         raise click.UsageError("Give at least one --run RUN_KEY or --view SAVED_VIEW "
@@ -507,7 +531,8 @@ def evaluate(dataset_name, run_keys, view_names, arch, recipe, epochs, seeds, lr
     sets.update({v: ds.load_saved_view(v) for v in view_names})
     res = run(ds, label_field, sets, arch=arch, recipe=recipe, epochs=epochs,
               seeds=tuple(range(seeds)), lr=lr, eval_key=eval_key, add_random=not no_random,
-              add_full=not no_full, soft_labels=soft_labels, progress=True)
+              add_full=not no_full, full_epochs=full_epochs, soft_labels=soft_labels,
+              progress=True)
     click.echo(res.format_table())
     click.echo(f"Stored under eval key '{eval_key}'; plot: {res.get('plot')}")
 

@@ -81,6 +81,17 @@ DEFAULT_CLASS_BATCH = "auto"
 DEFAULT_KERNEL = "gaussian"
 DEFAULT_ARCHITECTURE = "convnet3"
 DEFAULT_RECIPE = "dsco"
+#: ``full_epochs`` of an evaluation that trains the full split until its held-out accuracy stops
+#: moving (:class:`fiftyone_dsco.evaluation.Convergence`, docs/evaluation.md). Not the default:
+#: the ladder costs up to about twice its last rung, and evaluations default to the step-matched
+#: full arm.
+CONVERGE = "converge"
+#: Epochs of the convergence ladder's first rung; each next rung doubles, up to a cap (default:
+#: the sets' epochs).
+CONVERGE_START_EPOCHS = 5
+#: Least gain (accuracy points) over the previous rung that counts as still moving; a rung must
+#: also gain one std over seeds.
+CONVERGE_TOLERANCE = 0.2
 #: Seeds of an evaluation, one model per seed and set (the CLI and the App ask for their number).
 DEFAULT_NUM_SEEDS = 3
 DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))

@@ -61,8 +61,7 @@ class Evaluate(foo.Operator):
         inputs.int("epochs", min=1, label="Epochs (optional)",
                    description="Default: the recipe's, for every concentrated set and the "
                                "random subset")
-        inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
-                   description="Default: as many images seen as the largest set, 5 to <epochs>")
+        _full_epochs_input(inputs, ctx)
         inputs.float("lr", min=1e-6, label="Learning rate (optional)",
                      description="Default: the recipe's SGD rate, 0.01; ResNet-18 on ~100+ "
                                  "images wants ~0.1 (tiny sets do better at 0.01: "
@@ -96,7 +95,7 @@ class Evaluate(foo.Operator):
             seeds=tuple(range(int(p.get("num_seeds", names.DEFAULT_NUM_SEEDS)))),
             lr=float(p["lr"]) if p.get("lr") else None,
             add_random=bool(p.get("add_random", True)), add_full=bool(p.get("add_full", True)),
-            full_epochs=p.get("full_epochs"), soft_labels=bool(p.get("soft_labels", False)),
+            full_epochs=_full_epochs(p), soft_labels=bool(p.get("soft_labels", False)),
             eval_key=p.get("eval_key") or names.DEFAULT_EVAL_KEY,
             progress=progress,
         )
@@ -123,15 +122,19 @@ class Evaluate(foo.Operator):
 
     def __call__(self, dataset, label_field, train_views, arch=names.DEFAULT_ARCHITECTURE,
                  epochs=None, num_seeds=names.DEFAULT_NUM_SEEDS, add_random=True, add_full=True,
-                 full_epochs=None, soft_labels=False, eval_key=names.DEFAULT_EVAL_KEY, lr=None,
-                 recipe=names.DEFAULT_RECIPE, delegate=False, delegation_target=None):
+                 full_epochs=None, converge_max_epochs=None, soft_labels=False,
+                 eval_key=names.DEFAULT_EVAL_KEY, lr=None, recipe=names.DEFAULT_RECIPE,
+                 delegate=False, delegation_target=None):
         """Evaluate the saved views ``train_views`` (a list of names) of ``dataset``
-        (a dataset, or any view of it)."""
+        (a dataset, or any view of it); ``full_epochs`` as the library's (a number or
+        ``"converge"``, with its cap ``converge_max_epochs``)."""
+        converge = full_epochs == names.CONVERGE
         return execute(self.config.name, dataset, params=dict(
             label_field=label_field, train_views=list(train_views), arch=arch, epochs=epochs,
             num_seeds=num_seeds, lr=lr, add_random=add_random, add_full=add_full,
-            full_epochs=full_epochs, soft_labels=soft_labels, eval_key=eval_key, recipe=recipe),
-            delegate=delegate, delegation_target=delegation_target)
+            full_epochs=None if converge else full_epochs, converge=converge,
+            converge_max_epochs=converge_max_epochs, soft_labels=soft_labels, eval_key=eval_key,
+            recipe=recipe), delegate=delegate, delegation_target=delegation_target)
 
 
 def _train_views_input(inputs, ctx):
@@ -148,6 +151,31 @@ def _train_views_input(inputs, ctx):
     inputs.list("train_views", types.String(), required=True, min_items=1, view=choices,
                 label="Training sets", description="Saved views, each trained on its own")
     return True
+
+
+def _full_epochs_input(inputs, ctx):
+    """Train the full split to convergence (with a cap), or for a number of epochs."""
+    inputs.bool("converge", default=False, label="Train the full split to convergence",
+                description=f"Double its epochs from {names.CONVERGE_START_EPOCHS} until its "
+                            f"held-out accuracy gains less than max({names.CONVERGE_TOLERANCE:g} "
+                            "points, 1 std); costs up to ~2x the last rung (docs/evaluation.md)")
+    if ctx.params.get("converge"):
+        inputs.int("converge_max_epochs", min=1, label="Most full-data epochs (optional)",
+                   description="Default: the sets' epochs")
+    else:
+        inputs.int("full_epochs", min=1, label="Full-data epochs (optional)",
+                   description="Default: as many SGD steps as the largest set, 5 to <epochs> "
+                               "(may leave the full split under-trained)")
+
+
+def _full_epochs(p):
+    """The library's ``full_epochs`` from the form: None, a number or a Convergence."""
+    from fiftyone_dsco.evaluation.convergence import Convergence
+
+    cap = int(p["converge_max_epochs"]) if p.get("converge_max_epochs") else None
+    if p.get("converge"):
+        return Convergence(max_epochs=cap)
+    return int(p["full_epochs"]) if p.get("full_epochs") else None
 
 
 def _eval_key_input(inputs, ctx):
@@ -172,7 +200,6 @@ def _eval_key_input(inputs, ctx):
 def _work(ctx):
     """The training images an evaluation sees: seeds × epochs × set size over every set."""
     from fiftyone_dsco.data import train_view
-    from fiftyone_dsco.evaluation import full_arm_epochs
     from fiftyone_dsco.evaluation.recipes import get_recipe
 
     p, ds = ctx.params, ctx.dataset
@@ -182,10 +209,22 @@ def _work(ctx):
              if ds.has_saved_view(v)]
     recipe = get_recipe(p.get("recipe") or names.DEFAULT_RECIPE, epochs=p.get("epochs") or None)
     largest, full = max(sizes, default=0), train_view(ds).count()
-    full_epochs = p.get("full_epochs") or full_arm_epochs(recipe.epochs, largest, full,
-                                                          recipe.batch_size)
-    per_seed = recipe.epochs * (sum(sizes) + (largest if p.get("add_random", True) else 0))
-    per_seed += full_epochs * full if p.get("add_full", True) else 0
-    teacher = full_epochs * full if p.get("soft_labels") else 0
+    per_seed, teacher = _full_work(p, recipe, largest, full)
+    per_seed += recipe.epochs * (sum(sizes) + (largest if p.get("add_random", True) else 0))
     seeds = int(p.get("num_seeds") or names.DEFAULT_NUM_SEEDS)
     return {"training images seen": seeds * per_seed + teacher}
+
+
+def _full_work(p, recipe, largest, full):
+    """Images seen by the full arm per seed and by the teacher (with convergence: at most)."""
+    from fiftyone_dsco.evaluation import full_arm_epochs
+    from fiftyone_dsco.evaluation.convergence import Convergence, ladder
+
+    add_full, soft = p.get("add_full", True), bool(p.get("soft_labels"))
+    if p.get("converge") and (add_full or soft):  # the whole ladder; its last rung is the teacher
+        cap = p.get("converge_max_epochs") or recipe.epochs
+        epochs = sum(ladder(Convergence(min(names.CONVERGE_START_EPOCHS, cap), cap)))
+        return epochs * full * (1 + (add_full and soft)), 0
+    epochs = p.get("full_epochs") or full_arm_epochs(recipe.epochs, largest, full,
+                                                     recipe.batch_size)
+    return (epochs * full if add_full else 0), (epochs * full if soft else 0)

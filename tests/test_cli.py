@@ -89,6 +89,20 @@ def test_evaluate_needs_a_set_and_prints_the_table(digits_copy):
     assert digits_copy.has_run("cli_eval") and load_results(digits_copy, "cli_eval")["lr"] == 0.05
 
 
+def test_evaluate_full_epochs_takes_a_number_or_converge(digits_copy):
+    base = ["evaluate", digits_copy.name, "--view", "any", "--epochs", "2"]
+    r = CliRunner().invoke(main, base + ["--full-epochs", "convergee"])
+    assert r.exit_code == 2 and "number of epochs >= 1 or 'converge', not 'convergee'" in r.output
+    r = CliRunner().invoke(main, base + ["--full-epochs", "0"])
+    assert r.exit_code == 2 and "not '0'" in r.output
+    r = CliRunner().invoke(main, base + ["--converge-max-epochs", "9"])
+    assert r.exit_code == 2 and "goes with --full-epochs converge" in r.output
+    digits_copy.save_view("any", digits_copy.match_tags("train").limit(20))
+    r = CliRunner().invoke(main, base + ["--full-epochs", "converge"])  # the cap: --epochs
+    assert r.exit_code == 1 and "starts at 5 epochs, above its cap 2" in r.output
+    assert not digits_copy.list_runs()
+
+
 def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_path):
     from fiftyone_dsco.priors import fit_prior
     from fiftyone_dsco.runs import run_config

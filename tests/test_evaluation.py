@@ -242,3 +242,89 @@ def test_dc_recipe_trains_standardised_and_is_recorded(digits_copy):
     assert res["epochs"] == 4 and res["arms"]["random"]["epochs"] == 4
     assert runs.run_config(digits_copy, "dc")["recipe"] == "dc"
     assert "recipe 'dc'" in res.format_table()
+
+
+def test_full_arm_climbs_its_ladder_to_the_cap_while_the_accuracy_moves(evaluated):
+    """Rungs of 1, 2, 4 epochs (one seed): with tolerance 0 it climbs to the cap (a few
+    epochs in, every rung gains); the full arm is the last rung, and the curve is stored."""
+    ds, _ = evaluated
+    res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, epochs=4, seeds=(0,),
+                              add_random=False, lr=0.05, eval_key="conv",
+                              full_epochs=evaluation.Convergence(1, 4, tolerance=0))
+    rec, full = res["convergence"], res["arms"]["full"]
+    assert [r["epochs"] for r in rec["curve"]] == [1, 2, 4] and not rec["converged"]
+    assert full["epochs"] == res["full_epochs"] == rec["epochs"] == 4
+    assert full["accs"] == rec["curve"][-1]["accs"] and full["acc_mean"] == rec["curve"][-1][
+        "acc_mean"] > rec["curve"][0]["acc_mean"]
+    assert res["arms"]["five"]["hlr"] == pytest.approx(full["acc_mean"]
+                                                       - res["arms"]["five"]["acc_mean"])
+    stored = ds.info["dsco_evaluations"]["conv"]["convergence"]
+    assert [(r["epochs"], r["acc_mean"], r["acc_std"]) for r in stored["curve"]] == \
+        [(r["epochs"], r["acc_mean"], r["acc_std"]) for r in rec["curve"]]
+    assert runs.run_config(ds, "conv")["convergence"]["tolerance"] == 0
+    assert evaluation.load_evaluation(ds, "conv")["convergence"]["curve"] == rec["curve"]
+    table = res.format_table()
+    assert "full split by epochs (top-1 %): 1: " in table and "cap reached" in table
+    evaluation.delete_evaluation(ds, "conv")
+
+
+def test_ladder_stops_at_a_plateau_and_an_interrupted_one_resumes(evaluated):
+    """A huge tolerance stops after the second rung. Interrupted after rung 2 trained (rung 1
+    saved), the rerun reads rung 1 back and trains rung 2 only; nothing is left behind."""
+    from fiftyone_dsco.paths import cache_dir
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(pb):  # the models' bar: 1 set + 3 rungs at most, less the full arm
+        if pb.total == 4 and pb.iteration == 2:
+            raise Stop
+
+    ds, _ = evaluated
+    options = dict(epochs=4, seeds=(0,), add_random=False, lr=0.05, eval_key="conv_resume",
+                   full_epochs=evaluation.Convergence(1, 4, tolerance=100))
+    with pytest.raises(Stop):
+        evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, progress=interrupt,
+                            **options)
+    (path,) = [os.path.join(cache_dir("convergence"), f)
+               for f in os.listdir(cache_dir("convergence"))]
+    with open(path) as f:
+        saved = json.load(f)
+    assert list(saved) == ["1"]
+    res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, **options)
+    rec = res["convergence"]
+    assert [r["epochs"] for r in rec["curve"]] == [1, 2] and rec["converged"]
+    assert rec["curve"][0]["seconds"] == saved["1"]["fits"][0]["seconds"]  # read, not retrained
+    assert rec["curve"][0]["accs"] == [saved["1"]["fits"][0]["acc"]]
+    assert res["arms"]["full"]["epochs"] == res["full_epochs"] == 2
+    assert res["arms"]["full"]["accs"] == rec["curve"][-1]["accs"]
+    assert not os.path.exists(path)
+    evaluation.delete_evaluation(ds, "conv_resume")
+
+
+def test_soft_label_teacher_is_the_last_rung_of_the_ladder(evaluated):
+    ds, _ = evaluated
+    res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, epochs=3, seeds=(0,),
+                              add_full=False, soft_labels=True, eval_key="conv_soft", lr=0.05,
+                              full_epochs=evaluation.Convergence(1, 2, tolerance=100))
+    rec = res["convergence"]
+    assert [r["epochs"] for r in rec["curve"]] == [1, 2] and "full" not in res["arms"]
+    assert res["teacher"]["epochs"] == res["full_epochs"] == 2
+    assert res["teacher"]["acc"] == rec["curve"][-1]["accs"][0]  # its first-seed model
+    evaluation.delete_evaluation(ds, "conv_soft")
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("convergee", "full_epochs must be .*'converge'.*got 'convergee'"),
+    (0, "got 0"), (-2, "got -2"), (2.5, "got 2.5"),
+    (evaluation.Convergence(start=0), "integers >= 1"),
+    (evaluation.Convergence(start=4, max_epochs=2), "max_epochs 2 is below start 4"),
+    ("converge", "starts at 5 epochs, above its cap 3"),  # the cap defaults to the sets' epochs
+])
+def test_bad_full_epochs_fail_before_anything_trains(digits_copy, bad, match):
+    ds, before = digits_copy, set(digits_copy.get_field_schema())
+    with pytest.raises(OptionError, match=match):
+        evaluation.evaluate(ds, LABEL, {"s": _five_per_class(ds)}, epochs=3, full_epochs=bad)
+    _nothing_written(ds, before)
+    assert not os.path.isdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence")) or \
+        not os.listdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence"))

@@ -184,6 +184,19 @@ def test_large_jobs_are_only_scheduled(dataset, monkeypatch):
         "too_large"].view.description
 
 
+def test_evaluate_form_trains_the_full_split_to_convergence_on_request(dataset):
+    view, params = dataset.view(), dict(train_views=["a-set"], num_seeds=1, epochs=40)
+    assert "full_epochs" in form("evaluate", view, params)
+    props = form("evaluate", view, dict(params, converge=True))
+    assert "converge_max_epochs" in props and "full_epochs" not in props
+    assert f"from {names.CONVERGE_START_EPOCHS} until" in props["converge"].view.description
+    module = sys.modules[type(foo.get_operator(P + "evaluate")).__module__]
+    p = dict(params, converge=True, converge_max_epochs=20)
+    assert module._full_epochs(p).max_epochs == 20 and module._full_epochs(params) is None
+    ctx = ExecutionContext(request_params=dict(dataset_name=dataset.name, params=p))
+    assert module._work(ctx)["training images seen"] == 40 * 40 + (5 + 10 + 20) * 1437
+
+
 def test_progress_reports_name_their_unit_and_delegated_runs_write_every_10_s():
     import time
 

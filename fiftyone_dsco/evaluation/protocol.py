@@ -23,6 +23,9 @@ it; ``dataset.rename_run`` carries it to the new key.
 """
 
 import datetime
+import hashlib
+import json
+import os
 import re
 
 import numpy as np
@@ -42,7 +45,8 @@ from ..errors import (
 )
 from ..names import (DEFAULT_ARCHITECTURE, DEFAULT_EVAL_KEY, DEFAULT_RECIPE, DEFAULT_SEEDS,
                      DSCO_FIELD)
-from . import storage
+from ..paths import cache_dir
+from . import convergence, storage
 from .recipes import get_recipe
 from .report import FULL, RANDOM, EvaluationResults, add_scores
 
@@ -76,7 +80,12 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch=DEFAULT_ARC
             size and class balance of the largest surrogate set, drawn per seed
         add_full (True): add ``full``, the whole real train split
         full_epochs (None): epochs of the full arm (and of the soft-label
-            teacher); default :func:`full_arm_epochs`
+            teacher): a number, ``"converge"`` (train it until its held-out
+            accuracy stops moving; ``results["convergence"]`` holds the curve)
+            or a :class:`~fiftyone_dsco.evaluation.Convergence` with its own
+            start, cap and tolerance; default :func:`full_arm_epochs`, which
+            trains no longer than the sets and may leave the full arm
+            under-trained (docs/evaluation.md)
         eval_key ("dsco_eval"): the key under which everything is stored;
             an evaluation with the same key is replaced
         batch_size (None), lr (None): override the recipe's (256 and 0.01 in every recipe;
@@ -149,7 +158,8 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
     if stored:
         runs.validate_run_key(eval_key)
     get_recipe(recipe)  # an unknown name fails before anything is read
-    _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views, add_full)
+    full_epochs = convergence.full_epochs_option(full_epochs)
+    _check_options(arch, epochs, seeds, batch_size, lr, train_views, add_full)
     train = data.train_view(dataset)
     table = data.class_table(train, label_field, missing="skip")
     recipe = get_recipe(recipe, table.classes, epochs=epochs, lr=lr, batch_size=batch_size)
@@ -164,14 +174,17 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
         arms[RANDOM] = dict(name=RANDOM, kind=RANDOM, counts=_class_counts(largest, table))
     if add_full:
         arms[FULL] = dict(name=FULL, kind=FULL)
-    if full_epochs is None:
+    spec = None
+    if isinstance(full_epochs, convergence.Convergence):  # full_epochs: the ladder's last rung
+        spec, full_epochs = convergence.resolve(full_epochs, epochs), None
+    elif full_epochs is None:
         full_epochs = full_arm_epochs(epochs, len(largest["ids"]) if largest else 0,
                                       table.num_samples, batch_size)
     size, channels = _image_shape(train, table, image_size, channels)
     plan = dict(dataset=ds, label_field=label_field, train=train, table=table, test=test,
                 test_table=test_table, arms=arms, arch=arch, epochs=int(epochs),
-                full_epochs=int(full_epochs), seeds=[int(s) for s in seeds], image_size=size,
-                channels=channels, batch_size=int(batch_size), lr=float(lr),
+                full_epochs=full_epochs, convergence=spec, seeds=[int(s) for s in seeds],
+                image_size=size, channels=channels, batch_size=int(batch_size), lr=float(lr),
                 soft_labels=bool(soft_labels), eval_key=eval_key, recipe=recipe)
     _check_leakage(plan, check_runs=stored)
     if stored:
@@ -179,13 +192,13 @@ def _plan(dataset, label_field, train_views, test_view, arch, epochs, seeds, ima
     return plan
 
 
-def _check_options(arch, epochs, seeds, batch_size, lr, full_epochs, train_views, add_full=True):
+def _check_options(arch, epochs, seeds, batch_size, lr, train_views, add_full=True):
     from .classifiers import ARCHITECTURES
 
     if arch not in ARCHITECTURES:
         raise OptionError(f"Unknown arch {arch!r}; choose one of {list(ARCHITECTURES)}.")
-    if any(v is not None and v <= 0 for v in (epochs, batch_size, lr, full_epochs)):
-        raise OptionError("epochs, full_epochs and batch_size must be >= 1 and lr > 0.")
+    if any(v is not None and v <= 0 for v in (epochs, batch_size, lr)):
+        raise OptionError("epochs and batch_size must be >= 1 and lr > 0.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
     if not isinstance(train_views, dict) or not (train_views or add_full):
@@ -328,8 +341,8 @@ def _load_arrays(plan, progress):
 
 
 def _arm_data(plan, arrays, arm, seed):
-    """``(uint8 images, labels, epochs)`` of an arm for a seed."""
-    spec, table = plan["arms"][arm], plan["table"]
+    """``(uint8 images, labels, epochs)`` of an arm (or of the ladder's ``FULL``) for a seed."""
+    spec, table = plan["arms"].get(arm, {"kind": arm}), plan["table"]
     if spec["kind"] == FULL:
         return arrays["train"], table.labels(), plan["full_epochs"]
     if spec["kind"] == RANDOM:
@@ -351,41 +364,121 @@ def _random_rows(table, counts, seed):
 
 def _train_all(plan, arrays, device, progress):
     """Train every arm for every seed; returns the results and the first seed's predictions."""
-    seeds = plan["seeds"]
     test = (data.to_unit_range(arrays["test"]), plan["test_table"].labels())
-    total = len(plan["arms"]) * len(seeds) + plan["soft_labels"]
-    teacher, arms, first_preds = None, {}, {}
-    with fou.ProgressBar(total=total, progress=progress, iters_str="models") as pb:
+    arms, first_preds, teacher = {}, {}, None
+    with fou.ProgressBar(total=_model_count(plan), progress=progress, iters_str="models") as pb:
+        done, trained = _converge(plan, arrays, test, device, pb)
         if plan["soft_labels"]:
-            teacher, teacher_info = _train_teacher(plan, arrays, test, device)
+            teacher, teacher_info = _train_teacher(plan, arrays, test, device, trained)
             pb.update()
         for arm in plan["arms"]:
-            fits = []
-            for seed in seeds:
-                images, labels, epochs = _arm_data(plan, arrays, arm, seed)
-                model, secs = _fit(plan, images, labels, epochs, seed, teacher, device)
-                acc, pred, conf = _accuracy(model, *test)
-                fits.append(dict(acc=acc, per_class=_per_class(pred, test[1], plan), seconds=secs,
-                                 size=len(labels), epochs=epochs))
-                first_preds.setdefault(arm, (pred, conf))
-                pb.update()
-            arms[arm] = _summarise(plan, arm, fits)
+            fits, first = done.get(arm) or _train_arm(plan, arrays, arm, test, device, teacher, pb)
+            arms[arm], first_preds[arm] = _summarise(plan, arm, fits), first[1:]
     results = _results(plan, arms)
     if teacher is not None:
         results["teacher"] = teacher_info
+    if plan["convergence"] is not None and os.path.isfile(_rung_file(plan)):
+        os.remove(_rung_file(plan))  # finished: only an interrupted ladder resumes
     return results, first_preds
 
 
-def _train_teacher(plan, arrays, test, device):
-    """The soft-label teacher: same arch, full train split, ``full_epochs``, first seed."""
-    from .training import train_classifier
+def _model_count(plan):
+    """Models to train: every arm and seed, the teacher, and the ladder's rungs at most."""
+    n, seeds = len(plan["arms"]) * len(plan["seeds"]) + plan["soft_labels"], len(plan["seeds"])
+    if plan["convergence"] is not None and (FULL in plan["arms"] or plan["soft_labels"]):
+        n += len(convergence.ladder(plan["convergence"])) * seeds
+        n -= seeds if FULL in plan["arms"] and not plan["soft_labels"] else 0
+    return n
 
+
+def _train_arm(plan, arrays, arm, test, device, teacher, pb, epochs=None):
+    """Fit every seed of ``arm`` (for ``epochs``: default the arm's).
+
+    Returns the fits and the first seed's ``(model, predictions, confidences)``.
+    """
+    fits, first = [], None
+    for seed in plan["seeds"]:
+        images, labels, arm_epochs = _arm_data(plan, arrays, arm, seed)
+        epochs = epochs or arm_epochs
+        model, secs = _fit(plan, images, labels, epochs, seed, teacher, device)
+        acc, pred, conf = _accuracy(model, *test)
+        fits.append(dict(acc=acc, per_class=_per_class(pred, test[1], plan), seconds=secs,
+                         size=len(labels), epochs=epochs))
+        first = first or (model, pred, conf)
+        pb.update()
+    return fits, first
+
+
+def _converge(plan, arrays, test, device, pb):
+    """Climb the full arm's ladder (on the labels) and set ``plan["full_epochs"]`` to its end.
+
+    Returns ``{FULL: (fits, first)}`` of the last rung when the full arm trains
+    on the labels (else ``{}``), and the last rung's first-seed ``(model,
+    seconds)`` for the teacher (None when read back from an interrupted run).
+    """
+    spec, seeds = plan["convergence"], len(plan["seeds"])
+    if spec is None or not (FULL in plan["arms"] or plan["soft_labels"]):
+        return {}, None
+    path, rungs = _rung_file(plan), {}
+    saved = _read_json(path)
+
+    def train_rung(epochs):
+        if str(epochs) in saved:  # finished before an interruption
+            old = saved[str(epochs)]
+            rungs[epochs] = old["fits"], (None, np.array(old["pred"]), np.array(old["conf"]))
+            pb.update(seeds)
+        else:
+            rungs[epochs] = _train_arm(plan, arrays, FULL, test, device, None, pb, epochs)
+            fits, (_, pred, conf) = rungs[epochs]
+            saved[str(epochs)] = dict(fits=fits, pred=pred.tolist(), conf=conf.tolist())
+            _write_json(path, saved)
+        accs = [f["acc"] for f in rungs[epochs][0]]
+        return dict(acc_mean=float(np.mean(accs)), acc_std=_std(accs), accs=accs,
+                    seconds=float(np.mean([f["seconds"] for f in rungs[epochs][0]])))
+
+    record = convergence.climb(spec, train_rung)
+    pb.update((len(convergence.ladder(spec)) - len(record["curve"])) * seeds)  # rungs not needed
+    plan["full_epochs"], plan["ladder"] = record["epochs"], record
+    fits, first = rungs[record["epochs"]]
+    done = {} if plan["soft_labels"] or FULL not in plan["arms"] else {FULL: (fits, first)}
+    return done, None if first[0] is None else (first[0], fits[0]["seconds"])
+
+
+def _rung_file(plan):
+    """Where finished rungs wait until the evaluation ends, keyed by all that they depend on."""
+    key = dict(dataset=str(plan["dataset"]._doc.id), label_field=plan["label_field"],
+               train=plan["table"].ids(), test=plan["test_table"].ids(), arch=plan["arch"],
+               recipe=dict(plan["recipe"].to_dict(), epochs=None), seeds=plan["seeds"],
+               image_size=plan["image_size"], channels=plan["channels"],
+               normalize=plan.get("normalize"))
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return os.path.join(cache_dir("convergence"), f"{digest}.json")
+
+
+def _read_json(path):
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f)
+    os.replace(path + ".tmp", path)
+
+
+def _train_teacher(plan, arrays, test, device, trained=None):
+    """The soft-label teacher: same arch, full train split, ``full_epochs``, first seed.
+
+    ``trained``: that very model and its seconds, when the convergence ladder trained it.
+    """
     seed, epochs = plan["seeds"][0], plan["full_epochs"]
-    teacher, secs = train_classifier(
-        data.to_unit_range(arrays["train"]), plan["table"].labels(), len(plan["table"].classes),
-        plan["arch"], seed=seed, device=device, **_training_options(plan, epochs))
-    info = dict(acc=_accuracy(teacher, *test)[0], seconds=secs, epochs=epochs, seed=seed)
-    return teacher, info
+    model, secs = trained or _fit(plan, arrays["train"], plan["table"].labels(), epochs, seed,
+                                  None, device)
+    info = dict(acc=_accuracy(model, *test)[0], seconds=secs, epochs=epochs, seed=seed)
+    return model, info
 
 
 def _fit(plan, images, labels, epochs, seed, teacher, device):
@@ -426,7 +519,7 @@ def _summarise(plan, arm, fits):
     spec = plan["arms"][arm]
     return dict(
         name=spec["name"], kind=spec["kind"], accs=accs, acc_mean=float(np.mean(accs)),
-        acc_std=float(np.std(accs, ddof=1 if len(accs) >= 2 else 0)),
+        acc_std=_std(accs),
         per_class={c: None if np.isnan(per[0, k]) else float(per[:, k].mean())
                    for k, c in enumerate(classes)},
         size=int(n), ipc=n / len(classes), fraction=n / plan["table"].num_samples,
@@ -436,11 +529,17 @@ def _summarise(plan, arm, fits):
     )
 
 
+def _std(accs):
+    """Standard deviation over seeds (ddof 1; 0 for one seed)."""
+    return float(np.std(accs, ddof=1 if len(accs) >= 2 else 0))
+
+
 def _results(plan, arms):
     add_scores(arms)
     return EvaluationResults(
         eval_key=plan["eval_key"], label_field=plan["label_field"], arch=plan["arch"],
         seeds=plan["seeds"], epochs=plan["epochs"], full_epochs=plan["full_epochs"],
+        convergence=plan.get("ladder"),
         image_size=plan["image_size"], channels=plan["channels"],
         batch_size=plan["batch_size"], lr=plan["lr"], recipe=plan["recipe"].to_dict(),
         labels="soft" if plan["soft_labels"] else "hard",

@@ -65,6 +65,10 @@ def format_table(results):
         f"{results['labels']} labels{teacher}; epochs: {epochs}; seconds = training time per "
         f"seed. IOR = set − random, HLR = full − set (points, DD-Ranking)."
     )
+    if results.get("convergence"):
+        from .convergence import describe
+
+        lines.append(describe(results["convergence"]) + ".")
     return "\n".join(lines)
 
 

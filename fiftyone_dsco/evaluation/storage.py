@@ -58,6 +58,7 @@ def _run_config(plan):
             for a, s in plan["arms"].items() if "ids" in s}
     return dict(label_field=plan["label_field"], arch=plan["arch"], epochs=plan["epochs"],
                 full_epochs=plan["full_epochs"], seeds=plan["seeds"],
+                convergence=plan["convergence"] and plan["convergence"].to_dict(),
                 image_size=plan["image_size"], channels=plan["channels"],
                 batch_size=plan["batch_size"], lr=plan["lr"], recipe=plan["recipe"].name,
                 soft_labels=plan["soft_labels"],
@@ -77,7 +78,7 @@ def _summary(results):
                                       "epochs", "seconds", "pred_field", "eval_key", "ior", "hlr",
                                       "lrs")}
             for a, r in results["arms"].items()}
-    out = {k: results[k] for k in ("arch", "seeds", "labels", "test_size", "train_size",
-                                   "std_ddof", "plot", "timestamp")}
+    out = {k: results.get(k) for k in ("arch", "seeds", "labels", "test_size", "train_size",
+                                       "std_ddof", "plot", "timestamp", "convergence")}
     out["recipe"] = results["recipe"]["name"]
     return run_state.jsonable(dict(out, arms=arms))

@@ -159,6 +159,10 @@ def test_batching_options_are_recorded_only_off_the_default(digits_copy, prior):
     assert prior.autocast  # the prior's own setting is restored
     view = runs.run_samples(digits_copy, "set").match(F("dsco.class_index") == 3)
     assert len(view) == 1
+    # class_batch changes no image: a resume (or another shard) may use another value
+    synthesize(digits_copy, "ground_truth", prior, run_key="set", class_batch=1, autocast=False,
+               **kw)
+    assert len(runs.run_samples(digits_copy, "set")) == 1
 
 
 def test_cli_passes_class_batch_and_autocast(digits_copy, prior_dir):

@@ -45,8 +45,10 @@ INFO_KEY = "dsco_evaluations"
 _MARKER = ".dsco-database"
 #: Seconds a deleted dataset's run folder is kept after its last change.
 ORPHAN_MIN_AGE = 3600.0
-#: Config entries that are bookkeeping, not options (ignored when comparing runs).
-_BOOKKEEPING = ("dsco_kind", "media_folder")
+#: Config entries that are bookkeeping, not options (ignored when comparing runs):
+#: ``class_batch`` splits the work into denoiser calls and changes no image, so a
+#: resume or another shard may use another value.
+_BOOKKEEPING = ("dsco_kind", "media_folder", "class_batch")
 
 
 # ------------------------------------------------------------------ run classes

@@ -148,7 +148,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         config.update(init=init, strength=float(strength), init_selector=init_selector)
         if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
             config["init_noising"] = init_noising
-    if class_batch != DEFAULT_CLASS_BATCH:  # likewise: recorded only when not the default
+    if class_batch != DEFAULT_CLASS_BATCH:  # recorded, never compared (runs._BOOKKEEPING)
         config["class_batch"] = class_batch
     if not autocast:
         config["autocast"] = False

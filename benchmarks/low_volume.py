@@ -41,7 +41,8 @@ def parse():
                         "step-matching rule)")
     p.add_argument("--methods", nargs="+",
                    default=["herding", "kcenter", "plain", "nopt", "nopt-df"],
-                   help="also: nopt-real (NOpt started from herding's real picks, --strength)")
+                   help="also: " + ", ".join(VARIANTS) + " (NOpt variants; nopt-real*: started "
+                        "from herding's real picks at --strength)")
     p.add_argument("--prior", help="prior name/folder (default: fit or reuse <dataset> prior)")
     p.add_argument("--extractor", default="reference")
     p.add_argument("--iterations", type=int, default=1)
@@ -92,23 +93,31 @@ def coreset_ids(ds, table, prior, selector, ipc, seed=0):
     return ids
 
 
+#: NOpt variants: the base method and the options it adds ("-half": no update in the last
+#: half of the sampler steps, the lever chosen on digits' validation split).
+VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
+            "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
+            "nopt-real": ("nopt", {"init": "real"}),
+            "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5})}
+
+
 def nopt_options(method, args):
-    """The synthesis options that ``--step-fraction``, ``--strength`` and ``nopt-real`` set."""
-    opts = {}
-    if method.startswith("nopt") and args.step_fraction is not None:
-        opts["step_fraction"] = args.step_fraction
-    if method == "nopt-real":
-        opts["init"] = "real"
-        if args.strength is not None:
-            opts["strength"] = args.strength
-    return opts
+    """(base method, synthesis options) of ``method``: its variant's, ``--step-fraction``'s
+    and ``--strength``'s (real starts)."""
+    base, opts = VARIANTS.get(method, (method, {}))
+    opts = dict(opts)
+    if base.startswith("nopt") and args.step_fraction is not None:
+        opts.setdefault("step_fraction", args.step_fraction)
+    if opts.get("init") == "real" and args.strength is not None:
+        opts["strength"] = args.strength
+    return base, opts
 
 
 def init_of(method):
     """Where a set's images start: real images (coresets, random), noise or real starts."""
     if method in ("herding", "kcenter", "random", "full"):
         return "real images"
-    return "real" if method == "nopt-real" else "noise"
+    return "real" if method.startswith("nopt-real") else "noise"
 
 
 def build_arm(ds, table, prior, method, ipc, args):
@@ -120,14 +129,16 @@ def build_arm(ds, table, prior, method, ipc, args):
         view = ds.select(coreset_ids(ds, table, prior, method, ipc))
         return view, time.perf_counter() - t0, {}
     key = f"bench_{method.replace('-', '_')}_ipc{ipc}{args.tag}"
+    base, opts = nopt_options(method, args)
     res, _ = run_or_replace(
-        synthesize, ds, "ground_truth", prior, ipc, method="plain" if method == "plain" else "nopt",
-        run_key=key, data_free=method == "nopt-df", guidance=args.guidance,
+        synthesize, ds, "ground_truth", prior, ipc, method="plain" if base == "plain" else "nopt",
+        run_key=key, data_free=base == "nopt-df", guidance=args.guidance,
         iterations=args.iterations, lr=args.lr, extractor=args.extractor,
-        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False,
-        **nopt_options(method, args))
+        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False, **opts)
     per = res["classes"].values()
     extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
+    if opts:
+        extra["nopt_options"] = opts
     if any("mmd" in r for r in per):
         extra["mmd_mean"] = sum(r.get("mmd", 0) for r in per) / len(per)
     if any("mmd_plain" in r for r in per):

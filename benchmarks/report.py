@@ -784,6 +784,24 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+def nopt_speckle(dataset):
+    """Background grey level and speckle of synthetic sets (benchmarks/nopt_speckle.py)."""
+    rows, meta = _load(f"nopt_speckle_{dataset}.json")
+    if rows is None:
+        return [f"_Not run yet: `python benchmarks/nopt_speckle.py --dataset {dataset}`._"]
+    out = [_provenance(meta, "python benchmarks/nopt_speckle.py"), "",
+           f"Background: the pixels where the class's mean real train image is below "
+           f"{100 * meta.get('threshold', 0.05):g} % of full scale ({100 * rows[0]['background_pixels']:.0f} % "
+           f"of the image on average). Grey: their mean intensity; speckle: their mean absolute "
+           f"difference to a 3 × 3 median filter (% of full scale, averaged over images and "
+           f"classes). `real`: as many real train images per class as the sets have.", "",
+           "| set | images | background grey % | background speckle % |", "|---|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['set']} | {r['images']} | {r['background_mean']:.2f} | "
+                   f"{r['background_speckle']:.3f} |")
+    return out
+
+
 def _fmnist_full_note():
     """Why the Fashion-MNIST headline's HLRs are lower bounds, with the numbers from the JSON."""
     rows, meta = _load("low_volume_fashion-mnist.json")

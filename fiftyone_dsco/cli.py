@@ -304,10 +304,10 @@ def _synthesis_options(f):
         click.option("--reuse-prediction/--no-reuse-prediction", default=True, show_default=True,
                      help="The sampler step reuses NOpt's last noise prediction (one denoiser pass "
                           "less per step; see docs/benchmarks.md)."),
-        click.option("--step-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0,
-                     show_default=True,
-                     help="NOpt optimises only this first fraction of the sampler steps (0.5 led "
-                          "on digits' validation split; under study, issue #22)."),
+        click.option("--step-fraction", type=click.FloatRange(0, 1, min_open=True),
+                     default=names.DEFAULT_STEP_FRACTION, show_default=True,
+                     help="NOpt optimises only this first fraction of the sampler steps (1: "
+                          "every step; the default was chosen on validation, docs/method.md)."),
         click.option("--diversity", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="NOpt lever: weight of an extra repulsion between a class's synthetic "
                           "features (under study, issue #22)."),

@@ -75,6 +75,9 @@ DEFAULT_INIT_NOISING = "forward"
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1
 DEFAULT_EXTRACTOR = "reference"
+#: NOpt optimises this first fraction of the sampler steps: every step. 0.5 led on digits'
+#: validation split but lost 1.9 points on Fashion-MNIST's (docs/benchmarks.md, issue #22).
+DEFAULT_STEP_FRACTION = 1.0
 #: Classes that share one denoiser call in synthesis: "auto" (by device; docs/scaling.md) or an
 #: integer >= 1.
 DEFAULT_CLASS_BATCH = "auto"

@@ -58,9 +58,10 @@ class Synthesize(foo.Operator):
         inputs.bool("levers", default=False, label="NOpt objective levers (under study)",
                     description="Off by default; docs/method.md says what each measured")
         if p.get("levers"):
-            inputs.float("step_fraction", default=1.0, min=0, max=1, label="Step fraction",
+            inputs.float("step_fraction", default=names.DEFAULT_STEP_FRACTION, min=0, max=1,
+                         label="Step fraction",
                          description="Optimise only this first fraction of the sampler steps "
-                                     "(0.5 led on digits' validation split)")
+                                     "(1: every step; docs/method.md)")
             inputs.float("diversity", default=0.0, min=0, label="Diversity weight")
             inputs.str("augment", label="DSA augmentation on both sides",
                        description="e.g. color_crop_cutout_scale_rotate (empty: off)")
@@ -142,7 +143,7 @@ class Synthesize(foo.Operator):
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
-                 init_noising=names.DEFAULT_INIT_NOISING, step_fraction=1.0, diversity=0.0,
+                 init_noising=names.DEFAULT_INIT_NOISING, step_fraction=names.DEFAULT_STEP_FRACTION, diversity=0.0,
                  augment=None, random_nets=0, class_batch=names.DEFAULT_CLASS_BATCH,
                  autocast=True, delegate=False, delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
@@ -164,7 +165,7 @@ def _levers(p):
     """NOpt's objective levers from the form (only when its toggle is on)."""
     if not p.get("levers"):
         return {}
-    return dict(step_fraction=float(p.get("step_fraction") or 1.0),
+    return dict(step_fraction=float(p.get("step_fraction") or names.DEFAULT_STEP_FRACTION),
                 diversity=float(p.get("diversity") or 0.0), augment=p.get("augment") or None,
                 random_nets=int(p.get("random_nets") or 0))
 

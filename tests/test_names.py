@@ -71,6 +71,8 @@ def test_cli_choices_are_the_names_lists(path, name, choices, default):
     ("synthesize", "label_field", names.DEFAULT_LABEL_FIELD),
     ("synthesize", "class_batch", names.DEFAULT_CLASS_BATCH),
     ("concentrate", "class_batch", names.DEFAULT_CLASS_BATCH),
+    ("synthesize", "step_fraction", names.DEFAULT_STEP_FRACTION),
+    ("concentrate", "step_fraction", names.DEFAULT_STEP_FRACTION),
     ("datasets info", "label_field", names.DEFAULT_LABEL_FIELD),
 ])
 def test_cli_defaults_are_the_names_defaults(path, name, default):

@@ -38,6 +38,7 @@ import torch
 
 from ..evaluation.classifiers import create_classifier, embed
 from ..mmd import mean_kernel, median_sigma2, mmd2
+from ..names import DEFAULT_STEP_FRACTION
 
 #: Seed offsets that keep the levers' draws apart from the target rows' and from each other.
 _AUGMENT_SEED, _NET_SEED = 1_000_003, 2_000_003
@@ -53,7 +54,7 @@ class NOptOptions:
     kernel: str = "gaussian"  #: "gaussian" (median bandwidth of the target batch) or "linear"
     target_batch: int = 500  #: target features drawn per iteration
     norm_weight: float = 0.1  #: weight of the norm-keeping penalty
-    step_fraction: float = 1.0  #: optimise the first fraction of sampler steps only
+    step_fraction: float = DEFAULT_STEP_FRACTION  #: optimise the first fraction of steps only
     reuse_prediction: bool = True  #: sampler step reuses the last iteration's noise prediction
     diversity: float = 0.0  #: weight of the extra repulsion mean k(S, S) (0 = plain MMD^2)
     augment: str = None  #: DSA strategy applied to both sides per iteration (None = off)

@@ -34,9 +34,9 @@ from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
-                     DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STRENGTH,
-                     DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS, METHODS,
-                     SELECTORS, SYNTHESIS, synthesis_run_key)
+                     DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
+                     DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
+                     METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -51,8 +51,9 @@ _BYTES_PER_ELEMENT = 64
 
 def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=None,
                data_free=False, steps=25, guidance=2.0, iterations=1, lr=0.03,
-               kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1, step_fraction=1.0,
-               reuse_prediction=True, diversity=0.0, augment=None, random_nets=0,
+               kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1,
+               step_fraction=DEFAULT_STEP_FRACTION, reuse_prediction=True, diversity=0.0,
+               augment=None, random_nets=0,
                extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None,
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,

@@ -30,6 +30,7 @@ import time
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 import offload
+from fiftyone_dsco import names
 from _env import results_path, run_or_replace, write_meta
 from low_volume import coreset_ids
 
@@ -52,7 +53,7 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--full-epochs", type=lambda v: v if v == "converge" else int(v), default=30,
+    p.add_argument("--full-epochs", type=lambda v: v if v == names.CONVERGE else int(v), default=30,
                    help="epochs of the full train split, or 'converge' (trained once, with the "
                         "first fraction)")
     p.add_argument("--no-full", action="store_true",

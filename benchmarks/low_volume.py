@@ -36,7 +36,7 @@ def parse():
     p.add_argument("--arch", default="convnet3")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--full-epochs", type=lambda v: v if v == "converge" else int(v),
+    p.add_argument("--full-epochs", type=lambda v: v if v == names.CONVERGE else int(v),
                    help="epochs of the full train split, or 'converge' (default: evaluate()'s "
                         "step-matching rule)")
     p.add_argument("--methods", nargs="+",
@@ -49,7 +49,8 @@ def parse():
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--step-fraction", type=float,
-                   help="NOpt updates only the first fraction of sampler steps (default: the library's)")
+                   help="NOpt updates only the first fraction of sampler steps "
+                        "(default: the library's)")
     p.add_argument("--strength", type=float, help="nopt-real's SDEdit strength (default: the library's)")
     p.add_argument("--recipe", help="evaluation recipe (default: the library's)")
     p.add_argument("--no-reuse", action="store_true",
@@ -94,7 +95,8 @@ def coreset_ids(ds, table, prior, selector, ipc, seed=0):
 
 
 #: NOpt variants: the base method and the options it adds ("-half": no update in the last
-#: half of the sampler steps, the lever chosen on digits' validation split).
+#: half of the sampler steps, the lever that led on digits' validation split and lost on
+#: Fashion-MNIST's; docs/benchmarks.md).
 VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
             "nopt-real": ("nopt", {"init": "real"}),

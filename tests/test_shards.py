@@ -64,11 +64,16 @@ def per_class(dataset, run_key):
 
 
 def assert_same_samples(a, b):
+    """Same labels, seeds and images per class. A shard batches its own classes together
+    (``class_batch="auto"``), so a class may share its denoiser calls with other classes than
+    in one run: float rounding then moves a pixel by at most one grey level, as in
+    tests/test_class_batch.py. A wrong seed or class would change whole images."""
     assert a.keys() == b.keys()
     for k in a:
         (la, sa, pa), (lb, sb, pb) = a[k], b[k]
         assert la == lb and sa == sb and len(pa) == len(pb) > 0, k
-        assert all(np.array_equal(x, y) for x, y in zip(pa, pb)), k
+        diff = np.abs(np.stack(pa).astype(int) - np.stack(pb).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.01, (k, diff.max(), diff.mean())
 
 
 def assert_clean(dataset, run_key, ipc):

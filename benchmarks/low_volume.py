@@ -108,6 +108,8 @@ def nopt_options(method, args):
     and ``--strength``'s (real starts)."""
     base, opts = VARIANTS.get(method, (method, {}))
     opts = dict(opts)
+    if base == "nopt":  # "nopt" is NOpt from noise, whatever the library's default init
+        opts.setdefault("init", "noise")
     if base.startswith("nopt") and args.step_fraction is not None:
         opts.setdefault("step_fraction", args.step_fraction)
     if opts.get("init") == "real" and args.strength is not None:

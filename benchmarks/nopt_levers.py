@@ -25,7 +25,7 @@ from _env import validation_table
 #: DSA's strategy without flip (digits and letters are not mirror-symmetric), as in `dsa`.
 NO_FLIP = "color_crop_cutout_scale_rotate"
 LEVERS = {
-    "nopt": {},
+    "nopt": {"init": "noise"},
     "diversity05": {"diversity": 0.5},
     "diversity2": {"diversity": 2.0},
     "augment": {"augment": NO_FLIP},

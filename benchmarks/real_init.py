@@ -69,7 +69,7 @@ def main():
     herd, _ = run_or_replace(dope, ds, "ground_truth", None, ipc, selector="herding",
                              prior=prior.path, run_key=f"val_herding{ipc}", progress=True)
     sets["herding"] = herd["saved_view"]
-    noise, _ = run_or_replace(synthesize, ds, "ground_truth", prior, ipc,
+    noise, _ = run_or_replace(synthesize, ds, "ground_truth", prior, ipc, init="noise",
                               run_key=f"val_nopt{ipc}", progress=True)
     sets["nopt (noise)"] = noise["saved_view"]
     mmd = {"nopt (noise)": _mean_mmd(noise)}

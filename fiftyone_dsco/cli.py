@@ -321,16 +321,17 @@ def _synthesis_options(f):
         click.option("--init", type=click.Choice(list(names.INITS)), default=names.DEFAULT_INIT,
                      show_default=True,
                      help="Start from noise, or from real train images picked by --init-selector "
-                          "and noised to --strength (SDEdit; under study, issue #22)."),
+                          "and noised to --strength (SDEdit). auto: real for NOpt that reads the "
+                          "train split, noise for plain sampling and --data-free."),
         click.option("--strength", type=click.FloatRange(0, 1), default=names.DEFAULT_STRENGTH,
                      show_default=True,
-                     help="With --init real: 1 starts from almost pure noise, 0 keeps the picks."),
+                     help="Real starts: 1 starts from almost pure noise, 0 keeps the picks."),
         click.option("--init-selector", type=click.Choice(list(names.SELECTORS)),
                      default=names.DEFAULT_INIT_SELECTOR, show_default=True,
-                     help="With --init real: how the starting real images are picked."),
+                     help="Real starts: how the starting real images are picked."),
         click.option("--init-noising", type=click.Choice(list(names.INIT_NOISINGS)),
                      default=names.DEFAULT_INIT_NOISING, show_default=True,
-                     help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
+                     help="Real starts: forward noising (SDEdit) or DDIM inversion with the "
                           "prior (under study, issue #22)."),
         click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
                      callback=lambda ctx, param, v: names.class_batch_value(v),
@@ -695,8 +696,14 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     click.echo(f"== 3/4 concentrate to {budget} images per class")
     out = run_concentrate(ds, field, prior, budget, run_key=names.DEMO_KEY, overwrite=overwrite,
                           progress=True)
-    click.echo(f"{out['synthetic_per_class']} NOpt-synthetic + {out['real_per_class']} selected "
-               f"real per class; saved view '{out['saved_view']}'")
+    starts = ""
+    if out["synthetic_run"]:
+        from .runs import run_config
+
+        real = run_config(ds, out["synthetic_run"]).get("init") == "real"  # noise: not recorded
+        starts = " (started from real images)" if real else " (started from noise)"
+    click.echo(f"{out['synthetic_per_class']} NOpt-synthetic{starts} + {out['real_per_class']} "
+               f"selected real per class; saved view '{out['saved_view']}'")
     herding = dope(ds, field, None, budget, selector="herding", prior=prior.path,
                    run_key=names.DEMO_HERDING_KEY, overwrite=overwrite, progress=True)
     click.echo(f"herding: {budget} real per class; saved view '{herding['saved_view']}'")

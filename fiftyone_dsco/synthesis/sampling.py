@@ -10,7 +10,8 @@ Shards of one run can run at once in different processes or machines; each
 class's samples, files and record are its own, and the shard that finds every
 class done merges the run (FiftyOne run results with ``complete``, the saved
 view). Class ``k`` gets the same seed and target features whatever the shard,
-so N shards give the same samples as one unsharded run. The run lifecycle
+so N shards give the samples of one unsharded run (up to float rounding where their
+class batches differ). The run lifecycle
 (resume, one writer per class, merge) is :mod:`fiftyone_dsco.runs.driver`'s.
 
 Class batches: ``class_batch`` classes share each denoiser call (their states
@@ -89,12 +90,15 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
             ``k % N == K`` of the run's class list (with ``classes``: their
             intersection). Shards of one run may run concurrently; the run is
             complete, and merged, when every class is done. Not with ``overwrite``
-        init: ``"noise"`` (start every image from noise) or ``"real"`` (start
+        init: ``"noise"`` (start every image from noise), ``"real"`` (start
             from ``ipc`` real train images per class picked by ``init_selector``
             on the target features, brought to the noise level of ``strength``
             by ``init_noising``: 1 starts from almost pure noise, 0 returns the
-            picks). Not data-free.
-            Real starts are an option under study (issue #22), not yet a tuned default
+            picks; not data-free) or ``"auto"`` (default): ``"real"`` for NOpt
+            that reads the train split, ``"noise"`` for plain sampling, data-free
+            runs and views where a class has fewer than ``ipc`` train images. The
+            run records what ``"auto"`` chose. Real starts led on both validation
+            splits (docs/method.md)
         init_noising: how real starts reach ``strength``: ``"forward"`` (SDEdit
             forward noising with the class seed's noise) or ``"ddim-inversion"``
             (deterministic DDIM inversion with the prior, guidance 1)
@@ -130,10 +134,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
     model_idx = prior.class_indices(table.classes, class_map)
-    if init == "real" and min(table.counts.values()) < ipc:
-        small = {c: n for c, n in table.counts.items() if n < ipc}
-        raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
-                          f"have fewer: {small}. Lower ipc or use init='noise'.")
+    init = _resolved_init(init, method, data_free, table, ipc)
     todo = [table.index(c) for c in _selected_classes(table, classes)
             if run_state.in_shard(table.index(c), shard)]
     run_key = run_key or synthesis_run_key(method, ipc, data_free)
@@ -362,6 +363,17 @@ class _Targets:
     @torch.no_grad()
     def mmd(self, images, x0, bank):
         return report_mmd2(self.extractor(x0 if self.extractor.space == "latent" else images), bank)
+
+
+def _resolved_init(init, method, data_free, table, ipc):
+    """``init``, with ``"auto"`` made ``"real"`` or ``"noise"`` (see :func:`synthesize`)."""
+    small = {c: n for c, n in table.counts.items() if n < ipc}
+    if init == "auto":
+        return "real" if method == "nopt" and not data_free and not small else "noise"
+    if init == "real" and small:
+        raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
+                          f"have fewer: {small}. Lower ipc or use init='noise'.")
+    return init
 
 
 def _check_init(init, strength, init_selector, init_noising, data_free):

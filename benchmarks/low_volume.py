@@ -59,6 +59,8 @@ def parse():
     p.add_argument("--train-lr", type=float, default=0.01,
                    help="SGD learning rate of every evaluated model (evaluate()'s lr)")
     p.add_argument("--no-full", action="store_true", help="skip the full-split arm")
+    p.add_argument("--no-random", action="store_true",
+                   help="skip the random arm (no IOR): one costly recipe on one set")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
     p.add_argument("--part", default="",
                    help="suffix for the output file and evaluation keys only: more IPCs or methods "
@@ -175,6 +177,7 @@ def main():
             print(f"[ipc {ipc}] built {m} in {secs:.1f} s", flush=True)
         recipe = dict(arch=args.arch, epochs=epochs, seeds=seeds,
                       add_full=ipc == max(args.ipc) and not args.no_full,  # once, longest
+                      add_random=not args.no_random,
                       full_epochs=args.full_epochs, lr=args.train_lr,
                       **({"recipe": args.recipe} if args.recipe else {}),
                       eval_key=f"bench_ipc{ipc}{args.tag}{arch_tag}{args.part}")

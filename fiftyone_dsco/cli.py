@@ -321,17 +321,17 @@ def _synthesis_options(f):
         click.option("--init", type=click.Choice(list(names.INITS)), default=names.DEFAULT_INIT,
                      show_default=True,
                      help="Start from noise, or from real train images picked by --init-selector "
-                          "and noised to --strength (SDEdit). auto: real for NOpt that reads the "
-                          "train split, noise for plain sampling and --data-free."),
+                          "and noised to --strength (SDEdit; measured, not better on validation: "
+                          "docs/method.md)."),
         click.option("--strength", type=click.FloatRange(0, 1), default=names.DEFAULT_STRENGTH,
                      show_default=True,
-                     help="Real starts: 1 starts from almost pure noise, 0 keeps the picks."),
+                     help="With --init real: 1 starts from almost pure noise, 0 keeps the picks."),
         click.option("--init-selector", type=click.Choice(list(names.SELECTORS)),
                      default=names.DEFAULT_INIT_SELECTOR, show_default=True,
-                     help="Real starts: how the starting real images are picked."),
+                     help="With --init real: how the starting real images are picked."),
         click.option("--init-noising", type=click.Choice(list(names.INIT_NOISINGS)),
                      default=names.DEFAULT_INIT_NOISING, show_default=True,
-                     help="Real starts: forward noising (SDEdit) or DDIM inversion with the "
+                     help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
                           "prior (under study, issue #22)."),
         click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
                      callback=lambda ctx, param, v: names.class_batch_value(v),

@@ -41,12 +41,8 @@ class Synthesize(foo.Operator):
         init = inputs.enum("init", list(names.INITS), default=names.DEFAULT_INIT,
                            label="Start from", view=types.RadioGroup(),
                            description="Noise, or real train images noised to a strength "
-                                       "(SDEdit). Auto: real for NOpt that reads the train "
-                                       "split, noise for plain sampling and data-free runs")
-        real_starts = p.get("init") == "real" or (
-            p.get("init", names.DEFAULT_INIT) == "auto" and not p.get("data_free")
-            and p.get("method", names.DEFAULT_METHOD) == "nopt")
-        if real_starts:
+                                       "(SDEdit; level with noise on validation, docs/method.md)")
+        if p.get("init") == "real":
             inputs.float("strength", default=names.DEFAULT_STRENGTH, min=0, max=1,
                          label="Strength", description="1: almost pure noise; 0: the real picks")
             inputs.enum("init_selector", list(names.SELECTORS),
@@ -55,8 +51,8 @@ class Synthesize(foo.Operator):
                         default=names.DEFAULT_INIT_NOISING, label="Bring them to the strength by",
                         view=types.RadioGroup(),
                         description="Forward noising (SDEdit) or DDIM inversion with the prior")
-        if p.get("init") == "real" and p.get("data_free"):
-            invalid(init, "A data-free run reads no real image: start from noise")
+            if p.get("data_free"):
+                invalid(init, "A data-free run reads no real image: start from noise")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
         inputs.bool("levers", default=False, label="NOpt objective levers (under study)",

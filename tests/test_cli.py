@@ -38,7 +38,7 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
         assert r.exit_code == 0, r.output
         for step in ("1/4", "2/4", "3/4", "4/4"):
             assert step in r.output
-        assert "3 NOpt-synthetic (started from real images) + 0 selected real" in r.output
+        assert "3 NOpt-synthetic (started from noise) + 0 selected real" in r.output
         for arm in ("dsco", "herding", "random", "full"):  # herding: the best real subset
             assert f"| {arm} |" in r.output
         assert digits.has_run("demo") and digits.has_run("demo_eval")

@@ -132,9 +132,7 @@ def test_synthesize_real_starts_in_the_form(dataset):
     assert {"strength", "init_selector"} <= set(props) and "init" not in blocked(props)
     props = form("synthesize", dataset.view(), {"init": "real", "data_free": True})
     assert "init" in blocked(props) and "data-free" in props["init"].error_message
-    assert "strength" in form("synthesize", dataset.view(), {})  # init "auto": NOpt starts real
-    for noise in ({"data_free": True}, {"method": "plain"}, {"init": "noise"}):
-        assert "strength" not in form("synthesize", dataset.view(), noise), noise
+    assert "strength" not in form("synthesize", dataset.view(), {})
 
 
 def _limits():
@@ -224,7 +222,7 @@ def test_progress_reports_name_their_unit_and_delegated_runs_write_every_10_s():
 
 
 def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
-    props = form("synthesize", dataset.view(), {"ipc": 2, "init": "noise"})
+    props = form("synthesize", dataset.view(), {"ipc": 2})
     assert "init_noising" not in props  # only for real starts
     props = form("synthesize", dataset.view(), {"ipc": 2, "init": "real"})
     assert list(props["init_noising"].type.values) == list(names.INIT_NOISINGS)

@@ -211,25 +211,6 @@ def test_real_init_reads_no_test_image(digits_copy, prior, monkeypatch, noising)
     assert not set(read) & set(digits_copy.match_tags("test").values("id"))
 
 
-def test_auto_init_starts_nopt_from_real_images_and_the_rest_from_noise(digits_copy, prior):
-    def started_from(view=digits_copy, **kw):
-        key = f"auto{len(digits_copy.list_runs())}"
-        res = synthesize(view, "ground_truth", prior, run_key=key, classes=["3"],
-                         **dict(dict(ipc=2, iterations=1), **FAST, **kw))
-        cfg = runs.run_config(digits_copy, key)
-        assert ("init_ids" in res["classes"]["3"]) == (cfg.get("init") == "real")
-        return cfg.get("init", "noise")
-
-    assert started_from() == "real"  # NOpt that reads the train split: the default
-    assert started_from(method="plain") == "noise"
-    assert started_from(data_free=True, pool_size=8) == "noise"
-    threes = digits_copy.match_tags("train").match(F("ground_truth.label") == "3")
-    few = digits_copy.exclude(threes.skip(1).values("id"))  # one train "3"
-    assert started_from(few) == "noise"
-    with pytest.raises(OptionError, match="fewer"):
-        started_from(few, init="real")
-
-
 def test_noise_runs_keep_their_config(digits_copy, prior):
     synthesize(digits_copy, "ground_truth", prior, ipc=1, method="plain", run_key="noisy",
                classes=["3"], **FAST)

@@ -90,15 +90,13 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
             ``k % N == K`` of the run's class list (with ``classes``: their
             intersection). Shards of one run may run concurrently; the run is
             complete, and merged, when every class is done. Not with ``overwrite``
-        init: ``"noise"`` (start every image from noise), ``"real"`` (start
+        init: ``"noise"`` (start every image from noise) or ``"real"`` (start
             from ``ipc`` real train images per class picked by ``init_selector``
             on the target features, brought to the noise level of ``strength``
             by ``init_noising``: 1 starts from almost pure noise, 0 returns the
-            picks; not data-free) or ``"auto"`` (default): ``"real"`` for NOpt
-            that reads the train split, ``"noise"`` for plain sampling, data-free
-            runs and views where a class has fewer than ``ipc`` train images. The
-            run records what ``"auto"`` chose. Real starts led on both validation
-            splits (docs/method.md)
+            picks). Not data-free.
+            Real starts were level with noise on three validation cells and 1.4 points
+            behind on a fourth (docs/method.md), so the default stays noise
         init_noising: how real starts reach ``strength``: ``"forward"`` (SDEdit
             forward noising with the class seed's noise) or ``"ddim-inversion"``
             (deterministic DDIM inversion with the prior, guidance 1)
@@ -134,7 +132,10 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     train = train_view(view)
     table = class_table(train, label_field, min_per_class=1)
     model_idx = prior.class_indices(table.classes, class_map)
-    init = _resolved_init(init, method, data_free, table, ipc)
+    if init == "real" and min(table.counts.values()) < ipc:
+        small = {c: n for c, n in table.counts.items() if n < ipc}
+        raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
+                          f"have fewer: {small}. Lower ipc or use init='noise'.")
     todo = [table.index(c) for c in _selected_classes(table, classes)
             if run_state.in_shard(table.index(c), shard)]
     run_key = run_key or synthesis_run_key(method, ipc, data_free)
@@ -363,17 +364,6 @@ class _Targets:
     @torch.no_grad()
     def mmd(self, images, x0, bank):
         return report_mmd2(self.extractor(x0 if self.extractor.space == "latent" else images), bank)
-
-
-def _resolved_init(init, method, data_free, table, ipc):
-    """``init``, with ``"auto"`` made ``"real"`` or ``"noise"`` (see :func:`synthesize`)."""
-    small = {c: n for c, n in table.counts.items() if n < ipc}
-    if init == "auto":
-        return "real" if method == "nopt" and not data_free and not small else "noise"
-    if init == "real" and small:
-        raise OptionError(f"init='real' starts from {ipc} real images per class, but these classes "
-                          f"have fewer: {small}. Lower ipc or use init='noise'.")
-    return init
 
 
 def _check_init(init, strength, init_selector, init_noising, data_free):

@@ -734,7 +734,19 @@ def budget_search(dataset):
         out.append(f"| {b} | " + " | ".join(pct(row[m]) for m in methods) + " |")
     out.append("")
     if data.get("budget") is None:
-        out.append(f"No measured budget has no loss (stopped: {data['stopped']}).")
+        from fiftyone_dsco.budget.ladder import no_loss
+
+        tol = data.get("tolerance", meta.get("tolerance", 0.5))
+        lossless = [(b, [m for m in methods if no_loss(data["curve"][b][m]["mean"],
+                                                       data["curve"][b][m]["std"],
+                                                       data["full"]["mean"], tol)])
+                    for b in sorted(data["curve"], key=int)]
+        first = next(((b, ms) for b, ms in lossless if ms), None)
+        out.append(f"No choice yet (stopped: {data['stopped']}). " + (
+            "No measured budget has no loss." if first is None else
+            f"The first measured budget with no loss is {first[0]} images per class "
+            f"({', '.join(first[1])}); the bisection below it and the test measurement have "
+            f"not run."))
     else:
         test = data["test"]["arms"]
         chosen = next(a for a in test if a not in ("random", "full"))

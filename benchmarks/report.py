@@ -767,18 +767,25 @@ def budget_search(dataset):
     return out
 
 
-def nopt_levers(dataset, ipc, tags=("", "_round2")):
-    """NOpt's objective levers on the validation split (benchmarks/nopt_levers.py), every round."""
+def _rows_once(files, script):
+    """``(rows, commands)`` of the result ``files`` that exist; a method in several files is
+    kept from the first."""
     rows, cmds, seen = [], [], set()
-    for tag in tags:
-        data, meta = _load(f"nopt_levers_{dataset}_ipc{ipc}{tag}.json")
+    for name in files:
+        data, meta = _load(name)
         if data is None:
             continue
-        cmds.append(_provenance(meta, "python benchmarks/nopt_levers.py"))
-        for r in data:  # herding and random are retrained each round with the same seeds
-            if r["method"] not in seen:
-                seen.add(r["method"])
-                rows.append(r)
+        cmds.append(_provenance(meta, f"python benchmarks/{script}"))
+        rows += [r for r in data if r["method"] not in seen]
+        seen |= {r["method"] for r in data}
+    return rows, cmds
+
+
+def nopt_levers(dataset, ipc, tags=("", "_round2")):
+    """NOpt's objective levers on the validation split (benchmarks/nopt_levers.py), every round."""
+    # herding and random are retrained each round with the same seeds: shown once
+    rows, cmds = _rows_once([f"nopt_levers_{dataset}_ipc{ipc}{tag}.json" for tag in tags],
+                            "nopt_levers.py")
     if not rows:
         return [f"_Not run yet: `python benchmarks/nopt_levers.py --dataset {dataset}`._"]
     rows.sort(key=lambda r: r["method"] in ("herding", "random"))  # real sets last (stable)
@@ -791,9 +798,8 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
         opts = (r.get("options") or {}).get(r["method"])
         acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
         acc = f"**{acc}**" if r["acc_mean"] == best else acc
-        opts = {"init": "noise"} if opts == {} else opts  # the default when these ran
-        cell = (
-            ", ".join(f"{k}={v}" for k, v in opts.items()) if opts else "(real images)")
+        opts = {"init": "noise"} if opts == {} else opts  # no options: the default, noise
+        cell = ", ".join(f"{k}={v}" for k, v in opts.items()) if opts else "(real images)"
         out.append(f"| {r['method']} | {cell} | {acc} |")  # build times: a shared machine
     return out
 
@@ -801,14 +807,7 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
 def validated_on_test(dataset, tags):
     """The validation splits' candidates on the test split: rows of ``low_volume_<dataset><tag>``
     for ``tags`` (one prior, same seeds and recipe; a method trained in two files is shown once)."""
-    rows, cmds, seen = [], [], set()
-    for tag in tags:
-        data, meta = _load(f"low_volume_{dataset}{tag}.json")
-        if data is None:
-            continue
-        cmds.append(_provenance(meta, "python benchmarks/low_volume.py"))
-        rows += [r for r in data if r["method"] not in seen]
-        seen |= {r["method"] for r in data}
+    rows, cmds = _rows_once([f"low_volume_{dataset}{tag}.json" for tag in tags], "low_volume.py")
     if not rows:
         return [f"_Not run yet: `python benchmarks/low_volume.py --dataset {dataset} "
                 f"--tag {tags[0]}`._"]

@@ -1054,7 +1054,7 @@ def main():
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "
            "picks), NOpt from noise (today's default) and herding; one arm per command, no random arm (each `dsa` model "
-           "took about 17 minutes on a CPU core shared with another job). Published under this recipe: DSA 84.6, "
+           "took 9 minutes on a free CPU core, 12 to 17 beside another job). Published under this recipe: DSA 84.6, "
            "DM 83.5 (ConvNet-3, IPC 10).", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dsa", "_val_prior_dsa_b",
                                                  "_val_prior_dsa_c"]), "",

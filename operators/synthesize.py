@@ -41,7 +41,7 @@ class Synthesize(foo.Operator):
         init = inputs.enum("init", list(names.INITS), default=names.DEFAULT_INIT,
                            label="Start from", view=types.RadioGroup(),
                            description="Noise, or real train images noised to a strength "
-                                       "(SDEdit; level with noise on validation, docs/method.md)")
+                                       "(SDEdit; not better than noise on validation, docs/method.md)")
         if p.get("init") == "real":
             inputs.float("strength", default=names.DEFAULT_STRENGTH, min=0, max=1,
                          label="Strength", description="1: almost pure noise; 0: the real picks")

@@ -12,7 +12,11 @@ both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (SDEdit; ``real05``, ``real07``); beside herding's picks (real images only) and
-a random real subset of the same size. Writes ``benchmarks/results/nopt_levers_<dataset>_ipc<ipc>.json``.
+a random real subset of the same size. With ``--union`` each arm's images are
+joint-selection candidates instead: the set of ``--ipc`` images per class is
+picked from them and the class's real fit-split samples together by greedy MMD
+(``dope(..., joint_pool="union")``; arm ``<arm>_union``). Writes
+``benchmarks/results/nopt_levers_<dataset>_ipc<ipc><tag>.json``.
 """
 
 import argparse
@@ -49,6 +53,9 @@ def parse():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
     p.add_argument("--tag", default="", help="suffix of the results file")
+    p.add_argument("--union", action="store_true",
+                   help="train each arm's union-pool set (real ∪ the arm's images, greedy MMD) "
+                        "instead of the arm's images")
     return p.parse_args()
 
 
@@ -66,15 +73,23 @@ def main():
         t0 = time.time()
         res = synthesize(split.fit, "ground_truth", args.prior, ipc, run_key=f"val_{arm}_ipc{ipc}",
                          progress=True, **LEVERS[arm])
-        sets[arm] = ds.load_saved_view(res["saved_view"])
-        seconds[arm] = round(time.time() - t0, 1)
-        print(f"built {arm} in {seconds[arm]} s", flush=True)
+        name = f"{arm}_union" if args.union else arm
+        if args.union:
+            res = dope(split.fit, "ground_truth", f"val_{arm}_ipc{ipc}", 0,
+                       run_key=f"val_{arm}_ipc{ipc}_union", synthetic_per_class=ipc,
+                       joint_pool="union")
+            print(f"{name}: {sum(r['synthetic'] for r in res['classes'].values())} of "
+                  f"{ipc * len(res['classes'])} images synthetic", flush=True)
+        sets[name] = ds.load_saved_view(res["saved_view"])
+        seconds[name] = round(time.time() - t0, 1)
+        print(f"built {name} in {seconds[name]} s", flush=True)
     dope(split.fit, "ground_truth", None, ipc, selector="herding", prior=args.prior,
          run_key=f"val_herding_b{ipc}")
     sets["herding"] = concentrated_view(ds, f"val_herding_b{ipc}")
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
                      args.prior, args.seeds, args.epochs, seconds, dataset=args.dataset, ipc=ipc,
-                     options={arm: LEVERS[arm] for arm in args.arms})
+                     options={arm: LEVERS[arm] for arm in args.arms},
+                     **({"joint_pool": "union"} if args.union else {}))
 
 
 if __name__ == "__main__":

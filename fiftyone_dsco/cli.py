@@ -452,10 +452,15 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               help="Joint selection: synthesise K candidates per synthetic image and keep the "
                    "share by greedy MMD, those the reference classifier recognises first "
                    "(docs/method.md; under study, issue #22).")
+@click.option("--joint-pool", type=click.Choice(list(names.JOINT_POOLS)),
+              default=names.DEFAULT_JOINT_POOL, show_default=True,
+              help="What joint selection picks from: the candidates alone (the synthetic share "
+                   "fixed), or real samples and candidates together by greedy MMD (union: the "
+                   "objective decides the share; needs --selector mmd-greedy).")
 @_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
-                candidates_per_image, label_field, seed, overwrite, timm_model, timm_checkpoint,
+                candidates_per_image, joint_pool, label_field, seed, overwrite, timm_model, timm_checkpoint,
                 **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
@@ -464,10 +469,16 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
     budget = parse_budget(budget)
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
               method=method, selector=selector, synthetic_cap=synthetic_cap,
-              candidates_per_image=candidates_per_image, seed=seed, overwrite=overwrite,
-              progress=True, **options)
-    click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
-               f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
+              candidates_per_image=candidates_per_image, joint_pool=joint_pool, seed=seed,
+              overwrite=overwrite, progress=True, **options)
+    if joint_pool == "union" and out["synthetic_per_class"]:
+        click.echo(f"{out['images_per_class']} images per class, picked from real samples and "
+                   f"{out['synthetic_per_class'] * candidates_per_image} candidates per class: "
+                   f"{out['num_synthetic']} synthetic + {out['num_real']} real in all; saved view "
+                   f"'{out['saved_view']}'")
+    else:
+        click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
+                   f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
 
 
 @main.command()

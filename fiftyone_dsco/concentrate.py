@@ -4,8 +4,9 @@ import numbers
 
 from .data.access import class_table, train_view
 from .errors import OptionError
-from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR, DEFAULT_METHOD,
-                    DEFAULT_SELECTOR, SYNTHETIC_CAP, concentrate_synthesis_key)
+from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
+                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, DEFAULT_SELECTOR, SYNTHETIC_CAP,
+                    concentrate_synthesis_key)
 
 
 def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
@@ -78,7 +79,7 @@ def budget_per_class(view, label_field, budget):
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
                 synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=DEFAULT_SELECTOR,
-                candidates_per_image=DEFAULT_CANDIDATES, seed=0, overwrite=False, progress=None,
+                candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0, overwrite=False, progress=None,
                 selector_options=None, threads=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
@@ -93,24 +94,32 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     (``synthetic_per_class``): candidates the reference classifier recognises
     first, picked by greedy MMD to the class's real features, then the real
     samples given those (:func:`~fiftyone_dsco.dope`). K = 1 is plain doping
-    of the synthesis run. Under study (issue #22), not yet tuned.
+    of the synthesis run. ``joint_pool="union"`` (any K) picks each class's
+    whole budget from its real samples ∪ the candidates by greedy MMD instead,
+    so the objective decides the synthetic share (``selector`` must be
+    ``"mmd-greedy"``). Under study (issue #22); docs/method.md has what was
+    measured.
 
-    Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...}``.
+    Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...,
+    "num_synthetic": ..., "num_real": ...}`` (the last two: what the set holds).
     """
     per_class = budget_per_class(view, label_field, budget)  # refused before anything loads
 
-    from .selection.doping import dope, plan_doping
+    from .selection.doping import check_joint_pool, dope, plan_doping
     from .synthesis.sampling import synthesize
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     k = _check_candidates(candidates_per_image)
+    check_joint_pool(joint_pool, selector)
+    joint = bool(n_syn) and (k > 1 or joint_pool != DEFAULT_JOINT_POOL)
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
     doping = dict(selector=selector, run_key=run_key, clamp=True, seed=seed, overwrite=overwrite,
                   extractor=synthesis_options.get("extractor", DEFAULT_EXTRACTOR),
                   extractor_options=synthesis_options.get("extractor_options"),
                   prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
-                  threads=threads,  # joint selection keeps n_syn of k * n_syn
-                  synthetic_per_class=n_syn if n_syn and k > 1 else None)
+                  threads=threads,  # joint selection keeps n_syn of k * n_syn (or picks from a union)
+                  synthetic_per_class=n_syn if joint else None,
+                  joint_pool=joint_pool if joint else DEFAULT_JOINT_POOL)
     plan_doping(view, label_field, syn_key, n_real, planned_ipc=k * n_syn if n_syn else None,
                 **doping)
     syn = None
@@ -125,7 +134,9 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
         runs.delete(view._dataset, concentrate_synthesis_key(run_key))
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, candidates_per_image=k,
-                synthesis=syn, doping=dop, saved_view=dop["saved_view"])
+                synthesis=syn, doping=dop, saved_view=dop["saved_view"],
+                num_synthetic=sum(r.get("synthetic", 0) for r in dop.get("classes", {}).values()),
+                num_real=dop.get("num_selected"))
 
 
 def _check_candidates(k):

@@ -24,6 +24,10 @@ METHODS = ("nopt", "plain")
 INITS = ("noise", "real")
 #: How real starts reach their noise level: forward noising (SDEdit) or DDIM inversion with the prior.
 INIT_NOISINGS = ("forward", "ddim-inversion")
+#: What joint selection picks from: the synthetic candidates alone (the synthetic share fixed by
+#: ``concentrate``'s split of the budget), or real samples and candidates together (greedy MMD
+#: decides the share).
+JOINT_POOLS = ("synthetic", "union")
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
 #: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,
@@ -78,6 +82,8 @@ DEFAULT_STRENGTH = 0.5
 DEFAULT_INIT_NOISING = "forward"
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1
+#: Joint selection's pool (``JOINT_POOLS``); see docs/method.md for what was measured.
+DEFAULT_JOINT_POOL = "synthetic"
 DEFAULT_EXTRACTOR = "reference"
 #: NOpt optimises this first fraction of the sampler steps: every step. 0.5 led on digits'
 #: validation split but lost 1.9 points on Fashion-MNIST's (docs/benchmarks.md, issue #22).

@@ -6,7 +6,7 @@ import fiftyone.operators.types as types
 from fiftyone_dsco import names
 
 from ._common import (delegation_config, delegation_notice, execute, execution_options, form,
-                      label_field_input, prior_input, run_job, run_key_input, size_gate,
+                      invalid, label_field_input, prior_input, run_job, run_key_input, size_gate,
                       size_preview, target_counts, target_input)
 
 
@@ -51,6 +51,14 @@ class Concentrate(foo.Operator):
                    description="K > 1: synthesise K times the synthetic share, keep the ones the "
                                "reference classifier recognises that bring the set closest to "
                                "the real class (joint selection; under study)")
+        pool = inputs.enum("joint_pool", list(names.JOINT_POOLS), default=names.DEFAULT_JOINT_POOL,
+                    label="Joint selection picks from",
+                    description="synthetic: the candidates alone, the synthetic share fixed; "
+                                "union: real samples and candidates together by greedy MMD, the "
+                                "objective decides the share (needs the mmd-greedy selector)")
+        if ctx.params.get("joint_pool") == "union" and \
+                ctx.params.get("selector", names.DEFAULT_SELECTOR) != "mmd-greedy":
+            invalid(pool, "The union pool is picked by greedy MMD: choose the mmd-greedy selector")
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY, names.DOPING,
@@ -77,6 +85,7 @@ class Concentrate(foo.Operator):
                           seed=int(p.get("seed") or 0),
                           candidates_per_image=int(p.get("candidates_per_image")
                                                    or names.DEFAULT_CANDIDATES),
+                          joint_pool=p.get("joint_pool", names.DEFAULT_JOINT_POOL),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress)
         return ({"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
@@ -94,7 +103,8 @@ class Concentrate(foo.Operator):
 
     def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
                  method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
-                 candidates_per_image=names.DEFAULT_CANDIDATES, overwrite=False, delegate=False,
+                 candidates_per_image=names.DEFAULT_CANDIDATES,
+                 joint_pool=names.DEFAULT_JOINT_POOL, overwrite=False, delegate=False,
                  delegation_target=None):
         """Concentrate ``view`` (a dataset or a view). ``budget``: images per class
         (int) or a fraction of the train split (float in (0, 1])."""
@@ -103,7 +113,7 @@ class Concentrate(foo.Operator):
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, run_key=run_key, method=method,
             selector=selector, seed=seed, candidates_per_image=candidates_per_image,
-            overwrite=overwrite, **size), delegate, delegation_target)
+            joint_pool=joint_pool, overwrite=overwrite, **size), delegate, delegation_target)
 
 
 PER_CLASS, FRACTION = "images per class", "fraction of the train split"

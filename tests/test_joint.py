@@ -10,7 +10,7 @@ from fiftyone_dsco.concentrate import concentrate
 from fiftyone_dsco.errors import OptionError
 from fiftyone_dsco.priors import load_prior
 from fiftyone_dsco.selection.doping import dope
-from fiftyone_dsco.selection.selectors import MMDGreedySelector, select_synthetic
+from fiftyone_dsco.selection.selectors import MMDGreedySelector, select_synthetic, select_union
 from fiftyone_dsco.synthesis import synthesize
 
 FAST = dict(steps=3, extractor="random", device="cpu")
@@ -43,6 +43,45 @@ def test_select_synthetic_is_mmd_greedy_over_a_pool_and_takes_preferred_first():
     assert sorted(select_synthetic(target, pool, 14)) == list(range(14))
     with pytest.raises(OptionError):
         select_synthetic(target, pool, 15)
+
+
+def test_select_union_takes_a_candidate_only_where_it_beats_every_real_sample():
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=(80, 4)).astype(np.float32)
+    centre = target.mean(0, keepdims=True)  # lowers MMD^2 more than any real sample as a 1st pick
+    far = centre + 9.0  # worse than every real sample
+    syn, real = select_union(target, np.concatenate([far, centre]), 5)
+    assert list(syn) == [1] and len(real) == 4 and syn.dtype == real.dtype == np.int64
+    # without candidates the picks are the real-only greedy MMD's
+    dense = MMDGreedySelector(backend="numpy").select(target, 5)
+    syn, real = select_union(target, far, 5)
+    assert len(syn) == 0 and np.array_equal(real, dense)
+    # an unrecognised candidate comes after every real sample, even the best one
+    syn, real = select_union(target, centre, 80, recognised=[False])
+    assert len(syn) == 0 and len(real) == 80
+    syn, _ = select_union(target, centre, 81, recognised=[False])
+    assert list(syn) == [0]
+
+
+def test_union_pool_picks_each_class_budget_from_real_and_candidates(ds, prior):
+    synthesize(ds, "ground_truth", prior, ipc=4, run_key="union_syn", iterations=1, **FAST)
+    out = dope(ds, "ground_truth", "union_syn", 3, run_key="union", synthetic_per_class=2,
+               joint_pool="union", extractor="random", device="cpu")
+    assert runs.run_config(ds, "union")["joint_pool"] == "union"
+    view = ds.load_saved_view(out["saved_view"])
+    candidates = set(runs.synthetic_samples(ds, "union_syn").values("id"))
+    kept = set(view.match_tags(names.SYNTHETIC_TAG).values("id"))
+    assert kept <= candidates
+    per_class = view.count_values("ground_truth.label")
+    for c, r in out["classes"].items():  # 2 + 3 per class, the share decided by greedy MMD
+        assert r["count"] + r["synthetic"] == 5 == per_class[c], c
+        assert r["candidates"] == 4, c
+    assert len(view) == 5 * len(out["classes"])
+    # the synthetic pool (today's default) keeps exactly 2 per class
+    fixed = dope(ds, "ground_truth", "union_syn", 3, run_key="fixed", synthetic_per_class=2,
+                 extractor="random", device="cpu")
+    assert "joint_pool" not in runs.run_config(ds, "fixed")
+    assert {r["synthetic"] for r in fixed["classes"].values()} == {2}
 
 
 def test_joint_selection_with_k1_and_all_candidates_kept_equals_doping_the_nopt_run(ds, prior):
@@ -123,6 +162,12 @@ def test_candidates_options(digits_copy, prior):
     synthesize(digits_copy, "ground_truth", prior, ipc=1, method="plain", run_key="one", **FAST)
     with pytest.raises(OptionError, match="synthetic_per_class"):
         dope(digits_copy, "ground_truth", "one", 1, synthetic_per_class=2)
+    for bad, match in (("both", "Unknown joint_pool"), ("union", "mmd-greedy")):
+        with pytest.raises(OptionError, match=match):  # refused before anything is written
+            concentrate(digits_copy, "ground_truth", prior, 5, run_key="bad", synthetic_cap=2,
+                        joint_pool=bad, selector="herding", **FAST)
+    with pytest.raises(OptionError, match="needs synthetic_per_class"):
+        dope(digits_copy, "ground_truth", "one", 1, joint_pool="union")
     assert [r["key"] for r in runs.list_runs(digits_copy)] == ["one"]
     param = next(p for p in main.commands["concentrate"].params if p.name == "candidates_per_image")
     assert param.default == names.DEFAULT_CANDIDATES == 1

@@ -9,8 +9,12 @@ Joint selection (``synthetic_per_class``): the synthesis run's images are
 candidates; per class the reference classifier judges them, the recognised
 ones are preferred, ``synthetic_per_class`` of them are picked by greedy MMD
 (:func:`~fiftyone_dsco.selection.selectors.select_synthetic`) and tagged too,
-and the real samples are selected given those. The saved view then holds the
-tagged samples only: candidates left out stay samples of the synthesis run.
+and the real samples are selected given those. With ``joint_pool="union"`` the
+pool is the class's real samples and its candidates together: greedy MMD picks
+the whole per-class set from it (real samples and recognised candidates first),
+so a candidate enters only where it lowers the MMD more than every real sample
+left. The saved view then holds the tagged samples only: candidates left out
+stay samples of the synthesis run.
 
 Like synthesis, doping works class by class, resumes, and can be split into
 shards (``shard=(K, N)``, ``--shard K/N``: the classes at positions
@@ -32,18 +36,19 @@ from ..devices import device as pick_device
 from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_EXTRACTOR, DEFAULT_SELECTOR, DOPING, SYNTHESIS, doping_run_key,
-                     run_tag)
+from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_SELECTOR, DOPING, JOINT_POOLS,
+                     SYNTHESIS, doping_run_key, run_tag)
 from ..runs import check_run, load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
 from ..synthesis.samples import class_samples
-from .selectors import SELECTORS, faiss_threads, get_selector, select_synthetic
+from .selectors import (SELECTORS, faiss_threads, get_selector, select_synthetic,
+                        select_union)
 
 
 def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
          extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, classes=None, shard=None,
          seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
-         synthetic_per_class=None, progress=None):
+         synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -69,6 +74,12 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
         synthetic_per_class: joint selection: keep this many of the synthetic
             run's images per class (recognised by the reference classifier
             first, then greedy MMD) instead of all of them (None)
+        joint_pool: with ``synthetic_per_class``: ``"synthetic"`` keeps exactly
+            that many candidates, then selects ``budget`` real samples given
+            them; ``"union"`` picks ``synthetic_per_class + budget`` per class
+            from real samples ∪ candidates by greedy MMD (``selector`` must be
+            ``"mmd-greedy"``; dense, O(n^2) in the class's size), so the
+            objective decides how many candidates enter
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -82,7 +93,7 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
                           "Delete the run first ('dsco runs delete'), then start the shards.")
     run_key, config, prior_path, table, sel, real_per_class = plan_doping(
         view, label_field, synthetic_run, budget, selector, run_key, extractor, extractor_options,
-        clamp, seed, overwrite, prior, selector_options, threads, synthetic_per_class)
+        clamp, seed, overwrite, prior, selector_options, threads, synthetic_per_class, joint_pool)
     if classes is not None:
         unknown = sorted(set(classes) - set(table.classes))
         if unknown:
@@ -104,7 +115,7 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
 def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
                 extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, seed=0,
                 overwrite=False, prior=None, selector_options=None, threads=None,
-                synthetic_per_class=None, planned_ipc=None):
+                synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, planned_ipc=None):
     """Check :func:`dope`'s options and run key (with ``runs.check_run``); writes nothing.
 
     ``planned_ipc``: the images per class of ``synthetic_run`` when that run is
@@ -121,6 +132,7 @@ def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELEC
     if synthetic_run is None and budget == 0:
         raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
     _check_synthetic_per_class(synthetic_per_class, syn_cfg)
+    check_joint_pool(joint_pool, selector, synthetic_per_class)
     table = class_table(train_view(view), label_field, classes=syn_cfg["classes"], min_per_class=1)
     real_per_class = _real_per_class(table, int(budget), clamp)
     run_key = run_key or doping_run_key(synthetic_run, budget, selector)
@@ -131,7 +143,8 @@ def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELEC
                   **({"prior": syn_cfg["prior"]} if synthetic_run is None else {}),
                   **({"selector_options": selector_options} if selector_options else {}),
                   **({"synthetic_per_class": int(synthetic_per_class)}
-                     if synthetic_per_class is not None else {}))
+                     if synthetic_per_class is not None else {}),
+                  **({"joint_pool": joint_pool} if joint_pool != DEFAULT_JOINT_POOL else {}))
     check_run(view, run_key, DOPING, config, overwrite=overwrite)
     return run_key, config, syn_cfg["prior"], table, sel, real_per_class
 
@@ -173,13 +186,14 @@ class _DopingJob(ClassJob):
                                         self.prior.card.image_size, self.prior.card.channels)
         synth = (features_of_images(self.feat, images, self.device) if ids
                  else np.zeros((0, 0), np.float32))
-        kept = []  # synthetic samples this run tags (joint selection)
-        if self.judge is not None and ids:
-            kept, synth, record = self._keep_synthetic(k, ids, images, synth, target)
+        kept, picks = [], None  # synthetic samples this run tags (joint selection), real picks
         t0 = time.perf_counter()
-        with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
-            picks = self.selector.select(target, self.real_per_class[c],
-                                         synth if len(synth) else None)
+        if self.judge is not None and ids:
+            kept, synth, picks, record = self._joint(k, ids, images, synth, target)
+        if picks is None:
+            with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
+                picks = self.selector.select(target, self.real_per_class[c],
+                                             synth if len(synth) else None)
         seconds = time.perf_counter() - t0
         chosen = [self.table.ids_by_class[c][i] for i in picks]
         # this class's samples only: what an interrupted attempt tagged is replaced
@@ -190,18 +204,28 @@ class _DopingJob(ClassJob):
                     feature_seconds=round(self.feature_seconds[k], 4),
                     mmd_before=_mmd(synth, target), mmd_after=_mmd(after, target), done=True)
 
-    def _keep_synthetic(self, k, ids, images, synth, target):
-        """Joint selection: ``(kept ids, their features, record)`` of class ``k``'s candidates."""
+    def _joint(self, k, ids, images, synth, target):
+        """Joint selection of class ``k``: ``(kept ids, their features, real picks, record)``.
+
+        Real picks are None in the ``synthetic`` pool (the selector picks them
+        next, given the kept candidates).
+        """
         with torch.no_grad():
             x = to_unit_range(images)
             pred = torch.cat([self.judge(x[i:i + 256].to(self.device)).argmax(1).cpu()
                               for i in range(0, len(x), 256)]).numpy()
-        recognised = pred == k
-        keep = np.sort(select_synthetic(target, synth, self.config["synthetic_per_class"],
-                                        recognised, self.config["seed"]))
+        recognised, c = pred == k, self.config
+        if c.get("joint_pool", DEFAULT_JOINT_POOL) == "union":
+            n = c["synthetic_per_class"] + self.real_per_class[self.table.classes[k]]
+            keep, picks = select_union(target, synth, n, recognised, c["seed"])
+            keep = np.sort(keep)
+        else:
+            keep = np.sort(select_synthetic(target, synth, c["synthetic_per_class"], recognised,
+                                            c["seed"]))
+            picks = None
         record = dict(candidates=len(ids), recognised=int(recognised.sum()),
                       kept_recognised=int(recognised[keep].sum()))
-        return [ids[i] for i in keep], synth[keep], record
+        return [ids[i] for i in keep], synth[keep], picks, record
 
     def totals(self, per_class, view):
         out = dict(num_selected=int(sum(r.get("count", 0) for r in per_class.values())),
@@ -272,6 +296,20 @@ def _synthetic_images(dataset, synthetic_run, k, size, ch):
     """Ids and uint8 images of class ``k``'s samples of ``synthetic_run`` (none without one)."""
     ids = class_samples(dataset, synthetic_run, k).values("id") if synthetic_run else []
     return ids, image_array(dataset, ids, size, ch, cache=False) if ids else None
+
+
+def check_joint_pool(joint_pool, selector=DEFAULT_SELECTOR, synthetic_per_class=1):
+    """Refuse an unknown pool, and a ``union`` pool without joint selection or with another
+    selector than greedy MMD (the union is picked by greedy MMD)."""
+    if joint_pool not in JOINT_POOLS:
+        raise OptionError(f"Unknown joint_pool {joint_pool!r}; choose one of {list(JOINT_POOLS)}.")
+    if joint_pool == "union" and synthetic_per_class is None:
+        raise OptionError("joint_pool='union' is joint selection: it needs synthetic_per_class "
+                          "(concentrate sets it from the budget).")
+    if joint_pool == "union" and selector != "mmd-greedy":
+        raise OptionError(f"joint_pool='union' picks real samples and candidates together by "
+                          f"greedy MMD; use selector='mmd-greedy' (not {selector!r}), or "
+                          f"joint_pool='synthetic' to keep {selector!r} for the real samples.")
 
 
 def _check_synthetic_per_class(n, syn_cfg):

@@ -569,6 +569,24 @@ def select_synthetic(target, candidates, num_picks, preferred=None, seed=0):
     return picks
 
 
+def select_union(target, candidates, num_picks, recognised=None, seed=0):
+    """Joint selection from real ∪ candidates: ``(candidate rows, target rows)`` of the
+    ``num_picks`` picks.
+
+    Greedy MMD^2 to ``target`` over the pool ``candidates`` ∪ ``target`` (the
+    class's real features are both the pool and the target), the real rows and
+    the ``recognised`` candidates before any other candidate: a candidate is
+    picked only where it lowers MMD^2 more than every real row left. Each
+    returned array is in pick order.
+    """
+    x = _features(target, "target")
+    c = _features(candidates, "candidate", x.shape[1])
+    first = np.ones(len(c), bool) if recognised is None else np.asarray(recognised, bool)
+    order = select_synthetic(x, np.concatenate([c, x]), min(num_picks, len(c) + len(x)),
+                             np.concatenate([first, np.ones(len(x), bool)]), seed)
+    return order[order < len(c)], order[order >= len(c)] - len(c)
+
+
 def _greedy_from(pool, target, chosen, num_picks, sigma2):
     """Greedy MMD^2(chosen ∪ R, target) picks of ``num_picks`` rows R of ``pool`` (dense kernel)."""
     mu = np.concatenate([k.sum(axis=1) for k in kernel_blocks(pool, target, sigma2)]) / len(target)

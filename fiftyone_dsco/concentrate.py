@@ -79,8 +79,9 @@ def budget_per_class(view, label_field, budget):
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
                 synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=DEFAULT_SELECTOR,
-                candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0, overwrite=False, progress=None,
-                selector_options=None, threads=None, **synthesis_options):
+                candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0,
+                overwrite=False, progress=None, selector_options=None, threads=None,
+                **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`; at large budgets the set is
@@ -117,7 +118,7 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
                   extractor=synthesis_options.get("extractor", DEFAULT_EXTRACTOR),
                   extractor_options=synthesis_options.get("extractor_options"),
                   prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
-                  threads=threads,  # joint selection keeps n_syn of k * n_syn (or picks from a union)
+                  threads=threads,  # joint selection: n_syn of k * n_syn, or from a union
                   synthetic_per_class=n_syn if joint else None,
                   joint_pool=joint_pool if joint else DEFAULT_JOINT_POOL)
     plan_doping(view, label_field, syn_key, n_real, planned_ipc=k * n_syn if n_syn else None,

@@ -231,6 +231,15 @@ def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
         names.DEFAULT_CANDIDATES
 
 
+def test_concentrate_form_offers_the_joint_pool_and_refuses_union_without_greedy_mmd(dataset):
+    props = form("concentrate", dataset.view(), {})
+    assert list(props["joint_pool"].type.values) == list(names.JOINT_POOLS)
+    assert props["joint_pool"].default == names.DEFAULT_JOINT_POOL and not blocked(props)
+    assert not blocked(form("concentrate", dataset.view(), {"joint_pool": "union"}))
+    props = form("concentrate", dataset.view(), {"joint_pool": "union", "selector": "herding"})
+    assert blocked(props) == ["joint_pool"]
+
+
 def test_synthesize_form_offers_the_nopt_levers_behind_a_toggle(dataset):
     assert "step_fraction" not in form("synthesize", dataset.view(), {})
     props = form("synthesize", dataset.view(), {"levers": True})

@@ -77,6 +77,18 @@ def test_union_pool_picks_each_class_budget_from_real_and_candidates(ds, prior):
         assert r["count"] + r["synthetic"] == 5 == per_class[c], c
         assert r["candidates"] == 4, c
     assert len(view) == 5 * len(out["classes"])
+    # the command line: the union's share is decided per class, so the totals are printed
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(main, ["concentrate", ds.name, "--prior", prior.path, "--budget", "3",
+                                  "--synthetic-cap", "2", "--joint-pool", "union", "--steps", "3",
+                                  "--extractor", "random", "--run-key", "cli_union"])
+    assert r.exit_code == 0, r.output
+    out = runs.load_results(ds, "cli_union")
+    n_syn = sum(c["synthetic"] for c in out["classes"].values())
+    assert f"3 images per class, picked from real samples and 2 candidates per class: {n_syn} " \
+        f"synthetic + {30 - n_syn} real in all" in r.output
+    assert runs.run_config(ds, "cli_union")["joint_pool"] == "union"
     # the synthetic pool (today's default) keeps exactly 2 per class
     fixed = dope(ds, "ground_truth", "union_syn", 3, run_key="fixed", synthetic_per_class=2,
                  extractor="random", device="cpu")

@@ -47,6 +47,7 @@ def _param(path, name):
     ("concentrate", "method", names.METHODS, names.DEFAULT_METHOD),
     ("dope", "selector", names.SELECTORS, names.DEFAULT_SELECTOR),
     ("concentrate", "selector", names.SELECTORS, names.DEFAULT_SELECTOR),
+    ("concentrate", "joint_pool", names.JOINT_POOLS, names.DEFAULT_JOINT_POOL),
     ("synthesize", "extractor", names.EXTRACTORS, names.DEFAULT_EXTRACTOR),
     ("dope", "extractor", names.EXTRACTORS, names.DEFAULT_EXTRACTOR),
     ("concentrate", "extractor", names.EXTRACTORS, names.DEFAULT_EXTRACTOR),

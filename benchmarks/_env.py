@@ -62,8 +62,9 @@ def run_or_replace(fn, *args, **kwargs):
         return fn(*args, overwrite=True, **kwargs), True
 
 
-def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, **row):
-    """Train ``sets`` (name -> view) and a random arm with the ``dsco`` recipe on
+def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, add_random=True,
+                     **row):
+    """Train ``sets`` (name -> view) and a random arm (``add_random``) with the ``dsco`` recipe on
     ``split.fit``, test them on ``split.val`` (``evaluation.measure``: nothing stored),
     and write the rows (plus ``row``'s fields and each set's ``build_seconds``) to
     ``results/<name>`` with its meta. Returns the rows."""
@@ -72,7 +73,7 @@ def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, **r
     from fiftyone_dsco.evaluation import measure
 
     res = measure(split.fit, "ground_truth", sets, split.val, epochs=epochs,
-                  seeds=tuple(range(seeds)), progress=True)
+                  seeds=tuple(range(seeds)), add_random=add_random, progress=True)
     rows = [dict(row, method=a["name"], size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
                  acc_std=round(100 * a["acc_std"], 2), seeds=seeds, epochs=a["epochs"],
                  build_seconds=build_seconds.get(a["name"]), split="validation")

@@ -11,8 +11,9 @@ defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
 both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
-(SDEdit; ``real05``, ``real07``); beside herding's picks (real images only) and
-a random real subset of the same size. With ``--union`` each arm's images are
+(SDEdit; ``real05``, ``real07``); beside real-only subsets (``--selectors``,
+default herding's picks; mmd-greedy with its dense kernel) and a random real
+subset of the same size. With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is
 picked from them and the class's real fit-split samples together by greedy MMD
 (``dope(..., joint_pool="union")``; arm ``<arm>_union``). Writes
@@ -48,11 +49,14 @@ def parse():
     p.add_argument("--dataset", choices=names.BUILTIN_DATASETS, default=names.DEFAULT_DATASET)
     p.add_argument("--prior", required=True, help="a prior fitted on the fit split")
     p.add_argument("--ipc", type=int, default=10)
-    p.add_argument("--arms", nargs="+", default=list(LEVERS)[:6], choices=list(LEVERS),
+    p.add_argument("--arms", nargs="*", default=list(LEVERS)[:6], choices=list(LEVERS),
                    help="default: today's NOpt and one lever each (round 1)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
     p.add_argument("--tag", default="", help="suffix of the results file")
+    p.add_argument("--selectors", nargs="+", default=["herding"], choices=list(names.SELECTORS),
+                   help="real-only subsets trained beside the arms (a selector's picks)")
+    p.add_argument("--no-random", action="store_true", help="skip the random arm")
     p.add_argument("--union", action="store_true",
                    help="train each arm's union-pool set (real ∪ the arm's images, greedy MMD) "
                         "instead of the arm's images")
@@ -83,11 +87,15 @@ def main():
         sets[name] = ds.load_saved_view(res["saved_view"])
         seconds[name] = round(time.time() - t0, 1)
         print(f"built {name} in {seconds[name]} s", flush=True)
-    dope(split.fit, "ground_truth", None, ipc, selector="herding", prior=args.prior,
-         run_key=f"val_herding_b{ipc}")
-    sets["herding"] = concentrated_view(ds, f"val_herding_b{ipc}")
+    for selector in args.selectors:
+        key = f"val_{selector.replace('-', '_')}_b{ipc}"
+        dope(split.fit, "ground_truth", None, ipc, selector=selector, prior=args.prior,
+             run_key=key,  # mmd-greedy dense on every class, as the union pool is
+             selector_options={"backend": "numpy"} if selector == "mmd-greedy" else None)
+        sets[selector] = concentrated_view(ds, key)
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
-                     args.prior, args.seeds, args.epochs, seconds, dataset=args.dataset, ipc=ipc,
+                     args.prior, args.seeds, args.epochs, seconds, not args.no_random,
+                     dataset=args.dataset, ipc=ipc,
                      options={arm: LEVERS[arm] for arm in args.arms},
                      **({"joint_pool": "union"} if args.union else {}))
 

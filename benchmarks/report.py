@@ -1072,7 +1072,7 @@ def main():
            "the test split is not read. Digits' validation split has 142 images: one image is "
            "0.70 points; Fashion-MNIST's has 6,000 (0.02 points).", "",
            "### Digits", "", *nopt_levers("digits", 10), "",
-           "### Fashion-MNIST", "", *nopt_levers("fashion-mnist", 10, ("", "_round2", "_union")),
+           "### Fashion-MNIST", "", *nopt_levers("fashion-mnist", 10, ("", "_round2", "_union", "_mmd")),
            "",
            "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
            "Real starts led or tied at IPC 10 above; were they the better default? These check them "

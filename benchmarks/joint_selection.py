@@ -9,7 +9,10 @@ benchmark's ``digits-budget-fit``), and every set is trained 3 seeds with the
 ``dsco`` recipe and tested on the validation split (``evaluation.measure``,
 which stores nothing). Arms: ``concentrate`` at ``--budget`` images per class
 with each K, herding's first picks (real images only), and a random subset of
-the same size. Writes ``benchmarks/results/joint_selection_<dataset>.json``.
+the same size (``--no-baselines``: neither). ``--synthetic-cap`` changes
+``concentrate``'s split of the budget (e.g. 5 at a budget of 10: 5 NOpt images
++ 5 real ones picked given them). Writes
+``benchmarks/results/joint_selection_<dataset><tag>.json``.
 """
 
 import argparse
@@ -30,6 +33,9 @@ def parse():
     p.add_argument("--candidates", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
+    p.add_argument("--synthetic-cap", type=int, default=names.SYNTHETIC_CAP)
+    p.add_argument("--no-baselines", action="store_true", help="train neither herding nor random")
+    p.add_argument("--tag", default="", help="suffix of the results file")
     return p.parse_args()
 
 
@@ -45,16 +51,22 @@ def main():
     b, sets, seconds = args.budget, {}, {}
     for k in args.candidates:
         t0 = time.time()
+        cap = "" if args.synthetic_cap == names.SYNTHETIC_CAP else f"_cap{args.synthetic_cap}"
+        name = f"dsco_k{k}{cap}"
         out = concentrate(split.fit, "ground_truth", args.prior, b, candidates_per_image=k,
-                          run_key=f"val_joint{k}_b{b}", progress=True)
-        sets[f"dsco_k{k}"] = ds.load_saved_view(out["saved_view"])
-        seconds[f"dsco_k{k}"] = round(time.time() - t0, 1)
-        print(f"built K={k} in {seconds[f'dsco_k{k}']} s", flush=True)
-    dope(split.fit, "ground_truth", None, b, selector="herding", prior=args.prior,
-         run_key=f"val_herding_b{b}")
-    sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
-    validation_table(split, sets, f"joint_selection_{args.dataset}.json", args.prior,
-                     args.seeds, args.epochs, seconds, dataset=args.dataset, budget=b)
+                          synthetic_cap=args.synthetic_cap, run_key=f"val_joint{k}_b{b}{cap}",
+                          progress=True)
+        sets[name] = ds.load_saved_view(out["saved_view"])
+        seconds[name] = round(time.time() - t0, 1)
+        print(f"built {name} ({out['synthetic_per_class']} synthetic + {out['real_per_class']} "
+              f"real per class) in {seconds[name]} s", flush=True)
+    if not args.no_baselines:
+        dope(split.fit, "ground_truth", None, b, selector="herding", prior=args.prior,
+             run_key=f"val_herding_b{b}")
+        sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
+    validation_table(split, sets, f"joint_selection_{args.dataset}{args.tag}.json", args.prior,
+                     args.seeds, args.epochs, seconds, not args.no_baselines,
+                     dataset=args.dataset, budget=b, synthetic_cap=args.synthetic_cap)
 
 
 if __name__ == "__main__":

@@ -788,7 +788,8 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
                             "nopt_levers.py")
     if not rows:
         return [f"_Not run yet: `python benchmarks/nopt_levers.py --dataset {dataset}`._"]
-    rows.sort(key=lambda r: r["method"] in ("herding", "mmd-greedy", "random"))  # real sets last
+    # real subsets after the synthetic sets, random last (stable)
+    rows.sort(key=lambda r: {"herding": 1, "mmd-greedy": 1, "random": 2}.get(r["method"], 0))
     best = max(r["acc_mean"] for r in rows)
     out = [*(f"- {c}" for c in cmds), "",
            f"IPC {ipc}, ConvNet-3, recipe `dsco` ({rows[0]['epochs']} epochs), "

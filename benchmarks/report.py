@@ -1057,11 +1057,12 @@ def main():
            "### The best DsCo set and herding under `dsa`: Fashion-MNIST, IPC 10", "",
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "
-           "picks), NOpt from noise (today's default) and herding; one arm per command, no random arm (each `dsa` model "
+           "picks), NOpt from noise (today's default), herding and mmd-greedy's real picks (the strongest "
+           "real subset on validation); one arm per command, no random arm (each `dsa` model "
            "took 9 minutes on a free CPU core, 12 to 17 beside another job). Published under this recipe: DSA 84.6, "
            "DM 83.5 (ConvNet-3, IPC 10).", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dsa", "_val_prior_dsa_b",
-                                                 "_val_prior_dsa_c"]), "",
+                                                 "_val_prior_dsa_c", "_val_prior_dsa_mmd"]), "",
            "## Budget search: how small can the set be?", "",
            "`dsco budget-search` (docs/budget.md) on digits: DsCo, herding and random real "
            "subsets against the full fit split on a validation split, recipe `dsco` (300 "

@@ -28,6 +28,8 @@ INIT_NOISINGS = ("forward", "ddim-inversion")
 #: ``concentrate``'s split of the budget), or real samples and candidates together (greedy MMD
 #: decides the share).
 JOINT_POOLS = ("synthetic", "union")
+#: The selector a union pool is picked with (greedy MMD over real ∪ candidates).
+UNION_SELECTOR = "mmd-greedy"
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
 SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
 #: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,

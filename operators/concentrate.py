@@ -57,7 +57,7 @@ class Concentrate(foo.Operator):
                                 "union: real samples and candidates together by greedy MMD, the "
                                 "objective decides the share (needs the mmd-greedy selector)")
         if ctx.params.get("joint_pool") == "union" and \
-                ctx.params.get("selector", names.DEFAULT_SELECTOR) != "mmd-greedy":
+                ctx.params.get("selector", names.DEFAULT_SELECTOR) != names.UNION_SELECTOR:
             invalid(pool, "The union pool is picked by greedy MMD: choose the mmd-greedy selector")
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params

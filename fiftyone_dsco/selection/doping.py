@@ -37,7 +37,7 @@ from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
 from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_SELECTOR, DOPING, JOINT_POOLS,
-                     SYNTHESIS, doping_run_key, run_tag)
+                     SYNTHESIS, UNION_SELECTOR, doping_run_key, run_tag)
 from ..runs import check_run, load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
 from ..synthesis.samples import class_samples
@@ -306,9 +306,9 @@ def check_joint_pool(joint_pool, selector=DEFAULT_SELECTOR, synthetic_per_class=
     if joint_pool == "union" and synthetic_per_class is None:
         raise OptionError("joint_pool='union' is joint selection: it needs synthetic_per_class "
                           "(concentrate sets it from the budget).")
-    if joint_pool == "union" and selector != "mmd-greedy":
+    if joint_pool == "union" and selector != UNION_SELECTOR:
         raise OptionError(f"joint_pool='union' picks real samples and candidates together by "
-                          f"greedy MMD; use selector='mmd-greedy' (not {selector!r}), or "
+                          f"greedy MMD; use selector={UNION_SELECTOR!r} (not {selector!r}), or "
                           f"joint_pool='synthetic' to keep {selector!r} for the real samples.")
 
 

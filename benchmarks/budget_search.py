@@ -28,6 +28,7 @@ def parse():
     p.add_argument("--epochs", type=int, help="override the recipe's epochs (default 300)")
     p.add_argument("--recipe", default="dsco")
     p.add_argument("--ladder", type=int, nargs="+")
+    p.add_argument("--methods", nargs="+", help="default: the library's (names.BUDGET_METHODS)")
     p.add_argument("--prior-steps", type=int)
     p.add_argument("--prior", help="a prior fitted on the fit split already (name or folder)")
     p.add_argument("--max-hours", type=float)
@@ -43,6 +44,7 @@ def main():
     import logging
 
     from fiftyone_dsco.budget import budget_search
+    from fiftyone_dsco.budget.search import is_order_key
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.data.splits import validation_split
     from fiftyone_dsco.priors import fit_prior, load_prior
@@ -62,9 +64,10 @@ def main():
     else:
         res = budget_search(ds, "ground_truth", prior.path, run_key=args.run_key,
                             tolerance=args.tolerance, ladder=args.ladder,
+                            **({"methods": args.methods} if args.methods else {}),
                             seeds=tuple(range(args.seeds)), recipe=args.recipe,
                             epochs=args.epochs, max_hours=args.max_hours)
-    out = {k: v for k, v in res.items() if k not in ("validation", "herding_order")}
+    out = {k: v for k, v in res.items() if k != "validation" and not is_order_key(k)}
     out["validation"] = {k: v for k, v in res["validation"].items() if k != "val_ids"}
     out["tolerance"] = args.tolerance
     out["search_seconds"] = None if args.export else round(time.time() - t0, 1)

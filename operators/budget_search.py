@@ -19,8 +19,8 @@ class BudgetSearch(foo.Operator):
     def config(self):
         return delegation_config(
             "budget_search", "DsCo: budget search",
-            "Find the smallest set (DsCo, herding or random) that trains as well as the full "
-            "data, chosen on a validation split", icon="query_stats", stream=True)
+            "Find the smallest set (DsCo, herding, mmd-greedy or random) that trains as well "
+            "as the full data, chosen on a validation split", icon="query_stats", stream=True)
 
     def resolve_execution_options(self, ctx):
         return execution_options(ctx, self.config, _ALWAYS_LARGE)
@@ -42,8 +42,8 @@ class BudgetSearch(foo.Operator):
                     view=types.DropdownView(multiple=True, choices=[
                         types.Choice(m, label=m) for m in names.BUDGET_METHODS]))
         methods = ctx.params.get("methods") or list(names.BUDGET_METHODS)
-        if not {"dsco", "herding"} & set(methods):
-            error(inputs, "bad_methods", "Pick 'dsco' or 'herding' (random alone is a baseline)")
+        if not set(methods) - {"random"}:
+            error(inputs, "bad_methods", "Pick more than 'random' (random alone is a baseline)")
         inputs.enum("recipe", list(names.RECIPES), default=names.DEFAULT_RECIPE, label="Recipe")
         inputs.int("seeds", default=names.DEFAULT_NUM_SEEDS, min=1, label="Seeds")
         inputs.int("epochs", min=1, label="Epochs", description="Override the recipe's epochs")

@@ -30,6 +30,12 @@ def test_search_returns_the_step_of_a_step_function(at):
     assert len(calls) == len(set(calls))  # no budget measured twice
 
 
+def test_a_tie_goes_to_the_first_method():
+    row = {"dsco": dict(mean=0.9, std=0.0), "mmd-greedy": dict(mean=0.9, std=0.0),
+           "herding": dict(mean=0.8, std=0.0)}
+    assert lad.best_lossless(row, 0.9, 0.5) == "dsco"  # not the last name in sort order
+
+
 def test_no_loss_asks_the_margin_one_std_below_the_mean():
     assert lad.no_loss(0.897, 0.0, 0.90, 0.5)
     assert not lad.no_loss(0.897, 0.003, 0.90, 0.5)  # a lucky seed does not choose a budget
@@ -183,6 +189,34 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
     assert calls == [["herding"]] and out["budget"] == 1  # the full reference was not retrained
     with pytest.raises(Exception, match="other options"):
         budget_search(ds, "ground_truth", prior_dir, run_key="bs", ladder=[1, 4], **FAST)
+
+
+def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_copy, prior_dir,
+                                                                        monkeypatch):
+    """mmd-greedy's real picks are a method of the search; at a budget where DsCo's set is all
+    real it is the same set (doping's mmd-greedy picks), so one arm is trained for both."""
+    import fiftyone_dsco.evaluation.protocol as protocol
+    from fiftyone_dsco import budget_search, runs
+    from fiftyone_dsco.concentrate import split_budget
+    from fiftyone_dsco.names import SYNTHETIC_CAP, budget_child_keys
+    from fiftyone_dsco.selection.doping import concentrated_view
+
+    ds, calls, measure = digits_copy, [], protocol.measure
+
+    def counted(view, label_field, sets, held_out, **kwargs):
+        calls.append(sorted(sets))
+        return measure(view, label_field, sets, held_out, **kwargs)
+    monkeypatch.setattr(protocol, "measure", counted)
+    top = 4 * SYNTHETIC_CAP  # DsCo's set is all real from here
+    assert split_budget(top)[0] == 0
+    out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", tolerance=0,  # one rung
+                        methods=["dsco", "mmd-greedy"], ladder=[top], **FAST)
+    assert calls[:2] == [[], ["dsco"]]  # the full reference, then one arm for the two methods
+    row = out["curve"][str(top)]
+    assert list(row) == ["dsco", "mmd-greedy"] and row["dsco"] == row["mmd-greedy"]
+    order = runs.load_results(ds, "bs")["mmd-greedy_order"]
+    doped = concentrated_view(ds, budget_child_keys("bs", top, 0)[1])
+    assert {i for ids in order.values() for i in ids[:top]} == set(doped.values("id"))
 
 
 @pytest.mark.parametrize("view", ["dsco-bs", "dsco-bs-b2", "DSCO-BS-SYN1"])

@@ -67,10 +67,11 @@ def no_loss(mean, std, full_mean, tolerance):
 
 
 def best_lossless(row, full_mean, tolerance):
-    """The method with the highest mean among those of ``row`` with no loss, or None."""
+    """The method with the highest mean among those of ``row`` with no loss, or None (a tie:
+    the first of ``row``)."""
     ok = [(m["mean"], name) for name, m in row.items()
           if no_loss(m["mean"], m["std"], full_mean, tolerance)]
-    return max(ok)[1] if ok else None
+    return max(ok, key=lambda t: t[0])[1] if ok else None
 
 
 def _midpoint(lo, hi):

@@ -4,8 +4,8 @@ The answer to "how much of my data do I need?". A seeded validation split is
 carved from the train split (:mod:`fiftyone_dsco.data.splits`); everything
 else is fitted on the rest. A full-data reference is trained once; then, at
 each budget of a ladder (refined by bisection, :mod:`.ladder`), DsCo's
-concentrated set, the herding subset (the best real subset a user can take
-without synthesis) and a random subset are trained under one recipe and
+concentrated set, the real subsets a user can take without synthesis (herding's
+and mmd-greedy's picks) and a random subset are trained under one recipe and
 several seeds and tested on validation. The search stops at the smallest
 budget where one of them has no loss. Only that set is then tested on the
 test split, once.
@@ -37,8 +37,8 @@ from ..data.access import class_table, train_view
 from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
-from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_SEARCH, DEFAULT_ARCHITECTURE,
-                     DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP, budget_child_keys,
+from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
+                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP, budget_child_keys,
                      budget_synthesis_key, budget_test_key)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
@@ -62,15 +62,16 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
     Args:
         view: dataset or view with ``train``/``test`` tags
         label_field: the ``Classification`` field
-        prior (None): the prior of DsCo's sets and of the features that herding
-            and doping select with; default the one ``dsco prior fit`` names
+        prior (None): the prior of DsCo's sets and of the features that the
+            real subsets and doping select with; default the one ``dsco prior fit`` names
             ``<dataset>-<label_field>``
         run_key ("dsco_budget"): key of the search run
         tolerance (0.5): accuracy points a set may lose against the full
             reference, one std below its mean (:func:`.ladder.no_loss`)
         ladder (None): budgets to climb; default 1, 2, 4, ... below the
             smallest class's fit samples
-        methods: a subset of ``("dsco", "herding", "random")``
+        methods: a subset of ``("dsco", "herding", "mmd-greedy", "random")``
+            (``names.BUDGET_METHODS``) with more than random in it
         seeds, recipe, epochs, arch: the training of every arm
             (:func:`~fiftyone_dsco.evaluate`)
         validation_fraction (0.1), validation_seed (0): the validation split
@@ -122,9 +123,9 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
     from ..synthesis.sampling import synthesize
 
     bad = [m for m in methods if m not in BUDGET_METHODS]
-    if bad or not {"dsco", "herding"} & set(methods):
-        raise OptionError(f"methods must be a subset of {list(BUDGET_METHODS)} with 'dsco' or "
-                          f"'herding' in it; got {list(methods)!r}.")
+    if isinstance(methods, str) or bad or not set(methods) - {"random"}:
+        raise OptionError(f"methods must be a subset of {list(BUDGET_METHODS)} with more than "
+                          f"'random' in it; got {methods!r}.")
     if isinstance(seeds, int) or len(seeds) < 1 or len(set(seeds)) != len(seeds):
         raise OptionError(f"seeds must be distinct integers, e.g. (0, 1, 2); got {seeds!r}.")
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
@@ -269,9 +270,12 @@ class _Search:
 
         t0 = time.time()
         sets = {m: self._set(m, budget) for m in self.cfg["methods"] if m != "random"}
-        res = measure(self.split.fit, self.cfg["label_field"], sets, self.split.val,
+        same = _same_sets(sets)  # e.g. DsCo's all-real set = mmd-greedy's picks: trained once
+        res = measure(self.split.fit, self.cfg["label_field"],
+                      {m: v for m, v in sets.items() if m not in same}, self.split.val,
                       add_random="random" in self.cfg["methods"], **self._training())
-        row = {m: _row(res["arms"][m]) for m in self.cfg["methods"]}
+        arms = {a["name"]: a for a in res["arms"].values()}  # arm keys are sanitised names
+        row = {m: _row(arms[same.get(m, m)]) for m in self.cfg["methods"]}
         self.measured += 1
         self._log(budget, row, time.time() - t0)
         return row
@@ -290,8 +294,8 @@ class _Search:
 
     def _set(self, method, budget):
         """The view of ``method``'s set at ``budget`` images per class (from the fit split)."""
-        if method == "herding":
-            order = self._herding_order()
+        if method in BUDGET_REAL_SUBSETS:
+            order = self._pick_order(method)
             return self.split.fit.select([i for ids in order.values() for i in ids[:budget]])
         return self._dsco_set(budget)
 
@@ -319,21 +323,21 @@ class _Search:
             kids.insert(0, key)  # deleted in reverse order of creation
             self._save()
 
-    def _herding_order(self):
-        """Per class, the fit samples in herding's pick order (nested: budget b = the first b)."""
-        if "herding_order" not in self.results:
-            self.results["herding_order"] = _herding_order(
-                self.split.fit, self.table, self.cfg["prior"], max(self.cfg["ladder"]), self.device)
+    def _pick_order(self, selector):
+        """Per class, the fit samples in ``selector``'s pick order (nested: budget b = the first
+        b), picked once."""
+        key = _order_key(selector)
+        if key not in self.results:
+            self.results[key] = _pick_order(self.split.fit, self.table, self.cfg["prior"],
+                                            selector, max(self.cfg["ladder"]), self.device)
             self._save()
-        return self.results["herding_order"]
+        return self.results[key]
 
     # ---------------------------------------------------------------- answer
 
     def _chosen_view(self, budget, method):
-        if method == "dsco":
-            return self._dsco_set(budget)
-        if method == "herding":
-            return self._set("herding", budget)
+        if method == "dsco" or method in BUDGET_REAL_SUBSETS:
+            return self._set(method, budget)
         rng = np.random.default_rng(0)  # random: a seeded subset of each class
         ids = [i for c in self.table.classes for i in rng.choice(
             self.table.ids_by_class[c], min(budget, self.table.counts[c]), replace=False)]
@@ -414,9 +418,32 @@ def _row(arm):
                 size=arm["size"])
 
 
-def _herding_order(fit, table, prior, max_budget, device):
-    """``{class: [ids]}``: herding's first ``max_budget`` picks with the prior's reference
-    features, as ``dope(selector="herding")`` makes them."""
+def _same_sets(sets):
+    """``{method: earlier method}`` for each set of ``sets`` with the same samples as an earlier
+    one (its arm is trained once, under the earlier name)."""
+    seen, same = {}, {}
+    for method, view in sets.items():
+        ids = frozenset(view.values("id"))
+        if ids in seen:
+            same[method] = seen[ids]
+        else:
+            seen[ids] = method
+    return same
+
+
+def _order_key(selector):
+    """The results key of ``selector``'s pick order (``herding_order``, ``mmd-greedy_order``)."""
+    return f"{selector}_order"
+
+
+def is_order_key(key):
+    """Whether a results key holds a real subset's pick order (id lists, not a measurement)."""
+    return any(key == _order_key(s) for s in BUDGET_REAL_SUBSETS)
+
+
+def _pick_order(fit, table, prior, selector, max_budget, device):
+    """``{class: [ids]}``: ``selector``'s first ``max_budget`` picks with the prior's reference
+    features, as ``dope(selector=...)`` makes them (greedy selectors: nested)."""
     from ..devices import device as pick_device
     from ..features.extractors import build_extractor, real_features
     from ..priors import load_prior
@@ -426,9 +453,9 @@ def _herding_order(fit, table, prior, max_budget, device):
     dev = pick_device(device)
     train = train_view(fit)
     feat = build_extractor("reference", p, view=train, table=table).to(dev)
-    herding, out = get_selector("herding"), {}
+    picker, out = get_selector(selector), {}
     for c in table.classes:
         ids = table.ids_by_class[c]
         x = np.asarray(real_features(train, ids, feat, p.card.image_size, p.card.channels, dev))
-        out[c] = [ids[i] for i in herding.select(x, min(max_budget, len(ids)))]
+        out[c] = [ids[i] for i in picker.select(x, min(max_budget, len(ids)))]
     return out

@@ -584,10 +584,11 @@ def budget_search(dataset_name, prior_name, tolerance, ladder, methods, recipe, 
                   seeds, validation_fraction, max_hours, run_key, overwrite, shard, label_field):
     """How small can DATASET_NAME's training set be with no loss? (chosen on validation)
 
-    Climbs a ladder of budgets, comparing DsCo's concentrated set with herding's,
-    mmd-greedy's and random real subsets against the full data on a validation split carved
-    from the train split; the smallest budget with no loss is then tested once
-    on the test split. Resumes when re-run with the same options.
+    Climbs a ladder of budgets, comparing DsCo's concentrated set with
+    herding's, mmd-greedy's and random real subsets against the full data on a
+    validation split carved from the train split; the smallest budget with no
+    loss is then tested once on the test split. Resumes when re-run with the
+    same options.
     """
     import logging
 

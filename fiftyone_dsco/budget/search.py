@@ -38,8 +38,8 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
-                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP, budget_child_keys,
-                     budget_synthesis_key, budget_test_key)
+                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP,
+                     budget_child_keys, budget_synthesis_key, budget_test_key)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)
@@ -63,8 +63,8 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
         view: dataset or view with ``train``/``test`` tags
         label_field: the ``Classification`` field
         prior (None): the prior of DsCo's sets and of the features that the
-            real subsets and doping select with; default the one ``dsco prior fit`` names
-            ``<dataset>-<label_field>``
+            real subsets and doping select with; default the one ``dsco prior
+            fit`` names ``<dataset>-<label_field>``
         run_key ("dsco_budget"): key of the search run
         tolerance (0.5): accuracy points a set may lose against the full
             reference, one std below its mean (:func:`.ladder.no_loss`)

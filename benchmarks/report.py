@@ -764,10 +764,11 @@ def budget_search(dataset):
                 f"budgets measured ({len(methods)} methods x {seeds} seeds each) and the full "
                 f"reference; per-budget times in the Findings."]
         return out
-    out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min, search "
-            f"{data['search_seconds'] / 60:.0f} min ({len(data['curve'])} budgets measured, "
+    out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min; the search's last "
+            f"process {data['search_seconds'] / 60:.0f} min (a resumed search counts only what "
+            f"that process measured; {len(data['curve'])} budgets measured in all, "
             f"{len(methods)} methods x {seeds} seeds each, plus the full reference and the test "
-            f"measurement)."]
+            f"measurement; per-budget times in the Findings)."]
     return out
 
 

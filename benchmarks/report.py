@@ -14,6 +14,8 @@ the existing docs/benchmarks.md is kept as it is.
 
 import json
 import os
+import re
+from glob import glob
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -813,6 +815,76 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+def _cap_label(cap):
+    return "cap 0 (all real: mmd-greedy)" if cap == 0 else f"cap {cap}"
+
+
+def synthetic_cap(datasets=("digits", "fashion-mnist")):
+    """``concentrate``'s synthetic cap per budget on the validation splits: the IPC 10 sets of
+    nopt_levers.py (cap 10 = NOpt, cap 0 = mmd-greedy's real picks) and joint_selection.py's
+    ``--synthetic-cap`` cells."""
+    caps, cmds, table = [0, 5, 8, 10], [], []
+    for ds in datasets:
+        cells = {}  # budget -> column -> row
+        sources = [(f"nopt_levers_{ds}_ipc10.json", {"nopt": 10, "herding": "herding",
+                                                      "random": "random"}, 10),
+                   (f"nopt_levers_{ds}_ipc10_union.json", {"mmd-greedy": 0}, 10),
+                   (f"nopt_levers_{ds}_ipc10_mmd.json", {"mmd-greedy": 0}, 10)]
+        for path in sorted(glob(os.path.join(RESULTS, f"joint_selection_{ds}_*cap*.json"))):
+            name = os.path.basename(path)
+            if name.endswith(".meta.json"):
+                continue
+            budget = re.search(r"_b(\d+)_cap", name)
+            sources.append((name, None, int(budget.group(1)) if budget else 10))
+        for name, pick, budget in sources:
+            data, meta = _load(name)
+            if data is None:
+                continue
+            used = False
+            for r in data:
+                col = pick.get(r["method"]) if pick else (
+                    r["method"] if r["method"] in ("herding", "random")
+                    else r.get("synthetic_cap"))
+                if col is None or col in cells.get(budget, {}):
+                    continue
+                cells.setdefault(budget, {})[col] = r
+                used = True
+            if used:
+                cmds.append(_provenance(meta, "python benchmarks/joint_selection.py"))
+        for budget in sorted(cells):
+            row = cells[budget]
+            best = max(r["acc_mean"] for r in row.values())
+
+            def cell(col):
+                if col not in row:
+                    return "–"
+                r = row[col]
+                acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
+                acc = f"**{acc}**" if r["acc_mean"] == best else acc
+                if isinstance(col, int):
+                    syn, real = _split_budget(budget, col)
+                    acc += f" ({syn} + {real})"
+                return acc
+            table.append(f"| {ds} | {budget} | " + " | ".join(
+                cell(c) for c in [*caps, "herding", "random"]) + " |")
+    if not table:
+        return ["_Not run yet: `python benchmarks/joint_selection.py --synthetic-cap 8`._"]
+    return [*(f"- {c}" for c in cmds), "",
+            "ConvNet-3, recipe `dsco` (300 epochs), 3 seeds, top-1 % on the validation split "
+            "(mean ± std); in parentheses NOpt images + real picks per class; best per row in "
+            "bold. IPC 10 rows: cap 10 is NOpt from noise, cap 0 mmd-greedy's real picks, "
+            "herding and random from the lever runs above (the same prior and split).", "",
+            "| dataset | images per class | " + " | ".join(_cap_label(c) for c in caps)
+            + " | herding | random |", "|---|---:|" + "---:|" * (len(caps) + 2), *table]
+
+
+def _split_budget(budget, cap):
+    """``concentrate.split_budget`` (the package's formula, imported lazily)."""
+    from fiftyone_dsco.concentrate import split_budget
+
+    return split_budget(budget, cap)
+
+
 def prior_spread(dataset, budget):
     """The demo's cell with priors fitted under different seeds (benchmarks/prior_spread.py)."""
     rows, meta = _load(f"prior_spread_{dataset}_b{budget}.json")
@@ -1128,6 +1200,14 @@ def main():
            "validation splits.", "",
            *nopt_levers("digits", 6), "", *nopt_levers("fashion-mnist", 5), "",
            *nopt_levers("fashion-mnist", 8), "",
+           "### How many NOpt images should a set keep? The synthetic cap", "",
+           "`concentrate()` splits a budget into NOpt images and real picks given them "
+           "(`split_budget`: all synthetic up to the cap, the cap up to twice it, then tapering "
+           "to none at four times it; today's cap is 10). The same validation splits, with "
+           "sets built by `concentrate()` under other caps (`benchmarks/joint_selection.py "
+           "--synthetic-cap`); cap 0 is all real, mmd-greedy's picks. Rows above 10 per class "
+           "used priors refitted on a new machine by the same command, so compare within a "
+           "row, not across rows.", "", *synthetic_cap(), "",
            "### The candidates on the test split", "",
            "The Fashion-MNIST candidates above, built on the whole train split with the same "
            "prior (fitted on the validation split's fit split) and tested once on the test "

@@ -764,13 +764,13 @@ def budget_search(dataset):
     if data.get("search_seconds") is None:  # exported from an unfinished run
         out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min; {len(data['curve'])} "
                 f"budgets measured ({len(methods)} methods x {seeds} seeds each) and the full "
-                f"reference; per-budget times in the Findings."]
+                f"reference; per-budget times in [findings.md](findings.md)."]
         return out
     out += ["", f"Cost: prior fit {data['prior_seconds'] / 60:.0f} min; the search's last "
             f"process {data['search_seconds'] / 60:.0f} min (a resumed search counts only what "
             f"that process measured; {len(data['curve'])} budgets measured in all, "
             f"{len(methods)} methods x {seeds} seeds each, plus the full reference and the test "
-            f"measurement; per-budget times in the Findings)."]
+            f"measurement; per-budget times in [findings.md](findings.md))."]
     return out
 
 

@@ -118,9 +118,10 @@ CONVERGE_TOLERANCE = 0.2
 DEFAULT_NUM_SEEDS = 3
 DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))
 #: Most synthetic images per class in a concentrated set (``concentrate``'s split of the budget).
-#: At 10 per class on the validation splits a cap of 8 led 10 by 0.45 (Fashion-MNIST) and 0.71
-#: (digits) points, within one std, and 16 to 32 per class are not measured yet: 10 stays
-#: (docs/benchmarks.md, issue #22).
+#: Cap 8 against 10 on the validation splits: digits +0.71 (10 per class, within one std), +1.18
+#: (16) and +0.70 (24); Fashion-MNIST +0.45 (10) and -0.32 (16), both within one std. 8 does not
+#: win on Fashion-MNIST, so 10 stays. All real (cap 0) was level with or above cap 10 in all
+#: five cells (docs/benchmarks.md, "The synthetic cap"; issue #22).
 SYNTHETIC_CAP = 10
 #: Accuracy points a set may lose against the full data in a budget search.
 DEFAULT_TOLERANCE = 0.5

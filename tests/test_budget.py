@@ -189,6 +189,14 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
     assert calls == [["herding"]] and out["budget"] == 1  # the full reference was not retrained
     with pytest.raises(Exception, match="other options"):
         budget_search(ds, "ground_truth", prior_dir, run_key="bs", ladder=[1, 4], **FAST)
+    # DsCo's sets depend on concentrate's synthetic cap: a search made under another default
+    # is refused, not resumed with sets of another split
+    import fiftyone_dsco.budget.search as search
+
+    monkeypatch.setattr(search, "SYNTHETIC_CAP", search.SYNTHETIC_CAP - 1)
+    with pytest.raises(Exception, match="synthetic_cap"):
+        budget_search(ds, "ground_truth", prior_dir, run_key="bs", methods=["herding", "random"],
+                      ladder=[1, 2], tolerance=99, **FAST)
 
 
 def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_copy, prior_dir,

@@ -170,10 +170,11 @@ def test_large_jobs_are_only_scheduled(dataset, monkeypatch):
     for name, params in (("dope", {}), ("concentrate", {"images_per_class": 20})):
         assert not options(name, view, params).allow_immediate_execution, name
         assert "1,437 real train samples" in form(name, view, params)["too_large"].view.label
-    assert "too_large" not in form("concentrate", view, {"images_per_class": 10})  # synthetic
+    cap = names.SYNTHETIC_CAP  # a budget of the cap: all synthetic, no real sample counts
+    assert "too_large" not in form("concentrate", view, {"images_per_class": cap})
     # joint selection synthesises K candidates per kept image: they count
-    k = limits["synthetic images"] // 100 + 1  # 10 classes x 10 synthetic at 10 per class
-    assert "synthetic images" in form("concentrate", view, {"images_per_class": 10,
+    k = limits["synthetic images"] // (10 * cap) + 1  # 10 classes x cap synthetic
+    assert "synthetic images" in form("concentrate", view, {"images_per_class": cap,
                                                             "candidates_per_image": k})[
         "too_large"].view.label
     # SDK calls are never limited; without Schedule, Execute stays (the notice says why)

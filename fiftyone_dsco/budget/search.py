@@ -149,14 +149,16 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 recipe=recipe, epochs=epochs, arch=arch,
                 validation_fraction=float(validation_fraction),
                 validation_seed=int(validation_seed), resolution=float(resolution),
-                synthesis_options=synthesis_options or None)
+                synthesis_options=synthesis_options or None,
+                synthetic_cap=SYNTHETIC_CAP)  # DsCo's sets depend on it: a resumed search
+                # made under another default is refused, not mixed
 
 
 def _synthesis_sizes(cfg):
     """Synthetic images per class of the ladder's budgets: one synthesis run each."""
     if "dsco" not in cfg["methods"]:
         return []
-    return sorted({split_budget(b)[0] for b in cfg["ladder"]} - {0})
+    return sorted({split_budget(b, cfg["synthetic_cap"])[0] for b in cfg["ladder"]} - {0})
 
 
 def _check_shard(shard, overwrite, cfg, classes):
@@ -171,8 +173,8 @@ def _check_shard(shard, overwrite, cfg, classes):
     if not _synthesis_sizes(cfg):
         raise OptionError(f"A shard synthesises DsCo's images, and these options need none "
                           f"(methods {cfg['methods']}, ladder {cfg['ladder']}: from "
-                          f"{4 * SYNTHETIC_CAP} images per class a set is all real). Run the "
-                          f"search without a shard.")
+                          f"{4 * cfg['synthetic_cap']} images per class a set is all real). "
+                          f"Run the search without a shard.")
     if shard[1] > len(classes):
         raise OptionError(f"Shard {shard[0]}/{shard[1]}: the fit split has {len(classes)} "
                           f"classes, so some of {shard[1]} shards would have none. Use at most "
@@ -200,7 +202,7 @@ def _child_view_keys(run_key, cfg):
     rung)."""
     keys = set()
     for b in range(1, max(cfg["ladder"]) + 1 if "dsco" in cfg["methods"] else 1):
-        n_syn = split_budget(b)[0]
+        n_syn = split_budget(b, cfg["synthetic_cap"])[0]
         syn_key, dope_key = budget_child_keys(run_key, b, n_syn)
         keys.update([syn_key, dope_key] if n_syn else [dope_key])
     return sorted(keys)
@@ -304,7 +306,7 @@ class _Search:
         from ..selection.doping import concentrated_view, dope
         from ..synthesis.sampling import synthesize
 
-        n_syn, n_real = split_budget(budget)
+        n_syn, n_real = split_budget(budget, self.cfg["synthetic_cap"])
         syn_key, dope_key = budget_child_keys(self.key, budget, n_syn)
         c, fit = self.cfg, self.split.fit
         if n_syn:

@@ -150,8 +150,9 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 validation_fraction=float(validation_fraction),
                 validation_seed=int(validation_seed), resolution=float(resolution),
                 synthesis_options=synthesis_options or None,
-                synthetic_cap=SYNTHETIC_CAP)  # DsCo's sets depend on it: a resumed search
-                # made under another default is refused, not mixed
+                # DsCo's split at every budget: a search made under another default is
+                # refused on resume, never continued with sets of two splits
+                synthetic_cap=SYNTHETIC_CAP)
 
 
 def _synthesis_sizes(cfg):

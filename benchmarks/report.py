@@ -892,7 +892,8 @@ def _recipes_at_ipc1():
         if _load(f"low_volume_fashion-mnist_val_prior{part}.json")[0] is None:
             continue
         out += [f"### Every method under `{recipe}`: Fashion-MNIST, IPC 1", "",
-                "The same prior and commands as at IPC 10, one image per class. Published at "
+                "The same prior and commands as at IPC 10, one image per class (the arms that fit "
+                "a CPU session: under `dsa` herding, mmd-greedy, NOpt and random). Published at "
                 "IPC 1 (ConvNet-3): DC 70.5 and DSA 70.6, each under its own protocol; random "
                 "51.4 (DC's).", "",
                 *validated_on_test("fashion-mnist", [f"_val_prior{part}"]), ""]

@@ -63,11 +63,11 @@ def run_or_replace(fn, *args, **kwargs):
 
 
 def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, add_random=True,
-                     **row):
+                     per_set=None, **row):
     """Train ``sets`` (name -> view) and a random arm (``add_random``) with the ``dsco`` recipe on
     ``split.fit``, test them on ``split.val`` (``evaluation.measure``: nothing stored),
-    and write the rows (plus ``row``'s fields and each set's ``build_seconds``) to
-    ``results/<name>`` with its meta. Returns the rows."""
+    and write the rows (plus ``row``'s fields, each set's ``build_seconds`` and its fields in
+    ``per_set``, name -> dict) to ``results/<name>`` with its meta. Returns the rows."""
     import json
 
     from fiftyone_dsco.evaluation import measure
@@ -76,7 +76,8 @@ def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, add
                   seeds=tuple(range(seeds)), add_random=add_random, progress=True)
     rows = [dict(row, method=a["name"], size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
                  acc_std=round(100 * a["acc_std"], 2), seeds=seeds, epochs=a["epochs"],
-                 build_seconds=build_seconds.get(a["name"]), split="validation")
+                 build_seconds=build_seconds.get(a["name"]), split="validation",
+                 **(per_set or {}).get(a["name"], {}))
             for a in res["arms"].values()]
     for r in rows:
         print(json.dumps(r), flush=True)

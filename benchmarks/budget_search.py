@@ -43,6 +43,7 @@ def main():
     args = parse()
     import logging
 
+    from fiftyone_dsco import runs
     from fiftyone_dsco.budget import budget_search
     from fiftyone_dsco.budget.search import is_order_key
     from fiftyone_dsco.data.builtin import load_builtin
@@ -57,9 +58,7 @@ def main():
         progress=True)
     t0 = time.time()
     if args.export:
-        from fiftyone_dsco.runs import load_results
-
-        res = load_results(ds, args.run_key)
+        res = runs.load_results(ds, args.run_key)
         res.setdefault("stopped", "interrupted: the session ended (a re-run continues)")
     else:
         res = budget_search(ds, "ground_truth", prior.path, run_key=args.run_key,
@@ -70,6 +69,7 @@ def main():
     out = {k: v for k, v in res.items() if k != "validation" and not is_order_key(k)}
     out["validation"] = {k: v for k, v in res["validation"].items() if k != "val_ids"}
     out["tolerance"] = args.tolerance
+    out["synthetic_cap"] = runs.run_config(ds, args.run_key).get("synthetic_cap")  # DsCo's split
     out["search_seconds"] = None if args.export else round(time.time() - t0, 1)
     out["prior_seconds"] = prior.card.training.get("seconds")  # the fit's own time
     path = results_path(f"budget_search_{args.dataset}.json")

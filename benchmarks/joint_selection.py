@@ -48,7 +48,7 @@ def main():
 
     ds = load_builtin(args.dataset)
     split = validation_split(ds, "ground_truth")
-    b, sets, seconds = args.budget, {}, {}
+    b, sets, seconds, split_of = args.budget, {}, {}, {}
     for k in args.candidates:
         t0 = time.time()
         cap = "" if args.synthetic_cap == names.SYNTHETIC_CAP else f"_cap{args.synthetic_cap}"
@@ -58,6 +58,7 @@ def main():
                           progress=True)
         sets[name] = ds.load_saved_view(out["saved_view"])
         seconds[name] = round(time.time() - t0, 1)
+        split_of[name] = {k: out[k] for k in ("synthetic_per_class", "real_per_class")}
         print(f"built {name} ({out['synthetic_per_class']} synthetic + {out['real_per_class']} "
               f"real per class) in {seconds[name]} s", flush=True)
     if not args.no_baselines:
@@ -65,7 +66,7 @@ def main():
              run_key=f"val_herding_b{b}")
         sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
     validation_table(split, sets, f"joint_selection_{args.dataset}{args.tag}.json", args.prior,
-                     args.seeds, args.epochs, seconds, not args.no_baselines,
+                     args.seeds, args.epochs, seconds, not args.no_baselines, split_of,
                      dataset=args.dataset, budget=b, synthetic_cap=args.synthetic_cap)
 
 

@@ -124,7 +124,7 @@ def high_volume(dataset, tag=""):
     if meta.get("synthetic_per_class") is not None:  # runs before the split rule
         dsco = f"{meta['synthetic_per_class']} NOpt images per class + mmd-greedy real samples"
     else:
-        dsco = ("what `concentrate()` builds: `split_budget()`'s NOpt share (column "
+        dsco = ("what `concentrate()` built then: `split_budget()`'s NOpt share (column "
                 "'syn') + mmd-greedy real samples; `dsco-syn<N>` = N NOpt images per class")
     if not any(r.get("synthetic_per_class") for r in rows):
         nopt = ""
@@ -739,6 +739,8 @@ def budget_search(dataset):
         row = data["curve"][b]
         out.append(f"| {b} | " + " | ".join(pct(row[m]) for m in methods) + " |")
     out.append("")
+    if "dsco" in methods:
+        out += [_dsco_split_note(data.get("synthetic_cap")), ""]
     if data.get("budget") is None:
         from fiftyone_dsco.budget.ladder import no_loss
 
@@ -772,6 +774,19 @@ def budget_search(dataset):
             f"{len(methods)} methods x {seeds} seeds each, plus the full reference and the test "
             f"measurement; per-budget times in [findings.md](findings.md))."]
     return out
+
+
+def _dsco_split_note(cap):
+    """What the ``dsco`` column of a budget search holds at each budget (the split rule changed
+    on 2026-12-04; searches from then on record their cap)."""
+    if cap is None:
+        return ("`dsco` is `concentrate()`'s set under the split rule of its day: all NOpt up to "
+                "10 per class, 10 NOpt + real picks up to 20, then fewer NOpt images to none at "
+                "40 (so its sets at 16 and 32 per class mixed NOpt and real images). Today's "
+                "rule goes all real above the synthetic cap ([the cap]"
+                "(#how-many-nopt-images-should-a-set-keep-the-synthetic-cap)).")
+    return (f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, mmd-greedy's "
+            f"real picks above.")
 
 
 def _rows_once(files, script):
@@ -862,8 +877,7 @@ def synthetic_cap(datasets=("digits", "fashion-mnist")):
                 acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
                 acc = f"**{acc}**" if r["acc_mean"] == best else acc
                 if isinstance(col, int):
-                    syn, real = _split_budget(budget, col)
-                    acc += f" ({syn} + {real})"
+                    acc += " ({} + {})".format(*_split_of(r, budget, col))
                 return acc
             table.append(f"| {ds} | {budget} | " + " | ".join(
                 cell(c) for c in [*caps, "herding", "random"]) + " |")
@@ -878,11 +892,13 @@ def synthetic_cap(datasets=("digits", "fashion-mnist")):
             + " | herding | random |", "|---|---:|" + "---:|" * (len(caps) + 2), *table]
 
 
-def _split_budget(budget, cap):
-    """``concentrate.split_budget`` (the package's formula, imported lazily)."""
-    from fiftyone_dsco.concentrate import split_budget
-
-    return split_budget(budget, cap)
+def _split_of(row, budget, cap):
+    """NOpt images + real picks per class of a cap column's set: as its row records them (the
+    split rule has changed over time), else what every rule gives (cap 0: all real; a cap of
+    the budget or more: all synthetic)."""
+    if "synthetic_per_class" in row:
+        return row["synthetic_per_class"], row["real_per_class"]
+    return (0, budget) if cap == 0 else (budget, 0)
 
 
 def _recipes_at_ipc1():
@@ -892,8 +908,7 @@ def _recipes_at_ipc1():
         if _load(f"low_volume_fashion-mnist_val_prior{part}.json")[0] is None:
             continue
         out += [f"### Every method under `{recipe}`: Fashion-MNIST, IPC 1", "",
-                "The same prior and commands as at IPC 10, one image per class (the arms that fit "
-                "a CPU session: under `dsa` herding, mmd-greedy, NOpt and random). Published at "
+                "The same prior and commands as at IPC 10, one image per class. Published at "
                 "IPC 1 (ConvNet-3): DC 70.5 and DSA 70.6, each under its own protocol; random "
                 "51.4 (DC's).", "",
                 *validated_on_test("fashion-mnist", [f"_val_prior{part}"]), ""]
@@ -1217,13 +1232,17 @@ def main():
            *nopt_levers("fashion-mnist", 8), "",
            "### How many NOpt images should a set keep? The synthetic cap", "",
            "`concentrate()` splits a budget into NOpt images and real picks given them "
-           "(`split_budget`: all synthetic up to the cap, the cap up to twice it, then tapering "
-           "to none at four times it; today's cap is 10). The same validation splits, with "
-           "sets built by `concentrate()` under other caps (`benchmarks/joint_selection.py "
-           "--synthetic-cap`); cap 0 is all real, mmd-greedy's picks. Rows above 10 per class "
-           "used priors refitted on a new machine by the same command (the digits refit "
-           "reproduced the budget search's cap-10 row at 16 per class exactly); compare within "
-           "a row.", "", *synthetic_cap(), "",
+           "(`split_budget`). The same validation splits, with sets built by `concentrate()` "
+           "under several caps (`benchmarks/joint_selection.py --synthetic-cap`); cap 0 is all "
+           "real, mmd-greedy's picks. Each cell shows the NOpt images + real picks per class "
+           "its set held: the mixed sets were built under the earlier rule (all synthetic up "
+           "to the cap, the cap up to twice it, then tapering to none at four times it). "
+           "These cells chose today's rule: all synthetic up to 8 per class, all real above "
+           "(on Fashion-MNIST, NOpt leads the all-real set at 8 per class and trails it from "
+           "9; no mix beats the all-real set there from 10). Rows above 10 per class used "
+           "priors refitted on a new machine by the same command (the digits refit reproduced "
+           "the budget search's cap-10 row at 16 per class exactly); compare within a row.",
+           "", *synthetic_cap(), "",
            "### The candidates on the test split", "",
            "The Fashion-MNIST candidates above, built on the whole train split with the same "
            "prior (fitted on the validation split's fit split) and tested once on the test "

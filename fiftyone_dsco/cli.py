@@ -445,8 +445,8 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
 @click.option("--selector", type=click.Choice(list(names.SELECTORS)),
               default=names.DEFAULT_SELECTOR, show_default=True)
 @click.option("--synthetic-cap", default=names.SYNTHETIC_CAP, show_default=True,
-              help="Most synthetic images per class; the split tapers to all real at 4x this "
-                   "(docs/method.md).")
+              help="Budgets up to this many images per class are all synthetic, larger ones "
+                   "all real (docs/method.md).")
 @click.option("--candidates", "candidates_per_image", type=click.IntRange(min=1),
               default=names.DEFAULT_CANDIDATES, show_default=True,
               help="Joint selection: synthesise K candidates per synthetic image and keep the "

@@ -34,9 +34,8 @@ class Concentrate(foo.Operator):
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
                     view=types.RadioGroup())
-        split = (f"up to {names.SYNTHETIC_CAP} synthetic per class (none from "
-                 f"{4 * names.SYNTHETIC_CAP} "
-                 f"per class up), the rest selected real samples")
+        split = (f"all synthetic up to {names.SYNTHETIC_CAP} per class, selected real samples "
+                 f"above")
         if kind == FRACTION:
             inputs.float("fraction", default=0.1, min=0.001, max=1.0, required=True,
                          label="Fraction of the train split", description=f"In (0, 1]; {split}")

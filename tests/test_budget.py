@@ -215,7 +215,7 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
         calls.append(sorted(sets))
         return measure(view, label_field, sets, held_out, **kwargs)
     monkeypatch.setattr(protocol, "measure", counted)
-    top = 4 * SYNTHETIC_CAP  # DsCo's set is all real from here
+    top = SYNTHETIC_CAP + 1  # DsCo's set is all real from here
     assert split_budget(top)[0] == 0
     out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", tolerance=0,  # one rung
                         methods=["dsco", "mmd-greedy"], ladder=[top], **FAST)

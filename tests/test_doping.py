@@ -91,36 +91,36 @@ def test_concentrate_checks_doping_options_before_synthesis(synthesized, prior):
     """A doping step that would fail leaves no synthesis run behind."""
     ds = synthesized
     with pytest.raises(OptionError, match="selector"):
-        concentrate(ds, "ground_truth", prior, 5, run_key="c1", synthetic_cap=2,
+        concentrate(ds, "ground_truth", prior, 2, run_key="c1", synthetic_cap=2,
                     selector="best", method="plain", **FAST)
     with pytest.raises(OptionError, match="k must be"):
-        concentrate(ds, "ground_truth", prior, 5, run_key="c2", synthetic_cap=2,
+        concentrate(ds, "ground_truth", prior, 2, run_key="c2", synthetic_cap=2,
                     selector_options={"k": 0}, method="plain", **FAST)
     dope(ds, "ground_truth", "syn", 1, run_key="taken", extractor="random", device="cpu")
     with pytest.raises(RunError, match=r"other options \(budget, clamp, synthetic_run\)"):
-        concentrate(ds, "ground_truth", prior, 5, run_key="taken", synthetic_cap=2,
+        concentrate(ds, "ground_truth", prior, 2, run_key="taken", synthetic_cap=2,
                     method="plain", **FAST)
     ds.save_view("dsco-clash", ds.limit(3))  # the doping run's saved view name is taken
     with pytest.raises(RunError, match="saved view 'dsco-clash'"):
-        concentrate(ds, "ground_truth", prior, 5, run_key="clash", synthetic_cap=2,
+        concentrate(ds, "ground_truth", prior, 2, run_key="clash", synthetic_cap=2,
                     method="plain", **FAST)
     assert sorted(r["key"] for r in runs.list_runs(ds)) == ["syn", "taken"]
 
 
 def test_concentrate_splits_the_budget(digits_copy, prior):
-    # all synthetic up to the cap, cap synthetic up to 2x, tapering to all real at 4x
-    assert [split_budget(b, 10) for b in (4, 10, 14, 20, 30, 40, 72)] == [
-        (4, 0), (10, 0), (10, 4), (10, 10), (5, 25), (0, 40), (0, 72)]
+    # all synthetic up to the cap, all real above it
+    assert [split_budget(b, 10) for b in (4, 10, 11, 14, 40)] == [
+        (4, 0), (10, 0), (0, 11), (0, 14), (0, 40)]
     assert split_budget(5, 0) == (0, 5)
     with pytest.raises(OptionError):
         split_budget(0)
     assert budget_per_class(digits_copy, "ground_truth", 0.1) == 14
     with pytest.raises(OptionError):
         budget_per_class(digits_copy, "ground_truth", 1.5)
-    out = concentrate(digits_copy, "ground_truth", prior, 5, run_key="conc", synthetic_cap=2,
+    out = concentrate(digits_copy, "ground_truth", prior, 2, run_key="conc", synthetic_cap=2,
                       method="plain", **FAST)
-    assert (out["synthetic_per_class"], out["real_per_class"]) == (2, 3)
-    assert len(digits_copy.load_saved_view(out["saved_view"])) == 50
+    assert (out["synthetic_per_class"], out["real_per_class"]) == (2, 0)
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 20
 
 
 def test_unreadable_real_images_fail_before_the_run_is_written(synthesized):
@@ -136,7 +136,7 @@ def test_unreadable_real_images_fail_before_the_run_is_written(synthesized):
 
 
 def test_concentrate_large_budget_is_all_real(digits_copy, prior):
-    """Above 4x the cap no synthesis runs: the set is real samples chosen by the selector."""
+    """Above the cap no synthesis runs: the set is real samples chosen by the selector."""
     out = concentrate(digits_copy, "ground_truth", prior, 9, run_key="big", synthetic_cap=2,
                       method="plain", **FAST)
     assert out["synthetic_run"] is None and out["synthesis"] is None

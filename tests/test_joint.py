@@ -80,14 +80,14 @@ def test_union_pool_picks_each_class_budget_from_real_and_candidates(ds, prior):
     # the command line: the union's share is decided per class, so the totals are printed
     from click.testing import CliRunner
 
-    r = CliRunner().invoke(main, ["concentrate", ds.name, "--prior", prior.path, "--budget", "3",
+    r = CliRunner().invoke(main, ["concentrate", ds.name, "--prior", prior.path, "--budget", "2",
                                   "--synthetic-cap", "2", "--joint-pool", "union", "--steps", "3",
                                   "--extractor", "random", "--run-key", "cli_union"])
     assert r.exit_code == 0, r.output
     out = runs.load_results(ds, "cli_union")
     n_syn = sum(c["synthetic"] for c in out["classes"].values())
-    assert f"3 images per class, picked from real samples and 2 candidates per class: {n_syn} " \
-        f"synthetic + {30 - n_syn} real in all" in r.output
+    assert f"2 images per class, picked from real samples and 2 candidates per class: {n_syn} " \
+        f"synthetic + {20 - n_syn} real in all" in r.output
     assert runs.run_config(ds, "cli_union")["joint_pool"] == "union"
     # the synthetic pool (today's default) keeps exactly 2 per class
     fixed = dope(ds, "ground_truth", "union_syn", 3, run_key="fixed", synthetic_per_class=2,
@@ -128,17 +128,16 @@ def _predictions(ds, ids, prior):
 def test_k2_keeps_ipc_synthetic_per_class_recognised_first_and_drops_the_rest(ds, prior):
     before = len(ds)
     # real starts at strength 0.8 (6 steps): some candidates are recognised, some are not
-    out = concentrate(ds, "ground_truth", prior, 5, run_key="jk2", synthetic_cap=2,
+    out = concentrate(ds, "ground_truth", prior, 2, run_key="jk2", synthetic_cap=2,
                       candidates_per_image=2, init="real", strength=0.8, **dict(FAST, steps=6))
     assert (out["synthetic_per_class"], out["real_per_class"], out["candidates_per_image"]) == \
-        (2, 3, 2)
+        (2, 0, 2)
     assert runs.run_config(ds, "jk2_syn")["ipc"] == 4
     assert runs.run_config(ds, "jk2")["synthetic_per_class"] == 2
     view = ds.load_saved_view(out["saved_view"])
     syn_view = view.match_tags(names.SYNTHETIC_TAG)
     assert set(syn_view.count_values("ground_truth.label").values()) == {2}
-    assert set(view.match_tags(names.SYNTHETIC_TAG, bool=False)
-               .count_values("ground_truth.label").values()) == {3}
+    assert not len(view.match_tags(names.SYNTHETIC_TAG, bool=False))  # a budget of the cap
     candidates = runs.synthetic_samples(ds, "jk2_syn")
     kept = set(syn_view.values("id"))
     dropped = [i for i in candidates.values("id") if i not in kept]

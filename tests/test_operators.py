@@ -102,9 +102,9 @@ def test_concentrate_form_takes_a_fraction_of_the_train_split(digits_copy):
     props = form(P + "concentrate", digits_copy.view(),
                  {"budget_type": "fraction of the train split", "fraction": 0.1})
     assert "fraction" in props and "images_per_class" not in props
-    # 10 % of 1437 train samples = 14 per class = 10 synthetic + 4 selected real
+    # 10 % of 1437 train samples = 14 per class: above the synthetic cap, all selected real
     assert "140 images" in props["preview"].view.label
-    assert "10 synthetic + 4 real" in props["preview"].view.label
+    assert "0 synthetic + 14 real" in props["preview"].view.label
 
 
 def fo_str_field():

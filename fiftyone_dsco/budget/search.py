@@ -173,8 +173,8 @@ def _check_shard(shard, overwrite, cfg, classes):
                           "the shards.")
     if not _synthesis_sizes(cfg):
         raise OptionError(f"A shard synthesises DsCo's images, and these options need none "
-                          f"(methods {cfg['methods']}, ladder {cfg['ladder']}: from "
-                          f"{4 * cfg['synthetic_cap']} images per class a set is all real). "
+                          f"(methods {cfg['methods']}, ladder {cfg['ladder']}: above "
+                          f"{cfg['synthetic_cap']} images per class a set is all real). "
                           f"Run the search without a shard.")
     if shard[1] > len(classes):
         raise OptionError(f"Shard {shard[0]}/{shard[1]}: the fit split has {len(classes)} "

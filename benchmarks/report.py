@@ -1189,15 +1189,15 @@ def main():
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "
            "picks), NOpt from noise (today's default), herding, mmd-greedy's real picks (the "
-           "strongest real subset on validation), data-free NOpt, plain samples and a random "
-           "subset (the IOR's reference), with the same prior and runs as the `dc` table; one "
-           "command per arm or two (each `dsa` model took 9 minutes on a free CPU core, 11 to 17 "
-           "beside another job). k-center was not trained under `dsa` (58.43 under `dc`, 16 "
-           "points below random). Published under this recipe: DSA 84.6, DM 83.5 (ConvNet-3, "
-           "IPC 10).", "",
+           "strongest real subset on validation), data-free NOpt, plain samples, k-center and a "
+           "random subset (the IOR's reference), with the same prior and runs as the `dc` "
+           "table; one command per arm or two (each `dsa` model took 9 minutes on a free CPU "
+           "core, 11 to 17 beside another job). Published under this recipe: DSA 84.6, DM 83.5 "
+           "(ConvNet-3, IPC 10).", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dsa", "_val_prior_dsa_b",
                                                  "_val_prior_dsa_c", "_val_prior_dsa_mmd",
-                                                 "_val_prior_dsa_df", "_val_prior_dsa_plain"]),
+                                                 "_val_prior_dsa_df", "_val_prior_dsa_plain",
+                                                 "_val_prior_dsa_kcenter"]),
            "", *_recipes_at_ipc1(),
            "## Does the demo's lead hold with another prior?", "",
            "`dsco demo`'s cell (digits, 4 per class, today's defaults) with the demo's prior and "

@@ -122,7 +122,7 @@ DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))
 #: cap"; issue #22): on Fashion-MNIST NOpt leads mmd-greedy's real picks at 8 per class (78.51
 #: against 78.19) and trails them from 9 (77.97 against 79.48); every mix of NOpt and real
 #: images measured from 10 per class was level with or below the all-real set there. On digits
-#: (142 validation images: one image is 0.70 points) the arms at 8 to 10 are within one image.
+#: (142 validation images: one image is 0.70 points) the arms at 8 to 10 are within 1 point.
 SYNTHETIC_CAP = 8
 #: Accuracy points a set may lose against the full data in a budget search.
 DEFAULT_TOLERANCE = 0.5

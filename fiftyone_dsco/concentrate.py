@@ -16,8 +16,8 @@ def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
     real). Chosen on validation splits (docs/benchmarks.md, "The synthetic
     cap"): on Fashion-MNIST NOpt images lead mmd-greedy's real picks at 8 per
     class and trail them from 9, and no mix of NOpt and real images measured at
-    10 and 16 per class beat the all-real set; on digits the arms are within one
-    validation image of each other.
+    10 and 16 per class beat the all-real set; on digits the arms differ by about
+    one validation image.
     """
     b = int(images_per_class)
     if b < 1:

@@ -34,8 +34,7 @@ class Concentrate(foo.Operator):
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
                     view=types.RadioGroup())
-        split = (f"all synthetic up to {names.SYNTHETIC_CAP} per class, selected real samples "
-                 f"above")
+        split = f"all synthetic up to {names.SYNTHETIC_CAP} per class, selected real samples above"
         if kind == FRACTION:
             inputs.float("fraction", default=0.1, min=0.001, max=1.0, required=True,
                          label="Fraction of the train split", description=f"In (0, 1]; {split}")

@@ -786,7 +786,7 @@ def _dsco_split_note(cap):
                 "rule goes all real above the synthetic cap ([the cap]"
                 "(#how-many-nopt-images-should-a-set-keep-the-synthetic-cap)).")
     return (f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, mmd-greedy's "
-            f"real picks above.")
+            "real picks above.")
 
 
 def _rows_once(files, script):

@@ -11,7 +11,8 @@ defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
 both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
-(SDEdit; ``real05``, ``real07``); beside real-only subsets (``--selectors``,
+(SDEdit; ``real05``, ``real07``), and data-free NOpt at guidance 2 (the
+default), 1, 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only subsets (``--selectors``,
 default herding's picks; mmd-greedy with its dense kernel) and a random real
 subset of the same size. With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is
@@ -41,6 +42,12 @@ LEVERS = {
     "early_half_augment": {"step_fraction": 0.5, "augment": NO_FLIP},
     "real05": {"init": "real", "strength": 0.5},
     "real07": {"init": "real", "strength": 0.7},
+    # data-free NOpt (target: a pool of the prior's own samples) at five guidance scales
+    "df": {"data_free": True},
+    "df_guidance1": {"data_free": True, "guidance": 1.0},
+    "df_guidance15": {"data_free": True, "guidance": 1.5},
+    "df_guidance4": {"data_free": True, "guidance": 4.0},
+    "df_guidance6": {"data_free": True, "guidance": 6.0},
 }
 
 
@@ -54,7 +61,7 @@ def parse():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
     p.add_argument("--tag", default="", help="suffix of the results file")
-    p.add_argument("--selectors", nargs="+", default=["herding"], choices=list(names.SELECTORS),
+    p.add_argument("--selectors", nargs="*", default=["herding"], choices=list(names.SELECTORS),
                    help="real-only subsets trained beside the arms (a selector's picks)")
     p.add_argument("--no-random", action="store_true", help="skip the random arm")
     p.add_argument("--union", action="store_true",

@@ -29,6 +29,12 @@ without RSS growth, so it can read 0).
 of each size (best of ``--repeats``) and report the ratio: the data behind
 ``DENSE_MAX``, where ``auto`` switches.
 
+``--real DATASET --prior NAME``: instead, on real features (the prior's
+reference features of the built-in dataset's train split, one class at a
+time), compare the dense and kmeans picks at each ``--budgets`` size: the
+share of picks they have in common, the exact MMD^2 of each pick set against
+its class (same sigma^2) and the seconds. Needs FiftyOne and the prior.
+
     python benchmarks/selection_scale.py --sizes 100000 1000000
     python benchmarks/selection_scale.py --quick
 """
@@ -75,6 +81,11 @@ def parse_args(argv=None):
     p.add_argument("--crossover", type=int, nargs="+", default=None,
                    help="class sizes: time dense vs kmeans on one class each (auto's crossover)")
     p.add_argument("--repeats", type=int, default=3, help="--crossover: best of this many")
+    p.add_argument("--real", metavar="DATASET",
+                   help="dense vs kmeans picks on a built-in dataset's real features (--prior)")
+    p.add_argument("--prior", help="--real: the prior whose reference features are used")
+    p.add_argument("--budgets", type=int, nargs="+", default=[10, 50],
+                   help="--real: picks per class")
     p.add_argument("--warp", action="store_true",
                    help="map features through ReLU(x A), A a random anisotropic matrix")
     p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=list(SELECTORS))
@@ -313,6 +324,49 @@ def crossover(args):
     return rows
 
 
+def real_features_by_class(dataset, prior_name):
+    """``{class: features}``: the prior's reference features of the dataset's train split."""
+    from fiftyone_dsco.data import class_table, train_view
+    from fiftyone_dsco.data.builtin import load_builtin
+    from fiftyone_dsco.features import build_extractor, real_features
+    from fiftyone_dsco.priors import load_prior
+
+    prior = load_prior(prior_name)
+    train = train_view(load_builtin(dataset))
+    table = class_table(train, "ground_truth")
+    feat = build_extractor("reference", prior, view=train, table=table)
+    return {c: np.asarray(real_features(train, table.ids_by_class[c], feat, prior.card.image_size,
+                                        prior.card.channels), dtype=np.float32)
+            for c in table.classes}
+
+
+def real_picks(args):
+    """Dense vs kmeans mmd-greedy picks on real features: overlap, exact MMD^2, seconds."""
+    by_class, rows = real_features_by_class(args.real, args.prior), []
+    for budget in args.budgets:
+        per = []
+        for c, x in by_class.items():
+            sigma2 = median_sigma2(x, args.seed)
+            cell = {}
+            for path in ("numpy", "kmeans"):
+                t0 = time.perf_counter()
+                cell[path] = get_selector("mmd-greedy", seed=args.seed, backend=path,
+                                          centroids=args.centroids).select(x, budget)
+                cell[path + "_s"] = time.perf_counter() - t0
+                cell[path + "_mmd2"] = mmd2(x[cell[path]], x, sigma2)
+            per.append(dict(overlap=len(set(cell["numpy"]) & set(cell["kmeans"])) / budget,
+                            **{k: v for k, v in cell.items() if k not in ("numpy", "kmeans")}))
+        mean = {k: float(np.mean([r[k] for r in per])) for k in per[0]}
+        row = dict(dataset=args.real, per_class=len(x), dim=x.shape[1], budget=budget,
+                   classes=len(by_class), overlap=round(mean["overlap"], 3),
+                   numpy_mmd2=mean["numpy_mmd2"], kmeans_mmd2=mean["kmeans_mmd2"],
+                   kmeans_over_numpy_mmd2=round(mean["kmeans_mmd2"] / mean["numpy_mmd2"], 4),
+                   numpy_s=round(mean["numpy_s"], 2), kmeans_s=round(mean["kmeans_s"], 2))
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
 # ---------------------------------------------------------------- output
 
 COLUMNS = ("n", "per_class", "selector", "classes_run", "seconds", "ms_per_class",
@@ -340,18 +394,22 @@ def markdown(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.real and not args.prior:
+        raise SystemExit("--real compares picks on a prior's reference features: pass --prior "
+                         "(e.g. fashion-mnist-budget-fit).")
     try:
         from threadpoolctl import threadpool_limits
         blas = threadpool_limits(args.threads)
     except ImportError:
         blas = contextlib.nullcontext()
     rows = []
-    if args.crossover:
+    if args.crossover or args.real:
         with blas, faiss_threads(args.threads):
-            rows = crossover(args)
+            rows = crossover(args) if args.crossover else real_picks(args)
+        seconds = (f"best of {args.repeats} runs of one class, {args.num_picks} picks"
+                   if args.crossover else "mean over classes of one run each")
         out = {"config": vars(args), "platform": platform.platform(),
-               "cpu_count": os.cpu_count(), "rows": rows,
-               "seconds": f"best of {args.repeats} runs of one class, {args.num_picks} picks"}
+               "cpu_count": os.cpu_count(), "rows": rows, "seconds": seconds}
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
         write_meta(args.out)

@@ -120,6 +120,16 @@ def test_auto_chooses_by_class_size(n, dense_max, expected):
     assert m.backend_ == expected
 
 
+def test_auto_is_exact_at_a_fashion_mnist_class_size():
+    """6,000 vectors a class (Fashion-MNIST's train split): auto takes the dense kernel, whose
+    picks the tables measured; the kmeans summary's differed there (docs/doping.md)."""
+    t = _mixture(0, n=6000, d=8, warp=True)
+    auto = MMDGreedySelector()
+    picks = auto.select(t, 10)
+    assert auto.backend_ == "numpy"
+    assert list(picks) == list(MMDGreedySelector(backend="numpy").select(t, 10))
+
+
 def test_gpu_branch_only_when_the_probe_says_so(monkeypatch):
     moved, devices = [], set()
     monkeypatch.setattr(sel, "_to_gpu", lambda index: moved.append(type(index).__name__) or index)

@@ -69,8 +69,8 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
 ``select_synthetic`` applies the mmd-greedy rule to a pool of synthetic
 candidates instead of ``target`` (joint selection, docs/method.md).
 
-``auto`` is dense up to ``DENSE_MAX`` vectors per class and ``kmeans`` above
-(crossover measured by benchmarks/selection_scale.py, see docs/doping.md).
+``auto`` is dense (exact) up to ``DENSE_MAX`` vectors per class and ``kmeans``
+above, where the dense kernel's n^2 cost outgrows seconds (docs/doping.md).
 
 The kernel, its bandwidth rule (``median_sigma2``) and ``mmd2`` come from
 :mod:`fiftyone_dsco.mmd` (both re-exported here). Also the FAISS helpers
@@ -99,10 +99,12 @@ DEFAULT_K = 32
 KMEANS_CENTROIDS = 256  # K of the kmeans backend
 KMEANS_ITER = 10
 KMEANS_POINTS_PER_CENTROID = 64  # k-means trains on at most K * this many sampled vectors
-# auto: dense NumPy kernel (exact) up to this many vectors per class, kmeans above. Measured by
-# benchmarks/selection_scale.py --crossover (results/selection_scale_crossover.json, 256-d,
-# 2 threads): level up to 3,000 vectors (0.94-1.10x), kmeans 1.5x faster at 4,000, 3.5x at 8,000.
-DENSE_MAX = 3000
+# auto: dense NumPy kernel (exact) up to this many vectors per class, kmeans above. Dense costs
+# seconds a class up to here (benchmarks/selection_scale.py --crossover: 1.2 s at 8,000, 256-d,
+# 2 threads; ~8 s at 20,000 by its n^2). On real features the kmeans summary is not exact:
+# Fashion-MNIST's 6,000 per class (reference features) shared 73 % of the dense picks at 10
+# per class and 20 % at 50, at a 3.3 % and 1.9 % higher MMD^2 (docs/doping.md).
+DENSE_MAX = 20_000
 _CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
 _METRICS = ("l2", "ip")
 
@@ -482,7 +484,7 @@ class MMDGreedySelector(Selector):
                         else median_sigma2(x, self.seed, self.max_sigma_points))
         m = 0 if synthetic is None else len(synthetic)
         backend = self.backend
-        if backend == "auto":  # DENSE_MAX: measured crossover (docs/doping.md)
+        if backend == "auto":  # DENSE_MAX: exact while it costs seconds (docs/doping.md)
             backend = "numpy" if len(x) <= self.dense_max else "kmeans"
         self.backend_ = backend
         if backend == "numpy":

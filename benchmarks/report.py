@@ -666,7 +666,7 @@ def selection_crossover(name="selection_scale_crossover"):
     data, meta = _load(f"{name}.json")
     if data is None:
         return [f"_Not run yet (`{name}.json`): `python benchmarks/selection_scale.py "
-                "--crossover 1000 2000 3000 4000 6000 8000`._"]
+                "--crossover 1000 2000 3000 4000 6000 8000 12000 16000 20000`._"]
     out = [_provenance(meta, "python benchmarks/selection_scale.py --crossover ..."), "",
            f"Seconds: {data['seconds']}.", "",
            "| per_class | numpy dense (s) | kmeans (s) | dense / kmeans |", "|---:|---:|---:|---:|"]

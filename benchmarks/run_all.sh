@@ -38,8 +38,8 @@ if [ -z "$Q" ]; then
     run benchmarks/selection_scale.py --sizes 500000 --classes 1 --dense-points 20000 \
         --sparse-points 50000 --mem-classes 1 --mmd-classes 1 --threads 2 \
         --out benchmarks/results/selection_scale_500k.json
-    run benchmarks/selection_scale.py --crossover 1000 2000 3000 4000 6000 8000 --repeats 3 \
-        --threads 2 --out benchmarks/results/selection_scale_crossover.json
+    run benchmarks/selection_scale.py --crossover 1000 2000 3000 4000 6000 8000 12000 16000 20000 \
+        --repeats 3 --threads 1 --out benchmarks/results/selection_scale_crossover.json
     # the harness check: DC's random baselines on Fashion-MNIST under the dc recipe (docs/evaluation.md)
     run benchmarks/recipe_check.py --recipe dc --ipcs 1 10 50 --seeds 5
 else run benchmarks/selection_scale.py --quick; fi

@@ -695,6 +695,16 @@ def selection_real(dataset):
         out.append(f"| {r['budget']} | {r['per_class']} | {r['dim']} | {r['overlap']:.2f} | "
                    f"{r['numpy_mmd2']:.5f} | {r['kmeans_mmd2']:.5f} | "
                    f"{r['kmeans_over_numpy_mmd2']:.3f} | {r['numpy_s']} | {r['kmeans_s']} |")
+    kmeans, kmeans_meta = _load(f"joint_selection_{dataset}_b10_cap0_kmeans.json")
+    dense = next((r for r in _load(f"nopt_levers_{dataset}_ipc10_mmd.json")[0] or []
+                  if r["method"] == "mmd-greedy"), None)
+    if kmeans and dense:
+        out += ["", f"What the picks train (validation, 10 per class, ConvNet-3, recipe `dsco`, "
+                f"{dense['seeds']} seeds): the `kmeans` picks that `concentrate()` made before "
+                f"`DENSE_MAX` was raised {kmeans[0]['acc_mean']:.2f} ± {kmeans[0]['acc_std']:.2f}, "
+                f"the dense picks {dense['acc_mean']:.2f} ± {dense['acc_std']:.2f} "
+                f"([the levers table](#fashion-mnist-1)).", "",
+                "- " + _provenance(kmeans_meta, "python benchmarks/joint_selection.py")]
     return out
 
 
@@ -1268,7 +1278,9 @@ def main():
            "the test split is not read. Digits' validation split has 142 images: one image is "
            "0.70 points; Fashion-MNIST's has 6,000 (0.02 points).", "",
            "### Digits", "", *nopt_levers("digits", 10, ("", "_round2", "_union")), "",
-           "### Fashion-MNIST", "", *nopt_levers("fashion-mnist", 10, ("", "_round2", "_union", "_mmd")),
+           "### Fashion-MNIST", "",
+           *nopt_levers("fashion-mnist", 10, ("", "_round2", "_union", "_mmd", "_datafree",
+                                              "_datafree2")),
            "",
            "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
            "Real starts led or tied at IPC 10 above; were they the better default? These check them "

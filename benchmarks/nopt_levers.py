@@ -12,8 +12,9 @@ both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (SDEdit; ``real05``, ``real07``), and data-free NOpt at guidance 2 (the
-default), 1, 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only subsets (``--selectors``,
-default herding's picks; mmd-greedy with its dense kernel) and a random real
+default), 1, 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only
+subsets (``--selectors``, default herding's picks, none with an empty
+``--selectors``; mmd-greedy with its dense kernel) and a random real
 subset of the same size. With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is
 picked from them and the class's real fit-split samples together by greedy MMD

@@ -690,7 +690,7 @@ def selection_real(dataset):
            "overlap: the share of picks both make; MMD²: exact, of each pick set against its "
            f"class (same σ²); seconds: {data['seconds']} (on a shared core).", "",
            "| picks per class | class size | dims | overlap | MMD² dense | MMD² kmeans | "
-           "kmeans / dense | dense s | kmeans s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "kmeans / dense | dense s | kmeans s |", "|" + "---:|" * 9]
     for r in data["rows"]:
         out.append(f"| {r['budget']} | {r['per_class']} | {r['dim']} | {r['overlap']:.2f} | "
                    f"{r['numpy_mmd2']:.5f} | {r['kmeans_mmd2']:.5f} | "
@@ -701,7 +701,8 @@ def selection_real(dataset):
     if kmeans and dense:
         out += ["", f"What the picks train (validation, 10 per class, ConvNet-3, recipe `dsco`, "
                 f"{dense['seeds']} seeds): the `kmeans` picks that `concentrate()` made before "
-                f"`DENSE_MAX` was raised {kmeans[0]['acc_mean']:.2f} ± {kmeans[0]['acc_std']:.2f}, "
+                f"`DENSE_MAX` was raised {kmeans[0]['acc_mean']:.2f} ± "
+                f"{kmeans[0]['acc_std']:.2f}, "
                 f"the dense picks {dense['acc_mean']:.2f} ± {dense['acc_std']:.2f} "
                 f"([the levers table](#fashion-mnist-1)).", "",
                 "- " + _provenance(kmeans_meta, "python benchmarks/joint_selection.py")]

@@ -357,7 +357,9 @@ def real_picks(args):
             per.append(dict(overlap=len(set(cell["numpy"]) & set(cell["kmeans"])) / budget,
                             **{k: v for k, v in cell.items() if k not in ("numpy", "kmeans")}))
         mean = {k: float(np.mean([r[k] for r in per])) for k in per[0]}
-        row = dict(dataset=args.real, per_class=len(x), dim=x.shape[1], budget=budget,
+        sizes = [len(x) for x in by_class.values()]
+        row = dict(dataset=args.real, per_class=round(float(np.mean(sizes))), dim=x.shape[1],
+                   budget=budget,
                    classes=len(by_class), overlap=round(mean["overlap"], 3),
                    numpy_mmd2=mean["numpy_mmd2"], kmeans_mmd2=mean["kmeans_mmd2"],
                    kmeans_over_numpy_mmd2=round(mean["kmeans_mmd2"] / mean["numpy_mmd2"], 4),

@@ -101,9 +101,10 @@ KMEANS_ITER = 10
 KMEANS_POINTS_PER_CENTROID = 64  # k-means trains on at most K * this many sampled vectors
 # auto: dense NumPy kernel (exact) up to this many vectors per class, kmeans above. Dense costs
 # seconds a class up to here (benchmarks/selection_scale.py --crossover, 256-d, one thread:
-# 0.7 s at 6,000, 8.4 s at 20,000; kmeans 0.3 and 0.7 s). On real features the kmeans summary is not exact:
-# Fashion-MNIST's 6,000 per class (reference features) shared 73 % of the dense picks at 10
-# per class and 20 % at 50, at a 3.3 % and 1.9 % higher MMD^2 (docs/doping.md).
+# 0.7 s at 6,000, 8.4 s at 20,000; kmeans 0.3 and 0.7 s). On real features the kmeans summary
+# is not exact: on Fashion-MNIST's 6,000 per class (reference features) its picks shared 73 %
+# of the dense ones at 10 per class and 20 % at 50, at a 3.3 % and 1.9 % higher MMD^2
+# (docs/doping.md).
 DENSE_MAX = 20_000
 _CHUNK = 1024  # rows (or edges) per chunk in float64 computations (2 MiB at d=256)
 _METRICS = ("l2", "ip")

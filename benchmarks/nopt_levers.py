@@ -64,6 +64,9 @@ def parse():
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--selectors", nargs="*", default=["herding"], choices=list(names.SELECTORS),
                    help="real-only subsets trained beside the arms (a selector's picks)")
+    p.add_argument("--bandwidths", nargs="*", type=float, default=[1.0],
+                   help="mmd-greedy's bandwidths (multiples of the median heuristic's sigma^2): "
+                        "one real subset each")
     p.add_argument("--no-random", action="store_true", help="skip the random arm")
     p.add_argument("--union", action="store_true",
                    help="train each arm's union-pool set (real ∪ the arm's images, greedy MMD) "
@@ -95,17 +98,27 @@ def main():
         sets[name] = ds.load_saved_view(res["saved_view"])
         seconds[name] = round(time.time() - t0, 1)
         print(f"built {name} in {seconds[name]} s", flush=True)
-    for selector in args.selectors:
-        key = f"val_{selector.replace('-', '_')}_b{ipc}"
+    for selector, bandwidth in _real_subsets(args.selectors, args.bandwidths):
+        name, key = selector, f"val_{selector.replace('-', '_')}_b{ipc}"
+        options = None
+        if selector == "mmd-greedy":  # dense on every class, as the union pool is
+            options = {"backend": "numpy"}
+            if bandwidth != 1.0:
+                name, key = f"{name}_bw{bandwidth:g}", f"{key}_bw{bandwidth:g}".replace(".", "")
+                options["bandwidth"] = bandwidth
         dope(split.fit, "ground_truth", None, ipc, selector=selector, prior=args.prior,
-             run_key=key,  # mmd-greedy dense on every class, as the union pool is
-             selector_options={"backend": "numpy"} if selector == "mmd-greedy" else None)
-        sets[selector] = concentrated_view(ds, key)
+             run_key=key, selector_options=options)
+        sets[name] = concentrated_view(ds, key)
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
                      args.prior, args.seeds, args.epochs, seconds, not args.no_random,
                      dataset=args.dataset, ipc=ipc,
                      options={arm: LEVERS[arm] for arm in args.arms},
                      **({"joint_pool": "union"} if args.union else {}))
+
+
+def _real_subsets(selectors, bandwidths):
+    """(selector, bandwidth) per real subset: mmd-greedy once per bandwidth."""
+    return [(s, b) for s in selectors for b in (bandwidths if s == "mmd-greedy" else [1.0])]
 
 
 if __name__ == "__main__":

@@ -403,14 +403,17 @@ def _print_synthesis(res):
 @click.option("--backend", type=click.Choice(list(names.SELECTION_BACKENDS)),
               help="mmd-greedy: dense NumPy kernel (numpy), FAISS k-means summary for large "
                    "classes (kmeans), sparse FAISS kNN kernel (faiss), or auto (by class size).")
+@click.option("--bandwidth", type=float,
+              help="mmd-greedy: the kernel's sigma^2 as a multiple of the median heuristic's "
+                   f"(default {names.DEFAULT_BANDWIDTH:g}).")
 @click.option("--threads", type=int, help="FAISS threads for the selection (default: all cores).")
 @_LABEL_FIELD_OPTION
 @click.option("--seed", default=0, show_default=True)
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
 def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor,
-         timm_model, timm_checkpoint, clamp, knn_k, backend, threads, label_field, seed, shard,
-         overwrite):
+         timm_model, timm_checkpoint, clamp, knn_k, backend, bandwidth, threads, label_field, seed,
+         shard, overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
     from .selection.doping import dope as run
 
@@ -422,8 +425,8 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               extractor_options=_extractor_options(timm_model, timm_checkpoint), clamp=clamp,
               seed=seed, shard=shard,
               overwrite=overwrite, prior=prior_name, threads=threads, progress=True,
-              selector_options={k: v for k, v in (("k", knn_k), ("backend", backend))
-                                if v is not None})
+              selector_options={k: v for k, v in (("k", knn_k), ("backend", backend),
+                                                  ("bandwidth", bandwidth)) if v is not None})
     if res.get("complete"):
         click.echo(f"{res['num_selected']} real samples selected; concentrated set "
                    f"'{res['saved_view']}' has {res['size']} samples")

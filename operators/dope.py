@@ -6,9 +6,9 @@ import fiftyone.operators.types as types
 from fiftyone_dsco import names
 
 from ._common import (delegation_config, delegation_notice, execute, execution_options,
-                      extractor_choices, fan_out, form, label_field_input, num_shards, prior_input,
-                      run_job, run_key_input, shard_inputs, shard_param, size_gate, size_preview,
-                      target_counts, target_input)
+                      extractor_choices, fan_out, form, invalid, label_field_input, num_shards,
+                      prior_input, run_job, run_key_input, shard_inputs, shard_param, size_gate,
+                      size_preview, target_counts, target_input)
 
 REAL_ONLY = "(none: real samples only)"
 
@@ -51,6 +51,14 @@ class Dope(foo.Operator):
         inputs.int("budget", default=10, min=0, required=True, label="Real samples per class")
         inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
                     label="Selector")
+        if ctx.params.get("selector", names.DEFAULT_SELECTOR) in names.BANDWIDTH_SELECTORS:
+            bandwidth = inputs.float(
+                "bandwidth", default=names.DEFAULT_BANDWIDTH, label="Kernel bandwidth",
+                description="The Gaussian kernel's sigma^2 as a multiple of the median "
+                            "heuristic's (1: the heuristic itself)")
+            chosen = ctx.params.get("bandwidth")
+            if chosen is not None and not chosen > 0:
+                invalid(bandwidth, "A number > 0")
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
                     label="Features",
@@ -93,7 +101,7 @@ class Dope(foo.Operator):
                    extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
-                   progress=progress)
+                   selector_options=_selector_options(p), progress=progress)
         return ({"num_selected": res["num_selected"], "size": res["size"],
                  "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
                 res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
@@ -110,7 +118,7 @@ class Dope(foo.Operator):
 
     def __call__(self, view, label_field, synthetic_run, budget, selector=names.DEFAULT_SELECTOR,
                  run_key=None, clamp=False, overwrite=False, extractor=names.DEFAULT_EXTRACTOR,
-                 num_shards=1, shard=None, prior=None, seed=0, delegate=False,
+                 num_shards=1, shard=None, prior=None, seed=0, bandwidth=None, delegate=False,
                  delegation_target=None):
         """Run (or with ``delegate`` queue) a doping run on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues
@@ -126,8 +134,18 @@ class Dope(foo.Operator):
             budget=budget,
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
             extractor=extractor, seed=seed, num_shards=num_shards,
-            shard=list(shard) if shard else None),
+            shard=list(shard) if shard else None,
+            **({} if bandwidth is None else {"bandwidth": bandwidth})),
             delegate, delegation_target)
+
+
+def _selector_options(params):
+    """The selector's options from the form: a bandwidth other than the default, or none."""
+    bandwidth = params.get("bandwidth")
+    if params.get("selector", names.DEFAULT_SELECTOR) not in names.BANDWIDTH_SELECTORS or \
+            bandwidth in (None, names.DEFAULT_BANDWIDTH):
+        return None
+    return {"bandwidth": float(bandwidth)}
 
 
 def _work(ctx):

@@ -254,3 +254,10 @@ def test_synthesize_form_offers_class_batch_and_autocast(dataset):
     for value, bad in (("4", False), ("auto", False), ("0", True), ("two", True)):
         assert bool(form("synthesize", dataset.view(), {"class_batch": value})[
             "class_batch"].invalid) is bad, value
+
+
+def test_dope_form_offers_mmd_greedys_bandwidth_and_refuses_a_bad_one(dataset):
+    props = form("dope", dataset.view(), {})
+    assert props["bandwidth"].default == names.DEFAULT_BANDWIDTH and not blocked(props)
+    assert "bandwidth" not in form("dope", dataset.view(), {"selector": "herding"})
+    assert blocked(form("dope", dataset.view(), {"bandwidth": 0.0})) == ["bandwidth"]

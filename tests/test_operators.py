@@ -56,6 +56,9 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
                                        prior=prior_dir)  # real samples only: a coreset
     assert out["num_selected"] == 20 and out["size"] == 20
     assert digits_copy.has_run("real_dope2_random")
+    foo.get_operator(P + "dope")(view, "ground_truth", None, 1, prior=prior_dir, bandwidth=0.5,
+                                 run_key="op_bandwidth")  # mmd-greedy's option reaches the run
+    assert runs.run_config(digits_copy, "op_bandwidth")["selector_options"] == {"bandwidth": 0.5}
 
 
 def test_forms_guard_against_mistakes(digits_copy, prior_dir):

@@ -89,7 +89,9 @@ from ..errors import OptionError
 from ..mmd import (  # noqa: F401  (mmd2: re-exported)
     gaussian, kernel_blocks, median_sigma2, mmd2, sqdist,
 )
-from ..names import DEFAULT_SELECTOR, SELECTION_BACKENDS, SELECTORS as SELECTOR_NAMES
+from ..names import (
+    DEFAULT_BANDWIDTH, DEFAULT_SELECTOR, SELECTION_BACKENDS, SELECTORS as SELECTOR_NAMES,
+)
 
 HNSW_THRESHOLD = 20_000  # above this many vectors build_index uses HNSW
 HNSW_M = 32
@@ -443,6 +445,14 @@ def _greedy_mmd(mu, s, m, num_picks, add_row):
     return picks
 
 
+def _positive(v):
+    """Whether ``v`` is a real number > 0 (not a bool)."""
+    try:
+        return not isinstance(v, bool) and float(v) > 0
+    except (TypeError, ValueError):
+        return False
+
+
 class MMDGreedySelector(Selector):
     """Greedy MMD^2(S ∪ R, T) reduction with a Gaussian kernel (see module doc).
 
@@ -453,8 +463,9 @@ class MMDGreedySelector(Selector):
     ``kernel_device`` when given, e.g. ``"cpu"`` to check that path) or
     "faiss" (sparse kNN kernel: ``k`` neighbours,
     ``approximate``/``threshold``/``ef_search`` for ``build_index``);
-    ``sigma2`` (default: ``median_sigma2(target, seed, max_sigma_points)``
-    per call, stored as ``self.sigma2_``); ``threads`` FAISS threads (None:
+    ``sigma2`` (default: ``bandwidth`` times ``median_sigma2(target, seed,
+    max_sigma_points)`` per call, stored as ``self.sigma2_``; ``bandwidth``
+    ``DEFAULT_BANDWIDTH`` = 1: the median heuristic itself); ``threads`` FAISS threads (None:
     leave as is). The path taken is stored as ``self.backend_``.
     """
 
@@ -464,7 +475,7 @@ class MMDGreedySelector(Selector):
     def __init__(self, seed=0, k=DEFAULT_K, sigma2=None, backend="auto", approximate=None,
                  threshold=HNSW_THRESHOLD, ef_search=HNSW_EF_SEARCH, threads=None,
                  max_sigma_points=2000, centroids=KMEANS_CENTROIDS, dense_max=DENSE_MAX,
-                 kernel_device=None, **options):
+                 kernel_device=None, bandwidth=DEFAULT_BANDWIDTH, **options):
         super().__init__(seed, **options)
         if backend not in self.BACKENDS:
             raise OptionError(f"Unknown backend {backend!r}; choose one of {self.BACKENDS}.")
@@ -473,7 +484,11 @@ class MMDGreedySelector(Selector):
                 raise OptionError(f"{name} must be an int >= 1; got {v!r}.")
         if sigma2 is not None and not float(sigma2) > 0:
             raise OptionError(f"sigma2 must be > 0; got {sigma2!r}.")
+        if not _positive(bandwidth):
+            raise OptionError(f"bandwidth must be a number > 0 (a multiple of the median "
+                              f"heuristic's sigma^2); got {bandwidth!r}.")
         self.k, self.sigma2, self.backend = int(k), sigma2, backend
+        self.bandwidth = float(bandwidth)
         self.approximate, self.threshold, self.ef_search = approximate, threshold, ef_search
         self.threads, self.max_sigma_points = threads, max_sigma_points
         self.centroids, self.dense_max = int(centroids), dense_max
@@ -482,7 +497,7 @@ class MMDGreedySelector(Selector):
 
     def _select(self, x, num_picks, synthetic):
         self.sigma2_ = (float(self.sigma2) if self.sigma2 is not None
-                        else median_sigma2(x, self.seed, self.max_sigma_points))
+                        else self.bandwidth * median_sigma2(x, self.seed, self.max_sigma_points))
         m = 0 if synthetic is None else len(synthetic)
         backend = self.backend
         if backend == "auto":  # DENSE_MAX: exact while it costs seconds (docs/doping.md)

@@ -47,7 +47,8 @@ def parse():
     p.add_argument("--extractor", default="reference")
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.03)
-    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--guidance", type=float,
+                   help="default: synthesize()'s, per mode (2; 1 for data-free NOpt)")
     p.add_argument("--step-fraction", type=float,
                    help="NOpt updates only the first fraction of sampler steps "
                         "(default: the library's)")

@@ -12,7 +12,7 @@ both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (SDEdit; ``real05``, ``real07``), and data-free NOpt at guidance 2 (the
-default), 1, 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only
+default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only
 subsets (``--selectors``, default herding's picks, none with an empty
 ``--selectors``; mmd-greedy with its dense kernel) and a random real
 subset of the same size. With ``--union`` each arm's images are
@@ -43,8 +43,9 @@ LEVERS = {
     "early_half_augment": {"step_fraction": 0.5, "augment": NO_FLIP},
     "real05": {"init": "real", "strength": 0.5},
     "real07": {"init": "real", "strength": 0.7},
-    # data-free NOpt (target: a pool of the prior's own samples) at five guidance scales
-    "df": {"data_free": True},
+    # data-free NOpt (target: a pool of the prior's own samples) at five guidance scales; 2 was
+    # the default until these arms chose 1 (names.DEFAULT_DATA_FREE_GUIDANCE)
+    "df": {"data_free": True, "guidance": 2.0},
     "df_guidance1": {"data_free": True, "guidance": 1.0},
     "df_guidance15": {"data_free": True, "guidance": 1.5},
     "df_guidance4": {"data_free": True, "guidance": 4.0},

@@ -295,7 +295,9 @@ def _synthesis_options(f):
     """Options shared by `synthesize` and `concentrate`."""
     opts = [
         click.option("--steps", default=25, show_default=True, help="DDIM sampler steps."),
-        click.option("--guidance", default=2.0, show_default=True, help="Classifier-free guidance scale."),
+        click.option("--guidance", type=float,
+                     help=f"Classifier-free guidance scale (default {names.DEFAULT_GUIDANCE:g}; "
+                          f"{names.DEFAULT_DATA_FREE_GUIDANCE:g} with --data-free)."),
         click.option("--iterations", default=1, show_default=True, help="NOpt Adam steps per sampler step."),
         click.option("--lr", default=0.03, show_default=True, help="NOpt learning rate on x_t."),
         click.option("--kernel", type=click.Choice(list(names.KERNELS)), default=names.DEFAULT_KERNEL,

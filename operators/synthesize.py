@@ -74,7 +74,12 @@ class Synthesize(foo.Operator):
             invalid(batch, "A whole number >= 1, or auto")
         inputs.bool("autocast", default=True, label="Autocast on CUDA (bf16, else fp16)")
         inputs.int("steps", default=25, min=1, label="Sampler steps")
-        inputs.float("guidance", default=2.0, label="Guidance scale")
+        guidance = inputs.float(
+            "guidance", label="Guidance scale",
+            description=f"Empty: {names.DEFAULT_GUIDANCE:g}, or "
+                        f"{names.DEFAULT_DATA_FREE_GUIDANCE:g} for a data-free run")
+        if p.get("guidance") is not None and not p["guidance"] > 0:
+            invalid(guidance, "A number > 0, or empty for the default")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
                     label="Feature extractor")
         inputs.int("seed", default=0, label="Seed",
@@ -110,7 +115,7 @@ class Synthesize(foo.Operator):
         res = synthesize(ctx.target_view(), p["label_field"], p["prior"], int(p["ipc"]),
                          method=p.get("method", names.DEFAULT_METHOD), run_key=p.get("run_key"),
                          data_free=bool(p.get("data_free")), steps=int(p.get("steps", 25)),
-                         guidance=float(p.get("guidance", 2.0)),
+                         guidance=None if p.get("guidance") is None else float(p["guidance"]),
                          iterations=int(p.get("iterations", 1)), lr=float(p.get("lr", 0.03)),
                          extractor=p.get("extractor", names.DEFAULT_EXTRACTOR),
                          seed=int(p.get("seed") or 0),
@@ -139,7 +144,7 @@ class Synthesize(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, view, label_field, prior, ipc, method=names.DEFAULT_METHOD, run_key=None,
-                 data_free=False, iterations=1, lr=0.03, steps=25, guidance=2.0,
+                 data_free=False, iterations=1, lr=0.03, steps=25, guidance=None,
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,

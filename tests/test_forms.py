@@ -261,3 +261,9 @@ def test_dope_form_offers_mmd_greedys_bandwidth_and_refuses_a_bad_one(dataset):
     assert props["bandwidth"].default == names.DEFAULT_BANDWIDTH and not blocked(props)
     assert "bandwidth" not in form("dope", dataset.view(), {"selector": "herding"})
     assert blocked(form("dope", dataset.view(), {"bandwidth": 0.0})) == ["bandwidth"]
+
+
+def test_synthesize_form_leaves_guidance_to_the_mode_and_refuses_a_bad_one(dataset):
+    props = form("synthesize", dataset.view(), {})
+    assert props["guidance"].default is None and not blocked(props)  # the library's, per mode
+    assert blocked(form("synthesize", dataset.view(), {"guidance": 0.0})) == ["guidance"]

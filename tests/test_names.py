@@ -80,6 +80,13 @@ def test_cli_defaults_are_the_names_defaults(path, name, default):
     assert _param(path, name).default == default
 
 
+@pytest.mark.parametrize("path", ["synthesize", "concentrate"])
+def test_cli_leaves_per_mode_defaults_to_the_library(path):
+    for name in PER_MODE:
+        default = _param(path, name).default
+        assert default is None or "UNSET" in repr(default), (name, default)
+
+
 def test_library_lists_are_the_names_lists():
     from fiftyone_dsco import mmd
     from fiftyone_dsco.features import extractors as features
@@ -100,6 +107,8 @@ SOURCES = [os.path.join(ROOT, "fiftyone_dsco", "cli.py")] + sorted(
     glob.glob(os.path.join(ROOT, "operators", "*.py")))
 #: Option names whose names.py default has another name.
 ALIASES = {"arch": "DEFAULT_ARCHITECTURE", "candidates_per_image": "DEFAULT_CANDIDATES"}
+#: Options whose default is None everywhere: the library resolves it per mode from names.py.
+PER_MODE = {"guidance": names.default_guidance}
 #: Library functions and their modules; the CLI command or operator of the same name takes
 #: their options.
 LIBRARY = {"synthesize": "synthesis", "dope": "selection.doping", "plan_doping": "selection.doping",
@@ -174,7 +183,9 @@ def _signature(function):
 @pytest.mark.parametrize("function", sorted(LIBRARY))
 def test_library_defaults_are_the_names_defaults(function):
     for p in _signature(function):
-        if p.default is not inspect.Parameter.empty and names_default(p.name):
+        if p.name in PER_MODE:
+            assert p.default is None, p.name
+        elif p.default is not inspect.Parameter.empty and names_default(p.name):
             assert p.default == getattr(names, names_default(p.name)), p.name
 
 

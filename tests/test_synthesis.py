@@ -9,7 +9,7 @@ import torch
 
 from fiftyone import ViewField as F
 
-from fiftyone_dsco import data, runs
+from fiftyone_dsco import data, names, runs
 from fiftyone_dsco.errors import ClassMismatchError, OptionError, UnreadableImageError
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
@@ -111,6 +111,18 @@ def test_data_free_opens_no_real_image(digits_copy, prior):
                      data_free=True, pool_size=8, iterations=1, **FAST)
     assert res["classes"]["0"]["done"] and "mmd" in res["classes"]["0"]
     assert len(runs.run_samples(digits_copy, "df")) == 4
+
+
+def test_guidance_defaults_per_mode(digits_copy, prior):
+    """No guidance given: 2 from real data, 1 data-free (chosen on validation), as recorded."""
+    fast = {k: v for k, v in FAST.items() if k != "guidance"}
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="g_real",
+               method="plain", **fast)
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="g_free",
+               data_free=True, pool_size=4, iterations=1, **fast)
+    assert runs.run_config(digits_copy, "g_real")["guidance"] == names.DEFAULT_GUIDANCE == 2.0
+    assert runs.run_config(digits_copy, "g_free")["guidance"] == \
+        names.DEFAULT_DATA_FREE_GUIDANCE == 1.0
 
 
 def test_bad_options_write_nothing(digits_copy, prior):

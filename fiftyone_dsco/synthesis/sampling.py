@@ -37,7 +37,7 @@ from ..mmd import report_mmd2
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
                      DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
                      DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
-                     METHODS, SELECTORS, SYNTHESIS, synthesis_run_key)
+                     METHODS, SELECTORS, SYNTHESIS, default_guidance, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -51,7 +51,7 @@ _BYTES_PER_ELEMENT = 64
 
 
 def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=None,
-               data_free=False, steps=25, guidance=2.0, iterations=1, lr=0.03,
+               data_free=False, steps=25, guidance=None, iterations=1, lr=0.03,
                kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1,
                step_fraction=DEFAULT_STEP_FRACTION, reuse_prediction=True, diversity=0.0,
                augment=None, random_nets=0,
@@ -73,7 +73,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         run_key: FiftyOne run key (default ``<method>[_df]_ipc<ipc>``)
         data_free: use a pool of the prior's plain samples as target; no real
             image is read
-        steps, guidance: DDIM steps and classifier-free guidance scale
+        steps, guidance: DDIM steps and classifier-free guidance scale (None:
+            ``names.default_guidance(data_free)``: 2, or 1 for data-free NOpt)
         iterations, lr, kernel, target_batch, norm_weight, step_fraction,
             reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.synthesis.nopt.NOptOptions`)
         diversity, augment, random_nets: NOpt's objective levers, off by default
@@ -114,6 +115,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     """
     from ..priors import DiffusionPrior, load_prior
 
+    guidance = default_guidance(data_free) if guidance is None else guidance
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
     _check_levers(diversity, augment, random_nets, extractor)

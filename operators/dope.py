@@ -123,7 +123,8 @@ class Dope(foo.Operator):
         """Run (or with ``delegate`` queue) a doping run on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
-        ``synthetic_run=None`` with ``prior`` selects real samples only."""
+        ``synthetic_run=None`` with ``prior`` selects real samples only;
+        ``bandwidth``: mmd-greedy's kernel bandwidth (None: ``names.DEFAULT_BANDWIDTH``)."""
         if synthetic_run and prior is not None:
             raise ValueError("Give synthetic_run (dope a synthesis run) or prior (real samples "
                              "only), not both.")

@@ -1045,7 +1045,7 @@ def dc_summary(dataset="fashion-mnist"):
 
 
 def _dc_at_ipc50():
-    """Herding and mmd-greedy's picks at Fashion-MNIST IPC 50 under ``dc`` (once run)."""
+    """Every method trained at Fashion-MNIST IPC 50 under ``dc``."""
     if _load("low_volume_fashion-mnist_val_prior_ipc50_dc.json")[0] is None:
         return []
     check = _load("recipe_check_dc.json")[0] or {"rows": []}
@@ -1061,14 +1061,19 @@ def _dc_at_ipc50():
                        "first three seeds give 74.74 ± 0.90, exactly the IPC 10 table's random "
                        f"arm). All {len(rnd['accs'])} seeds of the check: {rnd['mean']:.2f} ± "
                        f"{rnd['std']:.2f}.")
-    return ["### Herding and mmd-greedy under `dc`: Fashion-MNIST, IPC 50", "",
+    return ["### Every method under `dc`: Fashion-MNIST, IPC 50", "",
             "Above 8 per class `concentrate()` makes mmd-greedy's real picks (dense kernel: "
-            "`auto` is dense up to 20,000 per class), so at IPC 50 the question is whether they "
-            "beat herding's. The same prior as the tables above, the whole train split, 300 "
+            "`auto` is dense up to 20,000 per class), so at IPC 50 the first question is whether "
+            "they beat herding's; NOpt from noise, data-free NOpt (at its default since December "
+            "4, guidance 1) and k-center beside them, one command per arm or two. The same prior "
+            "as the tables above, the whole train split, 300 "
             "epochs of `dc` on one CPU core per model (about 12 minutes each). Published at IPC "
             "50 (ConvNet-3): DC 83.6 under its own protocol; DSA 88.7 under DSA's." + random_note,
             "", *validated_on_test("fashion-mnist", ["_val_prior_ipc50_dc",
-                                                     "_val_prior_ipc50_dc_nopt"], random_row), ""]
+                                                     "_val_prior_ipc50_dc_nopt",
+                                                     "_val_prior_ipc50_dc_df",
+                                                     "_val_prior_ipc50_dc_kcenter"], random_row),
+            ""]
 
 
 def prior_spread(dataset, budget):

@@ -232,7 +232,10 @@ def _glance_cells(dataset, arch, train_lr, tags):
         if rows is None or rows[0]["arch"] != arch or meta.get("train_lr", 0.01) != train_lr:
             continue
         tables[tag] = rows, meta
-        current = all(meta.get("nopt", {}).get(k) == v for k, v in defaults.items())
+        recorded = dict(meta.get("nopt", {}))
+        if recorded.get("guidance", 0) is None:  # no --guidance: the library's, per mode
+            recorded["guidance"] = defaults["guidance"]
+        current = all(recorded.get(k) == v for k, v in defaults.items())
         sources.append(f"`low_volume_{dataset}{tag}.json`" + _trained_on(meta))
         for r in rows:
             if r["method"] != "full" and (current or not r["method"].startswith("nopt")):

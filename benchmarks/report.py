@@ -198,9 +198,8 @@ def _current_nopt():
     """synthesize()'s defaults for the NOpt settings a low-volume meta records."""
     import inspect
 
-    from fiftyone_dsco.synthesis import synthesize
-
     from fiftyone_dsco.names import DEFAULT_GUIDANCE
+    from fiftyone_dsco.synthesis import synthesize
 
     params = inspect.signature(synthesize).parameters
     out = {k: params[k].default for k in
@@ -982,7 +981,7 @@ def _dc_random_from_check(ipc):
         return None
     accs = rnd["accs"][:3]
     return {"method": "random", "init": "real images", "acc_mean": statistics.mean(accs),
-            "acc_std": statistics.stdev(accs), "from_check": True}
+            "acc_std": statistics.stdev(accs), "from_check": True}  # † in dc_summary
 
 
 def dc_summary(dataset="fashion-mnist"):
@@ -1005,9 +1004,11 @@ def dc_summary(dataset="fashion-mnist"):
         return ["_Not run yet: `python benchmarks/low_volume.py --dataset fashion-mnist "
                 "--recipe dc ...`._"]
     ipcs = list(DC_RUNS)
-    # what concentrate() makes: all NOpt (from noise) up to SYNTHETIC_CAP = 8 per class, above
-    # all real, mmd-greedy's picks
-    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= 8 else "mmd-greedy")) for ipc in ipcs}
+    from fiftyone_dsco.names import SYNTHETIC_CAP
+
+    # what concentrate() makes: all NOpt (from noise) up to the cap, above all real (mmd-greedy)
+    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else "mmd-greedy"))
+            for ipc in ipcs}
     head = "| set | " + " | ".join(f"IPC {i}: top-1 % | IOR" for i in ipcs) + " |"
     out = [head, "|---|" + "---:|---:|" * len(ipcs)]
 
@@ -1019,7 +1020,8 @@ def dc_summary(dataset="fashion-mnist"):
         acc += "†" if r.get("from_check") else ""
         acc += "‡" if r["method"] == "nopt-df" and ipc in old_guidance else ""
         acc = f"**{acc}**" if r["acc_mean"] == best else acc
-        ior = "" if rnd is None or r["method"] == "random" else f"{r['acc_mean'] - rnd['acc_mean']:+.2f}"
+        ior = ("" if rnd is None or r["method"] == "random"
+               else f"{r['acc_mean'] - rnd['acc_mean']:+.2f}")
         return f" {acc} | {ior} |"
 
     best = {i: max(r["acc_mean"] for (j, _), r in cells.items() if j == i) for i in ipcs}
@@ -1051,19 +1053,13 @@ def _dc_at_ipc50():
     """Every method trained at Fashion-MNIST IPC 50 under ``dc``."""
     if _load("low_volume_fashion-mnist_val_prior_ipc50_dc.json")[0] is None:
         return []
-    check = _load("recipe_check_dc.json")[0] or {"rows": []}
-    rnd = next((r for r in check["rows"] if r.get("ipc") == 50), None)
-    random_row, random_note = None, ""
-    if rnd:  # evaluate()'s random arm is seeded: seeds 0-2 of the check are this run's arm
-        accs = rnd["accs"][:3]
-        random_row = {"method": "random", "init": "real images", "acc_mean": statistics.mean(accs),
-                      "acc_std": statistics.stdev(accs)}
+    random_row, random_note = _dc_random_from_check(50), ""
+    if random_row:
         random_note = (" No random arm was trained in these runs: its row is seeds 0-2 of the "
                        "[harness check](#harness-check-dcs-random-baselines) (the same recipe, "
                        "harness and seeds, so the same subsets and models; at IPC 10 the check's "
                        "first three seeds give 74.74 ± 0.90, exactly the IPC 10 table's random "
-                       f"arm). All {len(rnd['accs'])} seeds of the check: {rnd['mean']:.2f} ± "
-                       f"{rnd['std']:.2f}.")
+                       "arm).")
     return ["### Every method under `dc`: Fashion-MNIST, IPC 50", "",
             "Above 8 per class `concentrate()` makes mmd-greedy's real picks (dense kernel: "
             "`auto` is dense up to 20,000 per class), so at IPC 50 the first question is whether "

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Every table of docs/benchmarks.md, one command each, then the report.
+# The tables of docs/benchmarks.md up to November 2026, one command each, then the report.
+# Not here yet: the validation-split studies and the `dc`/`dsa` tables of December 2026
+# (nopt_levers.py, joint_selection.py, budget_search.py, prior_spread.py, the *_val_prior* runs of
+# low_volume.py: 67 commands); each is printed above its table in docs/benchmarks.md, and they
+# need the priors fitted on the validation split's fit split (docs/budget.md).
 #   bash benchmarks/run_all.sh           # the full suite (about 43 h on 2 CPU cores, 27 of them tables that a
 #                                        # GPU trains in minutes, see offload.py; docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs), results in

@@ -3,7 +3,8 @@
 # Not here yet: the validation-split studies and the `dc`/`dsa` tables of December 2026
 # (nopt_levers.py, joint_selection.py, budget_search.py, prior_spread.py, the *_val_prior* runs of
 # low_volume.py: 67 commands); each is printed above its table in docs/benchmarks.md, and they
-# need the priors fitted on the validation split's fit split (docs/budget.md).
+# need the priors fitted on the validation split's fit split (`python benchmarks/budget_search.py
+# --dataset D` without --prior fits D-budget-fit).
 #   bash benchmarks/run_all.sh           # the full suite (about 43 h on 2 CPU cores, 27 of them tables that a
 #                                        # GPU trains in minutes, see offload.py; docs/benchmarks.md)
 #   bash benchmarks/run_all.sh --quick   # checks that nothing broke (1 seed, few epochs), results in

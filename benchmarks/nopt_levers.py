@@ -12,10 +12,11 @@ both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (SDEdit; ``real05``, ``real07``), and data-free NOpt at guidance 2 (the
-default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``, ``df_guidance1``, ...); beside real-only
-subsets (``--selectors``, default herding's picks, none with an empty
-``--selectors``; mmd-greedy with its dense kernel) and a random real
-subset of the same size. With ``--union`` each arm's images are
+default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
+``df_guidance1``, ...); beside real-only subsets (``--selectors``, default
+herding's picks, none with an empty ``--selectors``; mmd-greedy with its
+dense kernel, once per ``--bandwidths`` value) and a random real subset of
+the same size. With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is
 picked from them and the class's real fit-split samples together by greedy MMD
 (``dope(..., joint_pool="union")``; arm ``<arm>_union``). Writes
@@ -65,7 +66,7 @@ def parse():
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--selectors", nargs="*", default=["herding"], choices=list(names.SELECTORS),
                    help="real-only subsets trained beside the arms (a selector's picks)")
-    p.add_argument("--bandwidths", nargs="*", type=float, default=[1.0],
+    p.add_argument("--bandwidths", nargs="*", type=float, default=[names.DEFAULT_BANDWIDTH],
                    help="mmd-greedy's bandwidths (multiples of the median heuristic's sigma^2): "
                         "one real subset each")
     p.add_argument("--no-random", action="store_true", help="skip the random arm")
@@ -102,9 +103,9 @@ def main():
     for selector, bandwidth in _real_subsets(args.selectors, args.bandwidths):
         name, key = selector, f"val_{selector.replace('-', '_')}_b{ipc}"
         options = None
-        if selector == "mmd-greedy":  # dense on every class, as the union pool is
+        if selector in names.BANDWIDTH_SELECTORS:  # dense on every class, as the union pool is
             options = {"backend": "numpy"}
-            if bandwidth != 1.0:
+            if bandwidth != names.DEFAULT_BANDWIDTH:
                 name, key = f"{name}_bw{bandwidth:g}", f"{key}_bw{bandwidth:g}".replace(".", "")
                 options["bandwidth"] = bandwidth
         dope(split.fit, "ground_truth", None, ipc, selector=selector, prior=args.prior,
@@ -119,7 +120,8 @@ def main():
 
 def _real_subsets(selectors, bandwidths):
     """(selector, bandwidth) per real subset: mmd-greedy once per bandwidth."""
-    return [(s, b) for s in selectors for b in (bandwidths if s == "mmd-greedy" else [1.0])]
+    return [(s, b) for s in selectors
+            for b in (bandwidths if s in names.BANDWIDTH_SELECTORS else [names.DEFAULT_BANDWIDTH])]
 
 
 if __name__ == "__main__":

@@ -232,8 +232,10 @@ def test_median_sigma2_rule():
 def test_mmd_greedy_bandwidth_scales_the_median_rule():
     """``bandwidth`` multiplies the median heuristic's sigma^2; a bad one is refused."""
     t = _gauss_set(13, 60, 4)
-    base, half = MMDGreedySelector(backend="numpy"), MMDGreedySelector(backend="numpy", bandwidth=0.5)
-    base.select(t, 3), half.select(t, 3)
+    base = MMDGreedySelector(backend="numpy")
+    half = MMDGreedySelector(backend="numpy", bandwidth=0.5)
+    base.select(t, 3)
+    half.select(t, 3)
     assert base.sigma2_ == pytest.approx(median_sigma2(t))
     assert half.sigma2_ == pytest.approx(0.5 * median_sigma2(t))
     for bad in (0, -1.0, "wide", True, None):

@@ -482,7 +482,7 @@ class MMDGreedySelector(Selector):
         for name, v in (("k", k), ("centroids", centroids)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise OptionError(f"{name} must be an int >= 1; got {v!r}.")
-        if sigma2 is not None and not float(sigma2) > 0:
+        if sigma2 is not None and not _positive(sigma2):
             raise OptionError(f"sigma2 must be > 0; got {sigma2!r}.")
         if not _positive(bandwidth):
             raise OptionError(f"bandwidth must be a number > 0 (a multiple of the median "

@@ -77,17 +77,22 @@ def parse():
     return p.parse_args()
 
 
-#: Real-only coresets: selector -> its options (mmd-greedy with its dense kernel on every class,
-#: as the validation tables measured it; since December 4 its default is dense up to 20,000).
-CORESETS = {"herding": {}, "kcenter": {}, "mmd-greedy": {"backend": "numpy"}}
+#: Real-only coresets: method -> (selector, its options, recognised real samples first), mmd-greedy
+#: with its dense kernel on every class, as the validation tables measured it (since December 4
+#: its default is dense up to 20,000); "-rec": dope(prefer_recognised=True)'s picks.
+CORESETS = {"herding": ("herding", {}, False), "kcenter": ("kcenter", {}, False),
+            "mmd-greedy": ("mmd-greedy", {"backend": "numpy"}, False),
+            "herding-rec": ("herding", {}, True),
+            "mmd-greedy-rec": ("mmd-greedy", {"backend": "numpy"}, True)}
 
 
-def coreset_ids(ds, table, prior, selector, ipc, seed=0):
+def coreset_ids(ds, table, prior, method, ipc, seed=0):
     """A real-only coreset (``CORESETS``) on the reference features of the real train split."""
     import numpy as np
 
     from fiftyone_dsco.data import train_view
     from fiftyone_dsco.features import build_extractor, real_features
+    from fiftyone_dsco.features.reference import recognised_mask
     from fiftyone_dsco.selection.selectors import get_selector
 
     train = train_view(ds)
@@ -95,9 +100,12 @@ def coreset_ids(ds, table, prior, selector, ipc, seed=0):
     feat = build_extractor("reference", prior, view=train, table=table)
     x = real_features(train, table.ids(), feat, size, ch)
     starts = np.cumsum([0] + [len(table.ids_by_class[c]) for c in table.classes])
-    sel, ids = get_selector(selector, seed=seed, **CORESETS[selector]), []
+    selector, options, prefer = CORESETS[method]
+    sel, ids = get_selector(selector, seed=seed, **options), []
     for k, c in enumerate(table.classes):
-        picks = sel.select(np.asarray(x[starts[k]:starts[k + 1]]), ipc)
+        xk = np.asarray(x[starts[k]:starts[k + 1]])
+        preferred = recognised_mask(feat.module, xk, k) if prefer else None
+        picks = sel.select(xk, ipc, preferred=preferred)
         ids += [table.ids_by_class[c][i] for i in picks]
     return ids
 

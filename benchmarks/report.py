@@ -283,6 +283,8 @@ def at_a_glance(dataset, arch, train_lr, tags):
 
 METHOD_NAMES = {"random": "random", "herding": "herding", "kcenter": "k-center",
                 "mmd-greedy": "mmd-greedy (real)",
+                "herding-rec": "herding, recognised first",
+                "mmd-greedy-rec": "mmd-greedy (real), recognised first",
                 "plain": "plain", "nopt": "NOpt", "nopt-df": "data-free NOpt",
                 "full": "full split"}
 

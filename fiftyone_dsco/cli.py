@@ -387,6 +387,12 @@ def _print_synthesis(res):
         click.echo(f"  {c:<14} {r['count']:>4} images  {r['seconds']:7.2f} s  {mmd}")
 
 
+_PREFER_RECOGNISED_OPTION = click.option(
+    "--prefer-recognised/--any-real", default=names.DEFAULT_PREFER_RECOGNISED, show_default=True,
+    help="Pick real samples among those the reference classifier recognises (labels with their "
+         "own class) first; the selector still matches the whole class (docs/doping.md).")
+
+
 @main.command()
 @click.argument("dataset_name")
 @click.option("--synthetic-run", help="Run key of a finished synthesis run.")
@@ -409,13 +415,14 @@ def _print_synthesis(res):
               help="mmd-greedy: the kernel's sigma^2 as a multiple of the median heuristic's "
                    f"(default {names.DEFAULT_BANDWIDTH:g}).")
 @click.option("--threads", type=int, help="FAISS threads for the selection (default: all cores).")
+@_PREFER_RECOGNISED_OPTION
 @_LABEL_FIELD_OPTION
 @click.option("--seed", default=0, show_default=True)
 @click.option("--shard", callback=parse_shard_option, metavar="K/N", help=_SHARD_HELP)
 @click.option("--overwrite", is_flag=True)
 def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, extractor,
-         timm_model, timm_checkpoint, clamp, knn_k, backend, bandwidth, threads, label_field, seed,
-         shard, overwrite):
+         timm_model, timm_checkpoint, clamp, knn_k, backend, bandwidth, threads, prefer_recognised,
+         label_field, seed, shard, overwrite):
     """Mix BUDGET selected real samples per class into a synthesis run (or select real only)."""
     from .selection.doping import dope as run
 
@@ -427,6 +434,7 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               extractor_options=_extractor_options(timm_model, timm_checkpoint), clamp=clamp,
               seed=seed, shard=shard,
               overwrite=overwrite, prior=prior_name, threads=threads, progress=True,
+              prefer_recognised=prefer_recognised,
               selector_options={k: v for k, v in (("k", knn_k), ("backend", backend),
                                                   ("bandwidth", bandwidth)) if v is not None})
     if res.get("complete"):
@@ -462,11 +470,12 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               help="What joint selection picks from: the candidates alone (the synthetic share "
                    "fixed), or real samples and candidates together by greedy MMD (union: the "
                    "objective decides the share; needs --selector mmd-greedy).")
+@_PREFER_RECOGNISED_OPTION
 @_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
-                candidates_per_image, joint_pool, label_field, seed, overwrite, timm_model,
-                timm_checkpoint, **options):
+                candidates_per_image, joint_pool, prefer_recognised, label_field, seed, overwrite,
+                timm_model, timm_checkpoint, **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 
@@ -475,7 +484,7 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
               method=method, selector=selector, synthetic_cap=synthetic_cap,
               candidates_per_image=candidates_per_image, joint_pool=joint_pool, seed=seed,
-              overwrite=overwrite, progress=True, **options)
+              overwrite=overwrite, progress=True, prefer_recognised=prefer_recognised, **options)
     if joint_pool == "union" and out["synthetic_per_class"]:
         click.echo(f"{out['images_per_class']} images per class, picked from real samples and "
                    f"{out['synthetic_per_class'] * candidates_per_image} candidates per class: "

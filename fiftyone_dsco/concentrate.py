@@ -5,7 +5,8 @@ import numbers
 from .data.access import class_table, train_view
 from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
-                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, DEFAULT_SELECTOR, SYNTHETIC_CAP,
+                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, DEFAULT_PREFER_RECOGNISED,
+                    DEFAULT_SELECTOR, SYNTHETIC_CAP,
                     concentrate_synthesis_key)
 
 
@@ -75,7 +76,7 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
                 synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=DEFAULT_SELECTOR,
                 candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0,
                 overwrite=False, progress=None, selector_options=None, threads=None,
-                **synthesis_options):
+                prefer_recognised=DEFAULT_PREFER_RECOGNISED, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`: up to ``synthetic_cap`` per
@@ -83,7 +84,8 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     ``synthetic_run`` is None; ``candidates_per_image`` and ``joint_pool`` then
     have nothing to pick from). To mix NOpt images with real ones, call
     :func:`~fiftyone_dsco.synthesize` and :func:`~fiftyone_dsco.dope`. ``selector``,
-    ``selector_options`` and ``threads`` go to :func:`~fiftyone_dsco.dope`; the
+    ``selector_options``, ``threads`` and ``prefer_recognised`` go to
+    :func:`~fiftyone_dsco.dope`; the
     other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
     doping step are checked before synthesis writes anything.
 
@@ -117,7 +119,8 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
                   prior=None if n_syn else _prior_ref(prior), selector_options=selector_options,
                   threads=threads,  # joint selection: n_syn of k * n_syn, or from a union
                   synthetic_per_class=n_syn if joint else None,
-                  joint_pool=joint_pool if joint else DEFAULT_JOINT_POOL)
+                  joint_pool=joint_pool if joint else DEFAULT_JOINT_POOL,
+                  prefer_recognised=prefer_recognised)
     plan_doping(view, label_field, syn_key, n_real, planned_ipc=k * n_syn if n_syn else None,
                 **doping)
     syn = None

@@ -95,6 +95,9 @@ DEFAULT_CANDIDATES = 1
 #: docs/benchmarks.md): no consistent gain.
 DEFAULT_JOINT_POOL = "synthetic"
 DEFAULT_EXTRACTOR = "reference"
+#: Doping picks real samples among those the reference classifier recognises (labels with their
+#: own class) first.
+DEFAULT_PREFER_RECOGNISED = False
 #: NOpt optimises this first fraction of the sampler steps: every step. 0.5 led on digits'
 #: validation split but lost 1.9 points on Fashion-MNIST's (docs/benchmarks.md, issue #22).
 DEFAULT_STEP_FRACTION = 1.0

@@ -19,6 +19,9 @@ from fiftyone_dsco import names
 PLUGIN_NAME = "@dsco/fiftyone-dsco"
 #: Request key of the SDK's calls (:func:`execute`): they want the result, not a stream.
 SDK_CALL = "dsco_sdk_call"
+#: The help of the "recognised real samples first" option of doping and concentrate forms.
+RECOGNISED_HELP = ("Pick real samples among those the reference classifier labels with their own "
+                   "class first; the selector still matches the whole class")
 #: Work estimates above which the App offers only Schedule: run in the App, such a job
 #: would hold the App server for more than about 5 minutes on 2 CPU cores.
 IMMEDIATE_LIMITS = {"synthetic images": 500, "real train samples": 20_000,

@@ -5,7 +5,7 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, delegation_notice, execute, execution_options, form,
+from ._common import (RECOGNISED_HELP, delegation_config, delegation_notice, execute, execution_options, form,
                       invalid, label_field_input, prior_input, run_job, run_key_input, size_gate,
                       size_preview, target_counts, target_input)
 
@@ -57,6 +57,9 @@ class Concentrate(foo.Operator):
         if ctx.params.get("joint_pool") == "union" and \
                 ctx.params.get("selector", names.DEFAULT_SELECTOR) != names.UNION_SELECTOR:
             invalid(pool, "The union pool is picked by greedy MMD: choose the mmd-greedy selector")
+        inputs.bool("prefer_recognised", default=names.DEFAULT_PREFER_RECOGNISED,
+                    label="Recognised real samples first",
+                    description=RECOGNISED_HELP)
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY, names.DOPING,
@@ -84,6 +87,8 @@ class Concentrate(foo.Operator):
                           candidates_per_image=int(p.get("candidates_per_image")
                                                    or names.DEFAULT_CANDIDATES),
                           joint_pool=p.get("joint_pool", names.DEFAULT_JOINT_POOL),
+                          prefer_recognised=bool(p.get("prefer_recognised",
+                                                       names.DEFAULT_PREFER_RECOGNISED)),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress)
         return ({"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
@@ -102,8 +107,9 @@ class Concentrate(foo.Operator):
     def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
                  method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
                  candidates_per_image=names.DEFAULT_CANDIDATES,
-                 joint_pool=names.DEFAULT_JOINT_POOL, overwrite=False, delegate=False,
-                 delegation_target=None):
+                 joint_pool=names.DEFAULT_JOINT_POOL,
+                 prefer_recognised=names.DEFAULT_PREFER_RECOGNISED, overwrite=False,
+                 delegate=False, delegation_target=None):
         """Concentrate ``view`` (a dataset or a view). ``budget``: images per class
         (int) or a fraction of the train split (float in (0, 1])."""
         size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
@@ -111,7 +117,8 @@ class Concentrate(foo.Operator):
         return execute(self.config.name, view, dict(
             label_field=label_field, prior=prior, run_key=run_key, method=method,
             selector=selector, seed=seed, candidates_per_image=candidates_per_image,
-            joint_pool=joint_pool, overwrite=overwrite, **size), delegate, delegation_target)
+            joint_pool=joint_pool, prefer_recognised=prefer_recognised, overwrite=overwrite,
+            **size), delegate, delegation_target)
 
 
 PER_CLASS, FRACTION = "images per class", "fraction of the train split"

@@ -5,7 +5,7 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (delegation_config, delegation_notice, execute, execution_options,
+from ._common import (RECOGNISED_HELP, delegation_config, delegation_notice, execute, execution_options,
                       extractor_choices, fan_out, form, invalid, label_field_input, num_shards,
                       prior_input, run_job, run_key_input, shard_inputs, shard_param, size_gate,
                       size_preview, target_counts, target_input)
@@ -59,6 +59,8 @@ class Dope(foo.Operator):
             chosen = ctx.params.get("bandwidth")
             if chosen is not None and not chosen > 0:
                 invalid(bandwidth, "A number > 0")
+        inputs.bool("prefer_recognised", default=names.DEFAULT_PREFER_RECOGNISED,
+                    label="Recognised real samples first", description=RECOGNISED_HELP)
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
                     label="Features",
@@ -101,7 +103,9 @@ class Dope(foo.Operator):
                    extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
-                   selector_options=_selector_options(p), progress=progress)
+                   selector_options=_selector_options(p), progress=progress,
+                   prefer_recognised=bool(p.get("prefer_recognised",
+                                                names.DEFAULT_PREFER_RECOGNISED)))
         return ({"num_selected": res["num_selected"], "size": res["size"],
                  "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
                 res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
@@ -118,7 +122,8 @@ class Dope(foo.Operator):
 
     def __call__(self, view, label_field, synthetic_run, budget, selector=names.DEFAULT_SELECTOR,
                  run_key=None, clamp=False, overwrite=False, extractor=names.DEFAULT_EXTRACTOR,
-                 num_shards=1, shard=None, prior=None, seed=0, bandwidth=None, delegate=False,
+                 num_shards=1, shard=None, prior=None, seed=0, bandwidth=None,
+                 prefer_recognised=names.DEFAULT_PREFER_RECOGNISED, delegate=False,
                  delegation_target=None):
         """Run (or with ``delegate`` queue) a doping run on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues
@@ -135,7 +140,7 @@ class Dope(foo.Operator):
             budget=budget,
             selector=selector, run_key=run_key, clamp=clamp, overwrite=overwrite,
             extractor=extractor, seed=seed, num_shards=num_shards,
-            shard=list(shard) if shard else None,
+            shard=list(shard) if shard else None, prefer_recognised=prefer_recognised,
             **({} if bandwidth is None else {"bandwidth": bandwidth})),
             delegate, delegation_target)
 

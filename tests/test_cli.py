@@ -118,11 +118,12 @@ def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_pat
     assert nopt["lr"] == 0.05 and nopt["reuse_prediction"] is False
     args = ["dope", digits_copy.name, "--synthetic-run", "cli_opts", "--budget", "1", "--k", "4",
             "--backend", "faiss", "--bandwidth", "0.5", "--threads", "1", "--extractor", "random",
-            "--run-key", "cli_dope"]
+            "--prefer-recognised", "--run-key", "cli_dope"]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert run_config(digits_copy, "cli_dope")["selector_options"] == {
         "k": 4, "backend": "faiss", "bandwidth": 0.5}
+    assert run_config(digits_copy, "cli_dope")["prefer_recognised"] is True
 
 
 def test_budget_search_prints_the_answer_and_refuses_bad_input(digits_copy, prior_dir):

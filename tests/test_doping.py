@@ -146,3 +146,19 @@ def test_concentrate_large_budget_is_all_real(digits_copy, prior):
     assert set(view.values("id")) <= set(train_view(digits_copy).values("id"))  # all real train
     with pytest.raises(OptionError, match="needs prior="):
         dope(digits_copy, "ground_truth", None, 3)
+
+
+def test_prefer_recognised_picks_real_samples_the_reference_recognises(synthesized):
+    """With ``prefer_recognised`` every real pick is labelled with its own class by the
+    reference classifier (the run records how many were recognised); the option is recorded."""
+    ds = synthesized
+    with pytest.raises(OptionError, match="prefer_recognised"):
+        dope(ds, "ground_truth", "syn", 2, prefer_recognised="yes", run_key="bad")
+    res = dope(ds, "ground_truth", "syn", 3, selector="random", prefer_recognised=True,
+               run_key="rec", device="cpu")
+    assert runs.run_config(ds, "rec")["prefer_recognised"] is True
+    for c, r in res["classes"].items():
+        assert r["recognised_real"] >= 3 and r["picked_recognised"] == 3, c
+    plain = dope(ds, "ground_truth", "syn", 3, selector="random", run_key="any", device="cpu")
+    assert "prefer_recognised" not in runs.run_config(ds, "any")
+    assert all("picked_recognised" not in r for r in plain["classes"].values())

@@ -263,6 +263,12 @@ def test_dope_form_offers_mmd_greedys_bandwidth_and_refuses_a_bad_one(dataset):
     assert blocked(form("dope", dataset.view(), {"bandwidth": 0.0})) == ["bandwidth"]
 
 
+@pytest.mark.parametrize("operator", ["dope", "concentrate"])
+def test_doping_forms_offer_recognised_real_samples_first(dataset, operator):
+    props = form(operator, dataset.view(), {})
+    assert props["prefer_recognised"].default is names.DEFAULT_PREFER_RECOGNISED
+
+
 def test_synthesize_form_leaves_guidance_to_the_mode_and_refuses_a_bad_one(dataset):
     props = form("synthesize", dataset.view(), {})
     assert props["guidance"].default is None and not blocked(props)  # the library's, per mode

@@ -57,8 +57,10 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     assert out["num_selected"] == 20 and out["size"] == 20
     assert digits_copy.has_run("real_dope2_random")
     foo.get_operator(P + "dope")(view, "ground_truth", None, 1, prior=prior_dir, bandwidth=0.5,
-                                 run_key="op_bandwidth")  # mmd-greedy's option reaches the run
+                                 prefer_recognised=True,
+                                 run_key="op_bandwidth")  # the form's options reach the run
     assert runs.run_config(digits_copy, "op_bandwidth")["selector_options"] == {"bandwidth": 0.5}
+    assert runs.run_config(digits_copy, "op_bandwidth")["prefer_recognised"] is True
 
 
 def test_forms_guard_against_mistakes(digits_copy, prior_dir):

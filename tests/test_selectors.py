@@ -241,3 +241,27 @@ def test_mmd_greedy_bandwidth_scales_the_median_rule():
     for bad in (0, -1.0, "wide", True, None):
         with pytest.raises(OptionError, match="bandwidth"):
             MMDGreedySelector(bandwidth=bad)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("mmd-greedy", {"backend": "numpy"}), ("mmd-greedy", {"backend": "faiss", "k": 16}),
+    ("mmd-greedy", {"backend": "kmeans"}), ("herding", {}), ("kcenter", {}), ("random", {})])
+def test_preferred_rows_are_picked_first(name, options):
+    """``preferred`` rows all come before any other; all rows preferred = no preference."""
+    t = _gauss_set(5, 200, 8)
+    preferred = np.random.default_rng(1).random(200) < 0.3
+    sel = get_selector(name, **options)
+    assert (sel.select(t, 10, preferred=np.ones(200, bool)) == sel.select(t, 10)).all()
+    picks = sel.select(t, 80, preferred=preferred)
+    n = int(preferred.sum())
+    assert len(set(picks.tolist())) == 80 and preferred[picks[:n]].all()
+    assert preferred[sel.select(t, 10, t[:5] + 0.1, preferred)].all()
+
+
+def test_preferred_rows_change_greedy_picks_and_need_one_flag_per_row():
+    t = _blobs()
+    preferred = np.arange(100) >= 50  # only cluster B may be picked while it lasts
+    assert (MMDGreedySelector(backend="numpy").select(t, 4, preferred=preferred) >= 50).all()
+    assert (HerdingSelector().select(t, 4, preferred=preferred) >= 50).all()
+    with pytest.raises(OptionError, match="preferred"):
+        HerdingSelector().select(t, 4, preferred=preferred[:10])

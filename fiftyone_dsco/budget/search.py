@@ -38,7 +38,8 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
-                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP,
+                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_PREFER_RECOGNISED,
+                     DEFAULT_RECIPE, SYNTHETIC_CAP,
                      budget_child_keys, budget_synthesis_key, budget_test_key)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
@@ -150,9 +151,9 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 validation_fraction=float(validation_fraction),
                 validation_seed=int(validation_seed), resolution=float(resolution),
                 synthesis_options=synthesis_options or None,
-                # DsCo's split at every budget: a search made under another default is
-                # refused on resume, never continued with sets of two splits
-                synthetic_cap=SYNTHETIC_CAP)
+                # DsCo's split and real picks at every budget: a search made under other
+                # defaults is refused on resume, never continued with sets of two rules
+                synthetic_cap=SYNTHETIC_CAP, prefer_recognised=DEFAULT_PREFER_RECOGNISED)
 
 
 def _synthesis_sizes(cfg):
@@ -316,7 +317,8 @@ class _Search:
                        device=self.device, **(c["synthesis_options"] or {}))
         self._child(dope_key)
         dope(fit, c["label_field"], syn_key if n_syn else None, n_real, run_key=dope_key,
-             clamp=True, prior=None if n_syn else c["prior"], device=self.device)
+             clamp=True, prior=None if n_syn else c["prior"], device=self.device,
+             prefer_recognised=c.get("prefer_recognised", False))
         return concentrated_view(self.dataset, dope_key)
 
     def _child(self, key):

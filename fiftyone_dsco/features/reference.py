@@ -1,6 +1,7 @@
 """The reference classifier: a ConvNet trained briefly on the real train split.
 
-It scores prior quality (recognisability) and serves as a feature extractor.
+It scores prior quality (recognisability), serves as a feature extractor and
+tells doping which real samples it recognises (``prefer_recognised``).
 Trained once per (train split, image size) and cached on disk.
 """
 
@@ -8,6 +9,7 @@ import hashlib
 import json
 import os
 
+import numpy as np
 import torch
 
 from ..data.access import image_array, to_unit_range
@@ -45,3 +47,11 @@ def reference_classifier(view, table, size, channels, min_images=20000, max_epoc
     torch.save(model.state_dict(), tmp)
     os.replace(tmp, path)
     return model.cpu().eval()
+
+
+@torch.no_grad()
+def recognised_mask(classifier, features, label, device="cpu"):
+    """Mask of the rows of ``features`` (``classifier``'s penultimate features, as
+    the reference extractor gives them) that it labels ``label``."""
+    logits = classifier.head(torch.as_tensor(np.asarray(features)).to(device))
+    return (logits.argmax(1) == label).cpu().numpy()

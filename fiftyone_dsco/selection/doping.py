@@ -35,8 +35,10 @@ from ..data.access import class_table, image_array, to_unit_range, train_view
 from ..devices import device as pick_device
 from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
+from ..features.reference import recognised_mask
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_SELECTOR, DOPING, JOINT_POOLS,
+from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_PREFER_RECOGNISED,
+                     DEFAULT_SELECTOR, DOPING, JOINT_POOLS,
                      SYNTHESIS, UNION_SELECTOR, doping_run_key, run_tag)
 from ..runs import check_run, load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
@@ -48,7 +50,8 @@ from .selectors import (SELECTORS, faiss_threads, get_selector, select_synthetic
 def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
          extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, classes=None, shard=None,
          seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
-         synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, progress=None):
+         synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL,
+         prefer_recognised=DEFAULT_PREFER_RECOGNISED, progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -80,6 +83,9 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
             from real samples ∪ candidates by greedy MMD (``selector`` must be
             ``"mmd-greedy"``; dense, O(n^2) in the class's size), so the
             objective decides how many candidates enter
+        prefer_recognised: pick a class's real samples among those the reference
+            classifier labels with their own class first (the others only
+            once these run out); the selector still matches the whole class
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -93,7 +99,8 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
                           "Delete the run first ('dsco runs delete'), then start the shards.")
     run_key, config, prior_path, table, sel, real_per_class = plan_doping(
         view, label_field, synthetic_run, budget, selector, run_key, extractor, extractor_options,
-        clamp, seed, overwrite, prior, selector_options, threads, synthetic_per_class, joint_pool)
+        clamp, seed, overwrite, prior, selector_options, threads, synthetic_per_class, joint_pool,
+        prefer_recognised=prefer_recognised)
     if classes is not None:
         unknown = sorted(set(classes) - set(table.classes))
         if unknown:
@@ -115,7 +122,8 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
 def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
                 extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, seed=0,
                 overwrite=False, prior=None, selector_options=None, threads=None,
-                synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, planned_ipc=None):
+                synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, planned_ipc=None,
+                prefer_recognised=DEFAULT_PREFER_RECOGNISED):
     """Check :func:`dope`'s options and run key (with ``runs.check_run``); writes nothing.
 
     ``planned_ipc``: the images per class of ``synthetic_run`` when that run is
@@ -133,6 +141,8 @@ def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELEC
         raise OptionError("A real-only selection (no synthetic run) needs a budget >= 1.")
     _check_synthetic_per_class(synthetic_per_class, syn_cfg)
     check_joint_pool(joint_pool, selector, synthetic_per_class)
+    if not isinstance(prefer_recognised, (bool, np.bool_)):
+        raise OptionError(f"prefer_recognised must be True or False; got {prefer_recognised!r}.")
     table = class_table(train_view(view), label_field, classes=syn_cfg["classes"], min_per_class=1)
     real_per_class = _real_per_class(table, int(budget), clamp)
     run_key = run_key or doping_run_key(synthetic_run, budget, selector)
@@ -144,7 +154,8 @@ def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELEC
                   **({"selector_options": selector_options} if selector_options else {}),
                   **({"synthetic_per_class": int(synthetic_per_class)}
                      if synthetic_per_class is not None else {}),
-                  **({"joint_pool": joint_pool} if joint_pool != DEFAULT_JOINT_POOL else {}))
+                  **({"joint_pool": joint_pool} if joint_pool != DEFAULT_JOINT_POOL else {}),
+                  **({"prefer_recognised": True} if prefer_recognised else {}))
     check_run(view, run_key, DOPING, config, overwrite=overwrite)
     return run_key, config, syn_cfg["prior"], table, sel, real_per_class
 
@@ -160,7 +171,8 @@ class _DopingJob(ClassJob):
         self.real_per_class, self.prior, self.config = real_per_class, prior, config
         self.device = device
         self.threads, self.feat, self.real, self.feature_seconds = threads, None, {}, {}
-        self.judge = None  # the reference classifier of joint selection
+        self.judge = None  # the reference classifier (extractor) of joint selection
+        self.recognised = {}  # class -> mask of its real samples the judge recognises
 
     def prepare(self, todo):
         if not todo:
@@ -168,15 +180,19 @@ class _DopingJob(ClassJob):
         c, size, ch = self.config, self.prior.card.image_size, self.prior.card.channels
         self.feat = build_extractor(c["extractor"], self.prior, view=self.train, table=self.table,
                                     options=c["extractor_options"], seed=c["seed"]).to(self.device)
-        if c.get("synthetic_per_class"):
+        if c.get("synthetic_per_class") or c.get("prefer_recognised"):
             self.judge = (self.feat if c["extractor"] == "reference" else build_extractor(
                 "reference", self.prior, view=self.train, table=self.table,
-                seed=c["seed"]).to(self.device)).module
+                seed=c["seed"]).to(self.device))
         for k in todo:  # per class: a shard reads only its own classes (unreadable: fails here)
             t0 = time.perf_counter()
-            self.real[k] = np.asarray(real_features(
-                self.train, self.table.ids_by_class[self.table.classes[k]], self.feat, size, ch,
-                self.device))
+            ids = self.table.ids_by_class[self.table.classes[k]]
+            self.real[k] = np.asarray(real_features(self.train, ids, self.feat, size, ch,
+                                                    self.device))
+            if c.get("prefer_recognised"):
+                judged = self.real[k] if self.judge is self.feat else np.asarray(
+                    real_features(self.train, ids, self.judge, size, ch, self.device))
+                self.recognised[k] = recognised_mask(self.judge.module, judged, k, self.device)
             self.feature_seconds[k] = time.perf_counter() - t0
 
     def run_class(self, k):
@@ -188,12 +204,16 @@ class _DopingJob(ClassJob):
                  else np.zeros((0, 0), np.float32))
         kept, picks = [], None  # synthetic samples this run tags (joint selection), real picks
         t0 = time.perf_counter()
-        if self.judge is not None and ids:
+        if self.config.get("synthetic_per_class") and ids:
             kept, synth, picks, record = self._joint(k, ids, images, synth, target)
         if picks is None:
             with faiss_threads(self.threads) if self.threads else contextlib.nullcontext():
                 picks = self.selector.select(target, self.real_per_class[c],
-                                             synth if len(synth) else None)
+                                             synth if len(synth) else None,
+                                             self.recognised.get(k))
+        if k in self.recognised:
+            record.update(recognised_real=int(self.recognised[k].sum()),
+                          picked_recognised=int(self.recognised[k][picks].sum()))
         seconds = time.perf_counter() - t0
         chosen = [self.table.ids_by_class[c][i] for i in picks]
         # this class's samples only: what an interrupted attempt tagged is replaced
@@ -212,12 +232,13 @@ class _DopingJob(ClassJob):
         """
         with torch.no_grad():
             x = to_unit_range(images)
-            pred = torch.cat([self.judge(x[i:i + 256].to(self.device)).argmax(1).cpu()
+            pred = torch.cat([self.judge.module(x[i:i + 256].to(self.device)).argmax(1).cpu()
                               for i in range(0, len(x), 256)]).numpy()
         recognised, c = pred == k, self.config
         if c.get("joint_pool", DEFAULT_JOINT_POOL) == "union":
             n = c["synthetic_per_class"] + self.real_per_class[self.table.classes[k]]
-            keep, picks = select_union(target, synth, n, recognised, c["seed"])
+            keep, picks = select_union(target, synth, n, recognised, c["seed"],
+                                       self.recognised.get(k))
             keep = np.sort(keep)
         else:
             keep = np.sort(select_synthetic(target, synth, c["synthetic_per_class"], recognised,

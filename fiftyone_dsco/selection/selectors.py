@@ -4,7 +4,8 @@ Doping adds ``num_picks`` real images of a class to the synthetic images already
 chosen for it. Each selector works on one class at a time: ``target`` (n x d)
 holds the features of the class's real images, ``synthetic`` (m x d) those of
 its synthetic images, and ``select()`` returns ``num_picks`` unique int64 indices
-into ``target`` in pick order. Callers loop over classes.
+into ``target`` in pick order (the rows of an optional ``preferred`` mask, e.g. those
+the reference classifier recognises, before any other). Callers loop over classes.
 
 Selectors (``SELECTORS``, ``get_selector(name, **options)``):
 
@@ -362,8 +363,12 @@ class Selector:
                               f"{', '.join(sorted(options))}.")
         self.seed = seed
 
-    def select(self, target, num_picks, synthetic=None):
-        """``num_picks`` unique int64 indices into ``target`` (n x d), in pick order."""
+    def select(self, target, num_picks, synthetic=None, preferred=None):
+        """``num_picks`` unique int64 indices into ``target`` (n x d), in pick order.
+
+        ``preferred``: a boolean mask over ``target``; its rows are all picked
+        before any other (the objective still matches all of ``target``).
+        """
         x = _features(target, "target")
         b = _check_picks(num_picks, len(x))
         s = None
@@ -371,10 +376,37 @@ class Selector:
             s = _features(synthetic, "synthetic", x.shape[1])
         if b == 0:
             return np.empty(0, np.int64)
-        return np.asarray(self._select(x, b, s), dtype=np.int64)
+        return np.asarray(self._select(x, b, s, _Pool(len(x), preferred)), dtype=np.int64)
 
-    def _select(self, x, num_picks, synthetic):
+    def _select(self, x, num_picks, synthetic, pool):
         raise NotImplementedError
+
+
+class _Pool:
+    """The rows a greedy selector may pick next: unpicked preferred rows while any are left,
+    then every unpicked row."""
+
+    def __init__(self, n, preferred=None):
+        self.taken = np.zeros(n, bool)
+        if preferred is None:
+            self.held = np.zeros(n, bool)
+        else:
+            preferred = np.asarray(preferred, bool)
+            if preferred.shape != (n,):
+                raise OptionError(f"preferred must be a boolean mask of {n} target rows; got "
+                                  f"shape {preferred.shape}.")
+            self.held = ~preferred if preferred.any() else np.zeros(n, bool)
+        self.left = n - int(self.held.sum())
+
+    @property
+    def closed(self):
+        """Rows that may not be picked now."""
+        return self.taken | self.held
+
+    def take(self, p):
+        self.taken[p], self.left = True, self.left - 1
+        if self.left == 0:  # the preferred rows are all picked: open the others
+            self.held[:], self.left = False, len(self.taken) - int(self.taken.sum())
 
 
 class RandomSelector(Selector):
@@ -382,8 +414,12 @@ class RandomSelector(Selector):
 
     name = "random"
 
-    def _select(self, x, num_picks, synthetic):
-        return np.random.default_rng(self.seed).choice(len(x), num_picks, replace=False)
+    def _select(self, x, num_picks, synthetic, pool):
+        rng = np.random.default_rng(self.seed)
+        if not pool.held.any():
+            return rng.choice(len(x), num_picks, replace=False)
+        order = rng.permutation(len(x))  # preferred rows first, each group in random order
+        return order[np.argsort(pool.held[order], kind="stable")][:num_picks]
 
 
 class HerdingSelector(Selector):
@@ -391,16 +427,16 @@ class HerdingSelector(Selector):
 
     name = "herding"
 
-    def _select(self, x, num_picks, synthetic):
+    def _select(self, x, num_picks, synthetic, pool):
         mean, acc = _mean(x), np.zeros(x.shape[1])
-        taken = np.zeros(len(x), bool)
         picks = np.empty(num_picks, np.int64)
         for t in range(num_picks):
             # mean of picked+x closest to mean  <=>  x closest to (t+1) mean - acc
             d = _sqdist_to(x, (t + 1) * mean - acc)
-            d[taken] = np.inf
+            d[pool.closed] = np.inf
             p = int(np.argmin(d))
-            picks[t], taken[p] = p, True
+            picks[t] = p
+            pool.take(p)
             acc += x[p]
         return picks
 
@@ -414,33 +450,34 @@ class KCenterSelector(Selector):
 
     name = "kcenter"
 
-    def _select(self, x, num_picks, synthetic):
+    def _select(self, x, num_picks, synthetic, pool):
         picks = np.empty(num_picks, np.int64)
-        taken = np.zeros(len(x), bool)
         if synthetic is None:
-            picks[0] = np.argmin(_sqdist_to(x, _mean(x)))
-            taken[picks[0]] = True
+            picks[0] = np.argmin(np.where(pool.closed, np.inf, _sqdist_to(x, _mean(x))))
+            pool.take(picks[0])
             cover, start = _sqdist_to(x, x[picks[0]]), 1
         else:
             cover = knn(build_index(synthetic), x, 1)[0][:, 0].astype(np.float64)
             cover, start = np.maximum(cover, 0.0), 0
         for t in range(start, num_picks):
-            cand = np.where(taken, -np.inf, cover)
-            p = int(np.argmax(cand))
-            picks[t], taken[p] = p, True
+            p = int(np.argmax(np.where(pool.closed, -np.inf, cover)))
+            picks[t] = p
+            pool.take(p)
             np.minimum(cover, _sqdist_to(x, x[p]), out=cover)
         return picks
 
 
-def _greedy_mmd(mu, s, m, num_picks, add_row):
-    """Greedy argmax of ``(a+1) mu - s`` with ``a = m + t``; ``add_row(s, p)`` adds k(., p)."""
-    taken = np.zeros(len(mu), bool)
+def _greedy_mmd(mu, s, m, num_picks, add_row, pool=None):
+    """Greedy argmax of ``(a+1) mu - s`` with ``a = m + t`` over ``pool``'s open rows;
+    ``add_row(s, p)`` adds k(., p)."""
+    pool = pool or _Pool(len(mu))
     picks = np.empty(num_picks, np.int64)
     for t in range(num_picks):
         score = (m + t + 1) * mu - s
-        score[taken] = -np.inf
+        score[pool.closed] = -np.inf
         p = int(np.argmax(score))  # first maximum: lowest index on ties
-        picks[t], taken[p] = p, True
+        picks[t] = p
+        pool.take(p)
         add_row(s, p)
     return picks
 
@@ -495,7 +532,7 @@ class MMDGreedySelector(Selector):
         self.kernel_device = kernel_device
         self.sigma2_ = self.backend_ = None
 
-    def _select(self, x, num_picks, synthetic):
+    def _select(self, x, num_picks, synthetic, pool):
         self.sigma2_ = (float(self.sigma2) if self.sigma2 is not None
                         else self.bandwidth * median_sigma2(x, self.seed, self.max_sigma_points))
         m = 0 if synthetic is None else len(synthetic)
@@ -504,14 +541,14 @@ class MMDGreedySelector(Selector):
             backend = "numpy" if len(x) <= self.dense_max else "kmeans"
         self.backend_ = backend
         if backend == "numpy":
-            return self._dense(x, num_picks, synthetic, m)
+            return self._dense(x, num_picks, synthetic, m, pool)
         ctx = faiss_threads(self.threads) if self.threads else contextlib.nullcontext()
         with ctx:
             if backend == "kmeans":
-                return self._kmeans(x, num_picks, synthetic, m)
-            return self._sparse(x, num_picks, synthetic, m)
+                return self._kmeans(x, num_picks, synthetic, m, pool)
+            return self._sparse(x, num_picks, synthetic, m, pool)
 
-    def _kmeans(self, x, num_picks, synthetic, m):
+    def _kmeans(self, x, num_picks, synthetic, m, pool):
         n, sigma2 = len(x), self.sigma2_
         device = self.kernel_device or ("cuda" if gpu_available() else None)
         mu = cluster_kernel_mean(x, kmeans_summary(x, self.centroids, self.seed), sigma2, device)
@@ -522,9 +559,9 @@ class MMDGreedySelector(Selector):
             row[p] = 1.0
             s += row
 
-        return _greedy_mmd(mu, s, m, num_picks, add_row)
+        return _greedy_mmd(mu, s, m, num_picks, add_row, pool)
 
-    def _dense(self, x, num_picks, synthetic, m):
+    def _dense(self, x, num_picks, synthetic, m, pool):
         n, sigma2 = len(x), self.sigma2_
         mu = np.concatenate([k.sum(axis=1) for k in kernel_blocks(x, x, sigma2, diag=True)]) / n
         s = np.zeros(n)
@@ -535,9 +572,9 @@ class MMDGreedySelector(Selector):
         def add_row(s, p):
             s += next(kernel_blocks(x[p:p + 1], x, sigma2, diag=True, start=p))[0]
 
-        return _greedy_mmd(mu, s, m, num_picks, add_row)
+        return _greedy_mmd(mu, s, m, num_picks, add_row, pool)
 
-    def _sparse(self, x, num_picks, synthetic, m):
+    def _sparse(self, x, num_picks, synthetic, m, pool):
         n = len(x)
         index = build_index(x, approximate=self.approximate, threshold=self.threshold,
                             ef_search=self.ef_search)
@@ -563,7 +600,7 @@ class MMDGreedySelector(Selector):
             lo, hi = indptr[p], indptr[p + 1]
             s[cols[lo:hi]] += vals[lo:hi]
 
-        return _greedy_mmd(mu, s, m, num_picks, add_row)
+        return _greedy_mmd(mu, s, m, num_picks, add_row, pool)
 
 
 def select_synthetic(target, candidates, num_picks, preferred=None, seed=0):
@@ -587,21 +624,23 @@ def select_synthetic(target, candidates, num_picks, preferred=None, seed=0):
     return picks
 
 
-def select_union(target, candidates, num_picks, recognised=None, seed=0):
+def select_union(target, candidates, num_picks, recognised=None, seed=0, real_recognised=None):
     """Joint selection from real ∪ candidates: ``(candidate rows, target rows)`` of the
     ``num_picks`` picks.
 
     Greedy MMD^2 to ``target`` over the pool ``candidates`` ∪ ``target`` (the
     class's real features are both the pool and the target), the real rows and
     the ``recognised`` candidates before any other candidate: a candidate is
-    picked only where it lowers MMD^2 more than every real row left. Each
-    returned array is in pick order.
+    picked only where it lowers MMD^2 more than every real row left. With
+    ``real_recognised`` (a mask over ``target``) only those real rows come
+    first. Each returned array is in pick order.
     """
     x = _features(target, "target")
     c = _features(candidates, "candidate", x.shape[1])
     first = np.ones(len(c), bool) if recognised is None else np.asarray(recognised, bool)
+    real = np.ones(len(x), bool) if real_recognised is None else np.asarray(real_recognised, bool)
     order = select_synthetic(x, np.concatenate([c, x]), min(num_picks, len(c) + len(x)),
-                             np.concatenate([first, np.ones(len(x), bool)]), seed)
+                             np.concatenate([first, real]), seed)
     return order[order < len(c)], order[order >= len(c)] - len(c)
 
 

@@ -83,7 +83,8 @@ def parse():
 CORESETS = {"herding": ("herding", {}, False), "kcenter": ("kcenter", {}, False),
             "mmd-greedy": ("mmd-greedy", {"backend": "numpy"}, False),
             "herding-rec": ("herding", {}, True),
-            "mmd-greedy-rec": ("mmd-greedy", {"backend": "numpy"}, True)}
+            "mmd-greedy-rec": ("mmd-greedy", {"backend": "numpy"}, True),
+            "prototypes": ("prototypes", {}, False), "prototypes-rec": ("prototypes", {}, True)}
 
 
 def coreset_ids(ds, table, prior, method, ipc, seed=0):

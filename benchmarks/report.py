@@ -285,6 +285,8 @@ METHOD_NAMES = {"random": "random", "herding": "herding", "kcenter": "k-center",
                 "mmd-greedy": "mmd-greedy (real)",
                 "herding-rec": "herding, recognised first",
                 "mmd-greedy-rec": "mmd-greedy (real), recognised first",
+                "prototypes": "prototypes (real)",
+                "prototypes-rec": "prototypes (real), recognised first",
                 "plain": "plain", "nopt": "NOpt", "nopt-df": "data-free NOpt",
                 "full": "full split"}
 
@@ -966,12 +968,26 @@ def _recipes_at_ipc1():
 
 #: Fashion-MNIST under `dc`, one prior (fitted on the validation split's fit split): the runs
 #: of each IPC, in the order their rows are kept (a method in two files: the first).
-DC_RUNS = {1: ["_val_prior_dc_ipc1"], 10: ["_val_prior_dc", "_val_prior_dc_mmd"],
+DC_RUNS = {1: ["_val_prior_dc_ipc1"], 10: ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec"],
            50: ["_val_prior_ipc50_dc", "_val_prior_ipc50_dc_nopt", "_val_prior_ipc50_dc_df",
-                "_val_prior_ipc50_dc_kcenter"]}
+                "_val_prior_ipc50_dc_kcenter", "_val_prior_ipc50_dc_rec",
+                "_val_prior_ipc50_dc_herding_rec"]}
 DC_METHODS = [("random", "random"), ("herding", "herding"), ("kcenter", "k-center"),
-              ("mmd-greedy", "mmd-greedy (real)"), ("plain", "plain"), ("nopt", "NOpt"),
+              ("mmd-greedy", "mmd-greedy (real)"),
+              ("herding-rec", "herding, recognised first"),
+              ("mmd-greedy-rec", "mmd-greedy (real), recognised first"),
+              ("prototypes", "prototypes (real)"),
+              ("prototypes-rec", "prototypes (real), recognised first"),
+              ("plain", "plain"), ("nopt", "NOpt"),
               ("nopt-real", "NOpt from real starts"), ("nopt-df", "data-free NOpt")]
+
+
+def _concentrate_real(present):
+    """The low-volume method of ``concentrate()``'s all-real sets above the cap: mmd-greedy's
+    picks, recognised real samples first when that is the default (and ``present``)."""
+    from fiftyone_dsco.names import DEFAULT_PREFER_RECOGNISED
+
+    return "mmd-greedy-rec" if DEFAULT_PREFER_RECOGNISED and present else "mmd-greedy"
 
 
 def _dc_random_from_check(ipc):
@@ -1009,8 +1025,8 @@ def dc_summary(dataset="fashion-mnist"):
     from fiftyone_dsco.names import SYNTHETIC_CAP
 
     # what concentrate() makes: all NOpt (from noise) up to the cap, above all real (mmd-greedy)
-    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else "mmd-greedy"))
-            for ipc in ipcs}
+    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else _concentrate_real(
+        (ipc, "mmd-greedy-rec") in cells))) for ipc in ipcs}
     head = "| set | " + " | ".join(f"IPC {i}: top-1 % | IOR" for i in ipcs) + " |"
     out = [head, "|---|" + "---:|---:|" * len(ipcs)]
 
@@ -1049,6 +1065,57 @@ def dc_summary(dataset="fashion-mnist"):
              "epochs of 60,000 images: about 17 hours on these cores). Sources: "
              + ", ".join(cmds) + "; commands in the sections below."]
     return [*out, "", *notes]
+
+
+def real_candidates(dataset, ipc, tags):
+    """Candidate filters by the reference classifier on validation (benchmarks/real_candidates.py)."""
+    rows, cmds = _rows_once([f"real_candidates_{dataset}_ipc{ipc}{tag}.json" for tag in tags],
+                            "real_candidates.py")
+    if not rows:
+        return [f"_Not run yet: `python benchmarks/real_candidates.py --dataset {dataset} "
+                f"--ipc {ipc} mmd_all mmd_correct`._"]
+    names = {"mmd": "mmd-greedy", "herding": "herding", "kmeans": "k-means nearest"}
+    filters = {"all": "all", "correct": "recognised (prefer_recognised)"}
+    rows.sort(key=lambda r: (r["method"].split("_")[0], r["method"].split("_")[1] != "all",
+                             r["method"].split("_")[1] != "correct"))
+    best = max(r["acc_mean"] for r in rows)
+    out = [*(f"- {c}" for c in cmds), "",
+           f"IPC {ipc}, ConvNet-3, recipe `dsco` ({rows[0]['epochs']} epochs), "
+           f"{rows[0]['seeds']} seeds, top-1 % on the validation split (mean ± std); candidates: "
+           f"mean per class of the samples the selector could pick; best in bold.", "",
+           "| selector | candidates | per class | top-1 % (validation) |", "|---|---|---:|---:|"]
+    for r in rows:
+        sel, filt = r["method"].split("_", 1)
+        label = filters.get(filt) or (f"top {filt[3:]} % by margin" if filt.startswith("top")
+                                      else f"all but the top and bottom {filt[3:]} % by margin")
+        acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
+        acc = f"**{acc}**" if r["acc_mean"] == best else acc
+        out.append(f"| {names[sel]} | {label} | {statistics.mean(r['candidates']):.0f} | {acc} |")
+    return out
+
+
+def recognised_on_test(ipc, tags, methods):
+    """Fashion-MNIST under `dc` at ``ipc``: ``methods`` from the runs ``tags`` (test split),
+    the random arm from the runs or the harness check."""
+    rows, cmds = _rows_once([f"low_volume_fashion-mnist{tag}.json" for tag in tags],
+                            "low_volume.py")
+    rows = [r for r in rows if r["method"] in methods]
+    if not any(r["method"] == "random" for r in rows) and _dc_random_from_check(ipc):
+        rows.append(_dc_random_from_check(ipc))
+    if not rows:
+        return ["_Not run yet._"]
+    rnd = next((r["acc_mean"] for r in rows if r["method"] == "random"), None)
+    best = max(r["acc_mean"] for r in rows)
+    out = [*(f"- {c}" for c in cmds), "",
+           f"IPC {ipc}, ConvNet-3, recipe `dc` (300 epochs), 3 seeds, top-1 % on the held-out test "
+           f"split (mean ± std); IOR = set − random; best in bold.", "",
+           "| set | top-1 % (test) | IOR |", "|---|---:|---:|"]
+    for r in sorted(rows, key=lambda r: methods.index(r["method"])):
+        acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}" + ("†" if r.get("from_check") else "")
+        acc = f"**{acc}**" if r["acc_mean"] == best else acc
+        ior = "" if r["method"] == "random" or rnd is None else f"{r['acc_mean'] - rnd:+.2f}"
+        out.append(f"| {METHOD_NAMES.get(r['method'], r['method'])} | {acc} | {ior} |")
+    return out
 
 
 def _dc_at_ipc50():
@@ -1347,6 +1414,7 @@ def main():
            "- [Does the demo's lead hold with another prior?](#does-the-demos-lead-hold-with-another-prior)",
            "- [Budget search: how small can the set be?](#budget-search-how-small-can-the-set-be)",
            "- [Choosing NOpt's objective on validation](#choosing-nopts-objective-on-validation)",
+           "- [Recognised real samples first](#recognised-real-samples-first)",
            f"- [Doping selection at scale]({DOPING})",
            f"- Costs: [priors]({PRIORS}), "
            "[synthesis](#synthesis-cost-nopt-vs-plain-sampling), "
@@ -1478,6 +1546,30 @@ def main():
            "noises, and three sets built for the table but not trained (step_fraction 0.25 and "
            "0.75, real starts at strength 0.7), against real images:", "",
            *nopt_speckle("fashion-mnist"), "",
+           "## Recognised real samples first", "",
+           "Which real samples may a selector pick? `dope(prefer_recognised=True)` "
+           "(docs/doping.md) lets it pick, per class, only the samples the reference classifier "
+           "labels with their own class while any are left; the objective still matches the "
+           "whole class. Chosen on validation first (the probe `benchmarks/real_candidates.py`, "
+           "whose `correct` filter is that option, beside filters by the classifier's margin "
+           "and another selector), then read once on the test split.", "",
+           "### On validation", "",
+           *real_candidates("fashion-mnist", 10, ("_base", "_a", "_b", "_c")), "",
+           *real_candidates("fashion-mnist", 20, ("",)), "",
+           *real_candidates("fashion-mnist", 1, ("_a",)), "",
+           *real_candidates("digits", 10, ("_a",)), "",
+           *real_candidates("digits", 1, ("_a",)), "",
+           "### On the test split", "",
+           "The Fashion-MNIST IPC 10 and 50 sets with recognised real samples first, beside the "
+           "same selectors without it (the [headline](#headline-fashion-mnist-under-dc-the-"
+           "standard-recipe)'s cells: the same prior, recipe and seeds).", "",
+           *recognised_on_test(10, ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec"],
+                               ["herding", "mmd-greedy", "herding-rec", "mmd-greedy-rec",
+                                "random"]), "",
+           *recognised_on_test(50, ["_val_prior_ipc50_dc", "_val_prior_ipc50_dc_rec",
+                                    "_val_prior_ipc50_dc_herding_rec"],
+                               ["herding", "mmd-greedy", "herding-rec", "mmd-greedy-rec",
+                                "random"]), "",
            "## Doping selection at scale (dense NumPy, sparse FAISS, FAISS k-means)", "",
            "mmd-greedy's backends side by side in one run per table (docs/doping.md): "
            "`numpy` dense kernel (exact), `faiss` sparse kNN kernel, `kmeans` FAISS k-means "

@@ -31,7 +31,7 @@ JOINT_POOLS = ("synthetic", "union")
 #: The selector a union pool is picked with (greedy MMD over real ∪ candidates).
 UNION_SELECTOR = "mmd-greedy"
 #: Doping selectors (:mod:`fiftyone_dsco.selection.selectors`).
-SELECTORS = ("mmd-greedy", "kcenter", "herding", "random")
+SELECTORS = ("mmd-greedy", "kcenter", "herding", "prototypes", "random")
 #: Backends of mmd-greedy: auto (by class size), sparse FAISS kNN kernel, dense NumPy kernel,
 #: FAISS k-means summary of the target (large classes).
 SELECTION_BACKENDS = ("auto", "faiss", "numpy", "kmeans")

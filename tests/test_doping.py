@@ -46,7 +46,7 @@ def test_dope_tags_selection_and_saves_concentrated_view(synthesized):
     assert len(ds.match_tags(runs.run_tag(key))) == 0 and len(ds) == 1797 + 20
 
 
-@pytest.mark.parametrize("selector", ["kcenter", "herding", "random"])
+@pytest.mark.parametrize("selector", ["kcenter", "herding", "prototypes", "random"])
 def test_other_selectors(synthesized, selector):
     res = dope(synthesized, "ground_truth", "syn", 2, selector=selector, extractor="random",
                device="cpu")

@@ -265,3 +265,15 @@ def test_preferred_rows_change_greedy_picks_and_need_one_flag_per_row():
     assert (HerdingSelector().select(t, 4, preferred=preferred) >= 50).all()
     with pytest.raises(OptionError, match="preferred"):
         HerdingSelector().select(t, 4, preferred=preferred[:10])
+
+
+def test_prototypes_pick_the_sample_nearest_each_cluster_centre():
+    """Two far clusters, two picks: one per cluster, each the sample nearest its mean."""
+    t = _blobs(n=40)
+    picks = get_selector("prototypes").select(t, 2)
+    a, b = t[:40].astype(np.float64), t[40:].astype(np.float64)
+    nearest = {int(np.argmin(((a - a.mean(0)) ** 2).sum(1))),
+               40 + int(np.argmin(((b - b.mean(0)) ** 2).sum(1)))}
+    assert set(picks.tolist()) == nearest
+    with pytest.raises(OptionError, match="niter"):
+        get_selector("prototypes", niter=0)

@@ -60,7 +60,8 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
         synthetic_run: run key of a finished :func:`~fiftyone_dsco.synthesize` run,
             or None for a real-only selection (then ``prior`` is required)
         budget: real samples per class (int >= 0)
-        selector: ``"mmd-greedy"`` (default), ``"kcenter"``, ``"herding"``, ``"random"``
+        selector: ``"mmd-greedy"`` (default), ``"kcenter"``, ``"herding"``, ``"prototypes"``,
+            ``"random"``
         run_key: default ``<synthetic_run>_dope<budget>_<selector>``
         extractor: feature extractor used for selection (on real data)
         extractor_options: options of the extractor (e.g. a timm checkpoint)

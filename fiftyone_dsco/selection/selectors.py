@@ -64,6 +64,10 @@ Selectors (``SELECTORS``, ``get_selector(name, **options)``):
     Feature-space herding (Welling; DeepCore's ``Herding``), ignores ``S``:
     each step picks the sample that brings the mean of the picked set closest
     to the mean of ``T``. The first pick is the sample closest to the mean.
+``prototypes``
+    The real sample nearest each of ``num_picks`` FAISS k-means centroids of
+    ``T`` (real prototypes; D4M's are latent ones), tightest centroid first;
+    ignores ``S``.
 ``random``
     Seeded uniform choice without replacement.
 
@@ -467,6 +471,41 @@ class KCenterSelector(Selector):
         return picks
 
 
+class PrototypesSelector(Selector):
+    """The real sample nearest each of ``num_picks`` k-means centroids of the class.
+
+    FAISS k-means (``niter`` iterations, the best of ``nredo`` runs, seeded) on
+    all of the class's features; centroids are visited tightest first (by their
+    distance to the nearest open sample), each taking its nearest open sample.
+    Ignores the synthetic set. Options: ``niter`` (50), ``nredo`` (3).
+    """
+
+    name = "prototypes"
+
+    def __init__(self, seed=0, niter=50, nredo=3, **options):
+        super().__init__(seed, **options)
+        for name, v in (("niter", niter), ("nredo", nredo)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise OptionError(f"{name} must be an int >= 1; got {v!r}.")
+        self.niter, self.nredo = int(niter), int(nredo)
+
+    def _select(self, x, num_picks, synthetic, pool):
+        km = faiss.Kmeans(x.shape[1], num_picks, niter=self.niter, nredo=self.nredo,
+                          seed=self.seed, verbose=False)
+        km.train(x)
+        cent = km.centroids.astype(np.float64)
+        x64 = x.astype(np.float64)
+        d = ((x64 ** 2).sum(1)[:, None] - 2.0 * x64 @ cent.T
+             + (cent ** 2).sum(1)[None, :])  # n x num_picks squared distances
+        picks = np.empty(num_picks, np.int64)
+        order = np.argsort(np.where(pool.closed[:, None], np.inf, d).min(0), kind="stable")
+        for t, j in enumerate(order):
+            p = int(np.argmin(np.where(pool.closed, np.inf, d[:, j])))
+            picks[t] = p
+            pool.take(p)
+        return picks
+
+
 def _greedy_mmd(mu, s, m, num_picks, add_row, pool=None):
     """Greedy argmax of ``(a+1) mu - s`` with ``a = m + t`` over ``pool``'s open rows;
     ``add_row(s, p)`` adds k(., p)."""
@@ -661,6 +700,7 @@ SELECTORS = {
     "mmd-greedy": MMDGreedySelector,
     "kcenter": KCenterSelector,
     "herding": HerdingSelector,
+    "prototypes": PrototypesSelector,
     "random": RandomSelector,
 }
 assert tuple(SELECTORS) == SELECTOR_NAMES, "fiftyone_dsco.names.SELECTORS must list SELECTORS"

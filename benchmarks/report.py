@@ -1560,9 +1560,10 @@ def main():
            "and another selector), then read once on the test split.", "",
            "### On validation", "",
            *real_candidates("fashion-mnist", 10, ("_base", "_a", "_b", "_c", "_d")), "",
-           *real_candidates("fashion-mnist", 20, ("",)), "",
+           *real_candidates("fashion-mnist", 20, ("", "_b")), "",
            *real_candidates("fashion-mnist", 1, ("_a",)), "",
-           *real_candidates("digits", 10, ("_a",)), "",
+           *real_candidates("digits", 10, ("_a", "_b")), "",
+           *real_candidates("digits", 20, ("_a",)), "",
            *real_candidates("digits", 1, ("_a",)), "",
            "### On the test split", "",
            "The Fashion-MNIST IPC 10 and 50 sets with recognised real samples first, beside the "

@@ -172,7 +172,7 @@ class _DopingJob(ClassJob):
         self.real_per_class, self.prior, self.config = real_per_class, prior, config
         self.device = device
         self.threads, self.feat, self.real, self.feature_seconds = threads, None, {}, {}
-        self.judge = None  # the reference classifier (extractor) of joint selection
+        self.judge = None  # the reference classifier: joint selection, prefer_recognised
         self.recognised = {}  # class -> mask of its real samples the judge recognises
 
     def prepare(self, todo):

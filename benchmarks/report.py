@@ -1478,7 +1478,7 @@ def main():
            *validated_on_test("fashion-mnist", ["_val_prior_dsa", "_val_prior_dsa_b",
                                                  "_val_prior_dsa_c", "_val_prior_dsa_mmd",
                                                  "_val_prior_dsa_df", "_val_prior_dsa_plain",
-                                                 "_val_prior_dsa_kcenter"]),
+                                                 "_val_prior_dsa_kcenter", "_val_prior_dsa_proto"]),
            "", *_recipes_at_ipc1(), *_dc_at_ipc50(),
            "### ResNet-18 at IPC 10: mmd-greedy's picks against herding", "",
            "Since the split rule changed, mmd-greedy's real picks are what `concentrate()` makes "

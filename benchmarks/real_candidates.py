@@ -19,9 +19,11 @@ classifier's margin (its logit of the class minus the largest other):
 - ``top<q>``: the ``q`` % with the largest margin; ``mid<q>``: all but the ``q`` %
   with the largest and the ``q`` % with the smallest margin.
 
-Selectors: ``mmd`` (mmd-greedy, dense kernel, median bandwidth: the library's
-picks, checked on the first class), ``herding``, ``kmeans`` (the candidate
-nearest each of ``--ipc`` k-means centroids of the class). Writes
+Selectors (the library's, the filter as their ``preferred`` rows): ``mmd``
+(mmd-greedy, dense kernel), ``herding``, ``kmeans`` (``prototypes``: the
+candidate nearest each of ``--ipc`` k-means centroids of the class). The
+first results were made by the probe's own copies of these rules, which
+picked the same samples (checked class by class) before they were dropped. Writes
 ``benchmarks/results/real_candidates_<dataset>_ipc<ipc><tag>.json``.
 """
 
@@ -48,70 +50,19 @@ def parse():
 
 
 def candidates(margin, name):
-    """Rows of a class that ``name`` (a filter of the module doc) lets a selector pick."""
-    n = len(margin)
+    """Mask of the rows of a class that ``name`` (a filter of the module doc) lets a selector pick."""
+    n, mask = len(margin), np.zeros(len(margin), bool)
     if name == "all":
-        return np.arange(n)
-    if name == "correct":
-        return np.flatnonzero(margin > 0)
-    order, q = np.argsort(-margin), int(name[3:]) / 100
-    if name.startswith("top"):
-        return order[: int(round(q * n))]
-    if name.startswith("mid"):
-        return order[int(q * n): n - int(q * n)]
-    raise SystemExit(f"unknown filter {name!r}: all, correct, top<q>, mid<q>")
-
-
-def mmd_greedy(x, cand, n):
-    """Dense greedy MMD^2 picks among rows ``cand`` of ``x``, the target all of ``x``."""
-    import torch
-
-    from fiftyone_dsco.mmd import median_sigma2
-
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    k = torch.exp(-torch.cdist(x, x) ** 2 / (2 * float(median_sigma2(x.numpy()))))
-    mu, s = k.mean(1), torch.zeros(len(x), dtype=torch.float64)
-    allowed = torch.zeros(len(x), dtype=torch.bool)
-    allowed[torch.as_tensor(cand)] = True
-    picks = []
-    for a in range(n):
-        score = (a + 1) * mu - s
-        score[~allowed] = -np.inf
-        p = int(score.argmax())
-        picks.append(p)
-        allowed[p] = False
-        s += k[p]
-    return picks
-
-
-def herding(x, cand, n):
-    """Herding picks among rows ``cand``, matching the mean of all of ``x``."""
-    x = np.asarray(x, np.float64)
-    target, total, picks = x.mean(0), np.zeros(x.shape[1]), []
-    allowed = np.zeros(len(x), bool)
-    allowed[cand] = True
-    for a in range(n):
-        d = np.linalg.norm(target - (total + x) / (a + 1), axis=1)
-        d[~allowed] = np.inf
-        p = int(d.argmin())
-        picks.append(p)
-        allowed[p] = False
-        total += x[p]
-    return picks
-
-
-def kmeans(x, cand, n, seed=0):
-    """The candidate nearest each of ``n`` k-means centroids of all of ``x`` (tight ones first)."""
-    import faiss
-
-    xs = np.ascontiguousarray(np.asarray(x, np.float32))
-    km = faiss.Kmeans(xs.shape[1], n, niter=50, seed=seed, nredo=3)
-    km.train(xs)
-    d = ((xs[cand][:, None, :] - km.centroids[None]) ** 2).sum(-1)
-    picks = []
-    for j in np.argsort(d.min(0)):
-        picks.append(next(int(cand[i]) for i in np.argsort(d[:, j]) if int(cand[i]) not in picks))
-    return picks
+        mask[:] = True
+    elif name == "correct":
+        mask[margin > 0] = True
+    elif name[:3] in ("top", "mid"):
+        order, q = np.argsort(-margin), int(name[3:]) / 100
+        mask[order[: int(round(q * n))] if name.startswith("top")
+             else order[int(q * n): n - int(q * n)]] = True
+    else:
+        raise SystemExit(f"unknown filter {name!r}: all, correct, top<q>, mid<q>")
+    return mask
 
 
 def main():
@@ -125,14 +76,15 @@ def main():
     from fiftyone_dsco.selection.selectors import get_selector
 
     args = parse()
+    # the library's selectors: candidates = their preferred rows (always more than --ipc)
+    pick = {"mmd": get_selector("mmd-greedy", backend="numpy"), "herding": get_selector("herding"),
+            "kmeans": get_selector("prototypes", seed=args.kmeans_seed)}
     ds = load_builtin(args.dataset)
     split = validation_split(ds, "ground_truth")
     prior_name = f"{args.dataset}-budget-fit"
     prior = load_prior(prior_name)
     table = class_table(train_view(split.fit), "ground_truth", classes=prior.classes)
     feat = build_extractor("reference", prior, view=split.fit, table=table, seed=0)
-    pick = dict(mmd=mmd_greedy, herding=herding,
-                kmeans=lambda x, cand, n: kmeans(x, cand, n, args.kmeans_seed))
     sets, per_set = {}, {}
     for arm in args.arms:
         selector, filt = arm.split("_", 1)
@@ -145,11 +97,8 @@ def main():
                 logits = feat.module.head(torch.as_tensor(x)).numpy()
             margin = logits[:, k] - np.delete(logits, k, axis=1).max(1)
             cand = candidates(margin, filt)
-            if selector == "mmd" and k == 0:  # the probe's greedy is the library's
-                lib = get_selector("mmd-greedy", backend="numpy").select(x, args.ipc)
-                assert list(lib) == mmd_greedy(x, np.arange(len(x)), args.ipc)
-            chosen += [ids[i] for i in pick[selector](x, cand, args.ipc)]
-            counts.append(len(cand))
+            chosen += [ids[i] for i in pick[selector].select(x, args.ipc, preferred=cand)]
+            counts.append(int(cand.sum()))
         sets[arm] = ds.select(chosen)
         per_set[arm] = dict(candidates=counts, select_seconds=round(time.time() - t0, 1),
                             **({"kmeans_seed": args.kmeans_seed} if selector == "kmeans" else {}))

@@ -786,7 +786,8 @@ def budget_search(dataset):
         out.append(f"| {b} | " + " | ".join(pct(row[m]) for m in methods) + " |")
     out.append("")
     if "dsco" in methods:
-        out += [_dsco_split_note(data.get("synthetic_cap")), ""]
+        out += [_dsco_split_note(data.get("synthetic_cap"), data.get("real_selector"),
+                                 data.get("prefer_recognised")), ""]
     if data.get("budget") is None:
         from fiftyone_dsco.budget.ladder import no_loss
 
@@ -822,17 +823,18 @@ def budget_search(dataset):
     return out
 
 
-def _dsco_split_note(cap):
+def _dsco_split_note(cap, real_selector=None, recognised=None):
     """What the ``dsco`` column of a budget search holds at each budget (the split rule changed
-    on 2026-12-04; searches from then on record their cap)."""
+    on 2026-12-04; searches from then on record their cap, later ones their real-only picks)."""
     if cap is None:
         return ("`dsco` is `concentrate()`'s set under the split rule of its day: all NOpt up to "
                 "10 per class, 10 NOpt + real picks up to 20, then fewer NOpt images to none at "
                 "40 (so its sets at 16 and 32 per class mixed NOpt and real images). Today's "
                 "rule goes all real above the synthetic cap ([the cap]"
                 "(#how-many-nopt-images-should-a-set-keep-the-synthetic-cap)).")
-    return (f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, mmd-greedy's "
-            "real picks above.")
+    picks = f"{real_selector or 'mmd-greedy'}'s real picks" + (
+        ", recognised samples first" if recognised else "")
+    return f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, {picks} above."
 
 
 def _rows_once(files, script):
@@ -982,12 +984,12 @@ DC_METHODS = [("random", "random"), ("herding", "herding"), ("kcenter", "k-cente
               ("nopt-real", "NOpt from real starts"), ("nopt-df", "data-free NOpt")]
 
 
-def _concentrate_real(present):
-    """The low-volume method of ``concentrate()``'s all-real sets above the cap: mmd-greedy's
-    picks, recognised real samples first when that is the default (and ``present``)."""
-    from fiftyone_dsco.names import DEFAULT_PREFER_RECOGNISED
+def _concentrate_real():
+    """The low-volume method of ``concentrate()``'s all-real sets above the cap: the real-only
+    defaults (the selector, ``-rec`` when recognised real samples go first)."""
+    from fiftyone_dsco.names import default_prefer_recognised, default_selector
 
-    return "mmd-greedy-rec" if DEFAULT_PREFER_RECOGNISED and present else "mmd-greedy"
+    return default_selector(True) + ("-rec" if default_prefer_recognised(True) else "")
 
 
 def _dc_random_from_check(ipc):
@@ -1024,9 +1026,9 @@ def dc_summary(dataset="fashion-mnist"):
     ipcs = list(DC_RUNS)
     from fiftyone_dsco.names import SYNTHETIC_CAP
 
-    # what concentrate() makes: all NOpt (from noise) up to the cap, above all real (mmd-greedy)
-    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else _concentrate_real(
-        (ipc, "mmd-greedy-rec") in cells))) for ipc in ipcs}
+    # what concentrate() makes: all NOpt (from noise) up to the cap, above all real
+    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else _concentrate_real()))
+            for ipc in ipcs}
     head = "| set | " + " | ".join(f"IPC {i}: top-1 % | IOR" for i in ipcs) + " |"
     out = [head, "|---|" + "---:|---:|" * len(ipcs)]
 
@@ -1054,9 +1056,11 @@ def dc_summary(dataset="fashion-mnist"):
              f"− random, same recipe and seeds; best set per IPC in bold; – not trained. One "
              f"prior for every synthetic set (fitted on the validation split's fit split). "
              f"DsCo's row repeats the cell of the set `concentrate()` makes at that budget: NOpt "
-             f"from noise up to 8 per class, mmd-greedy's real picks above. \"Recognised first\": "
-             f"`dope(prefer_recognised=True)`; prototypes: `--selector prototypes` (neither is a "
-             f"default yet; [recognised real samples first](#recognised-real-samples-first)).",
+             f"from noise up to 8 per class, above it a real-only selection's defaults "
+             f"(`{_concentrate_real()}`: k-means prototypes, recognised real samples first, "
+             f"since December 4; chosen on validation, [recognised real samples first]"
+             f"(#recognised-real-samples-first)). \"Recognised first\": "
+             f"`dope(prefer_recognised=True)`.",
              "- † seeds 0-2 of the [harness check](#harness-check-dcs-random-baselines): no random "
              "arm was trained in the IPC 50 runs; the check trains the same subsets and models "
              "(at IPC 10 its first three seeds give 74.74 ± 0.90, exactly the IPC 10 run's arm).",
@@ -1098,6 +1102,51 @@ def real_candidates(dataset, ipc, tags):
         acc = f"**{acc}**" if r["acc_mean"] == best else acc
         name = names[sel] + (f" (k-means seed {r.get('kmeans_seed', 0)})" if sel == "kmeans" else "")
         out.append(f"| {name} | {label} | {statistics.mean(r['candidates']):.0f} | {acc} |")
+    return out
+
+
+#: The cells of the synthetic cap re-checked against the real-only default: dataset, IPC.
+CAP_RECHECK = [("digits", 4), ("digits", 6), ("digits", 8), ("digits", 10), ("fashion-mnist", 5),
+               ("fashion-mnist", 8), ("fashion-mnist", 10)]
+
+
+def cap_recheck():
+    """NOpt from noise against the real-only default (prototypes, recognised first) on the
+    validation splits, where synthesis led mmd-greedy's and herding's picks."""
+    rows, cmds = [], []
+    for ds, ipc in CAP_RECHECK:
+        proto, meta = next(((d, m) for d, m in (_load(f"real_candidates_{ds}_ipc{ipc}_{t}.json")
+                                                 for t in "abcd")
+                            if d and any(r["method"] == "kmeans_correct"
+                                         and r.get("kmeans_seed", 0) == 0 for r in d)),
+                           (None, None))
+        levers, lmeta = _load(f"nopt_levers_{ds}_ipc{ipc}.json")
+        if proto is None or levers is None:
+            continue
+        mmd = _load(f"nopt_levers_{ds}_ipc{ipc}_mmd.json")[0] or []  # mmd-greedy's own run
+        cell = {r["method"]: r for r in levers + mmd + proto}
+        for m in (meta, lmeta):
+            c = _provenance(m, "python benchmarks/" + ("real_candidates.py" if m is meta
+                                                       else "nopt_levers.py"))
+            cmds += [c] if c not in cmds else []
+        rows.append((ds, ipc, cell))
+    if not rows:
+        return ["_Not run yet: `python benchmarks/real_candidates.py --ipc 8 --tag _a "
+                "kmeans_correct`._"]
+    out = [*(f"- {c}" for c in cmds), "",
+           "ConvNet-3, recipe `dsco` (300 epochs), 3 seeds, top-1 % on the validation split "
+           "(mean ± std); best per row in bold; – not trained.", "",
+           "| dataset | per class | NOpt (from noise) | prototypes, recognised first | herding | "
+           "mmd-greedy |", "|---|---:|---:|---:|---:|---:|"]
+    for ds, ipc, cell in rows:
+        arms = [cell.get("nopt"), cell.get("kmeans_correct"), cell.get("herding"),
+                cell.get("mmd-greedy")]
+        best = max(r["acc_mean"] for r in arms if r)
+        out.append(f"| {ds} | {ipc} | " + " | ".join(
+            "–" if r is None else (f"**{r['acc_mean']:.2f} ± {r['acc_std']:.2f}**"
+                                   if r["acc_mean"] == best
+                                   else f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}")
+            for r in arms) + " |")
     return out
 
 
@@ -1539,6 +1588,13 @@ def main():
            "priors refitted on a new machine by the same command (the digits refit reproduced "
            "the budget search's cap-10 row at 16 per class exactly); compare within a row.",
            "", *synthetic_cap(), "",
+           "### The cap against the real-only default", "",
+           "Since December 4 a real-only selection defaults to prototypes among the recognised "
+           "real samples (docs/doping.md), a stronger real set than the mmd-greedy picks the "
+           "cap was chosen against. NOpt from noise against it at the budgets where NOpt led, "
+           "on the same validation splits (NOpt, herding and mmd-greedy: the cells above; "
+           "prototypes: `benchmarks/real_candidates.py`, k-means seed 0).", "",
+           *cap_recheck(), "",
            "### The candidates on the test split", "",
            "The Fashion-MNIST candidates above, built on the whole train split with the same "
            "prior (fitted on the validation split's fit split) and tested once on the test "

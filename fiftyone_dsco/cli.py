@@ -388,9 +388,17 @@ def _print_synthesis(res):
 
 
 _PREFER_RECOGNISED_OPTION = click.option(
-    "--prefer-recognised/--any-real", default=names.DEFAULT_PREFER_RECOGNISED, show_default=True,
+    "--prefer-recognised/--any-real", default=None,
     help="Pick real samples among those the reference classifier recognises (labels with their "
-         "own class) first; the selector still matches the whole class (docs/doping.md).")
+         "own class) first; the selector still matches the whole class (default: "
+         f"{'on' if names.default_prefer_recognised(True) else 'off'} for a real-only selection, "
+         f"{'on' if names.default_prefer_recognised(False) else 'off'} doping a synthesis run; "
+         "docs/doping.md).")
+_SELECTOR_OPTION = click.option(
+    "--selector", type=click.Choice(list(names.SELECTORS)),
+    help=f"How real samples are picked (default: {names.default_selector(True)} for a real-only "
+         f"selection, i.e. dope --prior or concentrate above the synthetic cap; "
+         f"{names.default_selector(False)} doping a synthesis run; docs/doping.md).")
 
 
 @main.command()
@@ -400,8 +408,7 @@ _PREFER_RECOGNISED_OPTION = click.option(
               help="Instead of --synthetic-run: select real samples only, with this prior's "
                    "image size and classes.")
 @click.option("--budget", type=int, required=True, help="Real samples per class.")
-@click.option("--selector", type=click.Choice(list(names.SELECTORS)),
-              default=names.DEFAULT_SELECTOR, show_default=True)
+@_SELECTOR_OPTION
 @click.option("--run-key",
               help="Run key (default <synthetic-run, or real>_dope<budget>_<selector>).")
 @_with_extractor_options
@@ -455,8 +462,7 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               help="Run key of the doping run (the synthesis run's is <run-key>_syn).")
 @click.option("--method", type=click.Choice(list(names.METHODS)), default=names.DEFAULT_METHOD,
               show_default=True)
-@click.option("--selector", type=click.Choice(list(names.SELECTORS)),
-              default=names.DEFAULT_SELECTOR, show_default=True)
+@_SELECTOR_OPTION
 @click.option("--synthetic-cap", default=names.SYNTHETIC_CAP, show_default=True,
               help="Budgets up to this many images per class are all synthetic, larger ones "
                    "all real (docs/method.md).")

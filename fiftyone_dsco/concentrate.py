@@ -5,9 +5,8 @@ import numbers
 from .data.access import class_table, train_view
 from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
-                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, DEFAULT_PREFER_RECOGNISED,
-                    DEFAULT_SELECTOR, SYNTHETIC_CAP,
-                    concentrate_synthesis_key)
+                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, SYNTHETIC_CAP, concentrate_synthesis_key,
+                    default_selector)
 
 
 def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
@@ -73,10 +72,10 @@ def budget_per_class(view, label_field, budget):
 
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
-                synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=DEFAULT_SELECTOR,
+                synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=None,
                 candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0,
                 overwrite=False, progress=None, selector_options=None, threads=None,
-                prefer_recognised=DEFAULT_PREFER_RECOGNISED, **synthesis_options):
+                prefer_recognised=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`: up to ``synthetic_cap`` per
@@ -87,7 +86,11 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     ``selector_options``, ``threads`` and ``prefer_recognised`` go to
     :func:`~fiftyone_dsco.dope`; the
     other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
-    doping step are checked before synthesis writes anything.
+    doping step are checked before synthesis writes anything. ``selector`` and
+    ``prefer_recognised`` None take the mode's defaults: above the cap a real-only
+    selection's (``"prototypes"``, recognised samples first; chosen on validation,
+    docs/benchmarks.md), up to it doping's (``"mmd-greedy"``, which picks real
+    samples there only in a union pool).
 
     ``candidates_per_image`` K > 1 is joint selection: the synthesis run makes
     K x the synthetic share per class (``ipc``), and doping keeps the share
@@ -110,7 +113,7 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
 
     n_syn, n_real = split_budget(per_class, synthetic_cap)
     k = _check_candidates(candidates_per_image)
-    check_joint_pool(joint_pool, selector)
+    check_joint_pool(joint_pool, default_selector(False) if selector is None else selector)
     joint = bool(n_syn) and (k > 1 or joint_pool != DEFAULT_JOINT_POOL)
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
     doping = dict(selector=selector, run_key=run_key, clamp=True, seed=seed, overwrite=overwrite,

@@ -5,9 +5,10 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (RECOGNISED_HELP, delegation_config, delegation_notice, execute, execution_options, form,
-                      invalid, label_field_input, prior_input, run_job, run_key_input, size_gate,
-                      size_preview, target_counts, target_input)
+from ._common import (RECOGNISED_HELP, SELECTOR_HELP, delegation_config, delegation_notice,
+                      execute, execution_options, form, invalid, label_field_input, prior_input,
+                      run_job, run_key_input, size_gate, size_preview, target_counts,
+                      target_input)
 
 
 class Concentrate(foo.Operator):
@@ -42,8 +43,10 @@ class Concentrate(foo.Operator):
             inputs.int("images_per_class", default=10, min=1, required=True,
                        label="Images per class", description=split[0].upper() + split[1:])
         inputs.enum("method", list(names.METHODS), default=names.DEFAULT_METHOD, label="Synthesis")
-        inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
-                    label="Selector")
+        per_class = _per_class(target, field, _budget(ctx.params))
+        real_only = bool(per_class) and split_budget(per_class)[0] == 0  # above the cap
+        inputs.enum("selector", list(names.SELECTORS), default=names.default_selector(real_only),
+                    label="Selector", description=SELECTOR_HELP)
         inputs.int("candidates_per_image", default=names.DEFAULT_CANDIDATES, min=1,
                    label="Synthetic candidates per kept image",
                    description="K > 1: synthesise K times the synthetic share, keep the ones the "
@@ -55,17 +58,16 @@ class Concentrate(foo.Operator):
                                 "union: real samples and candidates together by greedy MMD, the "
                                 "objective decides the share (needs the mmd-greedy selector)")
         if ctx.params.get("joint_pool") == "union" and \
-                ctx.params.get("selector", names.DEFAULT_SELECTOR) != names.UNION_SELECTOR:
+                ctx.params.get("selector", names.UNION_SELECTOR) != names.UNION_SELECTOR:
             invalid(pool, "The union pool is picked by greedy MMD: choose the mmd-greedy selector")
-        inputs.bool("prefer_recognised", default=names.DEFAULT_PREFER_RECOGNISED,
+        inputs.bool("prefer_recognised", default=names.default_prefer_recognised(real_only),
                     label="Recognised real samples first",
                     description=RECOGNISED_HELP)
         inputs.int("seed", default=0, label="Seed")
         p = ctx.params
         run_key_input(inputs, ctx, names.DEFAULT_CONCENTRATE_KEY, names.DOPING,
-                      dict(selector=p.get("selector", names.DEFAULT_SELECTOR),
+                      dict(selector=p.get("selector") or names.default_selector(real_only),
                            seed=int(p.get("seed") or 0)))
-        per_class = _per_class(target, field, _budget(p))
         if per_class:
             size_preview(inputs, target, field, *split_budget(per_class))
             size_gate(inputs, ctx, _work(ctx))
@@ -82,13 +84,12 @@ class Concentrate(foo.Operator):
         out = concentrate(ctx.target_view(), p["label_field"], p["prior"], _budget(p),
                           run_key=p.get("run_key", names.DEFAULT_CONCENTRATE_KEY),
                           method=p.get("method", names.DEFAULT_METHOD),
-                          selector=p.get("selector", names.DEFAULT_SELECTOR),
+                          selector=p.get("selector"),
                           seed=int(p.get("seed") or 0),
                           candidates_per_image=int(p.get("candidates_per_image")
                                                    or names.DEFAULT_CANDIDATES),
                           joint_pool=p.get("joint_pool", names.DEFAULT_JOINT_POOL),
-                          prefer_recognised=bool(p.get("prefer_recognised",
-                                                       names.DEFAULT_PREFER_RECOGNISED)),
+                          prefer_recognised=p.get("prefer_recognised"),
                           overwrite=bool(p.get("overwrite")),
                           progress=progress)
         return ({"saved_view": out["saved_view"], "synthetic_per_class": out["synthetic_per_class"],
@@ -105,13 +106,14 @@ class Concentrate(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, view, label_field, prior, budget, run_key=names.DEFAULT_CONCENTRATE_KEY,
-                 method=names.DEFAULT_METHOD, selector=names.DEFAULT_SELECTOR, seed=0,
+                 method=names.DEFAULT_METHOD, selector=None, seed=0,
                  candidates_per_image=names.DEFAULT_CANDIDATES,
                  joint_pool=names.DEFAULT_JOINT_POOL,
-                 prefer_recognised=names.DEFAULT_PREFER_RECOGNISED, overwrite=False,
+                 prefer_recognised=None, overwrite=False,
                  delegate=False, delegation_target=None):
         """Concentrate ``view`` (a dataset or a view). ``budget``: images per class
-        (int) or a fraction of the train split (float in (0, 1])."""
+        (int) or a fraction of the train split (float in (0, 1]); ``selector``,
+        ``prefer_recognised`` None: the mode's defaults (``concentrate()``'s)."""
         size = (dict(budget_type=FRACTION, fraction=budget) if isinstance(budget, float)
                 else dict(budget_type=PER_CLASS, images_per_class=budget))
         return execute(self.config.name, view, dict(

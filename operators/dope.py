@@ -5,10 +5,11 @@ import fiftyone.operators.types as types
 
 from fiftyone_dsco import names
 
-from ._common import (RECOGNISED_HELP, delegation_config, delegation_notice, execute, execution_options,
-                      extractor_choices, fan_out, form, invalid, label_field_input, num_shards,
-                      prior_input, run_job, run_key_input, shard_inputs, shard_param, size_gate,
-                      size_preview, target_counts, target_input)
+from ._common import (RECOGNISED_HELP, SELECTOR_HELP, delegation_config, delegation_notice,
+                      execute, execution_options, extractor_choices, fan_out, form, invalid,
+                      label_field_input, num_shards, prior_input, run_job, run_key_input,
+                      shard_inputs, shard_param, size_gate, size_preview, target_counts,
+                      target_input)
 
 REAL_ONLY = "(none: real samples only)"
 
@@ -46,12 +47,13 @@ class Dope(foo.Operator):
         default_run = syn[0]["key"] if syn else REAL_ONLY
         inputs.enum("synthetic_run", choices.values(), default=default_run, required=True,
                     label="Synthesis run", view=choices)
-        if ctx.params.get("synthetic_run", default_run) == REAL_ONLY:
+        real_only = ctx.params.get("synthetic_run", default_run) == REAL_ONLY
+        if real_only:
             prior_input(inputs, ctx)
         inputs.int("budget", default=10, min=0, required=True, label="Real samples per class")
-        inputs.enum("selector", list(names.SELECTORS), default=names.DEFAULT_SELECTOR,
-                    label="Selector")
-        if ctx.params.get("selector", names.DEFAULT_SELECTOR) in names.BANDWIDTH_SELECTORS:
+        inputs.enum("selector", list(names.SELECTORS), default=names.default_selector(real_only),
+                    label="Selector", description=SELECTOR_HELP)
+        if _selector(ctx.params, real_only) in names.BANDWIDTH_SELECTORS:
             bandwidth = inputs.float(
                 "bandwidth", default=names.DEFAULT_BANDWIDTH, label="Kernel bandwidth",
                 description="The Gaussian kernel's sigma^2 as a multiple of the median "
@@ -59,7 +61,7 @@ class Dope(foo.Operator):
             chosen = ctx.params.get("bandwidth")
             if chosen is not None and not chosen > 0:
                 invalid(bandwidth, "A number > 0")
-        inputs.bool("prefer_recognised", default=names.DEFAULT_PREFER_RECOGNISED,
+        inputs.bool("prefer_recognised", default=names.default_prefer_recognised(real_only),
                     label="Recognised real samples first", description=RECOGNISED_HELP)
         inputs.bool("clamp", default=False, label="Clamp the budget at class sizes")
         inputs.enum("extractor", extractor_choices(), default=names.DEFAULT_EXTRACTOR,
@@ -70,7 +72,7 @@ class Dope(foo.Operator):
         p = ctx.params
         run = p.get("synthetic_run", default_run)
         run = None if run == REAL_ONLY else run
-        budget, selector = int(p.get("budget") or 0), p.get("selector", names.DEFAULT_SELECTOR)
+        budget, selector = int(p.get("budget") or 0), _selector(p, real_only)
         options = dict(synthetic_run=run, budget=budget, selector=selector,
                        clamp=bool(p.get("clamp")), seed=int(p.get("seed") or 0),
                        extractor=p.get("extractor", names.DEFAULT_EXTRACTOR))
@@ -95,17 +97,16 @@ class Dope(foo.Operator):
         synthetic_run = None if synthetic_run in (None, REAL_ONLY) else synthetic_run
         if shard is None and num_shards(ctx) > 1:
             run_key = p.get("run_key") or names.doping_run_key(
-                synthetic_run, p["budget"], p.get("selector", names.DEFAULT_SELECTOR))
+                synthetic_run, p["budget"], p.get("selector"))
             return fan_out(ctx, self.config.name, run_key, "DsCo dope"), None, None
         res = dope(ctx.target_view(), p["label_field"], synthetic_run, int(p["budget"]),
-                   selector=p.get("selector", names.DEFAULT_SELECTOR), run_key=p.get("run_key"),
+                   selector=p.get("selector"), run_key=p.get("run_key"),
                    clamp=bool(p.get("clamp")), overwrite=bool(p.get("overwrite")),
                    extractor=p.get("extractor", names.DEFAULT_EXTRACTOR), shard=shard,
                    seed=int(p.get("seed") or 0),
                    prior=p.get("prior") if synthetic_run is None else None,
-                   selector_options=_selector_options(p), progress=progress,
-                   prefer_recognised=bool(p.get("prefer_recognised",
-                                                names.DEFAULT_PREFER_RECOGNISED)))
+                   selector_options=_selector_options(p, synthetic_run is None),
+                   prefer_recognised=p.get("prefer_recognised"), progress=progress)
         return ({"num_selected": res["num_selected"], "size": res["size"],
                  "saved_view": res["saved_view"], "complete": bool(res.get("complete"))},
                 res.get("saved_view"), f"Doping '{p.get('run_key')}': {res['num_selected']} "
@@ -120,15 +121,16 @@ class Dope(foo.Operator):
         outputs.int("queued", label="Shard operations queued")
         return types.Property(outputs)
 
-    def __call__(self, view, label_field, synthetic_run, budget, selector=names.DEFAULT_SELECTOR,
+    def __call__(self, view, label_field, synthetic_run, budget, selector=None,
                  run_key=None, clamp=False, overwrite=False, extractor=names.DEFAULT_EXTRACTOR,
                  num_shards=1, shard=None, prior=None, seed=0, bandwidth=None,
-                 prefer_recognised=names.DEFAULT_PREFER_RECOGNISED, delegate=False,
+                 prefer_recognised=None, delegate=False,
                  delegation_target=None):
         """Run (or with ``delegate`` queue) a doping run on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues
         one delegated operation per class shard and returns their ids.
         ``synthetic_run=None`` with ``prior`` selects real samples only;
+        ``selector``, ``prefer_recognised`` None: the mode's defaults (``dope()``'s);
         ``bandwidth``: mmd-greedy's kernel bandwidth (None: ``names.DEFAULT_BANDWIDTH``)."""
         if synthetic_run and prior is not None:
             raise ValueError("Give synthetic_run (dope a synthesis run) or prior (real samples "
@@ -145,10 +147,15 @@ class Dope(foo.Operator):
             delegate, delegation_target)
 
 
-def _selector_options(params):
+def _selector(params, real_only):
+    """The selector the params name, or the mode's default."""
+    return params.get("selector") or names.default_selector(real_only)
+
+
+def _selector_options(params, real_only):
     """The selector's options from the form: a bandwidth other than the default, or none."""
     bandwidth = params.get("bandwidth")
-    if params.get("selector", names.DEFAULT_SELECTOR) not in names.BANDWIDTH_SELECTORS or \
+    if _selector(params, real_only) not in names.BANDWIDTH_SELECTORS or \
             bandwidth in (None, names.DEFAULT_BANDWIDTH):
         return None
     return {"bandwidth": float(bandwidth)}

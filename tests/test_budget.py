@@ -201,8 +201,10 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
 
 def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_copy, prior_dir,
                                                                         monkeypatch):
-    """mmd-greedy's real picks are a method of the search; at a budget where DsCo's set is all
-    real it is the same set (doping's mmd-greedy picks), so one arm is trained for both."""
+    """mmd-greedy's real picks are a method of the search; where DsCo's set is all real and the
+    real-only default is mmd-greedy's picks (earlier defaults), it is the same set, so one arm is
+    trained for both."""
+    import fiftyone_dsco.budget.search as search
     import fiftyone_dsco.evaluation.protocol as protocol
     from fiftyone_dsco import budget_search, runs
     from fiftyone_dsco.concentrate import split_budget
@@ -210,6 +212,8 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
     from fiftyone_dsco.selection.doping import concentrated_view
 
     ds, calls, measure = digits_copy, [], protocol.measure
+    monkeypatch.setattr(search, "default_selector", lambda real_only: "mmd-greedy")
+    monkeypatch.setattr(search, "default_prefer_recognised", lambda real_only: False)
 
     def counted(view, label_field, sets, held_out, **kwargs):
         calls.append(sorted(sets))
@@ -225,6 +229,23 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
     order = runs.load_results(ds, "bs")["mmd-greedy_order"]
     doped = concentrated_view(ds, budget_child_keys("bs", top, 0)[1])
     assert {i for ids in order.values() for i in ids[:top]} == set(doped.values("id"))
+
+
+def test_dscos_all_real_sets_are_concentrates_real_only_selection(digits_copy, prior_dir):
+    """Above the cap DsCo's set is what concentrate() selects there: the real-only defaults
+    (prototypes, recognised samples first), recorded with the search and its doping run."""
+    from fiftyone_dsco import budget_search, runs
+    from fiftyone_dsco.names import (SYNTHETIC_CAP, budget_child_keys, default_prefer_recognised,
+                                     default_selector)
+
+    top = SYNTHETIC_CAP + 1
+    budget_search(digits_copy, "ground_truth", prior_dir, run_key="bs", tolerance=0,
+                  methods=["dsco", "random"], ladder=[top], **FAST)
+    cfg = runs.run_config(digits_copy, "bs")
+    assert (cfg["real_selector"], cfg["prefer_recognised"]) == (default_selector(True),
+                                                                default_prefer_recognised(True))
+    dope_cfg = runs.run_config(digits_copy, budget_child_keys("bs", top, 0)[1])
+    assert dope_cfg["selector"] == "prototypes" and dope_cfg["prefer_recognised"] is True
 
 
 @pytest.mark.parametrize("view", ["dsco-bs", "dsco-bs-b2", "DSCO-BS-SYN1"])

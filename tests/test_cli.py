@@ -124,6 +124,20 @@ def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_pat
     assert run_config(digits_copy, "cli_dope")["selector_options"] == {
         "k": 4, "backend": "faiss", "bandwidth": 0.5}
     assert run_config(digits_copy, "cli_dope")["prefer_recognised"] is True
+    # a real-only selection takes its own defaults (prototypes, recognised first) unless told
+    real = ["dope", digits_copy.name, "--prior", str(tmp_path / "prior"), "--budget", "2",
+            "--extractor", "random"]
+    r = CliRunner().invoke(main, real + ["--bandwidth", "0.5"])
+    assert r.exit_code != 0 and "'prototypes'" in r.output and "--selector" in r.output
+    r = CliRunner().invoke(main, real + ["--run-key", "cli_real"])
+    assert r.exit_code == 0, r.output
+    cfg = run_config(digits_copy, "cli_real")
+    assert (cfg["selector"], cfg["prefer_recognised"]) == ("prototypes", True)
+    r = CliRunner().invoke(main, real + ["--run-key", "cli_any", "--any-real", "--selector",
+                                         "herding"])
+    assert r.exit_code == 0, r.output
+    cfg = run_config(digits_copy, "cli_any")
+    assert cfg["selector"] == "herding" and "prefer_recognised" not in cfg
 
 
 def test_budget_search_prints_the_answer_and_refuses_bad_input(digits_copy, prior_dir):

@@ -144,6 +144,9 @@ def test_concentrate_large_budget_is_all_real(digits_copy, prior):
     view = digits_copy.load_saved_view(out["saved_view"])
     assert len(view) == 9 * 10
     assert set(view.values("id")) <= set(train_view(digits_copy).values("id"))  # all real train
+    cfg = runs.run_config(digits_copy, "big")  # a real-only selection's defaults
+    assert (cfg["selector"], cfg["prefer_recognised"]) == ("prototypes", True)
+    assert out["doping"]["classes"]["0"]["picked_recognised"] == 9
     with pytest.raises(OptionError, match="needs prior="):
         dope(digits_copy, "ground_truth", None, 3)
 

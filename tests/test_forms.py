@@ -257,16 +257,26 @@ def test_synthesize_form_offers_class_batch_and_autocast(dataset):
 
 
 def test_dope_form_offers_mmd_greedys_bandwidth_and_refuses_a_bad_one(dataset):
-    props = form("dope", dataset.view(), {})
+    mmd = {"selector": "mmd-greedy"}
+    props = form("dope", dataset.view(), mmd)
     assert props["bandwidth"].default == names.DEFAULT_BANDWIDTH and not blocked(props)
     assert "bandwidth" not in form("dope", dataset.view(), {"selector": "herding"})
-    assert blocked(form("dope", dataset.view(), {"bandwidth": 0.0})) == ["bandwidth"]
+    assert blocked(form("dope", dataset.view(), {**mmd, "bandwidth": 0.0})) == ["bandwidth"]
 
 
-@pytest.mark.parametrize("operator", ["dope", "concentrate"])
-def test_doping_forms_offer_recognised_real_samples_first(dataset, operator):
-    props = form(operator, dataset.view(), {})
-    assert props["prefer_recognised"].default is names.DEFAULT_PREFER_RECOGNISED
+@pytest.mark.parametrize("operator, params, real_only", [
+    ("dope", {}, True),  # no synthesis run on the dataset: real samples only
+    ("dope", {"synthetic_run": "a_run"}, False),
+    ("concentrate", {"images_per_class": names.SYNTHETIC_CAP + 1}, True),  # all real
+    ("concentrate", {"images_per_class": names.SYNTHETIC_CAP}, False),
+])
+def test_doping_forms_default_to_the_modes_selector_and_recognised_first(dataset, operator,
+                                                                         params, real_only):
+    props = form(operator, dataset.view(), params)
+    assert props["selector"].default == names.default_selector(real_only)
+    assert props["prefer_recognised"].default is names.default_prefer_recognised(real_only)
+    assert (props["selector"].default, props["prefer_recognised"].default) == (
+        ("prototypes", True) if real_only else ("mmd-greedy", False))
 
 
 def test_synthesize_form_leaves_guidance_to_the_mode_and_refuses_a_bad_one(dataset):

@@ -31,6 +31,8 @@ def test_importing_names_loads_nothing_heavy():
 def test_run_key_formulas():
     assert names.synthesis_run_key("nopt", 10, data_free=True) == "nopt_df_ipc10"
     assert names.doping_run_key(None, 5, "mmd-greedy") == "real_dope5_mmd_greedy"
+    assert names.doping_run_key(None, 5) == "real_dope5_prototypes"  # the mode's selector
+    assert names.doping_run_key("nopt_ipc2", 5) == "nopt_ipc2_dope5_mmd_greedy"
     assert names.doping_run_key("plain_ipc1", 2, "random") == "plain_ipc1_dope2_random"
     assert names.concentrate_synthesis_key(names.DEFAULT_CONCENTRATE_KEY) == "dsco_syn"
 
@@ -45,8 +47,8 @@ def _param(path, name):
 @pytest.mark.parametrize("path, name, choices, default", [
     ("synthesize", "method", names.METHODS, names.DEFAULT_METHOD),
     ("concentrate", "method", names.METHODS, names.DEFAULT_METHOD),
-    ("dope", "selector", names.SELECTORS, names.DEFAULT_SELECTOR),
-    ("concentrate", "selector", names.SELECTORS, names.DEFAULT_SELECTOR),
+    ("dope", "selector", names.SELECTORS, None),  # per mode: PER_MODE
+    ("concentrate", "selector", names.SELECTORS, None),
     ("concentrate", "joint_pool", names.JOINT_POOLS, names.DEFAULT_JOINT_POOL),
     ("synthesize", "extractor", names.EXTRACTORS, names.DEFAULT_EXTRACTOR),
     ("dope", "extractor", names.EXTRACTORS, names.DEFAULT_EXTRACTOR),
@@ -80,9 +82,12 @@ def test_cli_defaults_are_the_names_defaults(path, name, default):
     assert _param(path, name).default == default
 
 
-@pytest.mark.parametrize("path", ["synthesize", "concentrate"])
+@pytest.mark.parametrize("path", ["synthesize", "dope", "concentrate"])
 def test_cli_leaves_per_mode_defaults_to_the_library(path):
-    for name in PER_MODE:
+    cmd = main.commands[path]
+    found = [name for name in PER_MODE if any(p.name == name for p in cmd.params)]
+    assert found
+    for name in found:
         default = _param(path, name).default
         assert default is None or "UNSET" in repr(default), (name, default)
 
@@ -108,7 +113,8 @@ SOURCES = [os.path.join(ROOT, "fiftyone_dsco", "cli.py")] + sorted(
 #: Option names whose names.py default has another name.
 ALIASES = {"arch": "DEFAULT_ARCHITECTURE", "candidates_per_image": "DEFAULT_CANDIDATES"}
 #: Options whose default is None everywhere: the library resolves it per mode from names.py.
-PER_MODE = {"guidance": names.default_guidance}
+PER_MODE = {"guidance": names.default_guidance, "selector": names.default_selector,
+            "prefer_recognised": names.default_prefer_recognised}
 #: Library functions and their modules; the CLI command or operator of the same name takes
 #: their options.
 LIBRARY = {"synthesize": "synthesis", "dope": "selection.doping", "plan_doping": "selection.doping",

@@ -52,12 +52,13 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     assert info["config"]["ipc"] == 2 and "classes" in info["results"]
     foo.get_operator(P + "manage_runs")(digits_copy, "delete", "op_plain")
     assert not digits_copy.has_run("op_plain") and len(digits_copy) == 1797
-    out = foo.get_operator(P + "dope")(view, "ground_truth", None, 2, selector="random",
+    out = foo.get_operator(P + "dope")(view, "ground_truth", None, 2,
                                        prior=prior_dir)  # real samples only: a coreset
     assert out["num_selected"] == 20 and out["size"] == 20
-    assert digits_copy.has_run("real_dope2_random")
+    cfg = runs.run_config(digits_copy, "real_dope2_prototypes")  # the real-only defaults
+    assert cfg["selector"] == "prototypes" and cfg["prefer_recognised"] is True
     foo.get_operator(P + "dope")(view, "ground_truth", None, 1, prior=prior_dir, bandwidth=0.5,
-                                 prefer_recognised=True,
+                                 selector="mmd-greedy", prefer_recognised=True,
                                  run_key="op_bandwidth")  # the form's options reach the run
     assert runs.run_config(digits_copy, "op_bandwidth")["selector_options"] == {"bandwidth": 0.5}
     assert runs.run_config(digits_copy, "op_bandwidth")["prefer_recognised"] is True

@@ -38,9 +38,9 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
-                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_PREFER_RECOGNISED,
-                     DEFAULT_RECIPE, SYNTHETIC_CAP,
-                     budget_child_keys, budget_synthesis_key, budget_test_key)
+                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP,
+                     budget_child_keys, budget_synthesis_key, budget_test_key,
+                     default_prefer_recognised, default_selector)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)
@@ -153,7 +153,8 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 synthesis_options=synthesis_options or None,
                 # DsCo's split and real picks at every budget: a search made under other
                 # defaults is refused on resume, never continued with sets of two rules
-                synthetic_cap=SYNTHETIC_CAP, prefer_recognised=DEFAULT_PREFER_RECOGNISED)
+                synthetic_cap=SYNTHETIC_CAP, real_selector=default_selector(True),
+                prefer_recognised=default_prefer_recognised(True))
 
 
 def _synthesis_sizes(cfg):
@@ -304,7 +305,8 @@ class _Search:
         return self._dsco_set(budget)
 
     def _dsco_set(self, budget):
-        """DsCo's concentrated set: NOpt images (shared across budgets) + mmd-greedy doping."""
+        """DsCo's concentrated set: NOpt images (shared across budgets) up to the cap, a
+        real-only selection above it (``concentrate``'s split and defaults)."""
         from ..selection.doping import concentrated_view, dope
         from ..synthesis.sampling import synthesize
 
@@ -316,9 +318,10 @@ class _Search:
             synthesize(fit, c["label_field"], c["prior"], n_syn, run_key=syn_key,
                        device=self.device, **(c["synthesis_options"] or {}))
         self._child(dope_key)
+        real = {} if n_syn else dict(selector=c["real_selector"],  # all real above the cap
+                                     prefer_recognised=c["prefer_recognised"])
         dope(fit, c["label_field"], syn_key if n_syn else None, n_real, run_key=dope_key,
-             clamp=True, prior=None if n_syn else c["prior"], device=self.device,
-             prefer_recognised=c.get("prefer_recognised", False))
+             clamp=True, prior=None if n_syn else c["prior"], device=self.device, **real)
         return concentrated_view(self.dataset, dope_key)
 
     def _child(self, key):

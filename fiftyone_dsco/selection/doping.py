@@ -37,9 +37,9 @@ from ..errors import OptionError, RunError, TooFewSamplesError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..features.reference import recognised_mask
 from ..mmd import report_mmd2
-from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_PREFER_RECOGNISED,
-                     DEFAULT_SELECTOR, DOPING, JOINT_POOLS,
-                     SYNTHESIS, UNION_SELECTOR, doping_run_key, run_tag)
+from ..names import (DEFAULT_EXTRACTOR, DEFAULT_JOINT_POOL, DEFAULT_SELECTOR, DOPING,
+                     JOINT_POOLS, SYNTHESIS, UNION_SELECTOR, default_prefer_recognised,
+                     default_selector, doping_run_key, run_tag)
 from ..runs import check_run, load_results, run_config, state as run_state, synthetic_samples
 from ..runs.driver import ClassJob, run_by_class
 from ..synthesis.samples import class_samples
@@ -47,11 +47,11 @@ from .selectors import (SELECTORS, faiss_threads, get_selector, select_synthetic
                         select_union)
 
 
-def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
+def dope(view, label_field, synthetic_run, budget, selector=None, run_key=None,
          extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, classes=None, shard=None,
          seed=0, overwrite=False, device=None, prior=None, selector_options=None, threads=None,
-         synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL,
-         prefer_recognised=DEFAULT_PREFER_RECOGNISED, progress=None):
+         synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, prefer_recognised=None,
+         progress=None):
     """Select ``budget`` real train samples per class to mix into ``synthetic_run``.
 
     Args:
@@ -60,8 +60,9 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
         synthetic_run: run key of a finished :func:`~fiftyone_dsco.synthesize` run,
             or None for a real-only selection (then ``prior`` is required)
         budget: real samples per class (int >= 0)
-        selector: ``"mmd-greedy"`` (default), ``"kcenter"``, ``"herding"``, ``"prototypes"``,
-            ``"random"``
+        selector: ``"mmd-greedy"``, ``"kcenter"``, ``"herding"``, ``"prototypes"``,
+            ``"random"``; None: the mode's (``names.default_selector``): ``"mmd-greedy"``
+            doping a synthesis run, ``"prototypes"`` for a real-only selection
         run_key: default ``<synthetic_run>_dope<budget>_<selector>``
         extractor: feature extractor used for selection (on real data)
         extractor_options: options of the extractor (e.g. a timm checkpoint)
@@ -86,7 +87,9 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
             objective decides how many candidates enter
         prefer_recognised: pick a class's real samples among those the reference
             classifier labels with their own class first (the others only
-            once these run out); the selector still matches the whole class
+            once these run out); the selector still matches the whole class.
+            None: the mode's (``names.default_prefer_recognised``): off doping a
+            synthesis run, on for a real-only selection
         seed, overwrite, device, progress: as elsewhere
 
     Returns:
@@ -117,25 +120,39 @@ def dope(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, ru
     return run_by_class(train, run_key, config, job, todo, shard=shard, overwrite=overwrite,
                         progress=progress,
                         description=f"DsCo concentrated set: {synthetic_run or 'no synthetic run'} "
-                                    f"+ {budget} real/class ({selector})")
+                                    f"+ {budget} real/class ({config['selector']})")
 
 
-def plan_doping(view, label_field, synthetic_run, budget, selector=DEFAULT_SELECTOR, run_key=None,
+def plan_doping(view, label_field, synthetic_run, budget, selector=None, run_key=None,
                 extractor=DEFAULT_EXTRACTOR, extractor_options=None, clamp=False, seed=0,
                 overwrite=False, prior=None, selector_options=None, threads=None,
                 synthetic_per_class=None, joint_pool=DEFAULT_JOINT_POOL, planned_ipc=None,
-                prefer_recognised=DEFAULT_PREFER_RECOGNISED):
+                prefer_recognised=None):
     """Check :func:`dope`'s options and run key (with ``runs.check_run``); writes nothing.
 
     ``planned_ipc``: the images per class of ``synthetic_run`` when that run is
     still to be made (``concentrate`` checks its doping step before synthesis).
+    ``selector`` and ``prefer_recognised`` None are the mode's defaults (real-only
+    when ``synthetic_run`` is None); the config records what was used.
 
     Returns ``(run_key, config, prior folder, class table, selector, real per class)``.
     """
+    real_only, named = synthetic_run is None, selector is not None
+    selector = selector if named else default_selector(real_only)
+    if prefer_recognised is None:
+        prefer_recognised = default_prefer_recognised(real_only)
     syn_cfg = (dict(ipc=planned_ipc, classes=None, prior=None) if planned_ipc is not None
                else _synthesis_config(view._dataset, synthetic_run, prior))
     selector_options = dict(selector_options or {})
-    sel = selector_for(selector, seed, selector_options, threads)
+    try:
+        sel = selector_for(selector, seed, selector_options, threads)
+    except OptionError as e:
+        if named or not selector_options:
+            raise
+        raise OptionError(f"{e} It is the default selector of "
+                          f"{'a real-only selection' if real_only else 'doping a synthesis run'}; "
+                          f"name the selector these options are for (selector=..., "
+                          f"--selector).") from None
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
         raise OptionError(f"budget (real samples per class) must be an integer >= 0, not {budget!r}.")
     if synthetic_run is None and budget == 0:

@@ -491,12 +491,10 @@ class PrototypesSelector(Selector):
 
     def _select(self, x, num_picks, synthetic, pool):
         km = faiss.Kmeans(x.shape[1], num_picks, niter=self.niter, nredo=self.nredo,
-                          seed=self.seed, verbose=False)
+                          seed=self.seed, verbose=False,
+                          min_points_per_centroid=1)  # only silences FAISS's small-class warning
         km.train(x)
-        cent = km.centroids.astype(np.float64)
-        x64 = x.astype(np.float64)
-        d = ((x64 ** 2).sum(1)[:, None] - 2.0 * x64 @ cent.T
-             + (cent ** 2).sum(1)[None, :])  # n x num_picks squared distances
+        d = np.stack([_sqdist_to(x, c) for c in km.centroids.astype(np.float64)], 1)  # n x picks
         picks = np.empty(num_picks, np.int64)
         order = np.argsort(np.where(pool.closed[:, None], np.inf, d).min(0), kind="stable")
         for t, j in enumerate(order):

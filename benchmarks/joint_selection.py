@@ -63,7 +63,7 @@ def main():
               f"real per class) in {seconds[name]} s", flush=True)
     if not args.no_baselines:
         dope(split.fit, "ground_truth", None, b, selector="herding", prior=args.prior,
-             run_key=f"val_herding_b{b}")
+             run_key=f"val_herding_b{b}", prefer_recognised=False)  # plain herding
         sets["herding"] = concentrated_view(ds, f"val_herding_b{b}")
     validation_table(split, sets, f"joint_selection_{args.dataset}{args.tag}.json", args.prior,
                      args.seeds, args.epochs, seconds, not args.no_baselines, split_of,

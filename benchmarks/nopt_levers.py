@@ -109,7 +109,7 @@ def main():
                 name, key = f"{name}_bw{bandwidth:g}", f"{key}_bw{bandwidth:g}".replace(".", "")
                 options["bandwidth"] = bandwidth
         dope(split.fit, "ground_truth", None, ipc, selector=selector, prior=args.prior,
-             run_key=key, selector_options=options)
+             run_key=key, selector_options=options, prefer_recognised=False)  # the plain rules
         sets[name] = concentrated_view(ds, key)
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
                      args.prior, args.seeds, args.epochs, seconds, not args.no_random,

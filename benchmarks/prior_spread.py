@@ -58,7 +58,7 @@ def main():
         sets[f"dsco_prior{s}"] = ds.load_saved_view(out["saved_view"])
         seconds[f"dsco_prior{s}"] = round(time.time() - t0, 1)
         print(f"prior seed {s}: set built in {seconds[f'dsco_prior{s}']} s", flush=True)
-    herding = dope(ds, field, None, b, selector="herding",
+    herding = dope(ds, field, None, b, selector="herding", prefer_recognised=False,  # plain
                    prior=prior_name(args.dataset, args.prior_seeds[0]), run_key=f"spread_herding_b{b}")
     sets["herding"] = ds.load_saved_view(herding["saved_view"])
     res = evaluate(ds, field, sets, seeds=tuple(range(args.seeds)), epochs=args.epochs,

@@ -737,6 +737,7 @@ def demo(builtin, budget, prior_steps, seeds, epochs, overwrite):
     click.echo(f"{out['synthetic_per_class']} NOpt-synthetic{starts} + {out['real_per_class']} "
                f"selected real per class; saved view '{out['saved_view']}'")
     herding = dope(ds, field, None, budget, selector="herding", prior=prior.path,
+                   prefer_recognised=False,  # the literature's herding, every sample a candidate
                    run_key=names.DEMO_HERDING_KEY, overwrite=overwrite, progress=True)
     click.echo(f"herding: {budget} real per class; saved view '{herding['saved_view']}'")
     click.echo(f"== 4/4 evaluate ({seeds} seeds, {epochs} epochs, held-out test split)")

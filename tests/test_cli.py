@@ -43,6 +43,7 @@ def test_demo_runs_the_whole_job_end_to_end(digits):
             assert f"| {arm} |" in r.output
         assert digits.has_run("demo") and digits.has_run("demo_eval")
         assert runs.run_config(digits, "demo_herding")["selector"] == "herding"
+        assert "prefer_recognised" not in runs.run_config(digits, "demo_herding")  # plain herding
         # names this job's runs only (not every run of a dataset the benchmarks also use)
         assert "runs demo_syn, demo, demo_herding, demo_eval; saved view 'dsco-demo'" in r.output
         assert ("evaluations demo_eval_dsco_eval, demo_eval_herding_eval, demo_eval_random_eval, "

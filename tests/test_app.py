@@ -300,7 +300,8 @@ def test_browser_drives_the_dsco_panel(app, tmp_path):
         shots = os.path.abspath(os.environ.get("DSCO_SCREENSHOT_DIR") or str(tmp_path / "shots"))
         env = dict(os.environ, CHROMIUM_PATH=CHROMIUM, NO_PROXY="127.0.0.1,localhost")
         proc = subprocess.run(["node", os.path.join(BROWSER_DIR, "app_panel.js"), base,
-                               clone.name, RUN, view, EVAL, shots], cwd=BROWSER_DIR, env=env,
+                               clone.name, RUN, view, EVAL, shots,
+                               str(clone.load_saved_view(view).count())], cwd=BROWSER_DIR, env=env,
                               capture_output=True, text=True, timeout=400)
         assert proc.returncode == 0, proc.stderr[-4000:]
         seen = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@
 const { T, clipper, primaryButton, shooter, openPanel, openSavedView, runOnDataset } =
   require('./common');
 
-const [url, dataset, runKey, savedView, evalKey, shots] = process.argv.slice(2);
+const [url, dataset, runKey, savedView, evalKey, shots, viewCount] = process.argv.slice(2);
 const shot = shooter(shots);
 const shotAround = clipper(shots);
 
@@ -116,5 +116,5 @@ runOnDataset('panel', url, dataset, shots, { width: 1600, height: 1200 }, async 
   await page.setViewportSize({ width: 1600, height: 1200 });
 
   // 6. Open <saved view>: the App's view becomes the run's saved view
-  Object.assign(out, await openSavedView(page, panel, savedView));
+  Object.assign(out, await openSavedView(page, panel, savedView, viewCount));
 });

@@ -84,14 +84,21 @@ async function openPanel(page) {
 }
 
 // Clicks the panel's "Open <savedView>"; returns the App's URL and sample count after it.
-async function openSavedView(page, panel, savedView) {
+// With ``count`` (the view's size, when the caller knows it) it waits for the count to show
+// it: on a loaded machine the grid's count updates seconds after the URL.
+async function openSavedView(page, panel, savedView, count) {
   await panel.getByRole('button', { name: `Open ${savedView}`, exact: true }).click();
   await page.waitForURL(new RegExp(`[?&]view=${savedView}`), { timeout: T });
   const url = page.url();
   await page.locator('[data-cy="panel-tab-samples"]').click();
   const counts = page.locator('[data-cy="entry-counts"]');
-  await counts.waitFor({ timeout: T });
-  await page.waitForTimeout(2000);
+  if (count) {
+    await counts.filter({ hasText: new RegExp(`^\\s*${count}\\b`) }).waitFor({ timeout: T })
+      .catch(() => {}); // the caller's assertion reports the count that showed
+  } else {
+    await counts.waitFor({ timeout: T });
+    await page.waitForTimeout(2000);
+  }
   return { url, entry_counts: await counts.innerText() };
 }
 

@@ -65,7 +65,7 @@ PRIOR_PRESETS = {
 SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH = "synthesis", "doping", "evaluation", "budget_search"
 RUN_KINDS = (SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH)
 #: What a budget search compares at each budget: DsCo's concentrated set (NOpt up to the cap,
-#: mmd-greedy doping above), the real subsets a user can take without synthesis (herding's and
+#: a real-only selection with its defaults above), the real subsets a user can take without synthesis (herding's and
 #: mmd-greedy's picks: neither leads the other on every validation cell, docs/benchmarks.md),
 #: random real images.
 #: All by default; on a tie (the same set: DsCo's is all real above ``SYNTHETIC_CAP``) the

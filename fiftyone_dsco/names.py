@@ -65,11 +65,10 @@ PRIOR_PRESETS = {
 SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH = "synthesis", "doping", "evaluation", "budget_search"
 RUN_KINDS = (SYNTHESIS, DOPING, EVALUATION, BUDGET_SEARCH)
 #: What a budget search compares at each budget: DsCo's concentrated set (NOpt up to the cap,
-#: a real-only selection with its defaults above), the real subsets a user can take without synthesis (herding's and
-#: mmd-greedy's picks: neither leads the other on every validation cell, docs/benchmarks.md),
-#: random real images.
-#: All by default; on a tie (the same set: DsCo's is all real above ``SYNTHETIC_CAP``) the
-#: first named wins.
+#: a real-only selection with its defaults above), the real subsets a user can take without
+#: synthesis (herding's and mmd-greedy's picks: neither leads the other on every validation
+#: cell, docs/benchmarks.md), random real images. All by default; where two give the same set
+#: it is trained once and a tie goes to the first named.
 BUDGET_METHODS = ("dsco", "herding", "mmd-greedy", "random")
 #: Budget-search methods that pick real samples by a selector of ``SELECTORS`` (nested picks).
 BUDGET_REAL_SUBSETS = ("herding", "mmd-greedy")

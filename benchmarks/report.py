@@ -1121,6 +1121,11 @@ def data_free_selection(dataset, ipc, pool, levers):
     rows = [(labels.get(r["method"], r["method"]), r["acc_mean"], r["acc_std"]) for r in data]
     rows.append(("data-free NOpt, guidance 1 (levers table: same split, prior and seeds)",
                  df["acc_mean"], df["acc_std"]))
+    if not any(r["method"] == "random" for r in data):  # run with --no-random: the levers arm
+        rnd = next(r for r in _load(f"nopt_levers_{dataset}_ipc{ipc}.json")[0]
+                   if r["method"] == "random")
+        rows.append(("random real images (levers table: same seeds)", rnd["acc_mean"],
+                     rnd["acc_std"]))
     best = max(m for _, m, _ in rows)
     out = [f"- {_provenance(meta, 'python benchmarks/data_free_selection.py')}", "",
            f"{dataset}, IPC {ipc}, pools of {pool} plain samples per class; ConvNet-3, recipe "

@@ -63,8 +63,9 @@ def run_or_replace(fn, *args, **kwargs):
 
 
 def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, add_random=True,
-                     per_set=None, **row):
-    """Train ``sets`` (name -> view) and a random arm (``add_random``) with the ``dsco`` recipe on
+                     per_set=None, arch="convnet3", lr=None, **row):
+    """Train ``sets`` (name -> view) and a random arm (``add_random``) with the ``dsco`` recipe
+    (``arch``, ``lr``: its network and SGD rate, recorded when not the defaults) on
     ``split.fit``, test them on ``split.val`` (``evaluation.measure``: nothing stored),
     and write the rows (plus ``row``'s fields, each set's ``build_seconds`` and its fields in
     ``per_set``, name -> dict) to ``results/<name>`` with its meta. Returns the rows."""
@@ -72,8 +73,10 @@ def validation_table(split, sets, name, prior, seeds, epochs, build_seconds, add
 
     from fiftyone_dsco.evaluation import measure
 
-    res = measure(split.fit, "ground_truth", sets, split.val, epochs=epochs,
+    res = measure(split.fit, "ground_truth", sets, split.val, epochs=epochs, arch=arch, lr=lr,
                   seeds=tuple(range(seeds)), add_random=add_random, progress=True)
+    row = dict(row, **({} if arch == "convnet3" else {"arch": arch}),
+               **({} if lr is None else {"lr": lr}))
     rows = [dict(row, method=a["name"], size=a["size"], acc_mean=round(100 * a["acc_mean"], 2),
                  acc_std=round(100 * a["acc_std"], 2), seeds=seeds, epochs=a["epochs"],
                  build_seconds=build_seconds.get(a["name"]), split="validation",

@@ -45,6 +45,8 @@ def parse():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--kmeans-seed", type=int, default=0, help="seed of the k-means selector")
+    p.add_argument("--arch", default="convnet3", help="the evaluated network (names.ARCHITECTURES)")
+    p.add_argument("--lr", type=float, help="SGD learning rate (default: the recipe's)")
     p.add_argument("arms", nargs="+", help="<selector>_<filter>, e.g. mmd_correct")
     return p.parse_args()
 
@@ -105,7 +107,7 @@ def main():
         print(arm, per_set[arm], flush=True)
     validation_table(split, sets, f"real_candidates_{args.dataset}_ipc{args.ipc}{args.tag}.json",
                      prior_name, args.seeds, None, {}, add_random=False, per_set=per_set,
-                     dataset=args.dataset, ipc=args.ipc)
+                     arch=args.arch, lr=args.lr, dataset=args.dataset, ipc=args.ipc)
 
 
 if __name__ == "__main__":

@@ -328,3 +328,16 @@ def test_bad_full_epochs_fail_before_anything_trains(digits_copy, bad, match):
     _nothing_written(ds, before)
     assert not os.path.isdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence")) or \
         not os.listdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence"))
+
+
+def test_measure_trains_at_the_learning_rate_it_is_given(digits_copy):
+    """A choice on validation may need another rate than the recipe's (ResNet-18: 0.1)."""
+    from fiftyone_dsco.data.splits import validation_split
+
+    split = validation_split(digits_copy, "ground_truth")
+    sets = {"a": data.train_view(split.fit).limit(20)}
+    res = evaluation.measure(split.fit, "ground_truth", sets, split.val, epochs=1, seeds=(0,),
+                             add_random=False, lr=0.05)
+    assert res["lr"] == 0.05
+    assert evaluation.measure(split.fit, "ground_truth", sets, split.val, epochs=1, seeds=(0,),
+                              add_random=False)["lr"] == 0.01  # the dsco recipe's

@@ -117,7 +117,7 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch=DEFAULT_ARC
 
 def measure(dataset, label_field, train_views, held_out, arch=DEFAULT_ARCHITECTURE, epochs=None,
             seeds=DEFAULT_SEEDS, add_random=True, add_full=False, full_epochs=None,
-            recipe=DEFAULT_RECIPE, device=None, progress=None):
+            recipe=DEFAULT_RECIPE, lr=None, device=None, progress=None):
     """Train and test like :func:`evaluate` on any held-out real view, and store nothing.
 
     For choices made on a validation split (:mod:`fiftyone_dsco.data.splits`):
@@ -126,10 +126,11 @@ def measure(dataset, label_field, train_views, held_out, arch=DEFAULT_ARCHITECTU
     be empty when only the full arm is wanted (``add_full=True``). Only the
     sets trained here are checked against ``held_out`` (not every DsCo run of
     the dataset, as :func:`evaluate` does for the test split). Returns an
-    :class:`EvaluationResults` that is not saved.
+    :class:`EvaluationResults` that is not saved. ``lr`` overrides the recipe's, as in
+    :func:`evaluate`.
     """
     plan = _plan(dataset, label_field, train_views, held_out, arch, epochs, seeds, None, None,
-                 add_random, add_full, full_epochs, None, None, None, False, recipe)
+                 add_random, add_full, full_epochs, None, None, lr, False, recipe)
     results, _ = _train_all(plan, _load_arrays(plan, progress), device, progress)
     return results
 

@@ -1090,8 +1090,10 @@ def real_candidates(dataset, ipc, tags):
                              r["method"].split("_")[1] != "correct"))
     best = max(r["acc_mean"] for r in rows)
     out = [*(f"- {c}" for c in cmds), "",
-           f"IPC {ipc}, ConvNet-3, recipe `dsco` ({rows[0]['epochs']} epochs), "
-           f"{rows[0]['seeds']} seeds, top-1 % on the validation split (mean ± std); candidates: "
+           f"IPC {ipc}, {ARCH_NAMES[rows[0].get('arch', 'convnet3')]}, recipe `dsco` "
+           f"({rows[0]['epochs']} epochs{', SGD lr %g' % rows[0]['lr'] if 'lr' in rows[0] else ''}"
+           f"), {rows[0]['seeds']} seed(s), top-1 % on the validation split (mean ± std); "
+           f"candidates: "
            f"mean per class of the samples the selector could pick; best in bold.", "",
            "| selector | candidates | per class | top-1 % (validation) |", "|---|---|---:|---:|"]
     for r in rows:
@@ -1674,6 +1676,10 @@ def main():
            *real_candidates("fashion-mnist", 10, ("_base", "_a", "_b", "_c", "_d")), "",
            *real_candidates("fashion-mnist", 20, ("", "_b")), "",
            *real_candidates("fashion-mnist", 50, ("_a", "_b")), "",
+           "With ResNet-18 (the [test table](#resnet-18-at-ipc-10-the-real-only-picks-against-"
+           "herding) showed the default behind herding there), one seed per arm to fit the "
+           "session:", "",
+           *real_candidates("fashion-mnist", 10, ("_r18_a", "_r18_b")), "",
            *real_candidates("fashion-mnist", 1, ("_a",)), "",
            *real_candidates("digits", 10, ("_a", "_b")), "",
            *real_candidates("digits", 1, ("_a",)), "",

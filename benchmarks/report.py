@@ -1057,8 +1057,8 @@ def dc_summary(dataset="fashion-mnist"):
              f"prior for every synthetic set (fitted on the validation split's fit split). "
              f"DsCo's row repeats the cell of the set `concentrate()` makes at that budget: NOpt "
              f"from noise up to 8 per class, above it a real-only selection's defaults "
-             f"(`{_concentrate_real()}`: k-means prototypes, recognised real samples first, "
-             f"since December 4; chosen on validation, [recognised real samples first]"
+             f"(`{_concentrate_real()}`; prototypes among the recognised samples lead under "
+             f"ConvNet-3 but not ResNet-18: [recognised real samples first]"
              f"(#recognised-real-samples-first)). \"Recognised first\": "
              f"`dope(prefer_recognised=True)`.",
              "- † seeds 0-2 of the [harness check](#harness-check-dcs-random-baselines): no random "
@@ -1566,9 +1566,10 @@ def main():
            "", *_recipes_at_ipc1(), *_dc_at_ipc50(),
            "### ResNet-18 at IPC 10: the real-only picks against herding", "",
            "Since the split rule changed `concentrate()` makes a real-only selection at 10 per "
-           "class: mmd-greedy's picks until December 4, prototypes among the recognised samples "
-           "since (chosen on ConvNet-3's validation splits; ResNet-18 was not part of the "
-           "choice). The Fashion-MNIST IPC 10 herding, mmd-greedy and prototypes sets of the tables "
+           "class, mmd-greedy's picks; prototypes among the recognised samples, the stronger set "
+           "with ConvNet-3, were its default for a few hours of December 4 until this table and "
+           "a ResNet-18 validation run turned the choice back. The Fashion-MNIST IPC 10 herding, "
+           "mmd-greedy and prototypes sets of the tables "
            "above (the validation split's prior), trained with ResNet-18 at SGD lr 0.1 (the rate "
            "that suited the real subsets on the GPU: herding 70.72 at 0.1 against 55.70 at 0.01, "
            "[appendix](benchmarks-appendix.md#at-a-glance-low-volume-nopt-from-noise)), 300 "
@@ -1627,10 +1628,13 @@ def main():
            "priors refitted on a new machine by the same command (the digits refit reproduced "
            "the budget search's cap-10 row at 16 per class exactly); compare within a row.",
            "", *synthetic_cap(), "",
-           "### The cap against the real-only default", "",
-           "Since December 4 a real-only selection defaults to prototypes among the recognised "
-           "real samples (docs/doping.md), a stronger real set than the mmd-greedy picks the "
-           "cap was chosen against. NOpt from noise against it at the budgets where NOpt led, "
+           "### The cap against the strongest real set", "",
+           "Prototypes among the recognised real samples (`--selector prototypes "
+           "--prefer-recognised`; the real-only default for a few hours of December 4, until "
+           "ResNet-18 turned it back: [recognised real samples first]"
+           "(#recognised-real-samples-first)) are a stronger real set with ConvNet-3 than the "
+           "mmd-greedy picks the cap was chosen against. NOpt from noise against them at the "
+           "budgets where NOpt led, "
            "on the same validation splits (NOpt, herding and mmd-greedy: the cells above; "
            "prototypes: `benchmarks/real_candidates.py`, k-means seed 0).", "",
            *cap_recheck(), "",

@@ -87,10 +87,10 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     :func:`~fiftyone_dsco.dope`; the
     other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
     doping step are checked before synthesis writes anything. ``selector`` and
-    ``prefer_recognised`` None take the mode's defaults: above the cap a real-only
-    selection's (``"prototypes"``, recognised samples first; chosen on validation,
-    docs/benchmarks.md), up to it doping's (``"mmd-greedy"``, which picks real
-    samples there only in a union pool).
+    ``prefer_recognised`` None take the mode's defaults (``names.default_selector``):
+    above the cap a real-only selection's, up to it doping's (real samples are
+    picked there only in a union pool); both ``"mmd-greedy"`` without the filter
+    today (docs/doping.md).
 
     ``candidates_per_image`` K > 1 is joint selection: the synthesis run makes
     K x the synthetic share per class (``ipc``), and doping keeps the share

@@ -22,9 +22,9 @@ SDK_CALL = "dsco_sdk_call"
 #: The help of the "recognised real samples first" option of doping and concentrate forms.
 RECOGNISED_HELP = ("Pick real samples among those the reference classifier labels with their own "
                    "class first; the selector still matches the whole class")
-SELECTOR_HELP = (f"How real samples are picked; default {names.default_selector(True)} "
-                 f"(k-means prototypes) for real samples only, {names.default_selector(False)} "
-                 "beside synthetic images (docs/doping.md)")
+SELECTOR_HELP = (f"How real samples are picked; default {names.default_selector(True)} for real "
+                 f"samples only, {names.default_selector(False)} beside synthetic images "
+                 "(docs/doping.md)")
 #: Work estimates above which the App offers only Schedule: run in the App, such a job
 #: would hold the App server for more than about 5 minutes on 2 CPU cores.
 IMMEDIATE_LIMITS = {"synthetic images": 500, "real train samples": 20_000,

@@ -202,8 +202,8 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
 def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_copy, prior_dir,
                                                                         monkeypatch):
     """mmd-greedy's real picks are a method of the search; where DsCo's set is all real and the
-    real-only default is mmd-greedy's picks (earlier defaults), it is the same set, so one arm is
-    trained for both."""
+    real-only default is mmd-greedy's picks (pinned here: the default is per mode), it is the
+    same set, so one arm is trained for both."""
     import fiftyone_dsco.budget.search as search
     import fiftyone_dsco.evaluation.protocol as protocol
     from fiftyone_dsco import budget_search, runs
@@ -232,8 +232,8 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
 
 
 def test_dscos_all_real_sets_are_concentrates_real_only_selection(digits_copy, prior_dir):
-    """Above the cap DsCo's set is what concentrate() selects there: the real-only defaults
-    (prototypes, recognised samples first), recorded with the search and its doping run."""
+    """Above the cap DsCo's set is what concentrate() selects there: the real-only defaults,
+    recorded with the search and its doping run."""
     from fiftyone_dsco import budget_search, runs
     from fiftyone_dsco.names import (SYNTHETIC_CAP, budget_child_keys, default_prefer_recognised,
                                      default_selector)
@@ -245,7 +245,8 @@ def test_dscos_all_real_sets_are_concentrates_real_only_selection(digits_copy, p
     assert (cfg["real_selector"], cfg["prefer_recognised"]) == (default_selector(True),
                                                                 default_prefer_recognised(True))
     dope_cfg = runs.run_config(digits_copy, budget_child_keys("bs", top, 0)[1])
-    assert dope_cfg["selector"] == "prototypes" and dope_cfg["prefer_recognised"] is True
+    assert dope_cfg["selector"] == default_selector(True)
+    assert dope_cfg.get("prefer_recognised", False) is default_prefer_recognised(True)
 
 
 @pytest.mark.parametrize("view", ["dsco-bs", "dsco-bs-b2", "DSCO-BS-SYN1"])

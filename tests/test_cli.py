@@ -125,20 +125,21 @@ def test_synthesize_and_dope_pass_their_options_to_the_runs(digits_copy, tmp_pat
     assert run_config(digits_copy, "cli_dope")["selector_options"] == {
         "k": 4, "backend": "faiss", "bandwidth": 0.5}
     assert run_config(digits_copy, "cli_dope")["prefer_recognised"] is True
-    # a real-only selection takes its own defaults (prototypes, recognised first) unless told
+    # a real-only selection takes its mode's defaults unless told
+    from fiftyone_dsco import names
+
     real = ["dope", digits_copy.name, "--prior", str(tmp_path / "prior"), "--budget", "2",
             "--extractor", "random"]
-    r = CliRunner().invoke(main, real + ["--bandwidth", "0.5"])
-    assert r.exit_code != 0 and "'prototypes'" in r.output and "--selector" in r.output
     r = CliRunner().invoke(main, real + ["--run-key", "cli_real"])
     assert r.exit_code == 0, r.output
     cfg = run_config(digits_copy, "cli_real")
-    assert (cfg["selector"], cfg["prefer_recognised"]) == ("prototypes", True)
-    r = CliRunner().invoke(main, real + ["--run-key", "cli_any", "--any-real", "--selector",
-                                         "herding"])
+    assert cfg["selector"] == names.default_selector(True)
+    assert cfg.get("prefer_recognised", False) is names.default_prefer_recognised(True)
+    r = CliRunner().invoke(main, real + ["--run-key", "cli_rec", "--prefer-recognised",
+                                         "--selector", "herding"])
     assert r.exit_code == 0, r.output
-    cfg = run_config(digits_copy, "cli_any")
-    assert cfg["selector"] == "herding" and "prefer_recognised" not in cfg
+    cfg = run_config(digits_copy, "cli_rec")
+    assert cfg["selector"] == "herding" and cfg["prefer_recognised"] is True
 
 
 def test_budget_search_prints_the_answer_and_refuses_bad_input(digits_copy, prior_dir):

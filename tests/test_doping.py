@@ -7,6 +7,7 @@ from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budge
 from fiftyone_dsco.data import train_view
 from fiftyone_dsco.selection.doping import concentrated_view, dope
 from fiftyone_dsco.errors import OptionError, RunError, TooFewSamplesError
+from fiftyone_dsco.names import default_prefer_recognised, default_selector
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
 
@@ -145,8 +146,20 @@ def test_concentrate_large_budget_is_all_real(digits_copy, prior):
     assert len(view) == 9 * 10
     assert set(view.values("id")) <= set(train_view(digits_copy).values("id"))  # all real train
     cfg = runs.run_config(digits_copy, "big")  # a real-only selection's defaults
-    assert (cfg["selector"], cfg["prefer_recognised"]) == ("prototypes", True)
-    assert out["doping"]["classes"]["0"]["picked_recognised"] == 9
+    assert cfg["selector"] == default_selector(True)
+    assert cfg.get("prefer_recognised", False) is default_prefer_recognised(True)
+
+
+def test_options_for_another_selector_name_the_modes_default(digits_copy, prior, monkeypatch):
+    """Selector options given without a selector go to the mode's default; where it does not
+    take them the error says which default it was, before anything is written."""
+    import fiftyone_dsco.selection.doping as doping
+
+    monkeypatch.setattr(doping, "default_selector", lambda real_only: "prototypes")
+    with pytest.raises(OptionError, match="default selector of a real-only selection"):
+        dope(digits_copy, "ground_truth", None, 2, prior=prior.path,
+             selector_options={"bandwidth": 0.5})
+    assert not digits_copy.list_runs()
     with pytest.raises(OptionError, match="needs prior="):
         dope(digits_copy, "ground_truth", None, 3)
 

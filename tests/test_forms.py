@@ -275,8 +275,6 @@ def test_doping_forms_default_to_the_modes_selector_and_recognised_first(dataset
     props = form(operator, dataset.view(), params)
     assert props["selector"].default == names.default_selector(real_only)
     assert props["prefer_recognised"].default is names.default_prefer_recognised(real_only)
-    assert (props["selector"].default, props["prefer_recognised"].default) == (
-        ("prototypes", True) if real_only else ("mmd-greedy", False))
 
 
 def test_synthesize_form_leaves_guidance_to_the_mode_and_refuses_a_bad_one(dataset):

@@ -31,8 +31,9 @@ def test_importing_names_loads_nothing_heavy():
 def test_run_key_formulas():
     assert names.synthesis_run_key("nopt", 10, data_free=True) == "nopt_df_ipc10"
     assert names.doping_run_key(None, 5, "mmd-greedy") == "real_dope5_mmd_greedy"
-    assert names.doping_run_key(None, 5) == "real_dope5_prototypes"  # the mode's selector
-    assert names.doping_run_key("nopt_ipc2", 5) == "nopt_ipc2_dope5_mmd_greedy"
+    real, synthetic = (names.default_selector(m).replace("-", "_") for m in (True, False))
+    assert names.doping_run_key(None, 5) == f"real_dope5_{real}"  # the mode's selector
+    assert names.doping_run_key("nopt_ipc2", 5) == f"nopt_ipc2_dope5_{synthetic}"
     assert names.doping_run_key("plain_ipc1", 2, "random") == "plain_ipc1_dope2_random"
     assert names.concentrate_synthesis_key(names.DEFAULT_CONCENTRATE_KEY) == "dsco_syn"
 

@@ -11,7 +11,7 @@ from fiftyone.operators.delegated import DelegatedOperationService
 from fiftyone.operators.executor import (ExecutionContext, ExecutionError,
                                          execute_or_delegate_operator)
 
-from fiftyone_dsco import runs
+from fiftyone_dsco import names, runs
 
 P = "@dsco/fiftyone-dsco/"
 
@@ -55,8 +55,9 @@ def test_synthesize_dope_concentrate_and_runs_via_sdk(digits_copy, prior_dir):
     out = foo.get_operator(P + "dope")(view, "ground_truth", None, 2,
                                        prior=prior_dir)  # real samples only: a coreset
     assert out["num_selected"] == 20 and out["size"] == 20
-    cfg = runs.run_config(digits_copy, "real_dope2_prototypes")  # the real-only defaults
-    assert cfg["selector"] == "prototypes" and cfg["prefer_recognised"] is True
+    cfg = runs.run_config(digits_copy, names.doping_run_key(None, 2))  # the real-only defaults
+    assert cfg["selector"] == names.default_selector(True)
+    assert cfg.get("prefer_recognised", False) is names.default_prefer_recognised(True)
     foo.get_operator(P + "dope")(view, "ground_truth", None, 1, prior=prior_dir, bandwidth=0.5,
                                  selector="mmd-greedy", prefer_recognised=True,
                                  run_key="op_bandwidth")  # the form's options reach the run

@@ -61,8 +61,8 @@ def dope(view, label_field, synthetic_run, budget, selector=None, run_key=None,
             or None for a real-only selection (then ``prior`` is required)
         budget: real samples per class (int >= 0)
         selector: ``"mmd-greedy"``, ``"kcenter"``, ``"herding"``, ``"prototypes"``,
-            ``"random"``; None: the mode's (``names.default_selector``): ``"mmd-greedy"``
-            doping a synthesis run, ``"prototypes"`` for a real-only selection
+            ``"random"``; None: the mode's (``names.default_selector``; ``"mmd-greedy"``
+            doping a synthesis run and for a real-only selection today)
         run_key: default ``<synthetic_run>_dope<budget>_<selector>``
         extractor: feature extractor used for selection (on real data)
         extractor_options: options of the extractor (e.g. a timm checkpoint)
@@ -88,8 +88,7 @@ def dope(view, label_field, synthetic_run, budget, selector=None, run_key=None,
         prefer_recognised: pick a class's real samples among those the reference
             classifier labels with their own class first (the others only
             once these run out); the selector still matches the whole class.
-            None: the mode's (``names.default_prefer_recognised``): off doping a
-            synthesis run, on for a real-only selection
+            None: the mode's (``names.default_prefer_recognised``; off in both today)
         seed, overwrite, device, progress: as elsewhere
 
     Returns:

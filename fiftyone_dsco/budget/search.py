@@ -38,8 +38,8 @@ from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
-                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, SYNTHETIC_CAP,
-                     budget_child_keys, budget_synthesis_key, budget_test_key,
+                     DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, DEFAULT_SELECTOR,
+                     SYNTHETIC_CAP, budget_child_keys, budget_synthesis_key, budget_test_key,
                      default_prefer_recognised, default_selector)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
@@ -153,8 +153,10 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 synthesis_options=synthesis_options or None,
                 # DsCo's split and real picks at every budget: a search made under other
                 # defaults is refused on resume, never continued with sets of two rules
-                synthetic_cap=SYNTHETIC_CAP, real_selector=default_selector(True),
-                prefer_recognised=default_prefer_recognised(True))
+                synthetic_cap=SYNTHETIC_CAP, prefer_recognised=default_prefer_recognised(True),
+                # recorded where it is not doping's default, so searches made before it resume
+                **({"real_selector": default_selector(True)}
+                   if default_selector(True) != DEFAULT_SELECTOR else {}))
 
 
 def _synthesis_sizes(cfg):
@@ -318,8 +320,9 @@ class _Search:
             synthesize(fit, c["label_field"], c["prior"], n_syn, run_key=syn_key,
                        device=self.device, **(c["synthesis_options"] or {}))
         self._child(dope_key)
-        real = {} if n_syn else dict(selector=c["real_selector"],  # all real above the cap
-                                     prefer_recognised=c["prefer_recognised"])
+        real = {} if n_syn else dict(  # all real above the cap
+            selector=c.get("real_selector", DEFAULT_SELECTOR),
+            prefer_recognised=c["prefer_recognised"])
         dope(fit, c["label_field"], syn_key if n_syn else None, n_real, run_key=dope_key,
              clamp=True, prior=None if n_syn else c["prior"], device=self.device, **real)
         return concentrated_view(self.dataset, dope_key)

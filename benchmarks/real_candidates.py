@@ -23,7 +23,9 @@ Selectors (the library's, the filter as their ``preferred`` rows): ``mmd``
 (mmd-greedy, dense kernel), ``herding``, ``kmeans`` (``prototypes``: the
 candidate nearest each of ``--ipc`` k-means centroids of the class). The
 first results were made by the probe's own copies of these rules, which
-picked the same samples (checked class by class) before they were dropped. Writes
+picked the same samples (checked class by class) before they were dropped.
+``--arch``/``--lr`` train another network at another rate (ResNet-18: ``resnet18_small``,
+0.1), recorded in the rows. Writes
 ``benchmarks/results/real_candidates_<dataset>_ipc<ipc><tag>.json``.
 """
 

@@ -1168,6 +1168,15 @@ def bn_probe(dataset, ipc, tag=""):
         out.append(f"| {names[sel]} | {filters.get(filt, filt)} | {r['spread']:.3f} | "
                    f"{r['pixel_mean']:.3f} / {r['pixel_std']:.3f} | {r['eval']:.2f} | "
                    f"{r['bn_set']:.2f} | {r['bn_fit']:.2f} | {r['bn_val']:.2f} |")
+    fit, val = (max(abs(r[k] - r["eval"]) for r in rows) for k in ("bn_fit", "bn_val"))
+    same = sorted(rows, key=lambda r: r["bn_fit"]) == sorted(rows, key=lambda r: r["eval"])
+    first = max(rows, key=lambda r: r["bn_val"])
+    out += ["", f"What it shows: statistics recomputed on unlabelled fit images move a set by at "
+                f"most {fit:.2f} points" + (" and keep the sets' order" if same else "")
+            + f"; even on the validation images themselves at most {val:.2f}, and "
+              f"{names[first['method'].split('_')[0]]} ({filters[first['method'].split('_')[1]]}) "
+              "stays first ([findings](findings.md#recognised-real-samples-first-and-real-"
+              "prototypes-december-2026))."]
     return out
 
 

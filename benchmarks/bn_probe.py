@@ -51,11 +51,18 @@ def parse():
     return p.parse_args()
 
 
-def recalibrate(model, images, batch_size=500):
-    """Reset every batch norm's running statistics and recompute them on ``images`` (cumulative)."""
+def batch_norms(model):
     import torch
 
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def recalibrate(model, images, batch_size=500):
+    """Reset every batch norm's running statistics and recompute them on ``images`` (cumulative).
+    Returns what :func:`restore` needs to put the trained ones back."""
+    import torch
+
+    bns = batch_norms(model)
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone()) for m in bns]
     for m in bns:
         m.reset_running_stats()
@@ -69,10 +76,7 @@ def recalibrate(model, images, batch_size=500):
 
 
 def restore(model, saved):
-    import torch
-
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m, (mom, mean, var) in zip(bns, saved):
+    for m, (mom, mean, var) in zip(batch_norms(model), saved):
         m.momentum, m.running_mean[:], m.running_var[:] = mom, mean, var
 
 
@@ -126,9 +130,7 @@ def main():
         for seed in range(args.seeds):
             t0 = time.time()
             model, _ = train_classifier(x_set, labels, len(table.classes), arch=args.arch,
-                                        epochs=recipe.epochs, batch_size=recipe.batch_size,
-                                        lr=recipe.lr, seed=seed, schedule=recipe.schedule,
-                                        augment=recipe.augment)
+                                        seed=seed, **recipe.training_options())
 
             def acc():
                 return round(100 * float((predict(model, x_val).argmax(1) == y_val).float().mean()), 2)
@@ -149,7 +151,7 @@ def main():
     path = results_path(f"bn_probe_{args.dataset}_ipc{args.ipc}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(path, prior=prior_name, fit_split_pixels=ref,
+    write_meta(path, prior=prior_name, calib=args.calib, fit_split_pixels=ref,
                validation=split.to_dict() | {"val_ids": None})
 
 

@@ -42,6 +42,7 @@ def parse():
     p.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="fashion-mnist")
     p.add_argument("--ipc", type=int, default=10)
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0, help="train seeds first .. first + seeds - 1")
     p.add_argument("--arch", default="resnet18_small")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--epochs", type=int, default=300)
@@ -127,7 +128,7 @@ def main():
             chosen += [ids[i] for i in rows_k]
             labels += [k] * len(rows_k)
         x_set = to_unit_range(image_array(ds, chosen, size, ch))
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             t0 = time.time()
             model, _ = train_classifier(x_set, labels, len(table.classes), arch=args.arch,
                                         seed=seed, **recipe.training_options())

@@ -837,6 +837,21 @@ def _dsco_split_note(cap, real_selector=None, recognised=None):
     return f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, {picks} above."
 
 
+#: The selectors of real_candidates.py and bn_probe.py (their arms' first part), as tables name them.
+CANDIDATE_SELECTORS = {"mmd": "mmd-greedy", "herding": "herding", "kmeans": "prototypes"}
+
+
+def _rows_each(files, script):
+    """``(rows, commands, first meta)`` of the result ``files`` that exist, every row kept."""
+    rows, cmds, first = [], [], None
+    for name in files:
+        data, meta = _load(name)
+        if data is not None:
+            rows, first = rows + data, first or meta
+            cmds.append(_provenance(meta, f"python benchmarks/{script}"))
+    return rows, cmds, first
+
+
 def _rows_once(files, script):
     """``(rows, commands)`` of the result ``files`` that exist; a method in several files is
     kept from the first."""
@@ -1076,16 +1091,13 @@ def dc_summary(dataset="fashion-mnist"):
 
 def real_candidates(dataset, ipc, tags):
     """Candidate filters by the reference classifier on validation (benchmarks/real_candidates.py)."""
-    rows, cmds = [], []  # every row: an arm in two files differs by its k-means seed
-    for tag in tags:
-        data, meta = _load(f"real_candidates_{dataset}_ipc{ipc}{tag}.json")
-        if data is not None:
-            rows += data
-            cmds.append(_provenance(meta, "python benchmarks/real_candidates.py"))
+    # every row: an arm in two files differs by its k-means seed
+    rows, cmds, _ = _rows_each([f"real_candidates_{dataset}_ipc{ipc}{t}.json" for t in tags],
+                               "real_candidates.py")
     if not rows:
         return [f"_Not run yet: `python benchmarks/real_candidates.py --dataset {dataset} "
                 f"--ipc {ipc} mmd_all mmd_correct`._"]
-    names = {"mmd": "mmd-greedy", "herding": "herding", "kmeans": "prototypes"}
+    names = CANDIDATE_SELECTORS
     filters = {"all": "all", "correct": "recognised (prefer_recognised)"}
     rows.sort(key=lambda r: (r["method"].split("_")[0], r["method"].split("_")[1] != "all",
                              r["method"].split("_")[1] != "correct"))
@@ -1144,16 +1156,12 @@ def data_free_selection(dataset, ipc, pool, levers):
 def bn_probe(dataset, ipc, tags=("",)):
     """ResNet-18 trained on real-only picks, tested with batch norm's statistics as trained and
     recomputed on other images (benchmarks/bn_probe.py); one row per set and seed."""
-    rows, cmds, meta = [], [], None
-    for tag in tags:
-        data, m = _load(f"bn_probe_{dataset}_ipc{ipc}{tag}.json")
-        if data is not None:
-            rows, meta = rows + data, meta or m
-            cmds.append(_provenance(m, "python benchmarks/bn_probe.py"))
+    rows, cmds, meta = _rows_each([f"bn_probe_{dataset}_ipc{ipc}{t}.json" for t in tags],
+                                  "bn_probe.py")
     if not rows:
         return [f"_Not run yet: `python benchmarks/bn_probe.py --dataset {dataset} --ipc {ipc} "
                 f"kmeans_correct mmd_all`._"]
-    names = {"mmd": "mmd-greedy", "herding": "herding", "kmeans": "prototypes"}
+    names = CANDIDATE_SELECTORS
     filters = {"all": "all", "correct": "recognised"}
     ref = (meta or {}).get("fit_split_pixels", {})
     out = [*(f"- {c}" for c in cmds), "",

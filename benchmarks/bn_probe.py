@@ -34,7 +34,7 @@ import numpy as np
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 from _env import results_path, write_meta
-from real_candidates import candidates
+from real_candidates import pick_class, selectors
 
 
 def parse():
@@ -47,6 +47,7 @@ def parse():
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--calib", type=int, default=5000, help="fit-split images for bn_fit")
+    p.add_argument("--pixel-weight", type=float, default=0.0, help="as in real_candidates.py")
     p.add_argument("--tag", default="")
     p.add_argument("arms", nargs="+", help="<selector>_<filter> as in real_candidates.py")
     return p.parse_args()
@@ -89,13 +90,11 @@ def main():
     from fiftyone_dsco.data.splits import validation_split
     from fiftyone_dsco.evaluation.recipes import get_recipe
     from fiftyone_dsco.evaluation.training import predict, train_classifier
-    from fiftyone_dsco.features.extractors import build_extractor, real_features
+    from fiftyone_dsco.features.extractors import build_extractor
     from fiftyone_dsco.priors import load_prior
-    from fiftyone_dsco.selection.selectors import get_selector
 
     args = parse()
-    pick = {"mmd": get_selector("mmd-greedy", backend="numpy"), "herding": get_selector("herding"),
-            "kmeans": get_selector("prototypes", seed=0)}
+    pick = selectors()
     ds = load_builtin(args.dataset)
     split = validation_split(ds, "ground_truth")
     prior_name = f"{args.dataset}-budget-fit"
@@ -114,15 +113,11 @@ def main():
 
     rows = []
     for arm in args.arms:
-        selector, filt = arm.split("_", 1)
         chosen, labels, spread = [], [], []
         for k, c in enumerate(table.classes):
             ids = table.ids_by_class[c]
-            x = np.array(real_features(split.fit, ids, feat, size, ch))
-            with torch.no_grad():
-                logits = feat.module.head(torch.as_tensor(x)).numpy()
-            margin = logits[:, k] - np.delete(logits, k, axis=1).max(1)
-            rows_k = pick[selector].select(x, args.ipc, preferred=candidates(margin, filt))
+            rows_k, x, _ = pick_class(pick, arm, split.fit, ids, k, feat, prior, args.ipc,
+                                      args.pixel_weight)
             mu = x.mean(0)
             spread.append(float(((x[rows_k] - mu) ** 2).sum(1).mean() / ((x - mu) ** 2).sum(1).mean()))
             chosen += [ids[i] for i in rows_k]
@@ -136,7 +131,8 @@ def main():
             def acc():
                 return round(100 * float((predict(model, x_val).argmax(1) == y_val).float().mean()), 2)
 
-            row = dict(method=arm, seed=seed, arch=args.arch, lr=args.lr, epochs=recipe.epochs,
+            row = dict(method=arm, seed=seed, arch=args.arch,
+                       **({"pixel_weight": args.pixel_weight} if args.pixel_weight else {}), lr=args.lr, epochs=recipe.epochs,
                        dataset=args.dataset, ipc=args.ipc, split="validation",
                        spread=round(float(np.mean(spread)), 3),
                        pixel_mean=round(float(x_set.mean()), 4), pixel_std=round(float(x_set.std()), 4),

@@ -24,7 +24,12 @@ Selectors (the library's, the filter as their ``preferred`` rows): ``mmd``
 candidate nearest each of ``--ipc`` k-means centroids of the class). The
 first results were made by the probe's own copies of these rules, which
 picked the same samples (checked class by class) before they were dropped.
-``--arch``/``--lr`` train another network at another rate (ResNet-18: ``resnet18_small``,
+``--pixel-weight w`` lets the selector see pixels as well: each sample becomes
+its reference features beside its image average-pooled to 7 x 7, each block
+scaled to unit total variance within the class, then the pixels' block by
+``sqrt(w)`` (their variance ``w`` times the features'; 0, the default, is the
+features alone). Prototypes there are central in what the network recognises
+and in brightness and shape. ``--arch``/``--lr`` train another network at another rate (ResNet-18: ``resnet18_small``,
 0.1), recorded in the rows. Writes
 ``benchmarks/results/real_candidates_<dataset>_ipc<ipc><tag>.json``.
 """
@@ -49,6 +54,8 @@ def parse():
     p.add_argument("--kmeans-seed", type=int, default=0, help="seed of the k-means selector")
     p.add_argument("--arch", default="convnet3", help="the evaluated network (names.ARCHITECTURES)")
     p.add_argument("--lr", type=float, help="SGD learning rate (default: the recipe's)")
+    p.add_argument("--pixel-weight", type=float, default=0.0,
+                   help="the pooled pixels' variance relative to the features' (0: features only)")
     p.add_argument("arms", nargs="+", help="<selector>_<filter>, e.g. mmd_correct")
     return p.parse_args()
 
@@ -69,20 +76,62 @@ def candidates(margin, name):
     return mask
 
 
-def main():
+def selectors(kmeans_seed=0):
+    """The probe's selectors, by the short names of the module doc."""
+    from fiftyone_dsco.selection.selectors import get_selector
+
+    return {"mmd": get_selector("mmd-greedy", backend="numpy"), "herding": get_selector("herding"),
+            "kmeans": get_selector("prototypes", seed=kmeans_seed)}
+
+
+def selector_space(x, images, pixel_weight):
+    """What the selector sees of a class: features ``x``, with ``images`` (uint8,
+    N x C x H x W) pooled to 7 x 7 beside them when ``pixel_weight`` > 0 (module doc)."""
+    if not pixel_weight:
+        return x
     import torch
 
+    from fiftyone_dsco.data.access import to_unit_range
+
+    px = torch.nn.functional.adaptive_avg_pool2d(to_unit_range(images), 7).flatten(1).numpy()
+
+    def unit(a):
+        a = a - a.mean(0)
+        return a / np.sqrt((a ** 2).sum(1).mean())
+
+    return np.hstack([unit(x), np.sqrt(pixel_weight) * unit(px.astype(np.float64))])
+
+
+def pick_class(pick, arm, view, ids, k, feat, prior, ipc, pixel_weight=0.0):
+    """Rows of class ``k`` (sample ``ids`` of ``view``) that arm ``<selector>_<filter>``
+    picks, and the class's reference features."""
+    import torch
+
+    from fiftyone_dsco.data.access import image_array
+    from fiftyone_dsco.features.extractors import real_features
+
+    selector, filt = arm.split("_", 1)
+    size, ch = prior.card.image_size, prior.card.channels
+    x = np.array(real_features(view, ids, feat, size, ch))
+    with torch.no_grad():
+        logits = feat.module.head(torch.as_tensor(x)).numpy()
+    margin = logits[:, k] - np.delete(logits, k, axis=1).max(1)
+    cand = candidates(margin, filt)
+    images = image_array(view, ids, size, ch) if pixel_weight else None
+    rows = pick[selector].select(selector_space(x, images, pixel_weight), ipc, preferred=cand)
+    return rows, x, int(cand.sum())
+
+
+def main():
     from fiftyone_dsco.data.access import class_table, train_view
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.data.splits import validation_split
-    from fiftyone_dsco.features.extractors import build_extractor, real_features
+    from fiftyone_dsco.features.extractors import build_extractor
     from fiftyone_dsco.priors import load_prior
-    from fiftyone_dsco.selection.selectors import get_selector
 
     args = parse()
     # the library's selectors: candidates = their preferred rows (always more than --ipc)
-    pick = {"mmd": get_selector("mmd-greedy", backend="numpy"), "herding": get_selector("herding"),
-            "kmeans": get_selector("prototypes", seed=args.kmeans_seed)}
+    pick = selectors(args.kmeans_seed)
     ds = load_builtin(args.dataset)
     split = validation_split(ds, "ground_truth")
     prior_name = f"{args.dataset}-budget-fit"
@@ -95,17 +144,14 @@ def main():
         chosen, counts, t0 = [], [], time.time()
         for k, c in enumerate(table.classes):
             ids = table.ids_by_class[c]
-            x = np.array(real_features(split.fit, ids, feat, prior.card.image_size,
-                                       prior.card.channels))
-            with torch.no_grad():
-                logits = feat.module.head(torch.as_tensor(x)).numpy()
-            margin = logits[:, k] - np.delete(logits, k, axis=1).max(1)
-            cand = candidates(margin, filt)
-            chosen += [ids[i] for i in pick[selector].select(x, args.ipc, preferred=cand)]
-            counts.append(int(cand.sum()))
+            rows, _, n_cand = pick_class(pick, arm, split.fit, ids, k, feat, prior, args.ipc,
+                                         args.pixel_weight)
+            chosen += [ids[i] for i in rows]
+            counts.append(n_cand)
         sets[arm] = ds.select(chosen)
         per_set[arm] = dict(candidates=counts, select_seconds=round(time.time() - t0, 1),
-                            **({"kmeans_seed": args.kmeans_seed} if selector == "kmeans" else {}))
+                            **({"kmeans_seed": args.kmeans_seed} if selector == "kmeans" else {}),
+                            **({"pixel_weight": args.pixel_weight} if args.pixel_weight else {}))
         print(arm, per_set[arm], flush=True)
     validation_table(split, sets, f"real_candidates_{args.dataset}_ipc{args.ipc}{args.tag}.json",
                      prior_name, args.seeds, None, {}, add_random=False, per_set=per_set,

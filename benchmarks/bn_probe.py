@@ -23,7 +23,8 @@ If prototypes gain much more from ``bn_fit`` than mmd-greedy's picks do, their
 loss is batch norm's statistics, not the images' information. It also writes
 each set's spread: per class, the mean squared distance of its reference
 features to the class mean, as a fraction of the class's own. Chooses nothing
-and reads no test image. Writes ``benchmarks/results/bn_probe_<dataset>_ipc<ipc><tag>.json``.
+and reads no test image. ``--kmeans-seed`` and ``--pixel-weight`` change the
+picks as in ``real_candidates.py``. Writes ``benchmarks/results/bn_probe_<dataset>_ipc<ipc><tag>.json``.
 """
 
 import argparse
@@ -48,6 +49,7 @@ def parse():
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--calib", type=int, default=5000, help="fit-split images for bn_fit")
     p.add_argument("--pixel-weight", type=float, default=0.0, help="as in real_candidates.py")
+    p.add_argument("--kmeans-seed", type=int, default=0, help="seed of the k-means selector")
     p.add_argument("--tag", default="")
     p.add_argument("arms", nargs="+", help="<selector>_<filter> as in real_candidates.py")
     return p.parse_args()
@@ -94,7 +96,7 @@ def main():
     from fiftyone_dsco.priors import load_prior
 
     args = parse()
-    pick = selectors()
+    pick = selectors(args.kmeans_seed)
     ds = load_builtin(args.dataset)
     split = validation_split(ds, "ground_truth")
     prior_name = f"{args.dataset}-budget-fit"
@@ -132,7 +134,9 @@ def main():
                 return round(100 * float((predict(model, x_val).argmax(1) == y_val).float().mean()), 2)
 
             row = dict(method=arm, seed=seed, arch=args.arch,
-                       **({"pixel_weight": args.pixel_weight} if args.pixel_weight else {}), lr=args.lr, epochs=recipe.epochs,
+                       **({"pixel_weight": args.pixel_weight} if args.pixel_weight else {}),
+                       **({"kmeans_seed": args.kmeans_seed}
+                          if args.kmeans_seed and arm.startswith("kmeans") else {}), lr=args.lr, epochs=recipe.epochs,
                        dataset=args.dataset, ipc=args.ipc, split="validation",
                        spread=round(float(np.mean(spread)), 3),
                        pixel_mean=round(float(x_set.mean()), 4), pixel_std=round(float(x_set.std()), 4),

@@ -1184,13 +1184,15 @@ def bn_probe(dataset, ipc, tags=("",)):
            "| selector | candidates | seed | spread | pixel mean / std | as trained | "
            "BN on the set | BN on fit images | BN on validation |",
            "|---|---|---:|---:|---|---:|---:|---:|---:|"]
-    def arm(r):  # a set: its selector, filter and pixel share
-        return r["method"], r.get("pixel_weight", 0)
+    def arm(r):  # a set: its selector, filter, k-means seed and pixel weight
+        return r["method"], r.get("kmeans_seed", 0), r.get("pixel_weight", 0)
 
     for r in sorted(rows, key=lambda r: (rows.index(next(q for q in rows if arm(q) == arm(r))),
                                          r["seed"])):
         sel, filt = r["method"].split("_", 1)
-        out.append(f"| {names[sel]}{_pixel_share(r)} | {filters.get(filt, filt)} | {r['seed']} | "
+        kseed = f" (k-means seed {r['kmeans_seed']})" if r.get("kmeans_seed") else ""
+        out.append(f"| {names[sel]}{kseed}{_pixel_share(r)} | {filters.get(filt, filt)} | "
+                   f"{r['seed']} | "
                    f"{r['spread']:.3f} | "
                    f"{r['pixel_mean']:.3f} / {r['pixel_std']:.3f} | {r['eval']:.2f} | "
                    f"{r['bn_set']:.2f} | {r['bn_fit']:.2f} | {r['bn_val']:.2f} |")

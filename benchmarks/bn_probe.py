@@ -24,7 +24,8 @@ loss is batch norm's statistics, not the images' information. It also writes
 each set's spread: per class, the mean squared distance of its reference
 features to the class mean, as a fraction of the class's own. Chooses nothing
 and reads no test image. ``--kmeans-seed`` and ``--pixel-weight`` change the
-picks as in ``real_candidates.py``. Writes ``benchmarks/results/bn_probe_<dataset>_ipc<ipc><tag>.json``.
+picks as in ``real_candidates.py``. Writes
+``benchmarks/results/bn_probe_<dataset>_ipc<ipc><tag>.json``.
 """
 
 import argparse
@@ -133,10 +134,10 @@ def main():
             def acc():
                 return round(100 * float((predict(model, x_val).argmax(1) == y_val).float().mean()), 2)
 
-            row = dict(method=arm, seed=seed, arch=args.arch,
+            row = dict(method=arm, seed=seed, arch=args.arch, lr=args.lr, epochs=recipe.epochs,
                        **({"pixel_weight": args.pixel_weight} if args.pixel_weight else {}),
                        **({"kmeans_seed": args.kmeans_seed}
-                          if args.kmeans_seed and arm.startswith("kmeans") else {}), lr=args.lr, epochs=recipe.epochs,
+                          if args.kmeans_seed and arm.startswith("kmeans") else {}),
                        dataset=args.dataset, ipc=args.ipc, split="validation",
                        spread=round(float(np.mean(spread)), 3),
                        pixel_mean=round(float(x_set.mean()), 4), pixel_std=round(float(x_set.std()), 4),

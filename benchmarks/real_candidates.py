@@ -29,8 +29,8 @@ its reference features beside its image average-pooled to 7 x 7, each block
 scaled to unit total variance within the class, then the pixels' block by
 ``sqrt(w)`` (their variance ``w`` times the features'; 0, the default, is the
 features alone). Prototypes there are central in what the network recognises
-and in brightness and shape. ``--arch``/``--lr`` train another network at another rate (ResNet-18: ``resnet18_small``,
-0.1), recorded in the rows. Writes
+and in brightness and shape. ``--arch``/``--lr`` train another network at
+another rate (ResNet-18: ``resnet18_small``, 0.1), recorded in the rows. Writes
 ``benchmarks/results/real_candidates_<dataset>_ipc<ipc><tag>.json``.
 """
 
@@ -140,7 +140,7 @@ def main():
     feat = build_extractor("reference", prior, view=split.fit, table=table, seed=0)
     sets, per_set = {}, {}
     for arm in args.arms:
-        selector, filt = arm.split("_", 1)
+        selector = arm.split("_", 1)[0]
         chosen, counts, t0 = [], [], time.time()
         for k, c in enumerate(table.classes):
             ids = table.ids_by_class[c]

@@ -1761,7 +1761,7 @@ def main():
            "norm, which has none. Each set trained once more with ResNet-18 and tested with "
            "those statistics recomputed on other images:", "",
            *bn_probe("fashion-mnist", 10, ("", "_s1a", "_s1b", "_px025_s0", "_px025_s1",
-                                           "_herd_s0", "_herd_s1")), "",
+                                           "_herd_s0", "_herd_s1", "_km1", "_km2")), "",
            "Are the prototypes' pixels the cause (brighter and more contrasted than the class)? "
            "Prototypes that see pixels too (`--pixel-weight w`: k-means on the reference "
            "features beside the image pooled to 7 × 7, each block scaled to unit total "

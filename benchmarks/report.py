@@ -1652,6 +1652,13 @@ def main():
                                                  "_val_prior_resnet18_small_trainlr01_proto",
                                                  "_val_prior_resnet18_small_trainlr01_proto_diag"]),
            "",
+           "Herding and prototypes among the recognised samples made and trained again with the "
+           "same commands on the machine of the December 5 probes ([on validation]"
+           "(#on-validation)), whose reference classifier, refitted there, picks other "
+           "samples:", "",
+           *validated_on_test("fashion-mnist", ["_val_prior_resnet18_small_trainlr01_herding_m2",
+                                                 "_val_prior_resnet18_small_trainlr01_proto_m2"]),
+           "",
            "## Does the demo's lead hold with another prior?", "",
            "`dsco demo`'s cell (digits, 4 per class, today's defaults) with the demo's prior and "
            "a second prior fitted the same way under another seed; herding and random trained "

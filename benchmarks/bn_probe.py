@@ -36,7 +36,7 @@ import numpy as np
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 from _env import results_path, write_meta
-from real_candidates import pick_class, selectors
+from real_candidates import pick_class, probe_setup, selectors
 
 
 def parse():
@@ -88,24 +88,15 @@ def restore(model, saved):
 def main():
     import torch
 
-    from fiftyone_dsco.data.access import class_table, image_array, to_unit_range, train_view
-    from fiftyone_dsco.data.builtin import load_builtin
-    from fiftyone_dsco.data.splits import validation_split
+    from fiftyone_dsco.data.access import class_table, image_array, to_unit_range
     from fiftyone_dsco.evaluation.recipes import get_recipe
     from fiftyone_dsco.evaluation.training import predict, train_classifier
-    from fiftyone_dsco.features.extractors import build_extractor
-    from fiftyone_dsco.priors import load_prior
 
     args = parse()
     pick = selectors(args.kmeans_seed)
-    ds = load_builtin(args.dataset)
-    split = validation_split(ds, "ground_truth")
-    prior_name = f"{args.dataset}-budget-fit"
-    prior = load_prior(prior_name)
+    ds, split, prior_name, prior, table, feat = probe_setup(args.dataset)
     size, ch = prior.card.image_size, prior.card.channels
-    table = class_table(train_view(split.fit), "ground_truth", classes=prior.classes)
     val_table = class_table(split.val, "ground_truth", classes=prior.classes)
-    feat = build_extractor("reference", prior, view=split.fit, table=table, seed=0)
     x_val = to_unit_range(image_array(ds, val_table.ids(), size, ch))
     y_val = torch.as_tensor(val_table.labels())
     rng = np.random.default_rng(0)

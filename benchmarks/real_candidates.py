@@ -122,22 +122,29 @@ def pick_class(pick, arm, view, ids, k, feat, prior, ipc, pixel_weight=0.0):
     return rows, x, int(cand.sum())
 
 
-def main():
+def probe_setup(dataset):
+    """What the probes pick from: ``(dataset, validation split, prior name, prior, the fit
+    split's class table, its reference extractor)``."""
     from fiftyone_dsco.data.access import class_table, train_view
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.data.splits import validation_split
     from fiftyone_dsco.features.extractors import build_extractor
     from fiftyone_dsco.priors import load_prior
 
-    args = parse()
-    # the library's selectors: candidates = their preferred rows (always more than --ipc)
-    pick = selectors(args.kmeans_seed)
-    ds = load_builtin(args.dataset)
+    ds = load_builtin(dataset)
     split = validation_split(ds, "ground_truth")
-    prior_name = f"{args.dataset}-budget-fit"
+    prior_name = f"{dataset}-budget-fit"
     prior = load_prior(prior_name)
     table = class_table(train_view(split.fit), "ground_truth", classes=prior.classes)
     feat = build_extractor("reference", prior, view=split.fit, table=table, seed=0)
+    return ds, split, prior_name, prior, table, feat
+
+
+def main():
+    args = parse()
+    # the library's selectors: candidates = their preferred rows (always more than --ipc)
+    pick = selectors(args.kmeans_seed)
+    ds, split, prior_name, prior, table, feat = probe_setup(args.dataset)
     sets, per_set = {}, {}
     for arm in args.arms:
         selector = arm.split("_", 1)[0]

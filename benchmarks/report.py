@@ -841,10 +841,14 @@ def _dsco_split_note(cap, real_selector=None, recognised=None):
 CANDIDATE_SELECTORS = {"mmd": "mmd-greedy", "herding": "herding", "kmeans": "prototypes"}
 
 
-def _pixel_share(row):
-    """A probe row's ``--pixel-weight``, as its selector's label says it (nothing at 0)."""
-    w = row.get("pixel_weight", 0)
-    return f", seeing pixels (w = {w:g})" if w else ""
+def _probe_selector(row, seed_always=False):
+    """A probe row's selector as tables name it, with its k-means seed (``seed_always``: also
+    seed 0) and its ``--pixel-weight`` (none at 0)."""
+    sel = row["method"].split("_")[0]
+    seed, w = row.get("kmeans_seed", 0), row.get("pixel_weight", 0)
+    return (CANDIDATE_SELECTORS[sel]
+            + (f" (k-means seed {seed})" if sel == "kmeans" and (seed or seed_always) else "")
+            + (f", seeing pixels (w = {w:g})" if w else ""))
 
 
 def _rows_each(files, script):
@@ -1103,7 +1107,6 @@ def real_candidates(dataset, ipc, tags):
     if not rows:
         return [f"_Not run yet: `python benchmarks/real_candidates.py --dataset {dataset} "
                 f"--ipc {ipc} mmd_all mmd_correct`._"]
-    names = CANDIDATE_SELECTORS
     filters = {"all": "all", "correct": "recognised (prefer_recognised)"}
     rows.sort(key=lambda r: (r["method"].split("_")[0], r["method"].split("_")[1] != "all",
                              r["method"].split("_")[1] != "correct"))
@@ -1116,14 +1119,13 @@ def real_candidates(dataset, ipc, tags):
            f"mean per class of the samples the selector could pick; best in bold.", "",
            "| selector | candidates | per class | top-1 % (validation) |", "|---|---|---:|---:|"]
     for r in rows:
-        sel, filt = r["method"].split("_", 1)
+        filt = r["method"].split("_", 1)[1]
         label = filters.get(filt) or (f"top {filt[3:]} % by margin" if filt.startswith("top")
                                       else f"all but the top and bottom {filt[3:]} % by margin")
         acc = f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
         acc = f"**{acc}**" if r["acc_mean"] == best else acc
-        name = names[sel] + (f" (k-means seed {r.get('kmeans_seed', 0)})" if sel == "kmeans" else "")
-        name += _pixel_share(r)
-        out.append(f"| {name} | {label} | {statistics.mean(r['candidates']):.0f} | {acc} |")
+        out.append(f"| {_probe_selector(r, seed_always=True)} | {label} | "
+                   f"{statistics.mean(r['candidates']):.0f} | {acc} |")
     return out
 
 
@@ -1189,9 +1191,8 @@ def bn_probe(dataset, ipc, tags=("",)):
 
     for r in sorted(rows, key=lambda r: (rows.index(next(q for q in rows if arm(q) == arm(r))),
                                          r["seed"])):
-        sel, filt = r["method"].split("_", 1)
-        kseed = f" (k-means seed {r['kmeans_seed']})" if r.get("kmeans_seed") else ""
-        out.append(f"| {names[sel]}{kseed}{_pixel_share(r)} | {filters.get(filt, filt)} | "
+        filt = r["method"].split("_", 1)[1]
+        out.append(f"| {_probe_selector(r)} | {filters.get(filt, filt)} | "
                    f"{r['seed']} | "
                    f"{r['spread']:.3f} | "
                    f"{r['pixel_mean']:.3f} / {r['pixel_std']:.3f} | {r['eval']:.2f} | "

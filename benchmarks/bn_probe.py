@@ -36,7 +36,7 @@ import numpy as np
 
 import fiftyone_dsco  # noqa: F401  (FiftyOne environment defaults)
 from _env import results_path, write_meta
-from real_candidates import pick_class, probe_setup, selectors
+from real_candidates import check_pixel_weight, pick_class, probe_setup, selectors
 
 
 def parse():
@@ -53,7 +53,7 @@ def parse():
     p.add_argument("--kmeans-seed", type=int, default=0, help="seed of the k-means selector")
     p.add_argument("--tag", default="")
     p.add_argument("arms", nargs="+", help="<selector>_<filter> as in real_candidates.py")
-    return p.parse_args()
+    return check_pixel_weight(p, p.parse_args())
 
 
 def batch_norms(model):

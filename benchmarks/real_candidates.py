@@ -57,7 +57,14 @@ def parse():
     p.add_argument("--pixel-weight", type=float, default=0.0,
                    help="the pooled pixels' variance relative to the features' (0: features only)")
     p.add_argument("arms", nargs="+", help="<selector>_<filter>, e.g. mmd_correct")
-    return p.parse_args()
+    return check_pixel_weight(p, p.parse_args())
+
+
+def check_pixel_weight(parser, args):
+    """``args``, or the parser's error when ``--pixel-weight`` is negative."""
+    if args.pixel_weight < 0:
+        parser.error(f"--pixel-weight must be >= 0 (0: features only); got {args.pixel_weight:g}")
+    return args
 
 
 def candidates(margin, name):

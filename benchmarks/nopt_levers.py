@@ -11,9 +11,11 @@ defaults, and NOpt with one lever each: a diversity term, DSA augmentation on
 both sides, random ConvNet-3 embeddings, no updates in the last half of the
 chain (round 2: other step fractions, and the best two levers together), and
 NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
-(SDEdit; ``real05``, ``real07``), and data-free NOpt at guidance 2 (the
+(SDEdit; ``real05``, ``real07``), NOpt at guidance 1 or 1.5 instead of 2
+(``guidance1``, ``guidance15``), and data-free NOpt at guidance 2 (the
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
-``df_guidance1``, ...); beside real-only subsets (``--selectors``, default
+``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
+samples per class (``df_pool300``, ``df_pool1000``); beside real-only subsets (``--selectors``, default
 herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. With ``--union`` each arm's images are
@@ -44,6 +46,9 @@ LEVERS = {
     "early_half_augment": {"step_fraction": 0.5, "augment": NO_FLIP},
     "real05": {"init": "real", "strength": 0.5},
     "real07": {"init": "real", "strength": 0.7},
+    # NOpt with real targets at lower classifier-free guidance (default 2; data-free chose 1)
+    "guidance1": {"guidance": 1.0},
+    "guidance15": {"guidance": 1.5},
     # data-free NOpt (target: a pool of the prior's own samples) at five guidance scales; 2 was
     # the default until these arms chose 1 (names.DEFAULT_DATA_FREE_GUIDANCE)
     "df": {"data_free": True, "guidance": 2.0},
@@ -51,6 +56,10 @@ LEVERS = {
     "df_guidance15": {"data_free": True, "guidance": 1.5},
     "df_guidance4": {"data_free": True, "guidance": 4.0},
     "df_guidance6": {"data_free": True, "guidance": 6.0},
+    # data-free NOpt at its default guidance with a larger pool per class (target and the
+    # pool-trained extractor; default max(10 * ipc, 100))
+    "df_pool300": {"data_free": True, "guidance": 1.0, "pool_size": 300},
+    "df_pool1000": {"data_free": True, "guidance": 1.0, "pool_size": 1000},
 }
 
 

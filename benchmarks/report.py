@@ -1582,7 +1582,16 @@ def _validation_page():
                                                "_datafree2", "_bw_a", "_bw_b")),
             "", "Digits, data-free NOpt at three guidance scales (the per-mode default's second "
             "dataset):", "", *nopt_levers("digits", 10, ("_datafree",)),
-            "",
+            "", "Fashion-MNIST, data-free NOpt with a larger pool per class (its target and the "
+            "training set of its extractor; the default is max(10 × IPC, 100), 100 here), beside "
+            "the default re-run in the same command:", "",
+            *nopt_levers("fashion-mnist", 10, ("_datafree_pool_a", "_datafree_pool_b")), "",
+            "NOpt with real targets at lower classifier-free guidance (its default 2; data-free "
+            "NOpt's is 1), each cell beside NOpt at 2 re-made in the same command:", "",
+            *nopt_levers("fashion-mnist", 10, ("_guidance",)), "",
+            *nopt_levers("fashion-mnist", 8, ("_guidance",)), "",
+            *nopt_levers("digits", 4, ("_guidance",)), "",
+            *nopt_levers("digits", 10, ("_guidance",)), "",
             "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
             "Real starts led or tied at IPC 10 above; were they the better default? These check them "
             "at the demo's budget (digits, 4 per class) and at 1 per class (Fashion-MNIST), on the "

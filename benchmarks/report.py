@@ -1358,7 +1358,7 @@ def prior_spread_dc(dataset="fashion-mnist", ipc=1, tags=("_val_prior_dc_ipc1",
                 f"--prior {dataset}-budget-fit-seed1 --tag _val_prior_seed1 --recipe dc`._"]
     by_prior = [({r["method"]: r for r in rows}, meta) for rows, meta in runs]
     first = runs[0][0][0]
-    out = [*(f"- " + _provenance(meta, "python benchmarks/low_volume.py") for _, meta in runs),
+    out = [*("- " + _provenance(meta, "python benchmarks/low_volume.py") for _, meta in runs),
            "", f"IPC {ipc}, ConvNet-3, recipe `{first.get('recipe')}` ({first['epochs']} epochs), "
            f"{first['seeds']} training seeds, top-1 % on the held-out test split (mean ± std over "
            "training seeds; \"over priors\": mean ± std of the per-prior means).", "",
@@ -1369,7 +1369,7 @@ def prior_spread_dc(dataset="fashion-mnist", ipc=1, tags=("_val_prior_dc_ipc1",
         if not all(cells):
             continue
         means = [c["acc_mean"] for c in cells]
-        out.append(f"| {METHOD_NAMES.get(method, method)} | "
+        out.append(f"| {dict(DC_METHODS).get(method, method)} | "
                    + " | ".join(f"{c['acc_mean']:.2f} ± {c['acc_std']:.2f}" for c in cells)
                    + f" | {statistics.mean(means):.2f} ± {statistics.stdev(means):.2f} |")
     return out
@@ -1589,7 +1589,6 @@ def _appendix_sections():
             *high_volume("fashion-mnist", "_gpu10"), "",
             "## NOpt step size: how far one Adam step per sampler step lowers MMD²", "",
             *nopt_step_size("digits"), ""]
-
 
 
 def _validation_page():

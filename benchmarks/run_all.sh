@@ -3,7 +3,7 @@
 # Not here yet: the validation-split studies and the `dc`/`dsa` tables of December 2026
 # (nopt_levers.py, joint_selection.py, budget_search.py, prior_spread.py, real_candidates.py,
 # real_init.py, nopt_speckle.py, data_free_selection.py, bn_probe.py, the *_val_prior* runs of
-# low_volume.py: 111 distinct commands on 2026-12-05); each is printed above its table in docs/benchmarks.md, and they
+# low_volume.py: 113 distinct commands on 2026-12-05); each is printed above its table in docs/benchmarks.md, and they
 # need the priors fitted on the validation split's fit split (`python benchmarks/budget_search.py
 # --dataset D` without --prior fits D-budget-fit).
 #   bash benchmarks/run_all.sh           # the full suite (about 43 h on 2 CPU cores, 27 of them tables that a

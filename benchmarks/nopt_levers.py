@@ -15,8 +15,8 @@ NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (``guidance1``, ``guidance15``), and data-free NOpt at guidance 2 (the
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
-samples per class (``df_pool300``, ``df_pool1000``); beside real-only subsets (``--selectors``, default
-herding's picks, none with an empty ``--selectors``; mmd-greedy with its
+samples per class (``df_pool300``, ``df_pool1000``); beside real-only subsets
+(``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is

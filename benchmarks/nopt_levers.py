@@ -15,7 +15,8 @@ NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (``guidance1``, ``guidance15``), and data-free NOpt at guidance 2 (the
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
-samples per class (``df_pool300``, ``df_pool1000``); beside real-only subsets
+samples per class (``df_pool300``, ``df_pool1000``), and plain samples of the prior
+(``plain``, to compare priors fitted for longer); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. With ``--union`` each arm's images are
@@ -60,6 +61,8 @@ LEVERS = {
     # pool-trained extractor; default max(10 * ipc, 100))
     "df_pool300": {"data_free": True, "guidance": 1.0, "pool_size": 300},
     "df_pool1000": {"data_free": True, "guidance": 1.0, "pool_size": 1000},
+    # plain samples of the prior (no NOpt): how good a training set the prior alone gives
+    "plain": {"method": "plain"},
 }
 
 
@@ -73,6 +76,8 @@ def parse():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
     p.add_argument("--tag", default="", help="suffix of the results file")
+    p.add_argument("--key-suffix", default="",
+                   help="suffix of the arms' run keys (another prior needs runs of its own)")
     p.add_argument("--selectors", nargs="*", default=["herding"], choices=list(names.SELECTORS),
                    help="real-only subsets trained beside the arms (a selector's picks)")
     p.add_argument("--bandwidths", nargs="*", type=float, default=[names.DEFAULT_BANDWIDTH],
@@ -96,14 +101,13 @@ def main():
     split = validation_split(ds, "ground_truth")
     ipc, sets, seconds = args.ipc, {}, {}
     for arm in args.arms:
-        t0 = time.time()
-        res = synthesize(split.fit, "ground_truth", args.prior, ipc, run_key=f"val_{arm}_ipc{ipc}",
-                         progress=True, **LEVERS[arm])
+        t0, key = time.time(), f"val_{arm}_ipc{ipc}{args.key_suffix}"
+        res = synthesize(split.fit, "ground_truth", args.prior, ipc, run_key=key, progress=True,
+                         **LEVERS[arm])
         name = f"{arm}_union" if args.union else arm
         if args.union:
-            res = dope(split.fit, "ground_truth", f"val_{arm}_ipc{ipc}", 0,
-                       run_key=f"val_{arm}_ipc{ipc}_union", synthetic_per_class=ipc,
-                       joint_pool="union")
+            res = dope(split.fit, "ground_truth", key, 0, run_key=f"{key}_union",
+                       synthetic_per_class=ipc, joint_pool="union")
             print(f"{name}: {sum(r['synthetic'] for r in res['classes'].values())} of "
                   f"{ipc * len(res['classes'])} images synthetic", flush=True)
         sets[name] = ds.load_saved_view(res["saved_view"])
@@ -122,9 +126,20 @@ def main():
         sets[name] = concentrated_view(ds, key)
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
                      args.prior, args.seeds, args.epochs, seconds, not args.no_random,
-                     dataset=args.dataset, ipc=ipc,
+                     dataset=args.dataset, ipc=ipc, **_prior_fit(args.prior),
                      options={arm: LEVERS[arm] for arm in args.arms},
                      **({"joint_pool": "union"} if args.union else {}))
+
+
+def _prior_fit(name):
+    """The prior's fit steps and card recognisability (the rows compare priors fitted longer)."""
+    from fiftyone_dsco.paths import priors_dir
+    from fiftyone_dsco.priors.card import PriorCard
+
+    card = PriorCard.load(priors_dir(name))
+    training, scores = (card.training or {}, card.recognisability or {}) if card else ({}, {})
+    return dict(prior_steps=training.get("steps_done"),
+                prior_recognisability=scores.get("overall"))
 
 
 def _real_subsets(selectors, bandwidths):

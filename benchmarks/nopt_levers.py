@@ -16,7 +16,8 @@ NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
 samples per class (``df_pool300``, ``df_pool1000``), and plain samples of the prior
-(``plain``, to compare priors fitted for longer); beside real-only subsets
+(``plain``, to compare priors fitted for longer), and data-free NOpt with 50
+DDIM steps (``df_steps50``); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. With ``--union`` each arm's images are
@@ -63,6 +64,8 @@ LEVERS = {
     "df_pool1000": {"data_free": True, "guidance": 1.0, "pool_size": 1000},
     # plain samples of the prior (no NOpt): how good a training set the prior alone gives
     "plain": {"method": "plain"},
+    # data-free NOpt at its default guidance with 50 DDIM steps instead of 25 (pool and chain)
+    "df_steps50": {"data_free": True, "guidance": 1.0, "steps": 50},
 }
 
 

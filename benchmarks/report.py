@@ -946,25 +946,31 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+#: prior_length's columns: nopt_levers arm -> column
+PRIOR_LENGTH_ARMS = {"plain": "plain samples", "nopt": "NOpt (real targets, guidance 2)",
+                     "df_guidance1": "data-free NOpt (guidance 1)"}
+
+
 def prior_length(dataset="fashion-mnist", ipc=10):
-    """Plain samples and data-free NOpt (guidance 1) by the validation prior's fit steps: the
-    prior fitted 3,000 steps (its plateau stop) and the same fit continued (``more_steps``)."""
-    files = {3000: ["_datafree2", "_datafree_pool_a"]}  # its plain arm: _prior_3k (glob)
+    """Plain samples, NOpt and data-free NOpt by the validation prior's fit steps: the prior
+    fitted 3,000 steps (its plateau stop) and the same fit continued (``more_steps``); then
+    data-free NOpt read once on test with each (``low_volume_<dataset>_val_prior_<N>k``)."""
+    # 3,000 steps: the guidance and pool files' default arms (the glob adds its plain arm)
+    files = {3000: ["_datafree2", "_datafree_pool_a", "_guidance"]}
     stem = f"nopt_levers_{dataset}_ipc{ipc}"
-    for path in sorted(glob(os.path.join(RESULTS, f"{stem}_prior_*k.json"))):
-        steps = int(re.search(r"_prior_(\d+)k\.json$", path).group(1)) * 1000
-        files.setdefault(steps, []).insert(0, os.path.basename(path)[len(stem):-len(".json")])
+    for path in sorted(glob(os.path.join(RESULTS, f"{stem}_prior_*k*.json"))):
+        found = re.search(r"_prior_(\d+)k(_[a-z]+)?\.json$", path)
+        if found:
+            files.setdefault(int(found.group(1)) * 1000, []).insert(
+                0, os.path.basename(path)[len(stem):-len(".json")])
     cells, cmds, marks = {}, [], {}
     for steps, tags in sorted(files.items()):
         for tag in tags:
-            data, meta = _load(f"nopt_levers_{dataset}_ipc{ipc}{tag}.json")
-            if data is None:
-                continue
+            data, meta = _load(f"{stem}{tag}.json")
             used = False
-            for r in data:
-                arm = {"plain": "plain", "df_guidance1": "df"}.get(r["method"])
-                if arm:
-                    cells.setdefault((steps, arm), []).append(r)
+            for r in data or []:
+                if r["method"] in PRIOR_LENGTH_ARMS:
+                    cells.setdefault((steps, r["method"]), []).append(r)
                     used = True
                     if r.get("prior_recognisability") is not None:
                         marks[steps] = r["prior_recognisability"]
@@ -974,18 +980,46 @@ def prior_length(dataset="fashion-mnist", ipc=10):
         return [f"_Not run yet: `python benchmarks/nopt_levers.py --dataset {dataset} --arms "
                 f"plain df_guidance1 --tag _prior_6k`._"]
     out = [*(f"- {c}" for c in cmds), "",
-           f"{dataset}, IPC {ipc}, ConvNet-3, recipe `dsco` (300 epochs), 3 seeds, top-1 % on the "
-           "validation split (mean ± std; a cell made twice shows both runs). Recognisability: "
-           "the prior card's score (share of 20 samples per class a real-data classifier "
-           "labels with their class).", "",
-           "| prior fit steps | recognisability % | plain samples | data-free NOpt (guidance 1) |",
-           "|---:|---:|---:|---:|"]
+           f"{DATASET_NAMES.get(dataset, dataset)}, IPC {ipc}, ConvNet-3, recipe `dsco` (300 "
+           "epochs), 3 seeds, top-1 % on the validation split (mean ± std; a cell made twice "
+           "shows both runs, the earlier first). Recognisability: the prior card's score (share "
+           "of 20 samples per class a real-data classifier labels with their class).", "",
+           "| prior fit steps | recognisability % | " + " | ".join(PRIOR_LENGTH_ARMS.values())
+           + " |", "|---:|---:|" + "---:|" * len(PRIOR_LENGTH_ARMS)]
     for steps in sorted({s for s, _ in cells}):
         rec = f"{100 * marks[steps]:.1f}" if steps in marks else "–"
         row = [" / ".join(f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
-                          for r in cells.get((steps, arm), [])) or "–" for arm in ("plain", "df")]
-        out.append(f"| {steps:,} | {rec} | {row[0]} | {row[1]} |")
-    return out
+                          for r in cells.get((steps, arm), [])) or "–" for arm in PRIOR_LENGTH_ARMS]
+        out.append(f"| {steps:,} | {rec} | " + " | ".join(row) + " |")
+    return out + ["", *_prior_length_on_test(dataset)]
+
+
+def _prior_length_on_test(dataset):
+    """Data-free NOpt read once on test with the 3,000- and 9,000-step priors, beside the
+    random arm of the candidates' run (same seeds and recipe)."""
+    rnd = next((r for r in _load(f"low_volume_{dataset}_val_prior.json")[0] or []
+                if r["method"] == "random"), None)
+    out, cmds, found = [], [], {}
+    for path in glob(os.path.join(RESULTS, f"low_volume_{dataset}_val_prior_*k.json")):
+        steps = re.search(r"_val_prior_(\d+)k\.json$", path)
+        if steps:
+            found[int(steps.group(1)) * 1000] = os.path.basename(path)
+    for steps, name in sorted(found.items()):
+        rows, meta = _load(name)
+        r = next((r for r in rows if r["method"] == "nopt-df"), None)
+        if r is None:
+            continue
+        cmds.append(_provenance(meta, "python benchmarks/low_volume.py"))
+        ior = "" if rnd is None else f"{r['acc_mean'] - rnd['acc_mean']:+.2f}"
+        out.append(f"| {steps:,} | {r['acc_mean']:.2f} ± {r['acc_std']:.2f} | {ior} |")
+    if not out:
+        return []
+    random = "" if rnd is None else f" random {rnd['acc_mean']:.2f} ± {rnd['acc_std']:.2f}"
+    return ["Read once on the test split, data-free NOpt with the same priors (this machine's "
+            "fit at 3,000 steps and its continuation to 9,000), recipe `dsco`, 3 seeds; IOR "
+            f"against the candidates' random arm ({random.strip()}; same seeds and recipe):", "",
+            *(f"- {c}" for c in cmds), "",
+            "| prior fit steps | data-free NOpt (test) | IOR |", "|---:|---:|---:|", *out]
 
 
 def _cap_label(cap):

@@ -954,7 +954,8 @@ PRIOR_LENGTH_ARMS = {"plain": "plain samples", "nopt": "NOpt (real targets, guid
 def prior_length(dataset="fashion-mnist", ipc=10):
     """Plain samples, NOpt and data-free NOpt by the validation prior's fit steps: the prior
     fitted 3,000 steps (its plateau stop) and the same fit continued (``more_steps``); then
-    data-free NOpt read once on test with each (``low_volume_<dataset>_val_prior_<N>k``)."""
+    the validation winners read once on test: NOpt at 9,000 steps under `dc`, data-free NOpt
+    at 3,000 and 9,000 (``low_volume_<dataset>_val_prior_<N>k``)."""
     # 3,000 steps: the guidance and pool files' default arms (the glob adds its plain arm)
     files = {3000: ["_datafree2", "_datafree_pool_a", "_guidance"]}
     stem = f"nopt_levers_{dataset}_ipc{ipc}"
@@ -991,7 +992,7 @@ def prior_length(dataset="fashion-mnist", ipc=10):
         row = [" / ".join(f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}"
                           for r in cells.get((steps, arm), [])) or "–" for arm in PRIOR_LENGTH_ARMS]
         out.append(f"| {steps:,} | {rec} | " + " | ".join(row) + " |")
-    return out + ["", *_prior_length_on_test(dataset)]
+    return out + ["", *_prior_length_dc(dataset), *_prior_length_on_test(dataset)]
 
 
 def _prior_length_dc(dataset):
@@ -1037,7 +1038,7 @@ def _prior_length_on_test(dataset):
     if not out:
         return []
     random = "" if rnd is None else f" random {rnd['acc_mean']:.2f} ± {rnd['acc_std']:.2f}"
-    return [*_prior_length_dc(dataset), "Read once on the test split, data-free NOpt with the same priors (this machine's "
+    return ["Read once on the test split, data-free NOpt with the same priors (this machine's "
             "fit at 3,000 steps and its continuation to 9,000), recipe `dsco`, 3 seeds; IOR "
             f"against the candidates' random arm ({random.strip()}; same seeds and recipe):", "",
             *(f"- {c}" for c in cmds), "",

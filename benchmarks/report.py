@@ -1038,7 +1038,7 @@ def _prior_length_on_test(dataset):
     if not out:
         return []
     random = "" if rnd is None else f" random {rnd['acc_mean']:.2f} ± {rnd['acc_std']:.2f}"
-    return ["Read once on the test split, data-free NOpt with the same priors (this machine's "
+    return ["Read once on the test split, data-free NOpt with the same priors (the December 5 "
             "fit at 3,000 steps and its continuation to 9,000), recipe `dsco`, 3 seeds; IOR "
             f"against the candidates' random arm ({random.strip()}; same seeds and recipe):", "",
             *(f"- {c}" for c in cmds), "",

@@ -66,6 +66,13 @@ LEVERS = {
     "plain": {"method": "plain"},
     # data-free NOpt at its default guidance with 50 DDIM steps instead of 25 (pool and chain)
     "df_steps50": {"data_free": True, "guidance": 1.0, "steps": 50},
+    # real starts brought to the noise level by DDIM inversion instead of forward noising, and
+    # real starts picked by mmd-greedy (dense kernel) instead of herding
+    "real05_inv": {"init": "real", "strength": 0.5, "init_noising": "ddim-inversion"},
+    "real07_inv": {"init": "real", "strength": 0.7, "init_noising": "ddim-inversion"},
+    "real05_mmd": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy"},
+    "real05_mmd_inv": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                       "init_noising": "ddim-inversion"},
 }
 
 

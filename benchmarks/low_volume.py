@@ -117,7 +117,10 @@ def coreset_ids(ds, table, prior, method, ipc, seed=0):
 VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
             "nopt-real": ("nopt", {"init": "real"}),
-            "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5})}
+            "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5}),
+            # real starts picked by mmd-greedy, or brought to the noise level by DDIM inversion
+            "nopt-real-mmd": ("nopt", {"init": "real", "init_selector": "mmd-greedy"}),
+            "nopt-real-inv": ("nopt", {"init": "real", "init_noising": "ddim-inversion"})}
 
 
 def nopt_options(method, args):

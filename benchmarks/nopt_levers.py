@@ -85,6 +85,8 @@ def parse():
                    help="default: today's NOpt and one lever each (round 1)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int)
+    p.add_argument("--arch", default="convnet3", help="the network trained on every set")
+    p.add_argument("--lr", type=float, help="its SGD rate (default: the recipe's)")
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--key-suffix", default="",
                    help="suffix of the arms' run keys (another prior needs runs of its own)")
@@ -136,6 +138,7 @@ def main():
         sets[name] = concentrated_view(ds, key)
     validation_table(split, sets, f"nopt_levers_{args.dataset}_ipc{ipc}{args.tag}.json",
                      args.prior, args.seeds, args.epochs, seconds, not args.no_random,
+                     arch=args.arch, lr=args.lr,
                      dataset=args.dataset, ipc=ipc, **_prior_fit(args.prior),
                      options={arm: LEVERS[arm] for arm in args.arms},
                      **({"joint_pool": "union"} if args.union else {}))

@@ -1234,7 +1234,8 @@ def _recipes_at_ipc1():
 #: Fashion-MNIST under `dc`, one prior (fitted on the validation split's fit split): the runs
 #: of each IPC, in the order their rows are kept (a method in two files: the first).
 DC_RUNS = {1: ["_val_prior_dc_ipc1"],
-           10: ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec", "_val_prior_dc_proto"],
+           10: ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec", "_val_prior_dc_proto",
+                "_val_prior_dc_realmmd"],
            50: ["_val_prior_ipc50_dc", "_val_prior_ipc50_dc_nopt", "_val_prior_ipc50_dc_df",
                 "_val_prior_ipc50_dc_kcenter", "_val_prior_ipc50_dc_proto",
                 "_val_prior_ipc50_dc_plain"]}
@@ -1245,7 +1246,9 @@ DC_METHODS = [("random", "random"), ("herding", "herding"), ("kcenter", "k-cente
               ("prototypes", "prototypes (real)"),
               ("prototypes-rec", "prototypes (real), recognised first"),
               ("plain", "plain"), ("nopt", "NOpt"),
-              ("nopt-real", "NOpt from real starts"), ("nopt-df", "data-free NOpt")]
+              ("nopt-real", "NOpt from real starts (herding's picks)"),
+              ("nopt-real-mmd", "NOpt from real starts (mmd-greedy's picks)"),
+              ("nopt-df", "data-free NOpt")]
 
 
 def _concentrate_real():
@@ -2154,8 +2157,12 @@ def main():
            "split](#the-candidates-on-the-test-split) (the same prior and runs), plus k-center, "
            "plain samples and data-free NOpt, trained with `dc` instead of `dsco`. Published "
            "anchors under DC's own protocol (ConvNet-3, IPC 10): DC 82.3, DM 83.5, DSA 84.6 "
-           "(DSA's recipe, with augmentation).", "",
-           *validated_on_test("fashion-mnist", ["_val_prior_dc", "_val_prior_dc_mmd"]), "",
+           "(DSA's recipe, with augmentation). The last set, NOpt from mmd-greedy's real "
+           "picks, was chosen on validation on December 5 ([real starts]"
+           "(benchmarks-validation.md#real-starts-mmd-greedys-picks-ddim-inversion-a-prior-"
+           "fitted-longer)) and read here once.", "",
+           *validated_on_test("fashion-mnist", ["_val_prior_dc", "_val_prior_dc_mmd",
+                                                "_val_prior_dc_realmmd"]), "",
            "### Every method under `dsa`: Fashion-MNIST, IPC 10", "",
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "

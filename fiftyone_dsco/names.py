@@ -85,15 +85,21 @@ DEFAULT_SELECTOR = "mmd-greedy"
 #: validation: 70.08 against 75.02; test: 64.88 against 72.64, below herding's 69.43), so the
 #: default that holds on both networks stays (docs/benchmarks.md, issue #22).
 DEFAULT_REAL_ONLY_SELECTOR = "mmd-greedy"
-#: Real starts (herding's picks at strength 0.5) against noise on the validation splits: level
-#: on Fashion-MNIST at IPC 1 and 10 and digits at IPC 10, 1.4 points behind on digits at IPC 4
-#: (docs/benchmarks.md, issue #22). No consistent gain, so noise stays the default.
+#: Real starts (strength 0.5) against noise on the validation splits: level on Fashion-MNIST at
+#: IPC 1, 1.4 to 3 points behind on digits at IPC 4 (every selector and noising), ahead at IPC 10
+#: on both (docs/findings.md, issue #22). No consistent gain where ``concentrate`` makes NOpt
+#: images (up to ``SYNTHETIC_CAP``), so noise stays the default.
 DEFAULT_INIT = "noise"
+#: Real starts picked by mmd-greedy led herding's on Fashion-MNIST's validation split at IPC 10
+#: (80.16 against 79.25, forward noising) and trailed them on digits' (94.60 against 95.54 at
+#: IPC 4, 96.48 against 97.18 at IPC 10): herding stays.
 DEFAULT_INIT_SELECTOR = "herding"
 #: SDEdit strength of real starts. On digits' validation split 0.3, 0.5 and 0.7 were within one
 #: image of each other; 0.5 is the one measured on Fashion-MNIST's (issue #22).
 DEFAULT_STRENGTH = 0.5
-#: Forward noising (SDEdit), the one measured on validation; DDIM inversion has not been (issue #22).
+#: Forward noising (SDEdit). DDIM inversion led it on Fashion-MNIST's validation split at IPC 10
+#: (80.41 against 79.25, herding's starts) and trailed it on digits' (93.90 against 95.54 at
+#: IPC 4, 96.71 against 97.18 at IPC 10): no consistent gain (docs/findings.md, issue #22).
 DEFAULT_INIT_NOISING = "forward"
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1

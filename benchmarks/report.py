@@ -1130,9 +1130,13 @@ def real_starts_by_budget():
         if not cells:
             continue
         best = max(r["acc_mean"] for r in cells.values())
-        row = [("**{:.2f} ± {:.2f}**" if cells[m]["acc_mean"] == best else "{:.2f} ± {:.2f}")
-               .format(cells[m]["acc_mean"], cells[m]["acc_std"]) if m in cells else "–"
-               for m in REAL_START_COLUMNS]
+
+        def acc(r):
+            text = (f"{r['acc_mean']:.2f}" if r["seeds"] == 1  # a probe: no std
+                    else f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}")
+            return f"**{text}**" if r["acc_mean"] == best else text
+        row = [acc(cells[m]) if m in cells else "–" for m in REAL_START_COLUMNS]
+        ipc = f"{ipc} (1 seed)" if any(r["seeds"] == 1 for r in cells.values()) else ipc
         lines.append(f"| {DATASET_NAMES[dataset]} | {ipc} | " + " | ".join(row) + " |")
     if not lines:
         return ["_Not run yet: `python benchmarks/nopt_levers.py --dataset digits --ipc 4 --arms "

@@ -2174,12 +2174,14 @@ def main():
            "strongest real subset on validation), data-free NOpt, plain samples, k-center and a "
            "random subset (the IOR's reference), with the same prior and runs as the `dc` "
            "table; one command per arm or two (each `dsa` model took 9 minutes on a free CPU "
-           "core, 11 to 17 beside another job). Published under this recipe: DSA 84.6, DM 83.5 "
-           "(ConvNet-3, IPC 10).", "",
+           "core, 11 to 17 beside another job), and NOpt from mmd-greedy's real picks (chosen "
+           "on validation on December 5, as under `dc`). Published under this recipe: DSA "
+           "84.6, DM 83.5 (ConvNet-3, IPC 10).", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dsa", "_val_prior_dsa_b",
                                                  "_val_prior_dsa_c", "_val_prior_dsa_mmd",
                                                  "_val_prior_dsa_df", "_val_prior_dsa_plain",
-                                                 "_val_prior_dsa_kcenter", "_val_prior_dsa_proto"]),
+                                                 "_val_prior_dsa_kcenter", "_val_prior_dsa_proto",
+                                                 "_val_prior_dsa_realmmd"]),
            "", *_recipes_at_ipc1(), *_dc_at_ipc50(),
            "### ResNet-18 at IPC 10: the real-only picks against herding", "",
            "Since the split rule changed `concentrate()` makes a real-only selection at 10 per "

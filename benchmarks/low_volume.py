@@ -118,9 +118,8 @@ VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
             "nopt-real": ("nopt", {"init": "real"}),
             "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5}),
-            # real starts picked by mmd-greedy, or brought to the noise level by DDIM inversion
-            "nopt-real-mmd": ("nopt", {"init": "real", "init_selector": "mmd-greedy"}),
-            "nopt-real-inv": ("nopt", {"init": "real", "init_noising": "ddim-inversion"})}
+            # real starts picked by mmd-greedy (chosen on validation, December 5)
+            "nopt-real-mmd": ("nopt", {"init": "real", "init_selector": "mmd-greedy"})}
 
 
 def nopt_options(method, args):

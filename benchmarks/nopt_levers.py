@@ -17,10 +17,13 @@ default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
 samples per class (``df_pool300``, ``df_pool1000``), and plain samples of the prior
 (``plain``, to compare priors fitted for longer), and data-free NOpt with 50
-DDIM steps (``df_steps50``); beside real-only subsets
+DDIM steps (``df_steps50``), and real starts brought to the noise level by DDIM
+inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
+(``real05_mmd``) or both (``real05_mmd_inv``); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
-the same size. With ``--union`` each arm's images are
+the same size. ``--arch`` and ``--lr`` train another network (ResNet-18
+at lr 0.1: ``--arch resnet18_small --lr 0.1``). With ``--union`` each arm's images are
 joint-selection candidates instead: the set of ``--ipc`` images per class is
 picked from them and the class's real fit-split samples together by greedy MMD
 (``dope(..., joint_pool="union")``; arm ``<arm>_union``). Writes

@@ -1047,7 +1047,6 @@ def _prior_length_on_test(dataset):
             "| prior fit steps | data-free NOpt (test) | IOR |", "|---:|---:|---:|", *out]
 
 
-
 #: real_starts' arms: nopt_levers arm -> (the starts' selector, how they are noised)
 REAL_START_ARMS = {"real05": ("herding", "forward"), "real05_inv": ("herding", "ddim-inversion"),
                    "real05_mmd": ("mmd-greedy", "forward"),
@@ -1097,7 +1096,6 @@ def real_starts(dataset="fashion-mnist", ipc=10):
             out.append(f"| {steps:,} | {selector} | " + " | ".join(row) + f" | "
                        f"{acc(refs.get((steps, 'nopt')))} | {acc(refs.get((steps, selector)))} |")
     return out
-
 
 
 #: each dataset's validation prior's fit steps (the budget fit's stop on these machines)

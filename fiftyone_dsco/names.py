@@ -86,7 +86,7 @@ DEFAULT_SELECTOR = "mmd-greedy"
 #: default that holds on both networks stays (docs/benchmarks.md, issue #22).
 DEFAULT_REAL_ONLY_SELECTOR = "mmd-greedy"
 #: Real starts (strength 0.5) against noise on the validation splits: level on Fashion-MNIST at
-#: IPC 1, 1.4 to 3 points behind on digits at IPC 4 (every selector and noising), ahead at IPC 10
+#: IPC 1, 1.4 to 3.1 points behind on digits at IPC 4 (every selector and noising), ahead at IPC 10
 #: on both (docs/findings.md, issue #22). No consistent gain where ``concentrate`` makes NOpt
 #: images (up to ``SYNTHETIC_CAP``), so noise stays the default.
 DEFAULT_INIT = "noise"
@@ -95,7 +95,7 @@ DEFAULT_INIT = "noise"
 #: IPC 4, 96.48 against 97.18 at IPC 10): herding stays.
 DEFAULT_INIT_SELECTOR = "herding"
 #: SDEdit strength of real starts. On digits' validation split 0.3, 0.5 and 0.7 were within one
-#: image of each other; 0.5 is the one measured on Fashion-MNIST's (issue #22).
+#: image of each other; on Fashion-MNIST's 0.5 and 0.7 level with inverted starts (issue #22).
 DEFAULT_STRENGTH = 0.5
 #: Forward noising (SDEdit). DDIM inversion led it on Fashion-MNIST's validation split at IPC 10
 #: (80.41 against 79.25, herding's starts) and trailed it on digits' (93.90 against 95.54 at

@@ -1890,6 +1890,8 @@ def _validation_page():
             "The same options at other budgets, each dataset's validation prior as fitted, "
             "beside NOpt from noise (`concentrate()`'s set up to 8 per class) and mmd-greedy's "
             "real picks (its set above):", "", *real_starts_by_budget(), "",
+            "The validation winner with ResNet-18 (the check that kept the real prototypes from "
+            "being the default), beside mmd-greedy's real picks, 2 seeds:", "",
             *nopt_levers("fashion-mnist", 10, ("_real_starts_r18",)), "",
             "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
             "Real starts led or tied at IPC 10 above; were they the better default? These check them "

@@ -948,6 +948,9 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+#: each dataset's validation prior's fit steps (the budget fit's stop on these machines)
+DEFAULT_PRIOR_STEPS = {"digits": 1500, "fashion-mnist": 3000}
+
 #: prior_length's columns: nopt_levers arm -> column
 PRIOR_LENGTH_ARMS = {"plain": "plain samples", "nopt": "NOpt (real targets, guidance 2)",
                      "df_guidance1": "data-free NOpt (guidance 1)"}
@@ -959,7 +962,7 @@ def prior_length(dataset="fashion-mnist", ipc=10):
     the validation winners read once on test: NOpt at 9,000 steps under `dc`, data-free NOpt
     at 3,000 and 9,000 (``low_volume_<dataset>_val_prior_<N>k``)."""
     # 3,000 steps: the guidance and pool files' default arms (the glob adds its plain arm)
-    files = {3000: ["_datafree2", "_datafree_pool_a", "_guidance"]}
+    files = {DEFAULT_PRIOR_STEPS[dataset]: ["_datafree2", "_datafree_pool_a", "_guidance"]}
     stem = f"nopt_levers_{dataset}_ipc{ipc}"
     for path in sorted(glob(os.path.join(RESULTS, f"{stem}_prior_*k*.json"))):
         found = re.search(r"_prior_(\d+)k(_[a-z]+)?\.json$", path)
@@ -1066,7 +1069,8 @@ def real_starts(dataset="fashion-mnist", ipc=10):
         data, meta = _load(f"{stem}{tag}.json")
         used = False
         for r in data or []:
-            steps = r.get("prior_steps", 3000)  # the _guidance runs predate the field: 3,000
+            # the _guidance runs predate the field: the validation prior as fitted
+            steps = r.get("prior_steps", DEFAULT_PRIOR_STEPS[dataset])
             if r["method"] in REAL_START_ARMS and tag in REAL_START_TAGS:
                 cells[(steps, *REAL_START_ARMS[r["method"]])] = r
             elif r["method"] in ("nopt", "herding", "mmd-greedy"):
@@ -1098,8 +1102,6 @@ def real_starts(dataset="fashion-mnist", ipc=10):
     return out
 
 
-#: each dataset's validation prior's fit steps (the budget fit's stop on these machines)
-DEFAULT_PRIOR_STEPS = {"digits": 1500, "fashion-mnist": 3000}
 #: real_starts_by_budget's cells: (dataset, IPC) and columns (nopt_levers arm -> heading)
 REAL_START_BUDGETS = (("digits", 4), ("digits", 10), ("digits", 20), ("fashion-mnist", 1),
                       ("fashion-mnist", 10), ("fashion-mnist", 20))
@@ -1128,13 +1130,9 @@ def real_starts_by_budget():
         if not cells:
             continue
         best = max(r["acc_mean"] for r in cells.values())
-
-        def acc(r):
-            text = (f"{r['acc_mean']:.2f}" if r["seeds"] == 1  # a probe: no std
-                    else f"{r['acc_mean']:.2f} ± {r['acc_std']:.2f}")
-            return f"**{text}**" if r["acc_mean"] == best else text
-        row = [acc(cells[m]) if m in cells else "–" for m in REAL_START_COLUMNS]
-        ipc = f"{ipc} (1 seed)" if any(r["seeds"] == 1 for r in cells.values()) else ipc
+        row = [("**{:.2f} ± {:.2f}**" if cells[m]["acc_mean"] == best else "{:.2f} ± {:.2f}")
+               .format(cells[m]["acc_mean"], cells[m]["acc_std"]) if m in cells else "–"
+               for m in REAL_START_COLUMNS]
         lines.append(f"| {DATASET_NAMES[dataset]} | {ipc} | " + " | ".join(row) + " |")
     if not lines:
         return ["_Not run yet: `python benchmarks/nopt_levers.py --dataset digits --ipc 4 --arms "

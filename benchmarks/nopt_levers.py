@@ -19,7 +19,10 @@ samples per class (``df_pool300``, ``df_pool1000``), and plain samples of the pr
 (``plain``, to compare priors fitted for longer), and data-free NOpt with 50
 DDIM steps (``df_steps50``), and real starts brought to the noise level by DDIM
 inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
-(``real05_mmd``) or both (``real05_mmd_inv``); beside real-only subsets
+(``real05_mmd``) or both (``real05_mmd_inv``), and, to find why NOpt images train ResNet-18
+badly, mmd-greedy's starts re-rendered by the prior without NOpt (``sdedit05_mmd``), at
+strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
+(``real05_mmd_augment``, ``real05_mmd_nets2``); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. ``--arch`` and ``--lr`` train another network (ResNet-18
@@ -76,6 +79,15 @@ LEVERS = {
     "real05_mmd": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy"},
     "real05_mmd_inv": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                        "init_noising": "ddim-inversion"},
+    # why NOpt from real starts trains ResNet-18 badly: the prior's re-rendering alone (SDEdit,
+    # no NOpt update), a lower strength, and the two levers meant to generalise across networks
+    "sdedit05_mmd": {"method": "plain", "init": "real", "strength": 0.5,
+                     "init_selector": "mmd-greedy"},
+    "real03_mmd": {"init": "real", "strength": 0.3, "init_selector": "mmd-greedy"},
+    "real05_mmd_augment": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                           "augment": NO_FLIP},
+    "real05_mmd_nets2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                         "random_nets": 2},
 }
 
 

@@ -14,7 +14,9 @@ split of the product's validation split, and tests on its validation images
 (``evaluation.measure``'s plan and training: nothing stored). If the cleaned
 images train ResNet-18 as well as the real picks, the haze is what it learns
 from. Each row also has the set's fraction of pixels per intensity bin
-(``BINS``). Chooses nothing and reads no test image. Writes
+(``BINS``). ``--transforms match`` (or both) trains each set with every class's pixel
+distribution matched to its real fit-split images' instead (the library's
+histogram matching). Chooses nothing and reads no test image. Writes
 ``benchmarks/results/nopt_pixel_probe_<dataset>_<arch><tag>.json``.
 """
 
@@ -37,6 +39,10 @@ def parse():
     p.add_argument("runs", nargs="+", help="synthesis run keys on the dataset")
     p.add_argument("--real", nargs="*", default=["val_mmd_greedy_b10"],
                    help="doping run keys trained beside (real picks, as they are)")
+    p.add_argument("--transforms", nargs="+", default=["floor"], choices=["floor", "match"],
+                   help="floor: pixels below --floor set to black; match: each class's pixel "
+                        "distribution matched to its real fit-split images' "
+                        "(synthesis.histograms.match_histograms)")
     p.add_argument("--floor", type=float, default=0.05)
     p.add_argument("--as-is", action="store_true",
                    help="also train the runs' images as they are (nopt_levers.py trains them "
@@ -55,6 +61,23 @@ def histogram(images):
     return [round(float(c) / images.size, 4) for c in counts]
 
 
+def _transformed(transform, images, labels, plan, floor):
+    """``images`` (uint8) with pixels below ``floor`` set to black, or each class's
+    histogram matched to its real fit-split images' (``REFERENCE_IMAGES`` per class, seed 0)."""
+    if transform == "floor":
+        return np.where(images < round(floor * 255), 0, images).astype(images.dtype)
+    from fiftyone_dsco.data import image_array
+    from fiftyone_dsco.synthesis.histograms import REFERENCE_IMAGES, match_histograms
+
+    out, table = images.copy(), plan["table"]
+    for k, c in enumerate(table.classes):
+        ids = table.ids_by_class[c]
+        ids = list(np.random.default_rng(0).permutation(ids)[:REFERENCE_IMAGES])
+        ref = image_array(plan["dataset"], ids, plan["image_size"], plan["channels"], cache=False)
+        out[labels == k] = match_histograms(images[labels == k], np.asarray(ref))
+    return out
+
+
 def main():
     args = parse()
     from fiftyone_dsco.data.builtin import load_builtin
@@ -71,11 +94,13 @@ def main():
                     tuple(range(args.seeds)), None, None, False, False, None, None, None,
                     args.lr, False, names.DEFAULT_RECIPE)
     arrays = ev._load_arrays(plan, progress=True)
-    floor = round(args.floor * 255)
-    for key in args.runs:  # the cleaned copy of each synthetic set, an arm of its own
-        name = f"{key}_floor{round(100 * args.floor)}"
-        plan["arms"][name] = dict(plan["arms"][key], name=name)
-        arrays[name] = np.where(arrays[key] < floor, 0, arrays[key]).astype(arrays[key].dtype)
+    for key in args.runs:  # each transformed copy of a synthetic set, an arm of its own
+        for transform in args.transforms:
+            name = f"{key}_{transform}" + (f"{round(100 * args.floor)}" if transform == "floor"
+                                           else "")
+            plan["arms"][name] = dict(plan["arms"][key], name=name)
+            arrays[name] = _transformed(transform, arrays[key], plan["arms"][key]["labels"],
+                                        plan, args.floor)
         if not args.as_is:
             del plan["arms"][key]
     results, _ = ev._train_all(plan, arrays, None, True)
@@ -89,7 +114,7 @@ def main():
     path = results_path(f"nopt_pixel_probe_{args.dataset}_{args.arch}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(path, floor=args.floor, bins=BINS, validation=split.to_dict() | {"val_ids": None})
+    write_meta(path, floor=args.floor, transforms=args.transforms, bins=BINS, validation=split.to_dict() | {"val_ids": None})
 
 
 if __name__ == "__main__":

@@ -335,6 +335,11 @@ def _synthesis_options(f):
                      default=names.DEFAULT_INIT_NOISING, show_default=True,
                      help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
                           "prior (under study, issue #22)."),
+        click.option("--match-histograms/--no-match-histograms", default=None,
+                     help="Map each class's synthetic pixels onto its real images' distribution "
+                          "(removes the background haze NOpt leaves, which ResNet-18 learns; "
+                          f"default {'on' if names.DEFAULT_MATCH_HISTOGRAMS else 'off'}, "
+                          "never with --data-free: docs/method.md)."),
         click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
                      callback=lambda ctx, param, v: names.class_batch_value(v),
                      help="Classes per denoiser call: a number, or auto (by device: "

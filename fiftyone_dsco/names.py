@@ -101,6 +101,9 @@ DEFAULT_STRENGTH = 0.5
 #: (80.41 against 79.25, herding's starts) and trailed it on digits' (93.90 against 95.54 at
 #: IPC 4, 96.71 against 97.18 at IPC 10): no consistent gain (docs/findings.md, issue #22).
 DEFAULT_INIT_NOISING = "forward"
+#: Histogram matching of each class's synthetic pixels to its real images' (data-accessible
+#: runs; a data-free run reads no real image). See ``default_match_histograms``.
+DEFAULT_MATCH_HISTOGRAMS = False
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1
 #: Joint selection's pool (``JOINT_POOLS``). On four validation cells the union was 0.9 points
@@ -185,6 +188,12 @@ def class_batch_value(text):
 def default_guidance(data_free):
     """The guidance scale a synthesis run takes when none is given: one per mode."""
     return DEFAULT_DATA_FREE_GUIDANCE if data_free else DEFAULT_GUIDANCE
+
+
+def default_match_histograms(data_free):
+    """Whether a synthesis run matches histograms when not told: never data-free (it has no
+    real pixels to match), else ``DEFAULT_MATCH_HISTOGRAMS``."""
+    return DEFAULT_MATCH_HISTOGRAMS and not data_free
 
 
 def default_selector(real_only):

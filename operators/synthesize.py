@@ -53,6 +53,14 @@ class Synthesize(foo.Operator):
                         description="Forward noising (SDEdit) or DDIM inversion with the prior")
             if p.get("data_free"):
                 invalid(init, "A data-free run reads no real image: start from noise")
+        match = inputs.bool("match_histograms",
+                            default=names.default_match_histograms(bool(p.get("data_free"))),
+                            label="Match the real images' histograms",
+                            description="Map each class's pixels onto its real images' "
+                                        "distribution (removes NOpt's background haze, "
+                                        "docs/method.md)")
+        if p.get("match_histograms") and p.get("data_free"):
+            invalid(match, "A data-free run reads no real image: turn this off")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
         inputs.bool("levers", default=False, label="NOpt objective levers (under study)",
@@ -123,6 +131,7 @@ class Synthesize(foo.Operator):
                          strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          init_noising=p.get("init_noising") or names.DEFAULT_INIT_NOISING,
+                         match_histograms=p.get("match_histograms"),
                          class_batch=names.class_batch_value(
                              p.get("class_batch") or names.DEFAULT_CLASS_BATCH),
                          autocast=bool(p.get("autocast", True)),
@@ -149,8 +158,9 @@ class Synthesize(foo.Operator):
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
                  init_noising=names.DEFAULT_INIT_NOISING, step_fraction=names.DEFAULT_STEP_FRACTION, diversity=0.0,
-                 augment=None, random_nets=0, class_batch=names.DEFAULT_CLASS_BATCH,
-                 autocast=True, delegate=False, delegation_target=None):
+                 augment=None, random_nets=0, match_histograms=None,
+                 class_batch=names.DEFAULT_CLASS_BATCH, autocast=True, delegate=False,
+                 delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
         view); ``num_shards > 1`` queues one delegated operation per class shard and
         returns their ids."""
@@ -162,7 +172,8 @@ class Synthesize(foo.Operator):
             shard=list(shard) if shard else None, init=init, strength=strength,
             init_selector=init_selector, init_noising=init_noising, levers=True,
             step_fraction=step_fraction, diversity=diversity, augment=augment,
-            random_nets=random_nets, class_batch=str(class_batch), autocast=autocast), delegate,
+            random_nets=random_nets, match_histograms=match_histograms,
+            class_batch=str(class_batch), autocast=autocast), delegate,
             delegation_target)
 
 

@@ -232,6 +232,15 @@ def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
         names.DEFAULT_CANDIDATES
 
 
+def test_synthesize_form_matches_histograms_except_data_free(dataset):
+    props = form("synthesize", dataset.view(), {"ipc": 2})
+    assert props["match_histograms"].default == names.default_match_histograms(False)
+    assert not blocked(form("synthesize", dataset.view(), {"ipc": 2, "match_histograms": True}))
+    props = form("synthesize", dataset.view(), {"ipc": 2, "data_free": True,
+                                                "match_histograms": True})
+    assert blocked(props) and props["match_histograms"].default is False
+
+
 def test_concentrate_form_offers_the_joint_pool_and_refuses_union_without_greedy_mmd(dataset):
     props = form("concentrate", dataset.view(), {})
     assert list(props["joint_pool"].type.values) == list(names.JOINT_POOLS)

@@ -1,8 +1,9 @@
 """Synthesis: plain sampling or NOpt into the dataset, as a FiftyOne run.
 
 ``sampling`` (the run: targets, sampling by class batches), ``nopt`` (noise
-optimisation during sampling), ``batching`` (classes per denoiser call) and
-``samples`` (writing synthetic samples).
+optimisation during sampling), ``batching`` (classes per denoiser call),
+``histograms`` (matching a class's pixels to its real images') and ``samples``
+(writing synthetic samples).
 """
 
 __all__ = ["synthesize"]

@@ -37,12 +37,14 @@ from ..mmd import report_mmd2
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
                      DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
                      DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
-                     METHODS, SELECTORS, SYNTHESIS, default_guidance, synthesis_run_key)
+                     METHODS, SELECTORS, SYNTHESIS, default_guidance, default_match_histograms,
+                     synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
 from ..runs.driver import ClassJob, run_by_class
 from .batching import class_peak, classes_per_call
+from . import histograms
 from .nopt import NOptBatch, NOptHook, NOptOptions
 from .samples import write_class
 
@@ -58,7 +60,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None,
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
-               init_noising=DEFAULT_INIT_NOISING, seed=0, overwrite=False, device=None,
+               init_noising=DEFAULT_INIT_NOISING, match_histograms=None, seed=0,
+               overwrite=False, device=None,
                class_batch=DEFAULT_CLASS_BATCH, autocast=True, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
 
@@ -101,6 +104,12 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         init_noising: how real starts reach ``strength``: ``"forward"`` (SDEdit
             forward noising with the class seed's noise) or ``"ddim-inversion"``
             (deterministic DDIM inversion with the prior, guidance 1)
+        match_histograms: map each class's written pixels onto the distribution of its
+            real train images' (up to ``histograms.REFERENCE_IMAGES`` of them, seeded;
+            :mod:`fiftyone_dsco.synthesis.histograms`): removes the faint background haze
+            NOpt leaves, which ResNet-18 learns. None: ``names.default_match_histograms``
+            (never data-free, which reads no real image). The run's MMD records are of the
+            images before matching
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
@@ -116,10 +125,18 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     from ..priors import DiffusionPrior, load_prior
 
     guidance = default_guidance(data_free) if guidance is None else guidance
+    if match_histograms is None:
+        match_histograms = default_match_histograms(data_free)
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
     _check_levers(diversity, augment, random_nets, extractor)
     _check_init(init, strength, init_selector, init_noising, data_free)
+    if not isinstance(match_histograms, bool):
+        raise OptionError(f"match_histograms must be True, False or None, not {match_histograms!r}.")
+    if match_histograms and data_free:
+        raise OptionError("match_histograms maps the synthetic pixels onto real images', which a "
+                          "data-free run never reads; leave it off (None or False) with "
+                          "data_free=True.")
     class_batch = _check_batching(class_batch, autocast)
     shard = run_state.check_shard(shard)
     if shard is not None and overwrite:
@@ -153,6 +170,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         config.update(init=init, strength=float(strength), init_selector=init_selector)
         if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
             config["init_noising"] = init_noising
+    if match_histograms:  # recorded only when on: runs made before the option still resume
+        config["match_histograms"] = True
     if class_batch != DEFAULT_CLASS_BATCH:  # recorded, never compared (runs._BOOKKEEPING)
         config["class_batch"] = class_batch
     if not autocast:
@@ -179,6 +198,7 @@ class _SynthesisJob(ClassJob):
         self.prior, self.table, self.model_idx, self.config = prior, table, model_idx, config
         self.nopt, self.device, self.progress = nopt, device, progress
         self.extractor_options, self.target, self.starts = extractor_options, None, {}
+        self.references = {}  # class -> uint8 real images whose histogram the class matches
         self.peaks = []  # CUDA: measured peak memory of one class, per call
 
     def prepare(self, todo):
@@ -193,6 +213,10 @@ class _SynthesisJob(ClassJob):
             for k in todo:
                 self.starts[k] = _real_starts(self.prior, self.train, self.table, k,
                                               self.target.bank(k), c)
+        if c.get("match_histograms"):
+            for k in todo:
+                self.references[k] = _histogram_reference(self.prior, self.train, self.table, k,
+                                                          c["seed"])
 
     def batch_size(self):
         return classes_per_call(self.config.get("class_batch", DEFAULT_CLASS_BATCH),
@@ -225,6 +249,18 @@ def _real_starts(prior, train, table, k, bank, config):
         return ids, prior.encode(to_unit_range(images).to(prior.device))
 
 
+def _histogram_reference(prior, train, table, k, seed):
+    """Class ``k``'s real train images (a seeded sample of ``REFERENCE_IMAGES``) at the
+    prior's size: the pixel distribution its synthetic images are matched to."""
+    ids = table.ids_by_class[table.classes[k]]
+    if len(ids) > histograms.REFERENCE_IMAGES:
+        rows = np.random.default_rng(seed * 100003 + k).choice(
+            len(ids), histograms.REFERENCE_IMAGES, replace=False)
+        ids = [ids[i] for i in sorted(rows)]
+    return np.asarray(image_array(train._dataset, ids, prior.card.image_size,
+                                  prior.card.channels, cache=False))
+
+
 def _synthesize_classes(job, ks):
     """Synthesise classes ``ks`` together and write each; their records, in order."""
     c, prior, target = job.config, job.prior, job.target
@@ -252,8 +288,11 @@ def _synthesize_classes(job, ks):
         part = slice(i * ipc, (i + 1) * ipc)
         record = _record(job, k, seed, seconds, len(ks), images[part], x0[part],
                          None if plain is None else plain[part], hooks and hooks[i])
+        pixels = np.asarray(to_uint8(images[part]))
+        if k in job.references:
+            pixels = histograms.match_histograms(pixels, job.references[k])
         write_class(job.train._dataset, job.run_key, job.label_field, c["classes"][k], k,
-                    to_uint8(images[part]), c["method"], seed)
+                    pixels, c["method"], seed)
         records.append(dict(record, done=True))
     return records
 

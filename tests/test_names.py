@@ -115,7 +115,8 @@ SOURCES = [os.path.join(ROOT, "fiftyone_dsco", "cli.py")] + sorted(
 ALIASES = {"arch": "DEFAULT_ARCHITECTURE", "candidates_per_image": "DEFAULT_CANDIDATES"}
 #: Options whose default is None everywhere: the library resolves it per mode from names.py.
 PER_MODE = {"guidance": names.default_guidance, "selector": names.default_selector,
-            "prefer_recognised": names.default_prefer_recognised}
+            "prefer_recognised": names.default_prefer_recognised,
+            "match_histograms": names.default_match_histograms}
 #: Library functions and their modules; the CLI command or operator of the same name takes
 #: their options.
 LIBRARY = {"synthesize": "synthesis", "dope": "selection.doping", "plan_doping": "selection.doping",

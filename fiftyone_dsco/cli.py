@@ -337,9 +337,9 @@ def _synthesis_options(f):
                           "prior (under study, issue #22)."),
         click.option("--match-histograms/--no-match-histograms", default=None,
                      help="Map each class's synthetic pixels onto its real images' distribution "
-                          "(removes the background haze NOpt leaves, which ResNet-18 learns; "
-                          f"default {'on' if names.DEFAULT_MATCH_HISTOGRAMS else 'off'}, "
-                          "never with --data-free: docs/method.md)."),
+                          "(removes the background haze NOpt leaves, which ResNet-18 learns). "
+                          "Default: on with --init real, off from noise, never with "
+                          "--data-free (docs/method.md)."),
         click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
                      callback=lambda ctx, param, v: names.class_batch_value(v),
                      help="Classes per denoiser call: a number, or auto (by device: "

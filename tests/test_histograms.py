@@ -69,7 +69,7 @@ def _class_images(ds, view, c, size):
 
 def test_synthesize_writes_the_matched_pixels_and_records_the_option(digits_copy, prior):
     plain = synthesize(digits_copy, "ground_truth", prior, ipc=4, method="plain",
-                       run_key="unmatched", classes=["5"], **FAST)
+                       run_key="unmatched", classes=["5"], match_histograms=False, **FAST)
     matched = synthesize(digits_copy, "ground_truth", prior, ipc=4, method="plain",
                          run_key="matched", classes=["5"], match_histograms=True, **FAST)
     assert plain["num_samples"] == matched["num_samples"] == 4
@@ -92,7 +92,18 @@ def test_a_data_free_run_cannot_match_and_is_refused_before_anything_is_written(
             synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain",
                        run_key="bad_match", **FAST, **kw)
     assert not digits_copy.has_run("bad_match")
+
+
+def test_real_starts_match_by_default_noise_and_data_free_do_not(digits_copy, prior):
+    assert names.default_match_histograms(data_free=False, init="real") is True
+    assert names.default_match_histograms(data_free=False, init="noise") is False
     assert names.default_match_histograms(data_free=True) is False
+    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="real_default",
+               classes=["4"], init="real", **FAST)
+    assert runs.run_config(digits_copy, "real_default")["match_histograms"] is True
+    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="noise_default",
+               classes=["4"], **FAST)
+    assert "match_histograms" not in runs.run_config(digits_copy, "noise_default")
 
 
 def test_the_cli_and_the_form_take_the_option():

@@ -1117,6 +1117,7 @@ HAZE_FILES = (
     ("nopt_pixel_probe_fashion-mnist_convnet3_floor.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_fashion-mnist_convnet3_match.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_digits_convnet3_match.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_digits_convnet3_real_match.json", "nopt_pixel_probe.py"),
 )
 #: pixel_haze's set names: arm or run key (suffix stripped) -> what the set is
 HAZE_SETS = {
@@ -1128,6 +1129,7 @@ HAZE_SETS = {
     "real05_mmd_nets2": "NOpt from mmd-greedy's starts, two random ConvNets",
     "nopt": "NOpt from noise", "val_nopt_ipc10": "NOpt from noise",
     "val_nopt_ipc4": "NOpt from noise (IPC 4)",
+    "val_real05_mmd_ipc4": "NOpt from mmd-greedy's starts (strength 0.5, IPC 4)",
 }
 HAZE_TRANSFORMS = {"": "as written", "_floor5": "pixels < 5 % set to black",
                    "_match": "histograms matched"}

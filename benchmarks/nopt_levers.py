@@ -22,7 +22,9 @@ inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
 (``real05_mmd``) or both (``real05_mmd_inv``), and, to find why NOpt images train ResNet-18
 badly, mmd-greedy's starts re-rendered by the prior without NOpt (``sdedit05_mmd``), at
 strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
-(``real05_mmd_augment``, ``real05_mmd_nets2``); beside real-only subsets
+(``real05_mmd_augment``, ``real05_mmd_nets2``), and mmd-greedy's starts with histogram
+matching (``real05_mmd_match``; every other real-start arm pins it off, as it was when their
+rows were made); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
 the same size. ``--arch`` and ``--lr`` train another network (ResNet-18
@@ -88,7 +90,15 @@ LEVERS = {
                            "augment": NO_FLIP},
     "real05_mmd_nets2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "random_nets": 2},
+    # the same starts with histogram matching, the default for real starts since December 5
+    "real05_mmd_match": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                         "match_histograms": True},
 }
+# every other real-start arm without histogram matching, as when its rows were made (it became
+# real starts' default on December 5)
+for _options in LEVERS.values():
+    if _options.get("init") == "real":
+        _options.setdefault("match_histograms", False)
 
 
 def parse():

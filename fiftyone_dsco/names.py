@@ -106,7 +106,8 @@ DEFAULT_INIT_NOISING = "forward"
 #: starts keep; ResNet-18 learns it. On the validation splits matching lifted NOpt from real
 #: starts with ResNet-18 from 57.94 to 71.78 (Fashion-MNIST IPC 10) and kept or lifted it with
 #: ConvNet-3 (+0.74; digits IPC 4 and 10 level). From noise it cost ConvNet-3 0.78 on
-#: Fashion-MNIST and 0.47 on digits IPC 4, so noise starts stay unmatched (docs/findings.md).
+#: Fashion-MNIST and 0.47 on digits IPC 4 and lifted ResNet-18 by 14.71: noise starts stay
+#: unmatched until a test read decides that trade (docs/findings.md).
 MATCH_HISTOGRAMS_BY_INIT = {"noise": False, "real": True}
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1

@@ -1304,7 +1304,7 @@ def _recipes_at_ipc1():
 #: of each IPC, in the order their rows are kept (a method in two files: the first).
 DC_RUNS = {1: ["_val_prior_dc_ipc1"],
            10: ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec", "_val_prior_dc_proto",
-                "_val_prior_dc_realmmd"],
+                "_val_prior_dc_realmmd", "_val_prior_dc_realmmd_match"],
            50: ["_val_prior_ipc50_dc", "_val_prior_ipc50_dc_nopt", "_val_prior_ipc50_dc_df",
                 "_val_prior_ipc50_dc_kcenter", "_val_prior_ipc50_dc_proto",
                 "_val_prior_ipc50_dc_plain"]}
@@ -1317,6 +1317,7 @@ DC_METHODS = [("random", "random"), ("herding", "herding"), ("kcenter", "k-cente
               ("plain", "plain"), ("nopt", "NOpt"),
               ("nopt-real", "NOpt from real starts (herding's picks)"),
               ("nopt-real-mmd", "NOpt from real starts (mmd-greedy's picks)"),
+              ("nopt-real-mmd-match", "the same, histograms matched (real starts' default)"),
               ("nopt-df", "data-free NOpt")]
 
 
@@ -2239,9 +2240,12 @@ def main():
            "(DSA's recipe, with augmentation). The last set, NOpt from mmd-greedy's real "
            "picks, was chosen on validation on December 5 ([real starts]"
            "(benchmarks-validation.md#real-starts-mmd-greedys-picks-ddim-inversion-a-prior-"
-           "fitted-longer)) and read here once.", "",
+           "fitted-longer)) and read here once; the same with histograms matched (real "
+           "starts' default since, [chosen on validation](benchmarks-validation.md#why-nopt-"
+           "images-train-resnet-18-badly-a-background-haze)) likewise.", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dc", "_val_prior_dc_mmd",
-                                                "_val_prior_dc_realmmd"]), "",
+                                                "_val_prior_dc_realmmd",
+                                                "_val_prior_dc_realmmd_match"]), "",
            "### Every method under `dsa`: Fashion-MNIST, IPC 10", "",
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "

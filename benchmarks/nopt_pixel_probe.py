@@ -63,7 +63,8 @@ def histogram(images):
 
 def _transformed(transform, images, labels, plan, floor):
     """``images`` (uint8) with pixels below ``floor`` set to black, or each class's
-    histogram matched to its real fit-split images' (``REFERENCE_IMAGES`` per class, seed 0)."""
+    histogram matched to its real fit-split images' (``REFERENCE_IMAGES`` per class, drawn
+    with seed 0: the library's function, not its per-class seeded draw)."""
     if transform == "floor":
         return np.where(images < round(floor * 255), 0, images).astype(images.dtype)
     from fiftyone_dsco.data import image_array
@@ -114,7 +115,8 @@ def main():
     path = results_path(f"nopt_pixel_probe_{args.dataset}_{args.arch}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(path, floor=args.floor, transforms=args.transforms, bins=BINS, validation=split.to_dict() | {"val_ids": None})
+    write_meta(path, floor=args.floor, transforms=args.transforms, bins=BINS,
+               validation=split.to_dict() | {"val_ids": None})
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def test_real_starts_match_by_default_noise_and_data_free_do_not(digits_copy, pr
     assert "match_histograms" not in runs.run_config(digits_copy, "noise_default")
 
 
-def test_the_cli_and_the_form_take_the_option():
+def test_the_cli_leaves_the_default_to_the_library():
     from fiftyone_dsco.cli import main
 
     for command in ("synthesize", "concentrate"):

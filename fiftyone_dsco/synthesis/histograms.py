@@ -27,7 +27,7 @@ def match_histograms(images, reference):
     share ``q`` takes the reference's value at ``q``. Matching a set to itself
     returns it unchanged.
     """
-    from skimage.exposure import match_histograms as match  # a FiftyOne dependency
+    from skimage.exposure import match_histograms as match
 
     images, reference = np.asarray(images), np.asarray(reference)
     if images.dtype != np.uint8 or reference.dtype != np.uint8:

@@ -125,7 +125,10 @@ VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             # ... with histogram matching, real starts' default since December 5 (the rows
             # above were made before it and pin it off)
             "nopt-real-mmd-match": ("nopt", {"init": "real", "init_selector": "mmd-greedy",
-                                             "match_histograms": True})}
+                                             "match_histograms": True}),
+            # NOpt from noise with histograms matched (every data-accessible run's default
+            # since December 5; "plain" and "nopt" pin it off, as their earlier rows)
+            "nopt-match": ("nopt", {"match_histograms": True})}
 
 
 def nopt_options(method, args):
@@ -135,6 +138,8 @@ def nopt_options(method, args):
     opts = dict(opts)
     if base == "nopt":  # "nopt" is NOpt from noise, whatever the library's default init
         opts.setdefault("init", "noise")
+    if base in ("plain", "nopt"):  # unmatched, as the rows made before the default (December 5)
+        opts.setdefault("match_histograms", False)
     if base.startswith("nopt") and args.step_fraction is not None:
         opts.setdefault("step_fraction", args.step_fraction)
     if opts.get("init") == "real" and args.strength is not None:

@@ -94,10 +94,10 @@ LEVERS = {
     "real05_mmd_match": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "match_histograms": True},
 }
-# every other real-start arm without histogram matching, as when its rows were made (it became
-# real starts' default on December 5)
+# every other data-accessible arm without histogram matching, as when its rows were made (it
+# became real starts' default on December 5, every data-accessible run's that evening)
 for _options in LEVERS.values():
-    if _options.get("init") == "real":
+    if not _options.get("data_free"):
         _options.setdefault("match_histograms", False)
 
 

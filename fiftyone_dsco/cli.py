@@ -338,8 +338,8 @@ def _synthesis_options(f):
         click.option("--match-histograms/--no-match-histograms", default=None,
                      help="Map each class's synthetic pixels onto its real images' distribution "
                           "(removes the background haze NOpt leaves, which ResNet-18 learns). "
-                          "Default: on with --init real, off from noise, never with "
-                          "--data-free (docs/method.md)."),
+                          "Default: on, except with --data-free, which reads no real image "
+                          "(docs/method.md)."),
         click.option("--class-batch", default=names.DEFAULT_CLASS_BATCH, show_default=True,
                      callback=lambda ctx, param, v: names.class_batch_value(v),
                      help="Classes per denoiser call: a number, or auto (by device: "

@@ -54,8 +54,7 @@ class Synthesize(foo.Operator):
             if p.get("data_free"):
                 invalid(init, "A data-free run reads no real image: start from noise")
         match = inputs.bool("match_histograms",
-                            default=names.default_match_histograms(
-                                bool(p.get("data_free")), p.get("init") or names.DEFAULT_INIT),
+                            default=names.default_match_histograms(bool(p.get("data_free"))),
                             label="Match the real images' histograms",
                             description="Map each class's pixels onto its real images' "
                                         "distribution (removes NOpt's background haze, "

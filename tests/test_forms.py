@@ -234,7 +234,7 @@ def test_synthesize_form_offers_ddim_inversion_for_real_starts(dataset):
 
 def test_synthesize_form_matches_histograms_except_data_free(dataset):
     props = form("synthesize", dataset.view(), {"ipc": 2})
-    assert props["match_histograms"].default is False  # from noise
+    assert props["match_histograms"].default is True  # from noise
     props = form("synthesize", dataset.view(), {"ipc": 2, "init": "real"})
     assert props["match_histograms"].default is True  # real starts
     assert not blocked(form("synthesize", dataset.view(), {"ipc": 2, "match_histograms": True}))

@@ -94,16 +94,14 @@ def test_a_data_free_run_cannot_match_and_is_refused_before_anything_is_written(
     assert not digits_copy.has_run("bad_match")
 
 
-def test_real_starts_match_by_default_noise_and_data_free_do_not(digits_copy, prior):
-    assert names.default_match_histograms(data_free=False, init="real") is True
-    assert names.default_match_histograms(data_free=False, init="noise") is False
+def test_data_accessible_runs_match_by_default_from_either_start_data_free_do_not(digits_copy,
+                                                                                  prior):
+    assert names.default_match_histograms(data_free=False) is True
     assert names.default_match_histograms(data_free=True) is False
-    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="real_default",
-               classes=["4"], init="real", **FAST)
-    assert runs.run_config(digits_copy, "real_default")["match_histograms"] is True
-    synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain", run_key="noise_default",
-               classes=["4"], **FAST)
-    assert "match_histograms" not in runs.run_config(digits_copy, "noise_default")
+    for init in names.INITS:
+        synthesize(digits_copy, "ground_truth", prior, ipc=2, method="plain",
+                   run_key=f"{init}_default", classes=["4"], init=init, **FAST)
+        assert runs.run_config(digits_copy, f"{init}_default")["match_histograms"] is True
 
 
 def test_the_cli_leaves_the_default_to_the_library():

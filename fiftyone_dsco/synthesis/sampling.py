@@ -108,8 +108,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
             real train images' (up to ``histograms.REFERENCE_IMAGES`` of them, seeded;
             :mod:`fiftyone_dsco.synthesis.histograms`): removes the faint background haze
             NOpt leaves, which ResNet-18 learns. None: ``names.default_match_histograms``
-            (on for real starts, off from noise and never data-free, which reads no real
-            image). The run's MMD records are of the images before matching
+            (on, except data-free, which reads no real image). The run's MMD records are of
+            the images before matching
         seed: base seed; class ``k`` uses ``seed * 100003 + k``
         overwrite: replace an existing run with other options
         device: torch device (default: CUDA if available)
@@ -125,8 +125,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     from ..priors import DiffusionPrior, load_prior
 
     guidance = default_guidance(data_free) if guidance is None else guidance
-    if match_histograms is None and init in INITS:  # an unknown init fails in _check_init
-        match_histograms = default_match_histograms(data_free, init)
+    if match_histograms is None:
+        match_histograms = default_match_histograms(data_free)
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,
                    extractor, step_fraction)
     _check_levers(diversity, augment, random_nets, extractor)

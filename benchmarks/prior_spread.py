@@ -9,10 +9,11 @@ same data, steps and options, another seed), concentrates the train split to
 ``--budget`` images per class at today's defaults, and trains ConvNet-3 on each
 set (recipe ``dsco``, 3 seeds, 300 epochs, as the demo) beside herding and a
 random real subset in one ``evaluate()`` run, tested on the held-out test split.
-Nothing is chosen here: it reports the defaults. Writes
-``benchmarks/results/prior_spread_<dataset>_b<budget>.json``: one row per set,
-plus a ``dsco (over priors)`` row with the mean and std over priors of the
-per-prior means.
+Nothing is chosen here: it reports the defaults (``--no-match-histograms``: the
+sets as they were before histogram matching became the default from noise, with
+``--tag``). Writes ``benchmarks/results/prior_spread_<dataset>_b<budget><tag>.json``:
+one row per set, plus a ``dsco (over priors)`` row with the mean and std over
+priors of the per-prior means.
 """
 
 import argparse
@@ -32,6 +33,9 @@ def parse():
     p.add_argument("--prior-seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--seeds", type=int, default=names.DEFAULT_NUM_SEEDS)
     p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--match-histograms", action=argparse.BooleanOptionalAction,
+                   help="concentrate()'s synthesis option (default: the library's, on)")
+    p.add_argument("--tag", default="", help="suffix for run keys and the output file")
     return p.parse_args()
 
 
@@ -54,7 +58,8 @@ def main():
         prior = fit_prior(ds, field, name=prior_name(args.dataset, s), seed=s, progress=True)
         priors[s] = dict(name=prior_name(args.dataset, s), training=prior.card.training,
                          recognisability=prior.card.recognisability.get("overall"))
-        out = concentrate(ds, field, prior, b, run_key=f"spread_p{s}_b{b}", progress=True)
+        out = concentrate(ds, field, prior, b, run_key=f"spread_p{s}_b{b}{args.tag}", progress=True,
+                          match_histograms=args.match_histograms)
         sets[f"dsco_prior{s}"] = ds.load_saved_view(out["saved_view"])
         seconds[f"dsco_prior{s}"] = round(time.time() - t0, 1)
         print(f"prior seed {s}: set built in {seconds[f'dsco_prior{s}']} s", flush=True)
@@ -62,7 +67,7 @@ def main():
                    prior=prior_name(args.dataset, args.prior_seeds[0]), run_key=f"spread_herding_b{b}")
     sets["herding"] = ds.load_saved_view(herding["saved_view"])
     res = evaluate(ds, field, sets, seeds=tuple(range(args.seeds)), epochs=args.epochs,
-                   add_full=False, eval_key=f"bench_spread_b{b}", progress=True)
+                   add_full=False, eval_key=f"bench_spread_b{b}{args.tag}", progress=True)
     rows = [dict(dataset=args.dataset, budget=b, method=a["name"], size=a["size"],
                  acc_mean=round(100 * a["acc_mean"], 2), acc_std=round(100 * a["acc_std"], 2),
                  seeds=args.seeds, epochs=a["epochs"], split="test",
@@ -75,10 +80,10 @@ def main():
                      priors=len(means), split="test"))
     for r in rows:
         print(json.dumps(r), flush=True)
-    path = results_path(f"prior_spread_{args.dataset}_b{b}.json")
+    path = results_path(f"prior_spread_{args.dataset}_b{b}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(path, priors=priors)
+    write_meta(path, priors=priors, match_histograms=args.match_histograms)
 
 
 if __name__ == "__main__":

@@ -1118,6 +1118,12 @@ HAZE_FILES = (
     ("nopt_pixel_probe_fashion-mnist_convnet3_match.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_digits_convnet3_match.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_digits_convnet3_real_match.json", "nopt_pixel_probe.py"),
+    # December 5, evening: before matching became the default from noise too
+    ("nopt_pixel_probe_digits_resnet18_small_nopt_ipc4_match.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_fashion-mnist_convnet3_ipc1_match.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_match.json", "nopt_pixel_probe.py"),
+    ("nopt_levers_fashion-mnist_ipc10_prior_3k.json", "nopt_levers.py"),
+    ("nopt_pixel_probe_fashion-mnist_convnet3_plain_match.json", "nopt_pixel_probe.py"),
 )
 #: pixel_haze's set names: arm or run key (suffix stripped) -> what the set is
 HAZE_SETS = {
@@ -1130,6 +1136,9 @@ HAZE_SETS = {
     "nopt": "NOpt from noise", "val_nopt_ipc10": "NOpt from noise",
     "val_nopt_ipc4": "NOpt from noise (IPC 4)",
     "val_real05_mmd_ipc4": "NOpt from mmd-greedy's starts (strength 0.5, IPC 4)",
+    "val_nopt_ipc1": "NOpt from noise (IPC 1)",
+    "plain": "plain samples of the prior from noise",
+    "val_plain_ipc10": "plain samples of the prior from noise",
 }
 HAZE_TRANSFORMS = {"": "as written", "_floor5": "pixels < 5 % set to black",
                    "_match": "histograms matched"}
@@ -1302,9 +1311,10 @@ def _recipes_at_ipc1():
 
 #: Fashion-MNIST under `dc`, one prior (fitted on the validation split's fit split): the runs
 #: of each IPC, in the order their rows are kept (a method in two files: the first).
-DC_RUNS = {1: ["_val_prior_dc_ipc1"],
+DC_RUNS = {1: ["_val_prior_dc_ipc1", "_val_prior_dc_nopt_match"],
            10: ["_val_prior_dc", "_val_prior_dc_mmd", "_val_prior_dc_rec", "_val_prior_dc_proto",
-                "_val_prior_dc_realmmd", "_val_prior_dc_realmmd_match"],
+                "_val_prior_dc_realmmd", "_val_prior_dc_realmmd_match",
+                "_val_prior_dc_nopt_match"],
            50: ["_val_prior_ipc50_dc", "_val_prior_ipc50_dc_nopt", "_val_prior_ipc50_dc_df",
                 "_val_prior_ipc50_dc_kcenter", "_val_prior_ipc50_dc_proto",
                 "_val_prior_ipc50_dc_plain"]}
@@ -1315,9 +1325,10 @@ DC_METHODS = [("random", "random"), ("herding", "herding"), ("kcenter", "k-cente
               ("prototypes", "prototypes (real)"),
               ("prototypes-rec", "prototypes (real), recognised first"),
               ("plain", "plain"), ("nopt", "NOpt"),
+              ("nopt-match", "NOpt, histograms matched (the default since December 5)"),
               ("nopt-real", "NOpt from real starts (herding's picks)"),
               ("nopt-real-mmd", "NOpt from real starts (mmd-greedy's picks)"),
-              ("nopt-real-mmd-match", "the same, histograms matched (real starts' default)"),
+              ("nopt-real-mmd-match", "the same, histograms matched (the default)"),
               ("nopt-df", "data-free NOpt")]
 
 
@@ -1351,8 +1362,9 @@ def dc_summary(dataset="fashion-mnist"):
             if rows is None:
                 continue
             cmds.append(f"`low_volume_{dataset}{tag}.json`")
-            for r in rows:
-                cells.setdefault((ipc, r["method"]), r)
+            for r in rows:  # a file may hold several IPCs
+                if r.get("ipc", ipc) == ipc or r["method"] == "full":
+                    cells.setdefault((ipc, r["method"]), r)
                 if r["method"] == "nopt-df" and (meta.get("nopt") or {}).get("guidance") == 2.0:
                     old_guidance.add(ipc)
         if (ipc, "random") not in cells and _dc_random_from_check(ipc):
@@ -1361,10 +1373,11 @@ def dc_summary(dataset="fashion-mnist"):
         return ["_Not run yet: `python benchmarks/low_volume.py --dataset fashion-mnist "
                 "--recipe dc ...`._"]
     ipcs = list(DC_RUNS)
-    from fiftyone_dsco.names import SYNTHETIC_CAP
+    from fiftyone_dsco.names import SYNTHETIC_CAP, default_match_histograms
 
     # what concentrate() makes: all NOpt (from noise) up to the cap, above all real
-    dsco = {ipc: cells.get((ipc, "nopt" if ipc <= SYNTHETIC_CAP else _concentrate_real()))
+    syn = "nopt-match" if default_match_histograms(False) else "nopt"
+    dsco = {ipc: cells.get((ipc, syn if ipc <= SYNTHETIC_CAP else _concentrate_real()))
             for ipc in ipcs}
     head = "| set | " + " | ".join(f"IPC {i}: top-1 % | IOR" for i in ipcs) + " |"
     out = [head, "|---|" + "---:|---:|" * len(ipcs)]
@@ -1393,7 +1406,8 @@ def dc_summary(dataset="fashion-mnist"):
              f"− random, same recipe and seeds; best set per IPC in bold; – not trained. One "
              f"prior for every synthetic set (fitted on the validation split's fit split). "
              f"DsCo's row repeats the cell of the set `concentrate()` makes at that budget: NOpt "
-             f"from noise up to 8 per class, above it a real-only selection's defaults "
+             f"from noise up to 8 per class (histograms matched, the default since December 5; "
+             f"the NOpt row: as written), above it a real-only selection's defaults "
              f"(`{_concentrate_real()}`; prototypes among the recognised samples lead under "
              f"ConvNet-3 but not ResNet-18: [recognised real samples first]"
              f"(#recognised-real-samples-first)). \"Recognised first\": "
@@ -1624,9 +1638,10 @@ def _dc_at_ipc50():
             ""]
 
 
-def prior_spread(dataset, budget):
-    """The demo's cell with priors fitted under different seeds (benchmarks/prior_spread.py)."""
-    rows, meta = _load(f"prior_spread_{dataset}_b{budget}.json")
+def prior_spread(dataset, budget, tag=""):
+    """The demo's cell with priors fitted under different seeds (benchmarks/prior_spread.py;
+    ``tag``: its ``--tag`` run, or ``_dec3``, the table of December 3 kept beside today's)."""
+    rows, meta = _load(f"prior_spread_{dataset}_b{budget}{tag}.json")
     if rows is None:
         return [f"_Not run yet: `python benchmarks/prior_spread.py --dataset {dataset} "
                 f"--budget {budget}`._"]
@@ -1967,7 +1982,12 @@ def _validation_page():
             "(SDEdit), NOpt with the two levers meant to generalise across networks, and NOpt's "
             "images with the faint background pixels it adds set back to black "
             "(`nopt_pixel_probe.py`) or with each class's histogram matched to its real images' "
-            "(`synthesize(match_histograms=True)`, the same map applied to the written images):",
+            "(`synthesize(match_histograms=True)`, the same map applied to the written images). "
+            "The rows from digits with ResNet-18 on (December 5, evening) are the cells that "
+            "turned matching on from noise too: ConvNet-3 loses 0.2 to 2.9 points on each, "
+            "ResNet-18 gains 0.9 to 14.7 "
+            "([findings](findings.md#histogram-matching-from-noise-too-and-the-resnet-18-test-read"
+            "-december-2026)):",
             "", *pixel_haze(), "",
             "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
             "Real starts led or tied at IPC 10 above; were they the better default? These check them "
@@ -2211,7 +2231,8 @@ def main():
            "check](#harness-check-dcs-random-baselines)).", "", *dc_summary(), "",
            "## Headline: low volume, recipe `dsco`", "",
            "Every low-volume method at 1, 10 and 50 images per class (IPC), ConvNet-3 — the "
-           "network the recipe suits — with NOpt at today's defaults (from noise). IOR (set − "
+           "network the recipe suits — with NOpt from noise at the defaults of its run, images as "
+           "written (histogram matching became the default on December 5). IOR (set − "
            "random) is what "
            "a set adds over a random real subset of its size; HLR (full split − set) what it "
            "still loses against the whole train split (DD-Ranking's scores, in points).", "",
@@ -2278,6 +2299,18 @@ def main():
                                                  "_val_prior_resnet18_small_trainlr01_proto",
                                                  "_val_prior_resnet18_small_trainlr01_proto_diag"]),
            "",
+           "NOpt's sets with the same network, rate and prior (December 5, evening), read once "
+           "on test after histogram matching was chosen on validation ([the haze]"
+           "(benchmarks-validation.md#why-nopt-images-train-resnet-18-badly-a-background-haze)): "
+           "NOpt from mmd-greedy's real starts and NOpt from noise, histograms matched (the "
+           "default since then), and NOpt from noise as written (`--no-match-histograms`); "
+           "herding and mmd-greedy from the table above for comparison.", "",
+           *validated_on_test("fashion-mnist", ["_val_prior_resnet18_small_trainlr01_herding",
+                                                 "_val_prior_resnet18_small_trainlr01_mmd",
+                                                 "_val_prior_resnet18_small_trainlr01_realmmd_match",
+                                                 "_val_prior_resnet18_small_trainlr01_nopt_match",
+                                                 "_val_prior_resnet18_small_trainlr01_nopt"]),
+           "",
            "Herding and prototypes among the recognised samples made and trained again with the "
            "same commands on the machine of the December 5 probes ([on validation]"
            "(#on-validation)): both cells come out identical to the hundredth, so the test "
@@ -2290,6 +2323,11 @@ def main():
            "`dsco demo`'s cell (digits, 4 per class, today's defaults) with the demo's prior and "
            "a second prior fitted the same way under another seed; herding and random trained "
            "in the same run.", "", *prior_spread("digits", 4), "",
+           "The same priors with `--no-match-histograms` (the sets as the prior and NOpt wrote "
+           "them, `concentrate()`'s set before histogram matching became the default from noise "
+           "on December 5):", "", *prior_spread("digits", 4, "_unmatched"), "",
+           "On December 3, with two priors fitted by the same commands on another machine, "
+           "before histogram matching:", "", *prior_spread("digits", 4, "_dec3"), "",
            "Fashion-MNIST at 1 per class under `dc`, where NOpt is `concentrate()`'s set and "
            "meets issue #22's IPC 1 goal: the NOpt cells of the [IPC 1 table]"
            "(#every-method-under-dc-fashion-mnist-ipc-1) (the validation split's prior, seed 0) "

@@ -104,10 +104,11 @@ DEFAULT_INIT_NOISING = "forward"
 #: Histogram matching (``synthesis.histograms``) of every data-accessible run, whatever its
 #: start (``default_match_histograms``; a data-free run reads no real image). NOpt adds a faint
 #: haze to the black background of real images (from noise, the prior's samples are grey there
-#: too); ResNet-18 learns it. On Fashion-MNIST's validation split at IPC 10 matching lifted
-#: ResNet-18 from 57.94 to 71.78 (real starts) and from 54.54 to 69.25 (noise); ConvNet-3 gained
-#: 0.74 from real starts and lost 0.78 from noise (digits: level, or 0.47 behind at IPC 4). One
-#: network's 14 points against the other's 0.8: on for both starts (docs/findings.md).
+#: too); ResNet-18 learns it. On the validation splits matching lifted NOpt from real starts on
+#: both networks (Fashion-MNIST IPC 10: ResNet-18 57.94 to 71.78, ConvNet-3 +0.74). From noise it
+#: is a trade on every cell (Fashion-MNIST IPC 1 and 10, digits IPC 4, plain samples): ConvNet-3
+#: -0.2 to -2.9 points, ResNet-18 +0.9 to +14.7. A default must hold on the networks users
+#: train: on for both starts (docs/findings.md).
 DEFAULT_MATCH_HISTOGRAMS = True
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).
 DEFAULT_CANDIDATES = 1

@@ -58,8 +58,8 @@ def main():
         prior = fit_prior(ds, field, name=prior_name(args.dataset, s), seed=s, progress=True)
         priors[s] = dict(name=prior_name(args.dataset, s), training=prior.card.training,
                          recognisability=prior.card.recognisability.get("overall"))
-        out = concentrate(ds, field, prior, b, run_key=f"spread_p{s}_b{b}{args.tag}", progress=True,
-                          match_histograms=args.match_histograms)
+        out = concentrate(ds, field, prior, b, run_key=f"spread_p{s}_b{b}{args.tag}",
+                          progress=True, match_histograms=args.match_histograms)
         sets[f"dsco_prior{s}"] = ds.load_saved_view(out["saved_view"])
         seconds[f"dsco_prior{s}"] = round(time.time() - t0, 1)
         print(f"prior seed {s}: set built in {seconds[f'dsco_prior{s}']} s", flush=True)

@@ -1984,7 +1984,7 @@ def _validation_page():
             "(`nopt_pixel_probe.py`) or with each class's histogram matched to its real images' "
             "(`synthesize(match_histograms=True)`, the same map applied to the written images). "
             "The rows from digits with ResNet-18 on (December 5, evening) are the cells that "
-            "turned matching on from noise too: ConvNet-3 loses 0.2 to 2.9 points on each, "
+            "turned matching on from noise too: ConvNet-3 loses 0.2 to 2.5 points on each, "
             "ResNet-18 gains 0.9 to 14.7 "
             "([findings](findings.md#histogram-matching-from-noise-too-and-the-resnet-18-test-read"
             "-december-2026)):",

@@ -107,7 +107,7 @@ DEFAULT_INIT_NOISING = "forward"
 #: too); ResNet-18 learns it. On the validation splits matching lifted NOpt from real starts on
 #: both networks (Fashion-MNIST IPC 10: ResNet-18 57.94 to 71.78, ConvNet-3 +0.74). From noise it
 #: is a trade on every cell (Fashion-MNIST IPC 1 and 10, digits IPC 4, plain samples): ConvNet-3
-#: -0.2 to -2.9 points, ResNet-18 +0.9 to +14.7. A default must hold on the networks users
+#: -0.2 to -2.5 points, ResNet-18 +0.9 to +14.7. A default must hold on the networks users
 #: train: on for both starts (docs/findings.md).
 DEFAULT_MATCH_HISTOGRAMS = True
 #: Synthetic candidates per kept synthetic image in ``concentrate`` (1: no joint selection).

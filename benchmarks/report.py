@@ -1122,6 +1122,8 @@ HAZE_FILES = (
     ("nopt_pixel_probe_digits_resnet18_small_nopt_ipc4_match.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_fashion-mnist_convnet3_ipc1_match.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_match.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_fashion-mnist_convnet3_ipc1_floor.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_floor.json", "nopt_pixel_probe.py"),
     ("nopt_levers_fashion-mnist_ipc10_prior_3k.json", "nopt_levers.py"),
     ("nopt_pixel_probe_fashion-mnist_convnet3_plain_match.json", "nopt_pixel_probe.py"),
 )

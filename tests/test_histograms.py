@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fiftyone_dsco import data, names, runs
-from fiftyone_dsco.errors import OptionError
+from fiftyone_dsco.errors import OptionError, RunError
 from fiftyone_dsco.synthesis import synthesize
 from fiftyone_dsco.synthesis.histograms import match_histograms
 
@@ -110,3 +110,15 @@ def test_the_cli_leaves_the_default_to_the_library():
     for command in ("synthesize", "concentrate"):
         param = next(p for p in main.commands[command].params if p.name == "match_histograms")
         assert param.default is None  # the library's per-mode default
+
+
+def test_a_run_made_unmatched_is_refused_under_the_default_and_resumes_when_told(digits_copy,
+                                                                                 prior):
+    kw = dict(ipc=2, method="plain", run_key="before_default", classes=["3"], **FAST)
+    synthesize(digits_copy, "ground_truth", prior, match_histograms=False, **kw)
+    n = len(runs.run_samples(digits_copy, "before_default"))
+    with pytest.raises(RunError, match="other options"):
+        synthesize(digits_copy, "ground_truth", prior, **kw)  # the default matches
+    assert len(runs.run_samples(digits_copy, "before_default")) == n  # nothing written
+    synthesize(digits_copy, "ground_truth", prior, match_histograms=False, **kw)
+    assert len(runs.run_samples(digits_copy, "before_default")) == n

@@ -122,8 +122,8 @@ VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             # real starts picked by mmd-greedy (chosen on validation, December 5)
             "nopt-real-mmd": ("nopt", {"init": "real", "init_selector": "mmd-greedy",
                                        "match_histograms": False}),
-            # ... with histogram matching, real starts' default since December 5 (the rows
-            # above were made before it and pin it off)
+            # ... with histogram matching, the default since December 5 (the rows above were
+            # made before it and pin it off)
             "nopt-real-mmd-match": ("nopt", {"init": "real", "init_selector": "mmd-greedy",
                                              "match_histograms": True}),
             # NOpt from noise with histograms matched (every data-accessible run's default

@@ -90,7 +90,7 @@ LEVERS = {
                            "augment": NO_FLIP},
     "real05_mmd_nets2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "random_nets": 2},
-    # the same starts with histogram matching, the default for real starts since December 5
+    # the same starts with histogram matching, the default since December 5
     "real05_mmd_match": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "match_histograms": True},
 }

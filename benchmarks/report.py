@@ -2263,8 +2263,8 @@ def main():
            "(DSA's recipe, with augmentation). The last set, NOpt from mmd-greedy's real "
            "picks, was chosen on validation on December 5 ([real starts]"
            "(benchmarks-validation.md#real-starts-mmd-greedys-picks-ddim-inversion-a-prior-"
-           "fitted-longer)) and read here once; the same with histograms matched (real "
-           "starts' default since, [chosen on validation](benchmarks-validation.md#why-nopt-"
+           "fitted-longer)) and read here once; the same with histograms matched (the "
+           "default since, [chosen on validation](benchmarks-validation.md#why-nopt-"
            "images-train-resnet-18-badly-a-background-haze)) likewise.", "",
            *validated_on_test("fashion-mnist", ["_val_prior_dc", "_val_prior_dc_mmd",
                                                 "_val_prior_dc_realmmd",

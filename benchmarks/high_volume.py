@@ -85,7 +85,7 @@ def main():
     args = parse()
     if {"dsco", "random"} <= set(args.skip) and not args.coresets and not args.fixed_synthetic:
         raise SystemExit("Nothing to train: --skip dsco random needs --coresets or --fixed-synthetic.")
-    from fiftyone_dsco.concentrate import split_budget
+    from fiftyone_dsco.concentrate import split_budget, start_options
     from fiftyone_dsco.data import class_table, train_view
     from fiftyone_dsco.data.builtin import load_builtin
     from fiftyone_dsco.evaluation import evaluate
@@ -103,14 +103,16 @@ def main():
 
     sfx = "_quick" if args.quick else ""  # quick checks keep their own runs (other settings)
 
-    def nopt_run(n):  # one NOpt run per synthetic count, shared by all fractions
-        key = f"bench_hv_nopt_ipc{n}{sfx}"
+    def nopt_run(n, init="noise"):  # one NOpt run per synthetic count, shared by all fractions
+        key = f"bench_hv_nopt_ipc{n}{'' if init == 'noise' else '_' + init}{sfx}"
         t = time.perf_counter()
+        start = start_options(init, None, {})  # real: concentrate()'s starts above the cap
         _, stale = run_or_replace(synthesize, ds, "ground_truth", prior, n, run_key=key,
-                                  lr=args.lr, reuse_prediction=not args.no_reuse, progress=False)
+                                  lr=args.lr, reuse_prediction=not args.no_reuse, progress=False,
+                                  **start)
         if stale:
             replaced.add(key)  # doping runs conditioned on its old samples are rebuilt too
-        syn_seconds.setdefault(n, time.perf_counter() - t)
+        syn_seconds.setdefault(key, time.perf_counter() - t)
         return key
 
     def build_views(b, pct, n_syn):  # every arm's set at b per class, and its build seconds
@@ -121,14 +123,15 @@ def main():
             build[sel] = time.perf_counter() - t
         for arm, n in n_syn.items():
             m = min(n, b)
-            key = nopt_run(m) if m else None  # synthesis time counted once, below
+            init = split_budget(b).init if arm == "dsco" else "noise"
+            key = nopt_run(m, init) if m else None  # synthesis time counted once, below
             t = time.perf_counter()
             if m:
                 views[arm] = dope_view(ds, key, b - m, f"{arm}_{pct}_s{m}{sfx}".replace("-", "_"),
                                        overwrite=key in replaced)
             else:  # all real: the product's real-only doping
                 views[arm] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))
-            build[arm] = syn_seconds.get(m, 0.0) + time.perf_counter() - t
+            build[arm] = syn_seconds.get(key, 0.0) + time.perf_counter() - t
         if n_syn.get("dsco"):  # else dsco is already the real-only doping
             t = time.perf_counter()
             views["dsco-real"] = ds.select(coreset_ids(ds, table, prior, "mmd-greedy", b))

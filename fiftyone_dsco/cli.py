@@ -469,8 +469,12 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
               show_default=True)
 @_SELECTOR_OPTION
 @click.option("--synthetic-cap", default=names.SYNTHETIC_CAP, show_default=True,
-              help="Budgets up to this many images per class are all synthetic, larger ones "
-                   "all real (docs/method.md).")
+              help="Budgets up to this many images per class are NOpt images from noise "
+                   "(docs/method.md).")
+@click.option("--real-start-cap", default=names.REAL_START_CAP, show_default=True,
+              help="Budgets above --synthetic-cap, up to this many images per class, are NOpt "
+                   "images started from the real samples --selector picks; larger ones all real "
+                   "(0: none).")
 @click.option("--candidates", "candidates_per_image", type=click.IntRange(min=1),
               default=names.DEFAULT_CANDIDATES, show_default=True,
               help="Joint selection: synthesise K candidates per synthetic image and keep the "
@@ -485,15 +489,20 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
 @_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
-                candidates_per_image, joint_pool, prefer_recognised, label_field, seed, overwrite,
+                real_start_cap, candidates_per_image, joint_pool, prefer_recognised, label_field, seed, overwrite,
                 timm_model, timm_checkpoint, **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
+    context = click.get_current_context()
+    for name in ("init", "init_selector"):  # not given: concentrate() starts by the budget
+        if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+            del options[name]
     budget = parse_budget(budget)
     out = run(_load_dataset(dataset_name), label_field, prior_name, budget, run_key=run_key,
               method=method, selector=selector, synthetic_cap=synthetic_cap,
+              real_start_cap=real_start_cap,
               candidates_per_image=candidates_per_image, joint_pool=joint_pool, seed=seed,
               overwrite=overwrite, progress=True, prefer_recognised=prefer_recognised, **options)
     if joint_pool == "union" and out["synthetic_per_class"]:
@@ -502,8 +511,10 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
                    f"{out['num_synthetic']} synthetic + {out['num_real']} real in all; saved view "
                    f"'{out['saved_view']}'")
     else:
+        start = f" (NOpt from {out['init']})" if out["init"] else ""
         click.echo(f"{out['images_per_class']} images per class = {out['synthetic_per_class']} "
-                   f"synthetic + {out['real_per_class']} real; saved view '{out['saved_view']}'")
+                   f"synthetic{start} + {out['real_per_class']} real; saved view "
+                   f"'{out['saved_view']}'")
 
 
 @main.command()

@@ -1,32 +1,48 @@
 """The one-call path: synthesise and dope to a total budget."""
 
 import numbers
+from typing import NamedTuple, Optional
 
 from .data.access import class_table, train_view
 from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
-                    DEFAULT_JOINT_POOL, DEFAULT_METHOD, SYNTHETIC_CAP, concentrate_synthesis_key,
-                    default_selector)
+                    DEFAULT_INIT, DEFAULT_JOINT_POOL, DEFAULT_METHOD, REAL_START_CAP, SYNTHETIC_CAP,
+                    concentrate_synthesis_key, default_selector)
 
 
-def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP):
-    """``(synthetic, real)`` images per class for a total per-class budget ``b``.
+class BudgetSplit(NamedTuple):
+    """How ``concentrate`` makes a per-class budget: ``synthetic`` NOpt images started from
+    ``init`` (``"noise"``, ``"real"``: the real-only selector's picks; None without synthesis),
+    plus ``real`` selected real samples."""
 
-    All synthetic up to ``synthetic_cap``, all real above it (``0``: always
-    real). Chosen on validation splits (docs/benchmarks.md, "The synthetic
-    cap"): on Fashion-MNIST NOpt images lead mmd-greedy's real picks at 8 per
-    class and trail them from 9, and no mix of NOpt and real images measured at
-    10 and 16 per class beat the all-real set; on digits the arms differ by about
-    one validation image.
+    synthetic: int
+    real: int
+    init: Optional[str]
+
+
+def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP, real_start_cap=REAL_START_CAP):
+    """The :class:`BudgetSplit` of a total per-class budget ``b``.
+
+    NOpt from noise up to ``synthetic_cap``; NOpt from the real-only selector's
+    picks above it up to ``real_start_cap`` (a cap at or below ``synthetic_cap``:
+    none); all real above both (``0`` and ``0``: always real). Chosen on
+    validation splits (docs/benchmarks.md, "The synthetic cap" and "Real starts
+    above the cap"): on Fashion-MNIST NOpt from noise leads mmd-greedy's real
+    picks up to 8 per class and trails them from 9, where NOpt started from
+    those very picks leads them (10 and 16 per class on both datasets).
     """
     b = int(images_per_class)
     if b < 1:
         raise OptionError(f"The budget must give at least 1 image per class, not {b}.")
-    cap = int(synthetic_cap)
-    if cap < 0:
-        raise OptionError(f"synthetic_cap must be >= 0, not {cap}.")
-    synthetic = b if b <= cap else 0
-    return synthetic, b - synthetic
+    cap, real_cap = int(synthetic_cap), int(real_start_cap)
+    if cap < 0 or real_cap < 0:
+        raise OptionError(f"synthetic_cap and real_start_cap must be >= 0, not {cap} and "
+                          f"{real_cap}.")
+    if b <= cap:
+        return BudgetSplit(b, 0, "noise")
+    if b <= real_cap:
+        return BudgetSplit(b, 0, "real")
+    return BudgetSplit(0, b, None)
 
 
 _BUDGET_FORMS = ("images per class (an int >= 1, e.g. 20) or a fraction of the train split "
@@ -72,14 +88,18 @@ def budget_per_class(view, label_field, budget):
 
 
 def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KEY,
-                synthetic_cap=SYNTHETIC_CAP, method=DEFAULT_METHOD, selector=None,
+                synthetic_cap=SYNTHETIC_CAP, real_start_cap=REAL_START_CAP,
+                method=DEFAULT_METHOD, selector=None,
                 candidates_per_image=DEFAULT_CANDIDATES, joint_pool=DEFAULT_JOINT_POOL, seed=0,
                 overwrite=False, progress=None, selector_options=None, threads=None,
                 prefer_recognised=None, **synthesis_options):
     """Synthesise, then dope, to ``budget`` images per class (int) or fraction of the train split.
 
     The budget is split by :func:`split_budget`: up to ``synthetic_cap`` per
-    class the set is all synthetic, above it all real (no synthesis run,
+    class the set is NOpt from noise; above it, up to ``real_start_cap``, NOpt
+    started from the real samples the real-only selection would pick
+    (``init="real"``, ``init_selector`` = ``selector`` or the real-only default,
+    unless ``init`` is given); above both all real (no synthesis run,
     ``synthetic_run`` is None; ``candidates_per_image`` and ``joint_pool`` then
     have nothing to pick from). To mix NOpt images with real ones, call
     :func:`~fiftyone_dsco.synthesize` and :func:`~fiftyone_dsco.dope`. ``selector``,
@@ -104,14 +124,16 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     measured.
 
     Returns ``{"synthesis": ..., "doping": ..., "run_key": ..., "saved_view": ...,
-    "num_synthetic": ..., "num_real": ...}`` (the last two: what the set holds).
+    "num_synthetic": ..., "num_real": ..., "init": ...}`` (``num_*``: what the set holds;
+    ``init``: where its NOpt images started, None without synthesis).
     """
     per_class = budget_per_class(view, label_field, budget)  # refused before anything loads
 
     from .selection.doping import check_joint_pool, dope, plan_doping
     from .synthesis.sampling import synthesize
 
-    n_syn, n_real = split_budget(per_class, synthetic_cap)
+    n_syn, n_real, init = split_budget(per_class, synthetic_cap, real_start_cap)
+    synthesis_options = start_options(init, selector, synthesis_options)
     k = _check_candidates(candidates_per_image)
     check_joint_pool(joint_pool, default_selector(False) if selector is None else selector)
     joint = bool(n_syn) and (k > 1 or joint_pool != DEFAULT_JOINT_POOL)
@@ -138,9 +160,19 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
         runs.delete(view._dataset, concentrate_synthesis_key(run_key))
     return dict(run_key=run_key, synthetic_run=syn_key, images_per_class=per_class,
                 synthetic_per_class=n_syn, real_per_class=n_real, candidates_per_image=k,
+                init=synthesis_options.get("init", DEFAULT_INIT) if n_syn else None,
                 synthesis=syn, doping=dop, saved_view=dop["saved_view"],
                 num_synthetic=sum(r.get("synthetic", 0) for r in dop.get("classes", {}).values()),
                 num_real=dop.get("num_selected"))
+
+
+def start_options(init, selector, options):
+    """``synthesize`` options for the split's start: from real starts, the picks of the real-only
+    selection (``selector`` or its default) unless the caller chose the start."""
+    if init != "real" or "init" in options or options.get("data_free"):
+        return options
+    start = default_selector(True) if selector is None else selector
+    return dict(options, init="real", init_selector=options.get("init_selector", start))
 
 
 def _check_candidates(k):

@@ -35,7 +35,9 @@ class Concentrate(foo.Operator):
         kind = ctx.params.get("budget_type") or PER_CLASS
         inputs.enum("budget_type", [PER_CLASS, FRACTION], default=PER_CLASS, label="Budget as",
                     view=types.RadioGroup())
-        split = f"all synthetic up to {names.SYNTHETIC_CAP} per class, selected real samples above"
+        split = (f"NOpt images from noise up to {names.SYNTHETIC_CAP} per class, NOpt from the "
+                 f"selector's real picks up to {names.REAL_START_CAP}, selected real samples "
+                 f"above")
         if kind == FRACTION:
             inputs.float("fraction", default=0.1, min=0.001, max=1.0, required=True,
                          label="Fraction of the train split", description=f"In (0, 1]; {split}")
@@ -44,7 +46,8 @@ class Concentrate(foo.Operator):
                        label="Images per class", description=split[0].upper() + split[1:])
         inputs.enum("method", list(names.METHODS), default=names.DEFAULT_METHOD, label="Synthesis")
         per_class = _per_class(target, field, _budget(ctx.params))
-        real_only = bool(per_class) and split_budget(per_class)[0] == 0  # above the cap
+        # above the cap the selector picks real samples alone (the set, or NOpt's starts)
+        real_only = bool(per_class) and split_budget(per_class).init != "noise"
         inputs.enum("selector", list(names.SELECTORS), default=names.default_selector(real_only),
                     label="Selector", description=SELECTOR_HELP)
         inputs.int("candidates_per_image", default=names.DEFAULT_CANDIDATES, min=1,
@@ -69,7 +72,8 @@ class Concentrate(foo.Operator):
                       dict(selector=p.get("selector") or names.default_selector(real_only),
                            seed=int(p.get("seed") or 0)))
         if per_class:
-            size_preview(inputs, target, field, *split_budget(per_class))
+            split = split_budget(per_class)
+            size_preview(inputs, target, field, split.synthetic, split.real)
             size_gate(inputs, ctx, _work(ctx))
         return form(inputs, "Concentrate")
 
@@ -153,7 +157,8 @@ def _work(ctx):
     per_class = _per_class(ctx.target_view(), field, _budget(ctx.params)) if counts else None
     if not per_class:
         return {}
-    synthetic, real = split_budget(per_class)
+    synthetic, real, init = split_budget(per_class)
     k = int(ctx.params.get("candidates_per_image") or names.DEFAULT_CANDIDATES)
     return {"synthetic images": len(counts) * synthetic * k,  # every candidate is synthesised
-            "real train samples": sum(counts.values()) if real else 0}
+            # real picks are the set, or NOpt's starts
+            "real train samples": sum(counts.values()) if real or init == "real" else 0}

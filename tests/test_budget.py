@@ -197,6 +197,11 @@ def test_an_interrupted_search_resumes_its_full_reference(digits_copy, prior_dir
     with pytest.raises(Exception, match="synthetic_cap"):
         budget_search(ds, "ground_truth", prior_dir, run_key="bs", methods=["herding", "random"],
                       ladder=[1, 2], tolerance=99, **FAST)
+    monkeypatch.setattr(search, "SYNTHETIC_CAP", search.SYNTHETIC_CAP + 1)
+    monkeypatch.setattr(search, "REAL_START_CAP", search.REAL_START_CAP - 1)
+    with pytest.raises(Exception, match="real_start_cap"):
+        budget_search(ds, "ground_truth", prior_dir, run_key="bs", methods=["herding", "random"],
+                      ladder=[1, 2], tolerance=99, **FAST)
 
 
 def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_copy, prior_dir,
@@ -208,7 +213,7 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
     import fiftyone_dsco.evaluation.protocol as protocol
     from fiftyone_dsco import budget_search, runs
     from fiftyone_dsco.concentrate import split_budget
-    from fiftyone_dsco.names import SYNTHETIC_CAP, budget_child_keys
+    from fiftyone_dsco.names import REAL_START_CAP, SYNTHETIC_CAP, budget_child_keys
     from fiftyone_dsco.selection.doping import concentrated_view
 
     ds, calls, measure = digits_copy, [], protocol.measure
@@ -219,8 +224,8 @@ def test_mmd_greedy_subsets_are_nested_and_an_equal_set_is_trained_once(digits_c
         calls.append(sorted(sets))
         return measure(view, label_field, sets, held_out, **kwargs)
     monkeypatch.setattr(protocol, "measure", counted)
-    top = SYNTHETIC_CAP + 1  # DsCo's set is all real from here
-    assert split_budget(top)[0] == 0
+    top = max(SYNTHETIC_CAP, REAL_START_CAP) + 1  # DsCo's set is all real from here
+    assert split_budget(top).synthetic == 0
     out = budget_search(ds, "ground_truth", prior_dir, run_key="bs", tolerance=0,  # one rung
                         methods=["dsco", "mmd-greedy"], ladder=[top], **FAST)
     assert calls[:2] == [[], ["dsco"]]  # the full reference, then one arm for the two methods
@@ -235,10 +240,11 @@ def test_dscos_all_real_sets_are_concentrates_real_only_selection(digits_copy, p
     """Above the cap DsCo's set is what concentrate() selects there: the real-only defaults,
     recorded with the search and its doping run."""
     from fiftyone_dsco import budget_search, runs
-    from fiftyone_dsco.names import (DEFAULT_SELECTOR, SYNTHETIC_CAP, budget_child_keys,
-                                     default_prefer_recognised, default_selector)
+    from fiftyone_dsco.names import (DEFAULT_SELECTOR, REAL_START_CAP, SYNTHETIC_CAP,
+                                     budget_child_keys, default_prefer_recognised,
+                                     default_selector)
 
-    top = SYNTHETIC_CAP + 1
+    top = max(SYNTHETIC_CAP, REAL_START_CAP) + 1
     budget_search(digits_copy, "ground_truth", prior_dir, run_key="bs", tolerance=0,
                   methods=["dsco", "random"], ladder=[top], **FAST)
     cfg = runs.run_config(digits_copy, "bs")
@@ -247,6 +253,23 @@ def test_dscos_all_real_sets_are_concentrates_real_only_selection(digits_copy, p
     dope_cfg = runs.run_config(digits_copy, budget_child_keys("bs", top, 0)[1])
     assert dope_cfg["selector"] == default_selector(True)
     assert dope_cfg.get("prefer_recognised", False) is default_prefer_recognised(True)
+
+
+def test_dscos_sets_between_the_caps_are_nopt_from_the_real_only_picks(digits_copy, prior_dir):
+    """Between the caps DsCo's set is what concentrate() makes there: NOpt started from the
+    real-only selection's picks."""
+    from fiftyone_dsco import budget_search, runs
+    from fiftyone_dsco.names import (DEFAULT_SELECTOR, SYNTHETIC_CAP, budget_synthesis_key,
+                                     default_selector)
+
+    band = SYNTHETIC_CAP + 1
+    out = budget_search(digits_copy, "ground_truth", prior_dir, run_key="bs", tolerance=0,
+                        methods=["dsco", "random"], ladder=[band], **FAST)
+    assert runs.run_config(digits_copy, "bs").get("real_selector", DEFAULT_SELECTOR) == \
+        default_selector(True)
+    syn = runs.run_config(digits_copy, budget_synthesis_key("bs", band))
+    assert (syn["init"], syn["init_selector"]) == ("real", default_selector(True))
+    assert syn["ipc"] == band and "dsco" in out["curve"][str(band)]
 
 
 @pytest.mark.parametrize("view", ["dsco-bs", "dsco-bs-b2", "DSCO-BS-SYN1"])

@@ -189,3 +189,18 @@ def test_synthesize_passes_the_nopt_levers(digits_copy, prior_dir):
     assert r.exit_code == 0, r.output
     nopt = runs.run_config(digits_copy, "cli_levers")["nopt"]
     assert nopt["diversity"] == 0.5 and nopt["random_nets"] == 1 and nopt["step_fraction"] == 0.5
+
+
+def test_concentrate_leaves_the_start_to_the_budget_unless_given(digits_copy, prior_dir):
+    """Between the caps `dsco concentrate` starts NOpt from the real-only picks, as the library
+    does; an explicit --init noise wins."""
+    base = ["concentrate", digits_copy.name, "--prior", prior_dir, "--budget", "3",
+            "--synthetic-cap", "2", "--real-start-cap", "4", "--steps", "3",
+            "--extractor", "random"]
+    r = CliRunner().invoke(main, [*base, "--run-key", "band"])
+    assert r.exit_code == 0, r.output
+    assert "3 synthetic (NOpt from real) + 0 real" in r.output
+    assert runs.run_config(digits_copy, "band_syn")["init"] == "real"
+    r = CliRunner().invoke(main, [*base, "--run-key", "noise", "--init", "noise"])
+    assert r.exit_code == 0, r.output
+    assert "3 synthetic (NOpt from noise) + 0 real" in r.output

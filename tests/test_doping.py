@@ -109,12 +109,15 @@ def test_concentrate_checks_doping_options_before_synthesis(synthesized, prior):
 
 
 def test_concentrate_splits_the_budget(digits_copy, prior):
-    # all synthetic up to the cap, all real above it
-    assert [split_budget(b, 10) for b in (4, 10, 11, 14, 40)] == [
-        (4, 0), (10, 0), (0, 11), (0, 14), (0, 40)]
-    assert split_budget(5, 0) == (0, 5)
+    # NOpt from noise up to the cap, from real starts up to the second cap, all real above
+    assert [split_budget(b, 10, 14) for b in (4, 10, 11, 14, 40)] == [
+        (4, 0, "noise"), (10, 0, "noise"), (11, 0, "real"), (14, 0, "real"), (0, 40, None)]
+    assert [split_budget(b, 10, 0) for b in (10, 11)] == [(10, 0, "noise"), (0, 11, None)]
+    assert split_budget(5, 0, 0) == (0, 5, None) and split_budget(5, 0) == (5, 0, "real")
     with pytest.raises(OptionError):
         split_budget(0)
+    with pytest.raises(OptionError, match="real_start_cap"):
+        split_budget(5, 2, -1)
     assert budget_per_class(digits_copy, "ground_truth", 0.1) == 14
     with pytest.raises(OptionError):
         budget_per_class(digits_copy, "ground_truth", 1.5)
@@ -139,7 +142,7 @@ def test_unreadable_real_images_fail_before_the_run_is_written(synthesized):
 def test_concentrate_large_budget_is_all_real(digits_copy, prior):
     """Above the cap no synthesis runs: the set is real samples chosen by the selector."""
     out = concentrate(digits_copy, "ground_truth", prior, 9, run_key="big", synthetic_cap=2,
-                      method="plain", **FAST)
+                      real_start_cap=4, method="plain", **FAST)
     assert out["synthetic_run"] is None and out["synthesis"] is None
     assert (out["synthetic_per_class"], out["real_per_class"]) == (0, 9)
     view = digits_copy.load_saved_view(out["saved_view"])
@@ -148,6 +151,25 @@ def test_concentrate_large_budget_is_all_real(digits_copy, prior):
     cfg = runs.run_config(digits_copy, "big")  # a real-only selection's defaults
     assert cfg["selector"] == default_selector(True)
     assert cfg.get("prefer_recognised", False) is default_prefer_recognised(True)
+
+
+def test_concentrate_above_the_cap_starts_nopt_from_the_real_only_picks(digits_copy, prior):
+    """Between the two caps the set is NOpt started from the real samples the all-real set
+    would hold: the real-only selector's picks (or the given selector's); an explicit start
+    wins."""
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band", synthetic_cap=2,
+                      real_start_cap=4, **FAST)
+    assert (out["synthetic_per_class"], out["real_per_class"], out["init"]) == (3, 0, "real")
+    cfg = runs.run_config(digits_copy, out["synthetic_run"])
+    assert (cfg["init"], cfg["init_selector"]) == ("real", default_selector(True))
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 3 * 10
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band_h", synthetic_cap=2,
+                      real_start_cap=4, selector="herding", **FAST)
+    assert runs.run_config(digits_copy, out["synthetic_run"])["init_selector"] == "herding"
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band_n", synthetic_cap=2,
+                      real_start_cap=4, init="noise", **FAST)
+    assert out["init"] == "noise"
+    assert runs.run_config(digits_copy, out["synthetic_run"]).get("init", "noise") == "noise"
 
 
 def test_options_for_another_selector_name_the_modes_default(digits_copy, prior, monkeypatch):

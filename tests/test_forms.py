@@ -278,7 +278,8 @@ def test_dope_form_offers_mmd_greedys_bandwidth_and_refuses_a_bad_one(dataset):
 @pytest.mark.parametrize("operator, params, real_only", [
     ("dope", {}, True),  # no synthesis run on the dataset: real samples only
     ("dope", {"synthetic_run": "a_run"}, False),
-    ("concentrate", {"images_per_class": names.SYNTHETIC_CAP + 1}, True),  # all real
+    ("concentrate", {"images_per_class": names.SYNTHETIC_CAP + 1}, True),  # NOpt's real starts
+    ("concentrate", {"images_per_class": names.REAL_START_CAP + 1}, True),  # all real
     ("concentrate", {"images_per_class": names.SYNTHETIC_CAP}, False),
 ])
 def test_doping_forms_default_to_the_modes_selector_and_recognised_first(dataset, operator,

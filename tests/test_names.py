@@ -127,7 +127,7 @@ LIBRARY = {"synthesize": "synthesis", "dope": "selection.doping", "plan_doping":
 def names_default(option):
     """The names.py constant that holds ``option``'s default (None: names.py has none)."""
     keys = [ALIASES.get(option), "DEFAULT_" + option.upper()] + \
-        (["SYNTHETIC_CAP"] if option == "synthetic_cap" else [])
+        ([option.upper()] if option in ("synthetic_cap", "real_start_cap") else [])
     return next((k for k in keys if k and hasattr(names, k)), None)
 
 

@@ -32,14 +32,14 @@ import fiftyone.core.utils as fou
 import numpy as np
 
 from .. import runs
-from ..concentrate import split_budget
+from ..concentrate import start_options, split_budget
 from ..data.access import class_table, train_view
 from ..data.splits import DEFAULT_VALIDATION_FRACTION, validation_split
 from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
                      DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, DEFAULT_SELECTOR,
-                     SYNTHETIC_CAP, budget_child_keys, budget_synthesis_key, budget_test_key,
+                     REAL_START_CAP, SYNTHETIC_CAP, budget_child_keys, budget_synthesis_key, budget_test_key,
                      default_prefer_recognised, default_selector)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
@@ -153,17 +153,31 @@ def _config(view, label_field, prior, tolerance, ladder, methods, seeds, recipe,
                 synthesis_options=synthesis_options or None,
                 # DsCo's split and real picks at every budget: a search made under other
                 # defaults is refused on resume, never continued with sets of two rules
-                synthetic_cap=SYNTHETIC_CAP, prefer_recognised=default_prefer_recognised(True),
+                synthetic_cap=SYNTHETIC_CAP, real_start_cap=REAL_START_CAP,
+                prefer_recognised=default_prefer_recognised(True),
                 # recorded where it is not doping's default, so searches made before it resume
                 **({"real_selector": default_selector(True)}
                    if default_selector(True) != DEFAULT_SELECTOR else {}))
 
 
+def _split(cfg, budget):
+    """DsCo's :class:`~fiftyone_dsco.concentrate.BudgetSplit` at ``budget`` (``concentrate``'s
+    rule as the search recorded it)."""
+    return split_budget(budget, cfg["synthetic_cap"], cfg.get("real_start_cap", 0))
+
+
+def _synthesis_options(cfg, split):
+    """``synthesize`` options of DsCo's synthesis run for ``split`` (its start included)."""
+    return start_options(split.init, cfg.get("real_selector", DEFAULT_SELECTOR),
+                         cfg["synthesis_options"] or {})
+
+
 def _synthesis_sizes(cfg):
-    """Synthetic images per class of the ladder's budgets: one synthesis run each."""
+    """The splits of the ladder's budgets that synthesise, by size: one synthesis run each."""
     if "dsco" not in cfg["methods"]:
         return []
-    return sorted({split_budget(b, cfg["synthetic_cap"])[0] for b in cfg["ladder"]} - {0})
+    splits = {_split(cfg, b) for b in cfg["ladder"]}
+    return sorted((s for s in splits if s.synthetic), key=lambda s: s.synthetic)
 
 
 def _check_shard(shard, overwrite, cfg, classes):
@@ -178,7 +192,8 @@ def _check_shard(shard, overwrite, cfg, classes):
     if not _synthesis_sizes(cfg):
         raise OptionError(f"A shard synthesises DsCo's images, and these options need none "
                           f"(methods {cfg['methods']}, ladder {cfg['ladder']}: above "
-                          f"{cfg['synthetic_cap']} images per class a set is all real). "
+                          f"{max(cfg['synthetic_cap'], cfg.get('real_start_cap', 0))} images "
+                          f"per class a set is all real). "
                           f"Run the search without a shard.")
     if shard[1] > len(classes):
         raise OptionError(f"Shard {shard[0]}/{shard[1]}: the fit split has {len(classes)} "
@@ -193,11 +208,12 @@ def _prepare_shard(dataset, run_key, cfg, fit, classes, shard, device, progress)
 
     done = {}
     with run_state.attempt(dataset, run_key, shard, run_state.shard_classes(classes, shard)):
-        for n in _synthesis_sizes(cfg):
-            key = budget_synthesis_key(run_key, n)
+        for split in _synthesis_sizes(cfg):
+            key = budget_synthesis_key(run_key, split.synthetic)
             run_state.add_child(dataset, run_key, key)  # before the run exists
-            res = synthesize(fit, cfg["label_field"], cfg["prior"], n, run_key=key, shard=shard,
-                             device=device, progress=progress, **(cfg["synthesis_options"] or {}))
+            res = synthesize(fit, cfg["label_field"], cfg["prior"], split.synthetic, run_key=key,
+                             shard=shard, device=device, progress=progress,
+                             **_synthesis_options(cfg, split))
             done[key] = bool(res.get("complete"))
     return dict(runs.load_results(dataset, run_key), synthesis_runs=done)
 
@@ -207,7 +223,7 @@ def _child_view_keys(run_key, cfg):
     rung)."""
     keys = set()
     for b in range(1, max(cfg["ladder"]) + 1 if "dsco" in cfg["methods"] else 1):
-        n_syn = split_budget(b, cfg["synthetic_cap"])[0]
+        n_syn = _split(cfg, b).synthetic
         syn_key, dope_key = budget_child_keys(run_key, b, n_syn)
         keys.update([syn_key, dope_key] if n_syn else [dope_key])
     return sorted(keys)
@@ -307,18 +323,20 @@ class _Search:
         return self._dsco_set(budget)
 
     def _dsco_set(self, budget):
-        """DsCo's concentrated set: NOpt images (shared across budgets) up to the cap, a
-        real-only selection above it (``concentrate``'s split and defaults)."""
+        """DsCo's concentrated set: NOpt images from noise (shared across budgets) up to the
+        cap, NOpt from the real-only selection's picks up to ``real_start_cap``, that selection
+        above (``concentrate``'s split and defaults)."""
         from ..selection.doping import concentrated_view, dope
         from ..synthesis.sampling import synthesize
 
-        n_syn, n_real = split_budget(budget, self.cfg["synthetic_cap"])
+        split = _split(self.cfg, budget)
+        n_syn, n_real = split.synthetic, split.real
         syn_key, dope_key = budget_child_keys(self.key, budget, n_syn)
         c, fit = self.cfg, self.split.fit
         if n_syn:
             self._child(syn_key)
             synthesize(fit, c["label_field"], c["prior"], n_syn, run_key=syn_key,
-                       device=self.device, **(c["synthesis_options"] or {}))
+                       device=self.device, **_synthesis_options(c, split))
         self._child(dope_key)
         real = {} if n_syn else dict(  # all real above the cap
             selector=c.get("real_selector", DEFAULT_SELECTOR),

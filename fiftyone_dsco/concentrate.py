@@ -26,10 +26,11 @@ def split_budget(images_per_class, synthetic_cap=SYNTHETIC_CAP, real_start_cap=R
     NOpt from noise up to ``synthetic_cap``; NOpt from the real-only selector's
     picks above it up to ``real_start_cap`` (a cap at or below ``synthetic_cap``:
     none); all real above both (``0`` and ``0``: always real). Chosen on
-    validation splits (docs/benchmarks.md, "The synthetic cap" and "Real starts
-    above the cap"): on Fashion-MNIST NOpt from noise leads mmd-greedy's real
-    picks up to 8 per class and trails them from 9, where NOpt started from
-    those very picks leads them (10 and 16 per class on both datasets).
+    validation splits (docs/benchmarks-validation.md, "The synthetic cap" and
+    "Real starts above the cap"): on Fashion-MNIST NOpt from noise leads
+    mmd-greedy's real picks up to 8 per class and trails them from 9, where NOpt
+    started from those very picks leads them (beyond one std at 16 per class on
+    both datasets, within it at 20).
     """
     b = int(images_per_class)
     if b < 1:
@@ -108,7 +109,8 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     other keyword options to :func:`~fiftyone_dsco.synthesize`. Options of the
     doping step are checked before synthesis writes anything. ``selector`` and
     ``prefer_recognised`` None take the mode's defaults (``names.default_selector``):
-    above the cap a real-only selection's, up to it doping's (real samples are
+    above the cap a real-only selection's (the set, or NOpt's starts between the
+    caps), up to it doping's (real samples are
     picked there only in a union pool); both ``"mmd-greedy"`` without the filter
     today (docs/doping.md).
 

@@ -489,8 +489,8 @@ def dope(dataset_name, synthetic_run, prior_name, budget, selector, run_key, ext
 @_LABEL_FIELD_OPTION
 @_synthesis_options
 def concentrate(dataset_name, prior_name, budget, run_key, method, selector, synthetic_cap,
-                real_start_cap, candidates_per_image, joint_pool, prefer_recognised, label_field, seed, overwrite,
-                timm_model, timm_checkpoint, **options):
+                real_start_cap, candidates_per_image, joint_pool, prefer_recognised, label_field,
+                seed, overwrite, timm_model, timm_checkpoint, **options):
     """Synthesise + dope DATASET_NAME to a total budget (the one-command path)."""
     from .concentrate import concentrate as run
 

@@ -39,8 +39,8 @@ from ..errors import OptionError
 from ..evaluation.recipes import get_recipe
 from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_SEARCH,
                      DEFAULT_ARCHITECTURE, DEFAULT_BUDGET_KEY, DEFAULT_RECIPE, DEFAULT_SELECTOR,
-                     REAL_START_CAP, SYNTHETIC_CAP, budget_child_keys, budget_synthesis_key, budget_test_key,
-                     default_prefer_recognised, default_selector)
+                     REAL_START_CAP, SYNTHETIC_CAP, budget_child_keys, budget_synthesis_key,
+                     budget_test_key, default_prefer_recognised, default_selector)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
                      default_ladder, search)

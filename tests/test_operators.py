@@ -109,9 +109,14 @@ def test_concentrate_form_takes_a_fraction_of_the_train_split(digits_copy):
     props = form(P + "concentrate", digits_copy.view(),
                  {"budget_type": "fraction of the train split", "fraction": 0.1})
     assert "fraction" in props and "images_per_class" not in props
-    # 10 % of 1437 train samples = 14 per class: above the synthetic cap, all selected real
+    # 10 % of 1437 train samples = 14 per class: between the caps, NOpt from real picks
     assert "140 images" in props["preview"].view.label
-    assert "0 synthetic + 14 real" in props["preview"].view.label
+    assert "= 14 synthetic per class" in props["preview"].view.label
+    props = form(P + "concentrate", digits_copy.view(),
+                 {"budget_type": "fraction of the train split", "fraction": 0.2})
+    # 20 % = 29 per class: above both caps, all selected real
+    assert "290 images" in props["preview"].view.label
+    assert "0 synthetic + 29 real" in props["preview"].view.label
 
 
 def fo_str_field():

@@ -1,5 +1,6 @@
 """The one-call path: synthesise and dope to a total budget."""
 
+import logging
 import numbers
 from typing import NamedTuple, Optional
 
@@ -8,6 +9,8 @@ from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
                     DEFAULT_INIT, DEFAULT_JOINT_POOL, DEFAULT_METHOD, REAL_START_CAP, SYNTHETIC_CAP,
                     concentrate_synthesis_key, default_selector)
+
+logger = logging.getLogger(__name__)
 
 
 class BudgetSplit(NamedTuple):
@@ -134,7 +137,7 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     from .selection.doping import check_joint_pool, dope, plan_doping
     from .synthesis.sampling import synthesize
 
-    n_syn, n_real, init = split_budget(per_class, synthetic_cap, real_start_cap)
+    n_syn, n_real, init = _split_for(view, label_field, per_class, synthetic_cap, real_start_cap)
     synthesis_options = start_options(init, selector, synthesis_options)
     k = _check_candidates(candidates_per_image)
     check_joint_pool(joint_pool, default_selector(False) if selector is None else selector)
@@ -166,6 +169,22 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
                 synthesis=syn, doping=dop, saved_view=dop["saved_view"],
                 num_synthetic=sum(r.get("synthetic", 0) for r in dop.get("classes", {}).values()),
                 num_real=dop.get("num_selected"))
+
+
+def _split_for(view, label_field, per_class, synthetic_cap, real_start_cap):
+    """``split_budget`` for ``view``: where a class has fewer train samples than NOpt's real
+    starts need, the all-real set the band refines (it takes such classes whole)."""
+    split = split_budget(per_class, synthetic_cap, real_start_cap)
+    if split.init != "real":
+        return split
+    counts = class_table(train_view(view), label_field).counts
+    small = {c: n for c, n in counts.items() if n < per_class}
+    if not small:
+        return split
+    logger.warning("%d images per class: classes %s have fewer train samples, so the set is "
+                   "the real-only selection (whole small classes), not NOpt from real starts.",
+                   per_class, small)
+    return BudgetSplit(0, per_class, None)
 
 
 def start_options(init, selector, options):

@@ -172,6 +172,20 @@ def test_concentrate_above_the_cap_starts_nopt_from_the_real_only_picks(digits_c
     assert runs.run_config(digits_copy, out["synthetic_run"]).get("init", "noise") == "noise"
 
 
+def test_concentrate_between_the_caps_with_a_small_class_is_the_all_real_set(digits_copy, prior):
+    """A class with fewer train samples than the budget cannot give NOpt its real starts: the set
+    is then the real-only selection the band refines, which takes such classes whole."""
+    from fiftyone import ViewField as F
+
+    zeros = train_view(digits_copy).match(F("ground_truth.label") == "0")
+    digits_copy.delete_samples(zeros.skip(2))
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="small", synthetic_cap=2,
+                      real_start_cap=4, **FAST)
+    assert out["synthetic_run"] is None and out["init"] is None
+    assert (out["synthetic_per_class"], out["real_per_class"]) == (0, 3)
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 3 * 9 + 2
+
+
 def test_options_for_another_selector_name_the_modes_default(digits_copy, prior, monkeypatch):
     """Selector options given without a selector go to the mode's default; where it does not
     take them the error says which default it was, before anything is written."""

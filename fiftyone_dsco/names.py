@@ -178,7 +178,8 @@ SYNTHETIC_CAP = 8
 #: (``split_budget``). Chosen on the validation splits (docs/benchmarks-validation.md, "Real
 #: starts above the cap"; issue #22): NOpt from mmd-greedy's starts, matched, against
 #: mmd-greedy's real picks: Fashion-MNIST IPC 10 80.90 against 79.24 (ResNet-18 71.78 against
-#: 71.92), IPC 16 82.11 against 81.13; digits IPC 10 96.48 against 96.01, IPC 16 98.12 against
+#: 71.92), IPC 16 82.11 against 81.13 (ResNet-18 76.64 against 74.10); digits IPC 10 96.48
+#: against 96.01, IPC 16 98.12 against
 #: 96.24. The lead shrinks with the budget and is within one std at 20 on both (Fashion-MNIST
 #: 82.66 against 82.45, digits 96.95 against 96.48), where synthesis no longer pays.
 REAL_START_CAP = 16

@@ -3,7 +3,7 @@
 # Not here yet: the validation-split studies and the `dc`/`dsa` tables of December 2026
 # (nopt_levers.py, joint_selection.py, budget_search.py, prior_spread.py, real_candidates.py,
 # real_init.py, nopt_speckle.py, data_free_selection.py, bn_probe.py, nopt_pixel_probe.py, the *_val_prior* runs of
-# low_volume.py: 164 distinct commands on 2026-12-05); each is printed above its table in docs/benchmarks.md, and they
+# low_volume.py: 171 distinct commands on 2026-12-05); each is printed above its table in docs/benchmarks.md, and they
 # need the priors fitted on the validation split's fit split (`python benchmarks/budget_search.py
 # --dataset D` without --prior fits D-budget-fit; the -6k, -9k and -long priors continue those fits
 # with fit_prior(..., more_steps=3000) on copies, as docs/findings.md says).

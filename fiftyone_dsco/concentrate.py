@@ -137,9 +137,10 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     from .selection.doping import check_joint_pool, dope, plan_doping
     from .synthesis.sampling import synthesize
 
-    n_syn, n_real, init = _split_for(view, label_field, per_class, synthetic_cap, real_start_cap)
-    synthesis_options = start_options(init, selector, synthesis_options)
     k = _check_candidates(candidates_per_image)
+    n_syn, n_real, init = _split_for(view, label_field, per_class, k, synthetic_cap,
+                                     real_start_cap)
+    synthesis_options = start_options(init, selector, synthesis_options)
     check_joint_pool(joint_pool, default_selector(False) if selector is None else selector)
     joint = bool(n_syn) and (k > 1 or joint_pool != DEFAULT_JOINT_POOL)
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
@@ -171,19 +172,21 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
                 num_real=dop.get("num_selected"))
 
 
-def _split_for(view, label_field, per_class, synthetic_cap, real_start_cap):
+def _split_for(view, label_field, per_class, k, synthetic_cap, real_start_cap):
     """``split_budget`` for ``view``: where a class has fewer train samples than NOpt's real
-    starts need, the all-real set the band refines (it takes such classes whole)."""
+    starts need (``k`` per kept image), the all-real set the band refines (it takes such
+    classes whole)."""
     split = split_budget(per_class, synthetic_cap, real_start_cap)
     if split.init != "real":
         return split
+    starts = k * split.synthetic
     counts = class_table(train_view(view), label_field).counts
-    small = {c: n for c, n in counts.items() if n < per_class}
+    small = {c: n for c, n in counts.items() if n < starts}
     if not small:
         return split
-    logger.warning("%d images per class: classes %s have fewer train samples, so the set is "
-                   "the real-only selection (whole small classes), not NOpt from real starts.",
-                   per_class, small)
+    logger.warning("%d images per class need %d real starts per class; classes %s have fewer "
+                   "train samples, so the set is the real-only selection (whole small "
+                   "classes), not NOpt from real starts.", per_class, starts, small)
     return BudgetSplit(0, per_class, None)
 
 

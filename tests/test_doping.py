@@ -178,12 +178,17 @@ def test_concentrate_between_the_caps_with_a_small_class_is_the_all_real_set(dig
     from fiftyone import ViewField as F
 
     zeros = train_view(digits_copy).match(F("ground_truth.label") == "0")
-    digits_copy.delete_samples(zeros.skip(2))
-    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="small", synthetic_cap=2,
-                      real_start_cap=4, **FAST)
+    digits_copy.delete_samples(zeros.skip(5))
+    out = concentrate(digits_copy, "ground_truth", prior, 6, run_key="small", synthetic_cap=2,
+                      real_start_cap=6, **FAST)
     assert out["synthetic_run"] is None and out["init"] is None
-    assert (out["synthetic_per_class"], out["real_per_class"]) == (0, 3)
-    assert len(digits_copy.load_saved_view(out["saved_view"])) == 3 * 9 + 2
+    assert (out["synthetic_per_class"], out["real_per_class"]) == (0, 6)
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 6 * 9 + 5
+    # joint selection starts from K real images per kept image: 2 x 3 > 5
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="small_k2",
+                      synthetic_cap=2, real_start_cap=6, candidates_per_image=2, **FAST)
+    assert out["synthetic_run"] is None and out["init"] is None
+    assert len(digits_copy.load_saved_view(out["saved_view"])) == 3 * 10
 
 
 def test_options_for_another_selector_name_the_modes_default(digits_copy, prior, monkeypatch):

@@ -164,8 +164,8 @@ DEFAULT_NUM_SEEDS = 3
 DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))
 #: Largest budget (images per class) at which ``concentrate`` synthesises from noise; above it
 #: NOpt starts from real picks up to ``REAL_START_CAP``, then the set is all real
-#: (``split_budget``). Chosen on the validation splits (docs/benchmarks-validation.md, "The synthetic
-#: cap"; issue #22): on Fashion-MNIST NOpt leads the best real subset at 5 per class, is level
+#: (``split_budget``). Chosen on the validation splits (docs/benchmarks-validation.md, "The
+#: synthetic cap"; issue #22): on Fashion-MNIST NOpt leads the best real subset at 5 per class, is level
 #: with mmd-greedy's real picks at 7 and 8 (78.51 against 78.19 at 8) and trails them from 9
 #: (77.97 against 79.48); every mix of NOpt and real
 #: images measured from 10 per class was level with or below the all-real set there. On digits

@@ -165,10 +165,10 @@ DEFAULT_SEEDS = tuple(range(DEFAULT_NUM_SEEDS))
 #: Largest budget (images per class) at which ``concentrate`` synthesises from noise; above it
 #: NOpt starts from real picks up to ``REAL_START_CAP``, then the set is all real
 #: (``split_budget``). Chosen on the validation splits (docs/benchmarks-validation.md, "The
-#: synthetic cap"; issue #22): on Fashion-MNIST NOpt leads the best real subset at 5 per class, is level
-#: with mmd-greedy's real picks at 7 and 8 (78.51 against 78.19 at 8) and trails them from 9
-#: (77.97 against 79.48); every mix of NOpt and real
-#: images measured from 10 per class was level with or below the all-real set there. On digits
+#: synthetic cap"; issue #22): on Fashion-MNIST NOpt leads the best real subset at 5 per
+#: class, is level with mmd-greedy's real picks at 7 and 8 (78.51 against 78.19 at 8) and
+#: trails them from 9 (77.97 against 79.48); every mix of NOpt and real images measured from
+#: 10 per class was level with or below the all-real set there. On digits
 #: (142 validation images: one image is 0.70 points) the arms at 8 to 10 are within 1 point.
 SYNTHETIC_CAP = 8
 #: Largest budget (images per class) at which ``concentrate`` still synthesises, above

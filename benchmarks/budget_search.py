@@ -70,7 +70,8 @@ def main():
     out["validation"] = {k: v for k, v in res["validation"].items() if k != "val_ids"}
     out["tolerance"] = args.tolerance
     cfg = runs.run_config(ds, args.run_key)  # DsCo's split, and its picks above the cap
-    out.update({k: cfg.get(k) for k in ("synthetic_cap", "real_selector", "prefer_recognised")})
+    out.update({k: cfg.get(k) for k in ("synthetic_cap", "real_start_cap", "real_selector",
+                                                  "prefer_recognised")})
     out["search_seconds"] = None if args.export else round(time.time() - t0, 1)
     out["prior_seconds"] = prior.card.training.get("seconds")  # the fit's own time
     path = results_path(f"budget_search_{args.dataset}.json")

@@ -39,11 +39,15 @@ def parse():
     p.add_argument("runs", nargs="+", help="synthesis run keys on the dataset")
     p.add_argument("--real", nargs="*", default=["val_mmd_greedy_b10"],
                    help="doping run keys trained beside (real picks, as they are)")
-    p.add_argument("--transforms", nargs="+", default=["floor"], choices=["floor", "match"],
+    p.add_argument("--transforms", nargs="+", default=["floor"],
+                   choices=["floor", "match", "blend", "nearest"],
                    help="floor: pixels below --floor set to black; match: each class's pixel "
                         "distribution matched to its real fit-split images' "
-                        "(synthesis.histograms.match_histograms)")
+                        "(synthesis.histograms.match_histograms); blend: --blend of the matched "
+                        "image plus the rest of the image as written; nearest: each image "
+                        "matched to the one real fit-split image of its class nearest in pixels")
     p.add_argument("--floor", type=float, default=0.05)
+    p.add_argument("--blend", type=float, default=0.5, help="the matched image's share (blend)")
     p.add_argument("--as-is", action="store_true",
                    help="also train the runs' images as they are (nopt_levers.py trains them "
                         "with the same plan and seeds)")
@@ -61,12 +65,14 @@ def histogram(images):
     return [round(float(c) / images.size, 4) for c in counts]
 
 
-def _transformed(transform, images, labels, plan, floor):
-    """``images`` (uint8) with pixels below ``floor`` set to black, or each class's
+def _transformed(transform, images, labels, plan, args):
+    """``images`` (uint8) with pixels below ``--floor`` set to black, or each class's
     histogram matched to its real fit-split images' (``REFERENCE_IMAGES`` per class, drawn
-    with seed 0: the library's function, not its per-class seeded draw)."""
+    with seed 0: the library's function, not its per-class seeded draw): as a whole
+    (``match``), blended with the image as written (``blend``), or image by image to the
+    reference image nearest in pixels (``nearest``)."""
     if transform == "floor":
-        return np.where(images < round(floor * 255), 0, images).astype(images.dtype)
+        return np.where(images < round(args.floor * 255), 0, images).astype(images.dtype)
     from fiftyone_dsco.data import image_array
     from fiftyone_dsco.synthesis.histograms import REFERENCE_IMAGES, match_histograms
 
@@ -74,8 +80,19 @@ def _transformed(transform, images, labels, plan, floor):
     for k, c in enumerate(table.classes):
         ids = table.ids_by_class[c]
         ids = list(np.random.default_rng(0).permutation(ids)[:REFERENCE_IMAGES])
-        ref = image_array(plan["dataset"], ids, plan["image_size"], plan["channels"], cache=False)
-        out[labels == k] = match_histograms(images[labels == k], np.asarray(ref))
+        ref = np.asarray(image_array(plan["dataset"], ids, plan["image_size"], plan["channels"],
+                                     cache=False))
+        mine = images[labels == k]
+        if transform == "nearest":
+            flat, rflat = mine.reshape(len(mine), -1) / 255.0, ref.reshape(len(ref), -1) / 255.0
+            near = ((flat[:, None] - rflat[None]) ** 2).sum(-1).argmin(1)
+            out[labels == k] = np.concatenate([match_histograms(m[None], ref[j][None])
+                                               for m, j in zip(mine, near)])
+            continue
+        matched = match_histograms(mine, ref)
+        if transform == "blend":
+            matched = np.rint(args.blend * matched + (1 - args.blend) * mine).astype(np.uint8)
+        out[labels == k] = matched
     return out
 
 
@@ -97,11 +114,11 @@ def main():
     arrays = ev._load_arrays(plan, progress=True)
     for key in args.runs:  # each transformed copy of a synthetic set, an arm of its own
         for transform in args.transforms:
-            name = f"{key}_{transform}" + (f"{round(100 * args.floor)}" if transform == "floor"
-                                           else "")
+            level = {"floor": args.floor, "blend": args.blend}.get(transform)
+            name = f"{key}_{transform}" + ("" if level is None else f"{round(100 * level)}")
             plan["arms"][name] = dict(plan["arms"][key], name=name)
             arrays[name] = _transformed(transform, arrays[key], plan["arms"][key]["labels"],
-                                        plan, args.floor)
+                                        plan, args)
         if not args.as_is:
             del plan["arms"][key]
     results, _ = ev._train_all(plan, arrays, None, True)
@@ -115,7 +132,7 @@ def main():
     path = results_path(f"nopt_pixel_probe_{args.dataset}_{args.arch}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
-    write_meta(path, floor=args.floor, transforms=args.transforms, bins=BINS,
+    write_meta(path, floor=args.floor, blend=args.blend, transforms=args.transforms, bins=BINS,
                validation=split.to_dict() | {"val_ids": None})
 
 

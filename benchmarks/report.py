@@ -825,7 +825,7 @@ def budget_search(dataset):
     out.append("")
     if "dsco" in methods:
         out += [_dsco_split_note(data.get("synthetic_cap"), data.get("real_selector"),
-                                 data.get("prefer_recognised")), ""]
+                                 data.get("prefer_recognised"), data.get("real_start_cap")), ""]
     if data.get("budget") is None:
         from fiftyone_dsco.budget.ladder import no_loss
 
@@ -861,9 +861,10 @@ def budget_search(dataset):
     return out
 
 
-def _dsco_split_note(cap, real_selector=None, recognised=None):
+def _dsco_split_note(cap, real_selector=None, recognised=None, real_start_cap=None):
     """What the ``dsco`` column of a budget search holds at each budget (the split rule changed
-    on 2026-12-04; searches from then on record their cap, later ones their real-only picks)."""
+    on 2026-12-04; searches from then on record their cap, later ones their real-only picks,
+    from 2026-12-05 their real-start band)."""
     if cap is None:
         return ("`dsco` is `concentrate()`'s set under the split rule of its day: all NOpt up to "
                 "10 per class, 10 NOpt + real picks up to 20, then fewer NOpt images to none at "
@@ -872,7 +873,11 @@ def _dsco_split_note(cap, real_selector=None, recognised=None):
                 "(#how-many-nopt-images-should-a-set-keep-the-synthetic-cap)).")
     picks = f"{real_selector or 'mmd-greedy'}'s real picks" + (
         ", recognised samples first" if recognised else "")
-    return f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, {picks} above."
+    if not real_start_cap or real_start_cap <= cap:
+        return f"`dsco` is `concentrate()`'s set: all NOpt up to {cap} per class, {picks} above."
+    return (f"`dsco` is `concentrate()`'s set: NOpt from noise up to {cap} per class, NOpt from "
+            f"{picks} from {cap + 1} to {real_start_cap} ([real starts above the cap]"
+            f"(#real-starts-above-the-cap)), the picks themselves above.")
 
 
 #: The selectors of real_candidates.py and bn_probe.py (their arms' first part), as tables name them.
@@ -2370,6 +2375,14 @@ def main():
            *validated_on_test("fashion-mnist", ["_val_prior_dc", "_val_prior_dc_mmd",
                                                 "_val_prior_dc_realmmd",
                                                 "_val_prior_dc_realmmd_match"]), "",
+           "### The real-start band on the test split: Fashion-MNIST, IPC 16, under `dc`", "",
+           "Between 9 and 16 per class `concentrate()` makes NOpt from the real-only "
+           "selection's picks, histograms matched, a band chosen on validation ([real starts "
+           "above the cap](benchmarks-validation.md#real-starts-above-the-cap)). Read once on "
+           "test at the band's top, 16 per class, beside the picks it starts from (the set "
+           "`concentrate()` made there before), herding and random, with the validation "
+           "split's prior.", "",
+           *validated_on_test("fashion-mnist", ["_val_prior_dc_ipc16"]), "",
            "### Every method under `dsa`: Fashion-MNIST, IPC 10", "",
            "The recipe DSA, DM and MTT were published with (1000 epochs, DSA augmentation), "
            "on the set that led on the test split under `dsco` (NOpt from herding's real "

@@ -1131,6 +1131,9 @@ HAZE_FILES = (
     ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_floor.json", "nopt_pixel_probe.py"),
     ("nopt_levers_fashion-mnist_ipc10_prior_3k.json", "nopt_levers.py"),
     ("nopt_pixel_probe_fashion-mnist_convnet3_plain_match.json", "nopt_pixel_probe.py"),
+    # December 5, late evening: other maps at IPC 1 (all arms of one command per network)
+    ("nopt_pixel_probe_fashion-mnist_convnet3_ipc1_maps.json", "nopt_pixel_probe.py"),
+    ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_maps.json", "nopt_pixel_probe.py"),
 )
 #: pixel_haze's set names: arm or run key (suffix stripped) -> what the set is
 HAZE_SETS = {
@@ -1148,7 +1151,9 @@ HAZE_SETS = {
     "val_plain_ipc10": "plain samples of the prior from noise",
 }
 HAZE_TRANSFORMS = {"": "as written", "_floor5": "pixels < 5 % set to black",
-                   "_match": "histograms matched"}
+                   "_match": "histograms matched",
+                   "_blend50": "half matched: the mean of the matched and written images",
+                   "_nearest": "each image matched to the real image nearest to it"}
 
 
 def pixel_haze():
@@ -2095,7 +2100,12 @@ def _validation_page():
             "turned matching on from noise too: ConvNet-3 loses 0.2 to 2.5 points on each, "
             "ResNet-18 gains 0.9 to 14.7 "
             "([findings](findings.md#histogram-matching-from-noise-too-and-the-resnet-18-test-read"
-            "-december-2026)):",
+            "-december-2026)). The last eight rows (December 5, late evening; the IPC 1 set "
+            "made again on another machine by the same command) try two other maps where "
+            "matching costs ConvNet-3 most, at 1 per class: half matched, and each image "
+            "matched on its own to the real image nearest to it in pixels; neither keeps "
+            "ResNet-18's gain ([findings](findings.md#other-histogram-maps-at-1-per-class-"
+            "validation-december-2026)):",
             "", *pixel_haze(), "",
             "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
             "Real starts led or tied at IPC 10 above; were they the better default? These check them "

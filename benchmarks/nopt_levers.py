@@ -93,6 +93,9 @@ LEVERS = {
     # the same starts with histogram matching, the default since December 5
     "real05_mmd_match": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "match_histograms": True},
+    # the band's NOpt started from herding's picks instead (herding led mmd-greedy at 16 on test)
+    "real05_herding_match": {"init": "real", "strength": 0.5, "init_selector": "herding",
+                             "match_histograms": True},
 }
 # every other data-accessible arm without histogram matching, as when its rows were made (it
 # became real starts' default on December 5, every data-accessible run's that evening)

@@ -8,7 +8,7 @@ of the search has seen a validation image. The search then picks the smallest
 budget (images per class) at which DsCo, herding or random loses at most
 ``--tolerance`` points against the full fit split on validation, and tests that
 set once on the test split beside random and the full split. Writes
-``benchmarks/results/budget_search_<dataset>.json`` (the run's results without
+``benchmarks/results/budget_search_<dataset><tag>.json`` (the run's results without
 the id lists) and its ``.meta.json``.
 """
 
@@ -33,6 +33,7 @@ def parse():
     p.add_argument("--prior", help="a prior fitted on the fit split already (name or folder)")
     p.add_argument("--max-hours", type=float)
     p.add_argument("--run-key", default="bench_budget")
+    p.add_argument("--tag", default="", help="suffix of the output file")
     p.add_argument("--export", action="store_true",
                    help="write the JSON from the run as it stands (an unfinished search: "
                         "the budgets measured so far), without measuring anything")
@@ -74,7 +75,7 @@ def main():
                                                   "prefer_recognised")})
     out["search_seconds"] = None if args.export else round(time.time() - t0, 1)
     out["prior_seconds"] = prior.card.training.get("seconds")  # the fit's own time
-    path = results_path(f"budget_search_{args.dataset}.json")
+    path = results_path(f"budget_search_{args.dataset}{args.tag}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
     write_meta(path, prior=prior.path, prior_card=dict(recognisability=prior.card.recognisability,

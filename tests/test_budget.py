@@ -77,6 +77,18 @@ def test_bad_tolerances_are_refused(tolerance):
         lad.check_tolerance(tolerance)
 
 
+def test_a_tolerance_below_one_validation_image_is_named_in_the_answer():
+    from fiftyone_dsco.budget import format_answer
+
+    assert "0.70 points" in lad.coarse_tolerance(0.5, 142)  # digits' validation split
+    assert lad.coarse_tolerance(1.0, 142) is None and lad.coarse_tolerance(0.5, 6000) is None
+    res = dict(budget=None, stopped="ladder exhausted", plot="curve.png", tolerance=0.5,
+               validation=dict(num_val=142))
+    assert "0.70 points" in format_answer(res)
+    assert "points" not in format_answer(dict(res, tolerance=1.0))
+    assert "points" not in format_answer(dict(res, tolerance=None))  # a search made before
+
+
 # --- on a dataset ---------------------------------------------------------------
 
 FAST = dict(epochs=2, seeds=(0, 1), synthesis_options=dict(steps=4))

@@ -66,6 +66,18 @@ def no_loss(mean, std, full_mean, tolerance):
     return mean - std >= full_mean - tolerance / 100.0
 
 
+def coarse_tolerance(tolerance, num_val):
+    """A note when ``tolerance`` (points) is below one of ``num_val`` validation images, where
+    the no-loss rule asks a set to lose no validation image at all; else None."""
+    image = 100.0 / num_val
+    if tolerance >= image:
+        return None
+    return (f"One validation image is {image:.2f} points, more than the tolerance "
+            f"({tolerance:g}): a budget passes only if its sets lose no validation image, "
+            f"which small sets do or miss by chance. A tolerance of at least {image:.2f}, or a "
+            f"larger validation_fraction, lets the rule tell budgets apart.")
+
+
 def best_lossless(row, full_mean, tolerance):
     """The method with the highest mean among those of ``row`` with no loss, or None (a tie:
     the first of ``row``)."""

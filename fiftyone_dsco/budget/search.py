@@ -43,7 +43,7 @@ from ..names import (ARCHITECTURES, BUDGET_METHODS, BUDGET_REAL_SUBSETS, BUDGET_
                      budget_test_key, default_prefer_recognised, default_selector)
 from ..runs import state as run_state
 from .ladder import (DEFAULT_RESOLUTION, DEFAULT_TOLERANCE, check_ladder, check_tolerance,
-                     default_ladder, search)
+                     coarse_tolerance, default_ladder, search)
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ def budget_search(view, label_field, prior=None, run_key=DEFAULT_BUDGET_KEY,
     fit_table = class_table(train_view(split.fit), label_field)
     smallest = min(fit_table.counts.values())
     cfg["ladder"] = check_ladder(default_ladder(smallest) if ladder is None else ladder, smallest)
+    note = coarse_tolerance(cfg["tolerance"], len(split.val_ids))
+    if note:
+        logger.warning("budget search '%s': %s", run_key, note)
     shard = _check_shard(shard, overwrite, cfg, fit_table.classes)
     if runs.check_run(view, run_key, BUDGET_SEARCH, cfg, overwrite) != "resume":
         runs.check_view_names(dataset, _child_view_keys(run_key, cfg))
@@ -244,6 +247,7 @@ class _Search:
         self.dataset, self.key, self.cfg, self.split = dataset, run_key, cfg, split
         self.table, self.device, self.progress = fit_table, device, progress
         self.results = dict(results, validation=split.to_dict(), curve=results.get("curve", {}),
+                            tolerance=cfg["tolerance"],
                             child_runs=runs.child_runs(dataset, run_key, results))
         from ..evaluation.protocol import full_arm_epochs
 
@@ -413,8 +417,11 @@ class _Search:
 def format_answer(res):
     """The answer of a budget search in a few lines."""
     if res.get("budget") is None:
+        note = res.get("tolerance") is not None and res.get("validation") and coarse_tolerance(
+            res["tolerance"], res["validation"]["num_val"])
         return (f"No budget of the ladder is within the tolerance ({res.get('stopped')}); "
-                f"the curve is in the run's results and plot: {res.get('plot')}")
+                f"the curve is in the run's results and plot: {res.get('plot')}"
+                + (f"\n{note}" if note else ""))
     test = res["test"]["arms"]
     chosen = next(a for a in test if a not in ("random", "full"))
 

@@ -72,7 +72,7 @@ def main():
     out["tolerance"] = args.tolerance
     cfg = runs.run_config(ds, args.run_key)  # DsCo's split, and its picks above the cap
     out.update({k: cfg.get(k) for k in ("synthetic_cap", "real_start_cap", "real_selector",
-                                                  "prefer_recognised")})
+                                        "prefer_recognised")})
     out["search_seconds"] = None if args.export else round(time.time() - t0, 1)
     out["prior_seconds"] = prior.card.training.get("seconds")  # the fit's own time
     path = results_path(f"budget_search_{args.dataset}{args.tag}.json")

@@ -128,10 +128,7 @@ VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
                                              "match_histograms": True}),
             # NOpt from noise with histograms matched (every data-accessible run's default
             # since December 5; "plain" and "nopt" pin it off, as their earlier rows)
-            "nopt-match": ("nopt", {"match_histograms": True}),
-            # the band's NOpt from herding's picks, matched (herding led mmd-greedy at 16 on test)
-            "nopt-real-match": ("nopt", {"init": "real", "init_selector": "herding",
-                                         "match_histograms": True})}
+            "nopt-match": ("nopt", {"match_histograms": True})}
 
 
 def nopt_options(method, args):

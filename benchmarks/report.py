@@ -848,6 +848,9 @@ def budget_search(dataset, tag=""):
                 f"The first measured budget with no loss is {first[0]} images per class "
                 f"({', '.join(first[1])}); the bisection below it and the test measurement "
                 f"have not run."))
+    elif not data.get("test"):  # exported before the test measurement
+        out.append(f"Chosen on validation: **{data['method']} at {data['budget']} images per "
+                   f"class** ({data['stopped']}); the test measurement has not run.")
     else:
         test = data["test"]["arms"]
         chosen = next(a for a in test if a not in ("random", "full"))

@@ -384,3 +384,20 @@ def test_bad_shards_fail_before_a_run_exists(digits_copy, prior_dir, options, ma
     with pytest.raises(OptionError, match=match):
         budget_search(digits_copy, "ground_truth", prior_dir, **dict(SHARDED, **options))
     assert digits_copy.list_runs() == []
+
+
+def test_a_search_warns_at_its_start_when_the_tolerance_is_below_one_validation_image(
+        digits_copy, prior_dir, caplog):
+    from fiftyone_dsco import budget_search
+
+    with caplog.at_level("WARNING", logger="fiftyone_dsco.budget.search"):
+        with pytest.raises(OptionError, match="overwrite"):  # fails after the check, writes nothing
+            budget_search(digits_copy, "ground_truth", prior_dir,
+                          **dict(SHARDED, shard=(0, 2), overwrite=True, tolerance=0.5))
+    assert any("One validation image" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fiftyone_dsco.budget.search"):
+        with pytest.raises(OptionError, match="overwrite"):
+            budget_search(digits_copy, "ground_truth", prior_dir,
+                          **dict(SHARDED, shard=(0, 2), overwrite=True, tolerance=1.0))
+    assert not any("One validation image" in r.getMessage() for r in caplog.records)

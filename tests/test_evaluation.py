@@ -268,38 +268,73 @@ def test_full_arm_climbs_its_ladder_to_the_cap_while_the_accuracy_moves(evaluate
     evaluation.delete_evaluation(ds, "conv")
 
 
-def test_ladder_stops_at_a_plateau_and_an_interrupted_one_resumes(evaluated):
-    """A huge tolerance stops after the second rung. Interrupted after rung 2 trained (rung 1
-    saved), the rerun reads rung 1 back and trains rung 2 only; nothing is left behind."""
+class Stop(Exception):
+    pass
+
+
+def _stop_after(total, models):
+    """A ``progress`` callable that interrupts an evaluation once ``models`` are done."""
+    def interrupt(pb):
+        if pb.total == total and pb.iteration == models:
+            raise Stop
+    return interrupt
+
+
+def _saved_fits():
+    """``{path: {seed: record}}`` of the fits an interrupted evaluation left to resume from."""
     from fiftyone_dsco.paths import cache_dir
 
-    class Stop(Exception):
-        pass
+    folder = cache_dir("fits")
+    out = {}
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name)) as f:
+            out[os.path.join(folder, name)] = json.load(f)
+    return out
 
-    def interrupt(pb):  # the models' bar: 1 set + 3 rungs at most, less the full arm
-        if pb.total == 4 and pb.iteration == 2:
-            raise Stop
 
+def test_ladder_stops_at_a_plateau_and_an_interrupted_one_resumes(evaluated):
+    """A huge tolerance stops after the second rung. Interrupted after rung 1 trained (and
+    saved), the rerun reads rung 1 back and trains rung 2 only; nothing is left behind."""
     ds, _ = evaluated
     options = dict(epochs=4, seeds=(0,), add_random=False, lr=0.05, eval_key="conv_resume",
                    full_epochs=evaluation.Convergence(1, 4, tolerance=100))
-    with pytest.raises(Stop):
-        evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, progress=interrupt,
-                            **options)
-    (path,) = [os.path.join(cache_dir("convergence"), f)
-               for f in os.listdir(cache_dir("convergence"))]
-    with open(path) as f:
-        saved = json.load(f)
-    assert list(saved) == ["1"]
+    with pytest.raises(Stop):  # the models' bar: 1 set + 3 rungs at most, less the full arm
+        evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)},
+                            progress=_stop_after(4, 1), **options)
+    ((path, saved),) = _saved_fits().items()
+    assert list(saved) == ["0"] and saved["0"]["fit"]["epochs"] == 1
     res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, **options)
     rec = res["convergence"]
     assert [r["epochs"] for r in rec["curve"]] == [1, 2] and rec["converged"]
-    assert rec["curve"][0]["seconds"] == saved["1"]["fits"][0]["seconds"]  # read, not retrained
-    assert rec["curve"][0]["accs"] == [saved["1"]["fits"][0]["acc"]]
+    assert rec["curve"][0]["seconds"] == saved["0"]["fit"]["seconds"]  # read, not retrained
+    assert rec["curve"][0]["accs"] == [saved["0"]["fit"]["acc"]]
     assert res["arms"]["full"]["epochs"] == res["full_epochs"] == 2
     assert res["arms"]["full"]["accs"] == rec["curve"][-1]["accs"]
-    assert not os.path.exists(path)
+    assert not _saved_fits()
     evaluation.delete_evaluation(ds, "conv_resume")
+
+
+def test_an_interrupted_evaluation_keeps_its_finished_seeds(evaluated):
+    """Interrupted after a set's first seed, the rerun reads that seed back (its fit and its
+    stored predictions) and trains only the second; another set is not read from it."""
+    ds, _ = evaluated
+    options = dict(epochs=3, seeds=(0, 1), add_random=False, add_full=False, lr=0.05)
+    sets = {"five": _five_per_class(ds)}
+    with pytest.raises(Stop):
+        evaluation.evaluate(ds, LABEL, sets, progress=_stop_after(2, 1), **options)
+    ((_, saved),) = _saved_fits().items()
+    assert list(saved) == ["0"] and len(saved["0"]["pred"]) == len(data.test_view(ds))
+    other = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds).skip(1)}, **options)
+    assert other["arms"]["five"]["seconds_per_seed"][0] != saved["0"]["fit"]["seconds"]
+    assert list(_saved_fits().values()) == [saved]  # the other set's files went, this one stays
+    res = evaluation.evaluate(ds, LABEL, sets, eval_key="resumed", **options)
+    five = res["arms"]["five"]
+    assert five["seconds_per_seed"][0] == saved["0"]["fit"]["seconds"]  # read, not retrained
+    assert five["accs"][0] == saved["0"]["fit"]["acc"] and len(five["accs"]) == 2
+    preds = ds.match_tags("test").values(f"{five['pred_field']}.label")
+    assert sum(p is not None for p in preds) == len(preds) == len(saved["0"]["pred"])
+    assert not _saved_fits()
+    evaluation.delete_evaluation(ds, "resumed")
 
 
 def test_soft_label_teacher_is_the_last_rung_of_the_ladder(evaluated):
@@ -326,8 +361,8 @@ def test_bad_full_epochs_fail_before_anything_trains(digits_copy, bad, match):
     with pytest.raises(OptionError, match=match):
         evaluation.evaluate(ds, LABEL, {"s": _five_per_class(ds)}, epochs=3, full_epochs=bad)
     _nothing_written(ds, before)
-    assert not os.path.isdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence")) or \
-        not os.listdir(os.path.join(os.environ["DSCO_HOME"], "cache", "convergence"))
+    assert not os.path.isdir(os.path.join(os.environ["DSCO_HOME"], "cache", "fits")) or \
+        not os.listdir(os.path.join(os.environ["DSCO_HOME"], "cache", "fits"))
 
 
 def test_measure_trains_at_the_learning_rate_it_is_given(digits_copy):

@@ -23,9 +23,6 @@ it; ``dataset.rename_run`` carries it to the new key.
 """
 
 import datetime
-import hashlib
-import json
-import os
 import re
 
 import numpy as np
@@ -45,10 +42,10 @@ from ..errors import (
 )
 from ..names import (DEFAULT_ARCHITECTURE, DEFAULT_EVAL_KEY, DEFAULT_RECIPE, DEFAULT_SEEDS,
                      DSCO_FIELD)
-from ..paths import cache_dir
 from . import convergence, storage
 from .recipes import get_recipe
 from .report import FULL, RANDOM, EvaluationResults, add_scores
+from .resume import FitStore
 
 #: The full-data arm trains at least this many epochs (see :func:`full_arm_epochs`).
 MIN_FULL_EPOCHS = 5
@@ -62,6 +59,9 @@ def evaluate(dataset, label_field, train_views, test_view=None, arch=DEFAULT_ARC
              add_full=True, full_epochs=None, eval_key=DEFAULT_EVAL_KEY, batch_size=None, lr=None,
              soft_labels=False, recipe=DEFAULT_RECIPE, device=None, progress=None):
     """Train a classifier on each set of ``train_views`` and test it on held-out real data.
+
+    An interrupted call, run again with the same options, reads back the seeds
+    it had finished instead of training them again (docs/evaluation.md).
 
     Args:
         dataset: the FiftyOne dataset (or a view of it) whose real train/test
@@ -364,22 +364,26 @@ def _random_rows(table, counts, seed):
 
 
 def _train_all(plan, arrays, device, progress):
-    """Train every arm for every seed; returns the results and the first seed's predictions."""
+    """Train every arm for every seed; returns the results and the first seed's predictions.
+
+    Seeds finished by an interrupted run of the same evaluation are read back,
+    not trained again (:mod:`.resume`); their files go when it ends.
+    """
     test = (data.to_unit_range(arrays["test"]), plan["test_table"].labels())
-    arms, first_preds, teacher = {}, {}, None
+    arms, first_preds, teacher, store = {}, {}, None, FitStore(plan)
     with fou.ProgressBar(total=_model_count(plan), progress=progress, iters_str="models") as pb:
-        done, trained = _converge(plan, arrays, test, device, pb)
+        done, trained = _converge(plan, arrays, test, device, pb, store)
         if plan["soft_labels"]:
             teacher, teacher_info = _train_teacher(plan, arrays, test, device, trained)
             pb.update()
         for arm in plan["arms"]:
-            fits, first = done.get(arm) or _train_arm(plan, arrays, arm, test, device, teacher, pb)
+            fits, first = done.get(arm) or _train_arm(plan, arrays, arm, test, device, teacher,
+                                                      pb, store)
             arms[arm], first_preds[arm] = _summarise(plan, arm, fits), first[1:]
     results = _results(plan, arms)
     if teacher is not None:
         results["teacher"] = teacher_info
-    if plan["convergence"] is not None and os.path.isfile(_rung_file(plan)):
-        os.remove(_rung_file(plan))  # finished: only an interrupted ladder resumes
+    store.clear()
     return results, first_preds
 
 
@@ -392,25 +396,34 @@ def _model_count(plan):
     return n
 
 
-def _train_arm(plan, arrays, arm, test, device, teacher, pb, epochs=None):
-    """Fit every seed of ``arm`` (for ``epochs``: default the arm's).
+def _train_arm(plan, arrays, arm, test, device, teacher, pb, store, epochs=None):
+    """Fit every seed of ``arm`` (for ``epochs``: default the arm's), reading back saved seeds.
 
-    Returns the fits and the first seed's ``(model, predictions, confidences)``.
+    Returns the fits and the first seed's ``(model, predictions, confidences)``;
+    the model is None when that seed was read back.
     """
+    epochs = epochs or _arm_data(plan, arrays, arm, plan["seeds"][0])[2]
+    saved = store.load(arm, epochs, teacher)
     fits, first = [], None
     for seed in plan["seeds"]:
-        images, labels, arm_epochs = _arm_data(plan, arrays, arm, seed)
-        epochs = epochs or arm_epochs
-        model, secs = _fit(plan, images, labels, epochs, seed, teacher, device)
-        acc, pred, conf = _accuracy(model, *test)
-        fits.append(dict(acc=acc, per_class=_per_class(pred, test[1], plan), seconds=secs,
-                         size=len(labels), epochs=epochs))
+        if seed in saved:  # finished before an interruption
+            fit, pred, conf = saved[seed]
+            model = None
+        else:
+            images, labels, _ = _arm_data(plan, arrays, arm, seed)
+            model, secs = _fit(plan, images, labels, epochs, seed, teacher, device)
+            acc, pred, conf = _accuracy(model, *test)
+            fit = dict(acc=acc, per_class=_per_class(pred, test[1], plan), seconds=secs,
+                       size=len(labels), epochs=epochs)
+            keep = first is None
+            store.save(arm, epochs, seed, fit, *((pred, conf) if keep else ()), teacher=teacher)
+        fits.append(fit)
         first = first or (model, pred, conf)
         pb.update()
     return fits, first
 
 
-def _converge(plan, arrays, test, device, pb):
+def _converge(plan, arrays, test, device, pb, store):
     """Climb the full arm's ladder (on the labels) and set ``plan["full_epochs"]`` to its end.
 
     Returns ``{FULL: (fits, first)}`` of the last rung when the full arm trains
@@ -420,22 +433,14 @@ def _converge(plan, arrays, test, device, pb):
     spec, seeds = plan["convergence"], len(plan["seeds"])
     if spec is None or not (FULL in plan["arms"] or plan["soft_labels"]):
         return {}, None
-    path, rungs = _rung_file(plan), {}
-    saved = _read_json(path)
+    rungs = {}
 
     def train_rung(epochs):
-        if str(epochs) in saved:  # finished before an interruption
-            old = saved[str(epochs)]
-            rungs[epochs] = old["fits"], (None, np.array(old["pred"]), np.array(old["conf"]))
-            pb.update(seeds)
-        else:
-            rungs[epochs] = _train_arm(plan, arrays, FULL, test, device, None, pb, epochs)
-            fits, (_, pred, conf) = rungs[epochs]
-            saved[str(epochs)] = dict(fits=fits, pred=pred.tolist(), conf=conf.tolist())
-            _write_json(path, saved)
-        accs = [f["acc"] for f in rungs[epochs][0]]
+        rungs[epochs] = _train_arm(plan, arrays, FULL, test, device, None, pb, store, epochs)
+        fits = rungs[epochs][0]
+        accs = [f["acc"] for f in fits]
         return dict(acc_mean=float(np.mean(accs)), acc_std=_std(accs), accs=accs,
-                    seconds=float(np.mean([f["seconds"] for f in rungs[epochs][0]])))
+                    seconds=float(np.mean([f["seconds"] for f in fits])))
 
     record = convergence.climb(spec, train_rung)
     pb.update((len(convergence.ladder(spec)) - len(record["curve"])) * seeds)  # rungs not needed
@@ -443,31 +448,6 @@ def _converge(plan, arrays, test, device, pb):
     fits, first = rungs[record["epochs"]]
     done = {} if plan["soft_labels"] or FULL not in plan["arms"] else {FULL: (fits, first)}
     return done, None if first[0] is None else (first[0], fits[0]["seconds"])
-
-
-def _rung_file(plan):
-    """Where finished rungs wait until the evaluation ends, keyed by all that they depend on."""
-    key = dict(dataset=str(plan["dataset"]._doc.id), label_field=plan["label_field"],
-               train=plan["table"].ids(), test=plan["test_table"].ids(), arch=plan["arch"],
-               recipe=dict(plan["recipe"].to_dict(), epochs=None), seeds=plan["seeds"],
-               image_size=plan["image_size"], channels=plan["channels"],
-               normalize=plan.get("normalize"))
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return os.path.join(cache_dir("convergence"), f"{digest}.json")
-
-
-def _read_json(path):
-    if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
-def _write_json(path, obj):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f)
-    os.replace(path + ".tmp", path)
 
 
 def _train_teacher(plan, arrays, test, device, trained=None):

@@ -1,7 +1,8 @@
 """Evaluation: train classifiers on concentrated sets, test them on held-out real data.
 
 ``protocol`` (the plan, its checks, training every arm), ``convergence`` (the
-full arm's epoch ladder), ``training`` (the one SGD loop), ``classifiers``
+full arm's epoch ladder), ``resume`` (the finished seeds an interrupted
+evaluation reads back), ``training`` (the one SGD loop), ``classifiers``
 (ConvNet-3, ResNet-18), ``report`` (table, plot, App traces) and ``storage``
 (the run, fields and summary on the dataset).
 """

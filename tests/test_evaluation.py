@@ -337,6 +337,32 @@ def test_an_interrupted_evaluation_keeps_its_finished_seeds(evaluated):
     evaluation.delete_evaluation(ds, "resumed")
 
 
+def test_kept_seeds_are_keyed_by_the_images_trained_not_only_the_sample_ids(evaluated):
+    """The same samples with one pixel changed (a rewritten file, a transformed copy) miss the
+    seeds kept for the original images, as does another recipe; the same arrays find them."""
+    from fiftyone_dsco.evaluation import protocol
+    from fiftyone_dsco.evaluation.resume import FitStore
+
+    ds, _ = evaluated
+
+    def plan_and_arrays(recipe="dsco"):
+        plan = protocol._plan(ds, LABEL, {"five": _five_per_class(ds)}, None, "convnet3", 3,
+                              (0,), None, None, False, False, None, None, None, None, False,
+                              recipe)
+        return plan, protocol._load_arrays(plan, False)
+
+    plan, arrays = plan_and_arrays()
+    store = FitStore(plan, arrays)
+    store.save("five", 3, 0, dict(acc=0.5))
+    assert FitStore(*plan_and_arrays()).load("five", 3)[0][0] == dict(acc=0.5)
+    changed = dict(arrays, five=arrays["five"].copy())
+    changed["five"][0, 0, 0] ^= 1
+    assert FitStore(plan, changed).load("five", 3) == {}
+    assert FitStore(*plan_and_arrays("dc")).load("five", 3) == {}
+    store.clear()
+    assert not _saved_fits()
+
+
 def test_soft_label_teacher_is_the_last_rung_of_the_ladder(evaluated):
     ds, _ = evaluated
     res = evaluation.evaluate(ds, LABEL, {"five": _five_per_class(ds)}, epochs=3, seeds=(0,),

@@ -370,7 +370,7 @@ def _train_all(plan, arrays, device, progress):
     not trained again (:mod:`.resume`); their files go when it ends.
     """
     test = (data.to_unit_range(arrays["test"]), plan["test_table"].labels())
-    arms, first_preds, teacher, store = {}, {}, None, FitStore(plan)
+    arms, first_preds, teacher, store = {}, {}, None, FitStore(plan, arrays)
     with fou.ProgressBar(total=_model_count(plan), progress=progress, iters_str="models") as pb:
         done, trained = _converge(plan, arrays, test, device, pb, store)
         if plan["soft_labels"]:

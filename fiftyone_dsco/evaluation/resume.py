@@ -3,10 +3,11 @@
 An evaluation trains arms × seeds models, hours of work on a large split; a
 rerun of the same call reads back every seed finished before the interruption
 and trains only the rest. One JSON file per arm and epochs, under
-``<home>/cache/fits``, named by a digest of all its fits depend on: the dataset,
-label field, test split, network, recipe, image shape and input normalisation,
-and the arm's training data (sample ids and labels; for the random arm, the
-train split and the class counts it draws; for the full arm, the train split).
+``<home>/cache/fits``, named by a digest of all its fits depend on: the test
+images and labels, network, recipe, image shape and input normalisation, and
+the arm's training images and labels as they are trained (for the random arm,
+the train split's and the class counts it draws), so that a set whose images
+changed under the same sample ids is trained anew.
 A file maps each finished seed to its fit, the first seed's test predictions
 with it. Fits made with a soft-label teacher are not kept (the teacher is
 retrained on resume). The evaluation removes its files when it ends. Light
@@ -26,11 +27,11 @@ from .report import FULL, RANDOM
 class FitStore:
     """The finished seeds of one evaluation's arms (see the module's docstring)."""
 
-    def __init__(self, plan):
-        self._plan = plan
+    def __init__(self, plan, arrays):
+        self._plan, self._arrays, self._digests = plan, arrays, {}
         self._common = dict(
-            dataset=str(plan["dataset"]._doc.id), label_field=plan["label_field"],
-            test=plan["test_table"].ids(), arch=plan["arch"],
+            classes=plan["table"].classes, arch=plan["arch"],
+            test=self._digest("test", plan["test_table"].labels()),
             recipe=dict(plan["recipe"].to_dict(), epochs=None), image_size=plan["image_size"],
             channels=plan["channels"], normalize=plan.get("normalize"))
         self._paths = set()
@@ -82,12 +83,18 @@ class FitStore:
     def _arm_data(self, arm):
         """What the arm's models are trained on, as JSON."""
         table, spec = self._plan["table"], self._plan["arms"].get(arm, {"kind": arm})
-        if spec["kind"] == FULL:
-            return dict(kind=FULL, train=table.ids(), labels=table.labels().tolist())
-        if spec["kind"] == RANDOM:
-            return dict(kind=RANDOM, train=table.ids(), labels=table.labels().tolist(),
-                        counts=spec["counts"])
-        return dict(kind="set", ids=list(spec["ids"]), labels=np.asarray(spec["labels"]).tolist())
+        if spec["kind"] in (FULL, RANDOM):
+            train = self._digest("train", table.labels())
+            return dict(kind=spec["kind"], train=train, counts=spec.get("counts"))
+        return dict(kind="set", images=self._digest(arm, spec["labels"]))
+
+    def _digest(self, name, labels):
+        """SHA-1 of the array ``name`` (uint8 images) and its labels, computed once."""
+        if name not in self._digests:
+            h = hashlib.sha1(np.ascontiguousarray(self._arrays[name]).tobytes())
+            h.update(np.asarray(labels, dtype=np.int64).tobytes())
+            self._digests[name] = h.hexdigest()
+        return self._digests[name]
 
 
 def _array(values):

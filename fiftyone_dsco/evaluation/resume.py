@@ -10,8 +10,7 @@ the train split's and the class counts it draws), so that a set whose images
 changed under the same sample ids is trained anew.
 A file maps each finished seed to its fit, the first seed's test predictions
 with it. Fits made with a soft-label teacher are not kept (the teacher is
-retrained on resume). The evaluation removes its files when it ends. Light
-module: no torch or FiftyOne import.
+retrained on resume). The evaluation removes its files when it ends.
 """
 
 import hashlib

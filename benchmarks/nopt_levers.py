@@ -23,7 +23,8 @@ inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
 badly, mmd-greedy's starts re-rendered by the prior without NOpt (``sdedit05_mmd``), at
 strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
 (``real05_mmd_augment``, ``real05_mmd_nets2``), and mmd-greedy's starts with histogram
-matching (``real05_mmd_match``; every other real-start arm pins it off, as it was when their
+matching (``real05_mmd_match``; herding's: ``real05_herding_match``; NOpt from noise
+matched, the default: ``nopt_match``; every other real-start arm pins it off, as it was when their
 rows were made); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
 dense kernel, once per ``--bandwidths`` value) and a random real subset of
@@ -93,6 +94,8 @@ LEVERS = {
     # the same starts with histogram matching, the default since December 5
     "real05_mmd_match": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                          "match_histograms": True},
+    # NOpt from noise with histogram matching: what `synthesize()` makes by default
+    "nopt_match": {"init": "noise", "match_histograms": True},
     # the band's NOpt started from herding's picks instead (herding led mmd-greedy at 16 on test)
     "real05_herding_match": {"init": "real", "strength": 0.5, "init_selector": "herding",
                              "match_histograms": True},

@@ -83,12 +83,15 @@ DEFAULT_SELECTOR = "mmd-greedy"
 #: ConvNet-3 on the validation splits (Fashion-MNIST IPC 10: 81.21 ± 0.20 against 79.79 ± 0.38;
 #: digits 98.12 against 96.01) but trailed it far with ResNet-18 (Fashion-MNIST IPC 10,
 #: validation: 70.08 against 75.02; test: 64.88 against 72.64, below herding's 69.43), so the
-#: default that holds on both networks stays (docs/benchmarks.md, issue #22).
+#: default that holds on both networks stays (docs/benchmarks.md, issue #22). At 50 per class
+#: with ResNet-18 herding leads it (test: 82.35 ± 0.26 against 81.65 ± 0.08) where it leads
+#: herding with ConvNet-3 (85.41 against 84.18): no real selector leads on both there.
 DEFAULT_REAL_ONLY_SELECTOR = "mmd-greedy"
 #: Real starts (strength 0.5) against noise on the validation splits: level on Fashion-MNIST at
 #: IPC 1, 1.4 to 3.1 points behind on digits at IPC 4 (every selector and noising), ahead at IPC 10
-#: on both (docs/findings.md, issue #22). No consistent gain where ``concentrate`` makes NOpt
-#: images from noise (up to ``SYNTHETIC_CAP``), so noise stays the default of ``synthesize``
+#: on both; with histograms matched at IPC 1, ahead on Fashion-MNIST and behind on digits
+#: (docs/findings.md, issue #22). No consistent gain where ``concentrate`` makes NOpt images
+#: from noise (up to ``SYNTHETIC_CAP``), so noise stays the default of ``synthesize``
 #: (``concentrate`` starts from real picks above the cap, ``REAL_START_CAP``).
 DEFAULT_INIT = "noise"
 #: Real starts picked by mmd-greedy led herding's on Fashion-MNIST's validation split at IPC 10

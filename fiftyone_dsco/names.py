@@ -22,7 +22,8 @@ TEST_TAG = "test"
 METHODS = ("nopt", "plain")
 #: Where synthesis starts: noise, or selected real images noised to a strength (SDEdit).
 INITS = ("noise", "real")
-#: How real starts reach their noise level: forward noising (SDEdit) or DDIM inversion with the prior.
+#: How real starts reach their noise level: forward noising (SDEdit) or DDIM inversion with the
+#: prior.
 INIT_NOISINGS = ("forward", "ddim-inversion")
 #: What joint selection picks from: the synthetic candidates alone (the synthetic share fixed by
 #: ``concentrate``'s split of the budget), or real samples and candidates together (greedy MMD

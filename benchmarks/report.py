@@ -1146,6 +1146,9 @@ HAZE_FILES = (
     # December 5, late evening: other maps at IPC 1 (all arms of one command per network)
     ("nopt_pixel_probe_fashion-mnist_convnet3_ipc1_maps.json", "nopt_pixel_probe.py"),
     ("nopt_pixel_probe_fashion-mnist_resnet18_small_ipc1_maps.json", "nopt_pixel_probe.py"),
+    # December 6: data-free NOpt (no real image) with the floor, the one map it can use
+    ("nopt_levers_fashion-mnist_ipc10_datafree_floor_asis.json", "nopt_levers.py"),
+    ("nopt_pixel_probe_fashion-mnist_convnet3_datafree_floor.json", "nopt_pixel_probe.py"),
 )
 #: pixel_haze's set names: arm or run key (suffix stripped) -> what the set is
 HAZE_SETS = {
@@ -1161,6 +1164,8 @@ HAZE_SETS = {
     "val_nopt_ipc1": "NOpt from noise (IPC 1)",
     "plain": "plain samples of the prior from noise",
     "val_plain_ipc10": "plain samples of the prior from noise",
+    "df_guidance1": "data-free NOpt (guidance 1)",
+    "val_df_guidance1_ipc10": "data-free NOpt (guidance 1)",
 }
 HAZE_TRANSFORMS = {"": "as written", "_floor5": "pixels < 5 % set to black",
                    "_match": "histograms matched",
@@ -2170,7 +2175,11 @@ def _validation_page():
             "matching costs ConvNet-3 most, at 1 per class: half matched, and each image "
             "matched on its own to the real image nearest to it in pixels; neither keeps "
             "ResNet-18's gain ([findings](findings.md#other-histogram-maps-at-1-per-class-"
-            "validation-december-2026)):",
+            "validation-december-2026)). The last two rows (December 6) try the floor on "
+            "data-free NOpt, the one map that needs no real image, for issue #22's data-free "
+            "goal (random + 3): +0.45, within one std, far from the 3 points missing "
+            "([findings](findings.md#data-free-nopt-with-a-black-floor-validation-december-"
+            "2026)):",
             "", *pixel_haze(), "",
             "### Real starts at other budgets: digits IPC 4, Fashion-MNIST IPC 1", "",
             "Real starts led or tied at IPC 10 above; were they the better default? These check them "

@@ -116,6 +116,8 @@ def coreset_ids(ds, table, prior, method, ipc, seed=0):
 #: Fashion-MNIST's; docs/benchmarks.md).
 VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
+            # data-free NOpt with two random ConvNets per step (led on validation, December 6)
+            "nopt-df-nets2": ("nopt-df", {"random_nets": 2}),
             "nopt-real": ("nopt", {"init": "real", "match_histograms": False}),
             "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5,
                                         "match_histograms": False}),

@@ -15,7 +15,8 @@ NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 (``guidance1``, ``guidance15``), and data-free NOpt at guidance 2 (the
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
-samples per class (``df_pool300``, ``df_pool1000``), and plain samples of the prior
+samples per class (``df_pool300``, ``df_pool1000``) or with DSA augmentation or two random
+ConvNets on the pool's images (``df_augment``, ``df_nets2``), and plain samples of the prior
 (``plain``, to compare priors fitted for longer), and data-free NOpt with 50
 DDIM steps (``df_steps50``), and real starts brought to the noise level by DDIM
 inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
@@ -71,6 +72,10 @@ LEVERS = {
     # pool-trained extractor; default max(10 * ipc, 100))
     "df_pool300": {"data_free": True, "guidance": 1.0, "pool_size": 300},
     "df_pool1000": {"data_free": True, "guidance": 1.0, "pool_size": 1000},
+    # data-free NOpt with the two levers meant to generalise (DSA augmentation on both sides,
+    # two random ConvNets), on the pool's images: no real image read
+    "df_augment": {"data_free": True, "guidance": 1.0, "augment": NO_FLIP},
+    "df_nets2": {"data_free": True, "guidance": 1.0, "random_nets": 2},
     # plain samples of the prior (no NOpt): how good a training set the prior alone gives
     "plain": {"method": "plain"},
     # data-free NOpt at its default guidance with 50 DDIM steps instead of 25 (pool and chain)

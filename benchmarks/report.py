@@ -2121,6 +2121,16 @@ def _validation_page():
             "Fashion-MNIST, data-free NOpt with 50 DDIM steps instead of 25 (the pool of the "
             "prior's samples and NOpt's chain both), against the default's cells above:", "",
             *nopt_levers("fashion-mnist", 10, ("_datafree_steps",)), "",
+            "Data-free NOpt with DSA augmentation on both sides or two random ConvNets per "
+            "step, on the pool's images (December 6; the same levers as with real targets "
+            "above). Fashion-MNIST (the default data-free run on this machine: 74.78 ± 0.58; "
+            "75.14 ± 0.49 and 75.39 ± 0.63 on earlier ones), then digits beside the default "
+            "re-run in the same command. Two random ConvNets lead on Fashion-MNIST by more "
+            "than one std and are level on digits (−0.47, less than one of its 142 "
+            "validation images) ([findings](findings.md#data-free-nopt-with-random-convnets-"
+            "and-dsa-augmentation-validation-then-test-december-2026)):", "",
+            *nopt_levers("fashion-mnist", 10, ("_datafree_levers",)), "",
+            *nopt_levers("digits", 10, ("_datafree_levers",)), "",
             "NOpt with real targets at lower classifier-free guidance (its default 2; data-free "
             "NOpt's is 1), each cell beside NOpt at 2 re-made in the same command:", "",
             *nopt_levers("fashion-mnist", 10, ("_guidance",)), "",

@@ -2264,6 +2264,11 @@ def _validation_page():
             "Each read once on the test split with the same prior, after the choice; random: the "
             "[candidates' table](#the-candidates-on-the-test-split)'s arm (same seeds and "
             "recipe).", "", *datafree_guidance_on_test(), "",
+            "Two random ConvNets per step (`random_nets=2`), the data-free lever that led on "
+            "Fashion-MNIST's validation split and was level on digits' ([Fashion-MNIST "
+            "levers](#fashion-mnist)), read once on the test split beside the default and a "
+            "random subset trained in the same run (December 6):", "",
+            *validated_on_test("fashion-mnist", ["_val_prior_dsco_df_nets2"]), "",
             "### Data-free selection: the prior's own samples picked like real ones", "",
             "The real-only winner's rule without real data: per class a pool of the prior's "
             "plain samples (data-free, guidance 1), the features of a ConvNet-3 trained on the "

@@ -86,7 +86,7 @@ DEFAULT_SELECTOR = "mmd-greedy"
 #: validation: 70.08 against 75.02; test: 64.88 against 72.64, below herding's 69.43), so the
 #: default that holds on both networks stays (docs/benchmarks.md, issue #22). At 50 per class
 #: with ResNet-18 herding leads it (test: 82.35 ± 0.26 against 81.65 ± 0.08) where it leads
-#: herding with ConvNet-3 (85.41 against 84.18): no real selector leads on both there.
+#: herding with ConvNet-3 (85.41 against 84.18): neither leads on both networks there.
 DEFAULT_REAL_ONLY_SELECTOR = "mmd-greedy"
 #: Real starts (strength 0.5) against noise on the validation splits: level on Fashion-MNIST at
 #: IPC 1, 1.4 to 3.1 points behind on digits at IPC 4 (every selector and noising), ahead at IPC 10

@@ -116,7 +116,8 @@ def coreset_ids(ds, table, prior, method, ipc, seed=0):
 #: Fashion-MNIST's; docs/benchmarks.md).
 VARIANTS = {"nopt-half": ("nopt", {"step_fraction": 0.5}),
             "nopt-df-half": ("nopt-df", {"step_fraction": 0.5}),
-            # data-free NOpt with two random ConvNets per step (led on validation, December 6)
+            # data-free NOpt with two random ConvNets per step (led on validation, December 6;
+            # data-free NOpt's default since: "nopt-df" pins them off, as its earlier rows)
             "nopt-df-nets2": ("nopt-df", {"random_nets": 2}),
             "nopt-real": ("nopt", {"init": "real", "match_histograms": False}),
             "nopt-real-half": ("nopt", {"init": "real", "step_fraction": 0.5,
@@ -142,6 +143,8 @@ def nopt_options(method, args):
         opts.setdefault("init", "noise")
     if base in ("plain", "nopt"):  # unmatched, as the rows made before the default (December 5)
         opts.setdefault("match_histograms", False)
+    if base == "nopt-df":  # no random ConvNets, as the rows made before the default (December 6)
+        opts.setdefault("random_nets", 0)
     if base.startswith("nopt") and args.step_fraction is not None:
         opts.setdefault("step_fraction", args.step_fraction)
     if opts.get("init") == "real" and args.strength is not None:

@@ -16,7 +16,8 @@ NOpt started from herding's real picks noised to a strength of 0.5 or 0.7
 default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
 samples per class (``df_pool300``, ``df_pool1000``) or with DSA augmentation or two random
-ConvNets on the pool's images (``df_augment``, ``df_nets2``), and plain samples of the prior
+ConvNets on the pool's images (``df_augment``, ``df_nets2``; four or eight: ``df_nets4``,
+``df_nets8``), and plain samples of the prior
 (``plain``, to compare priors fitted for longer), and data-free NOpt with 50
 DDIM steps (``df_steps50``), and real starts brought to the noise level by DDIM
 inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
@@ -76,6 +77,9 @@ LEVERS = {
     # two random ConvNets), on the pool's images: no real image read
     "df_augment": {"data_free": True, "guidance": 1.0, "augment": NO_FLIP},
     "df_nets2": {"data_free": True, "guidance": 1.0, "random_nets": 2},
+    # ... with more random ConvNets per step (distribution matching draws one per iteration)
+    "df_nets4": {"data_free": True, "guidance": 1.0, "random_nets": 4},
+    "df_nets8": {"data_free": True, "guidance": 1.0, "random_nets": 8},
     # plain samples of the prior (no NOpt): how good a training set the prior alone gives
     "plain": {"method": "plain"},
     # data-free NOpt at its default guidance with 50 DDIM steps instead of 25 (pool and chain)
@@ -110,6 +114,11 @@ LEVERS = {
 for _options in LEVERS.values():
     if not _options.get("data_free"):
         _options.setdefault("match_histograms", False)
+# every data-free arm without random ConvNets unless it names them, as when its rows were made
+# (two became data-free NOpt's default on December 6)
+for _options in LEVERS.values():
+    if _options.get("data_free"):
+        _options.setdefault("random_nets", 0)
 
 
 def parse():

@@ -36,8 +36,9 @@ def probe(ds, prior, ipc, lr, data_free, reuse):
 
     key = f"probe_lr{str(lr).replace('.', 'p')}{'_df' if data_free else ''}{'' if reuse else '_again'}"
     t = time.perf_counter()
+    # no random ConvNets (data-free NOpt's default since December 6): the probe is of the step
     res = synthesize(ds, "ground_truth", prior, ipc, run_key=key, data_free=data_free, lr=lr,
-                     reuse_prediction=reuse, overwrite=True, progress=False)
+                     reuse_prediction=reuse, random_nets=0, overwrite=True, progress=False)
     seconds = time.perf_counter() - t
     per = list(res["classes"].values())
     delete_run(ds, key)

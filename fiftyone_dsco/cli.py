@@ -316,9 +316,11 @@ def _synthesis_options(f):
         click.option("--augment", metavar="STRATEGY",
                      help="NOpt lever: one DSA operation per iteration on both sides of the MMD, "
                           "e.g. color_crop_cutout_scale_rotate (under study, issue #22)."),
-        click.option("--random-nets", type=click.IntRange(0), default=0, show_default=True,
+        click.option("--random-nets", type=click.IntRange(0),
                      help="NOpt lever: average the loss with MMD^2 in this many fresh random "
-                          "ConvNet-3 embeddings per sampler step (under study, issue #22)."),
+                          "ConvNet-3 embeddings per sampler step (default 0; "
+                          f"{names.DEFAULT_DATA_FREE_RANDOM_NETS} with --data-free, chosen on "
+                          "validation)."),
         *_EXTRACTOR_OPTIONS,
         click.option("--init", type=click.Choice(list(names.INITS)), default=names.DEFAULT_INIT,
                      show_default=True,

@@ -63,8 +63,9 @@ class Synthesize(foo.Operator):
             invalid(match, "A data-free run reads no real image: turn this off")
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
-        inputs.bool("levers", default=False, label="NOpt objective levers (under study)",
-                    description="Off by default; docs/method.md says what each measured")
+        inputs.bool("levers", default=False, label="NOpt objective levers",
+                    description="Their defaults: two random ConvNets for data-free runs, the "
+                                "rest off; docs/method.md says what each measured")
         if p.get("levers"):
             inputs.float("step_fraction", default=names.DEFAULT_STEP_FRACTION, min=0, max=1,
                          label="Step fraction",
@@ -73,7 +74,11 @@ class Synthesize(foo.Operator):
             inputs.float("diversity", default=0.0, min=0, label="Diversity weight")
             inputs.str("augment", label="DSA augmentation on both sides",
                        description="e.g. color_crop_cutout_scale_rotate (empty: off)")
-            inputs.int("random_nets", default=0, min=0, label="Random ConvNet embeddings per step")
+            inputs.int("random_nets", min=0, label="Random ConvNet embeddings per step",
+                       default=names.default_random_nets(
+                           bool(p.get("data_free")), p.get("extractor", names.DEFAULT_EXTRACTOR)),
+                       description="Added to the MMD at each sampler step; data-free runs take "
+                                   "2 by default (chosen on validation), others 0")
         batch = inputs.str("class_batch", default=names.DEFAULT_CLASS_BATCH,
                            label="Classes per denoiser call",
                            description="A number, or auto (by device; the images are the same "
@@ -158,7 +163,7 @@ class Synthesize(foo.Operator):
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
                  init_noising=names.DEFAULT_INIT_NOISING, step_fraction=names.DEFAULT_STEP_FRACTION, diversity=0.0,
-                 augment=None, random_nets=0, match_histograms=None,
+                 augment=None, random_nets=None, match_histograms=None,
                  class_batch=names.DEFAULT_CLASS_BATCH, autocast=True, delegate=False,
                  delegation_target=None):
         """Run (or with ``delegate`` queue) a synthesis on ``view`` (a dataset or a
@@ -183,7 +188,7 @@ def _levers(p):
         return {}
     return dict(step_fraction=float(p.get("step_fraction") or names.DEFAULT_STEP_FRACTION),
                 diversity=float(p.get("diversity") or 0.0), augment=p.get("augment") or None,
-                random_nets=int(p.get("random_nets") or 0))
+                random_nets=None if p.get("random_nets") is None else int(p["random_nets"]))
 
 
 def _class_batch_ok(text):

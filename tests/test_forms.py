@@ -256,6 +256,9 @@ def test_synthesize_form_offers_the_nopt_levers_behind_a_toggle(dataset):
     assert "step_fraction" not in form("synthesize", dataset.view(), {})
     props = form("synthesize", dataset.view(), {"levers": True})
     assert {"step_fraction", "diversity", "augment", "random_nets"} <= set(props)
+    assert props["random_nets"].default == 0
+    props = form("synthesize", dataset.view(), {"levers": True, "data_free": True})
+    assert props["random_nets"].default == names.DEFAULT_DATA_FREE_RANDOM_NETS
 
 
 def test_synthesize_form_offers_class_batch_and_autocast(dataset):

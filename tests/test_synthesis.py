@@ -125,6 +125,22 @@ def test_guidance_defaults_per_mode(digits_copy, prior):
         names.DEFAULT_DATA_FREE_GUIDANCE == 1.0
 
 
+def test_random_nets_default_per_mode(digits_copy, prior):
+    """No random_nets given: 2 data-free (chosen on validation), none from real data; a run
+    told 0 records nothing, as data-free runs made before the default."""
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="n_real",
+               **FAST)
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="n_free",
+               data_free=True, pool_size=4, **FAST)
+    synthesize(digits_copy, "ground_truth", prior, ipc=1, classes=["0"], run_key="n_free0",
+               data_free=True, pool_size=4, random_nets=0, **FAST)
+    nopt = {key: runs.run_config(digits_copy, key)["nopt"]
+            for key in ("n_real", "n_free", "n_free0")}
+    assert nopt["n_free"]["random_nets"] == names.DEFAULT_DATA_FREE_RANDOM_NETS == 2
+    assert "random_nets" not in nopt["n_real"] and "random_nets" not in nopt["n_free0"]
+    assert names.default_random_nets(True, "prior-latent") == 0  # it sees latents, not images
+
+
 def test_bad_options_write_nothing(digits_copy, prior):
     before = len(digits_copy)
     with pytest.raises(OptionError, match="ipc"):

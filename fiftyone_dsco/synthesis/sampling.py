@@ -38,7 +38,7 @@ from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAU
                      DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
                      DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
                      METHODS, SELECTORS, SYNTHESIS, default_guidance, default_match_histograms,
-                     synthesis_run_key)
+                     default_random_nets, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -56,7 +56,7 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                data_free=False, steps=25, guidance=None, iterations=1, lr=0.03,
                kernel=DEFAULT_KERNEL, target_batch=500, norm_weight=0.1,
                step_fraction=DEFAULT_STEP_FRACTION, reuse_prediction=True, diversity=0.0,
-               augment=None, random_nets=0,
+               augment=None, random_nets=None,
                extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None,
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
@@ -80,9 +80,11 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
             ``names.default_guidance(data_free)``: 2, or 1 for data-free NOpt)
         iterations, lr, kernel, target_batch, norm_weight, step_fraction,
             reuse_prediction: NOpt options (see :class:`~fiftyone_dsco.synthesis.nopt.NOptOptions`)
-        diversity, augment, random_nets: NOpt's objective levers, off by default
-            (:mod:`fiftyone_dsco.synthesis.nopt`); ``augment`` and ``random_nets``
-            read the target images at every step, so they need an image-space extractor
+        diversity, augment, random_nets: NOpt's objective levers
+            (:mod:`fiftyone_dsco.synthesis.nopt`), off by default but ``random_nets``
+            (None: ``names.default_random_nets``: 2 for data-free NOpt, else 0); ``augment``
+            and ``random_nets`` read the target images at every step, so they need an
+            image-space extractor
         extractor: feature extractor name (see :mod:`fiftyone_dsco.features`)
         extractor_options: options of the extractor (e.g. timm checkpoint)
         pool_size: data-free pool per class (default ``max(10 * ipc, 100)``)
@@ -125,6 +127,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
     from ..priors import DiffusionPrior, load_prior
 
     guidance = default_guidance(data_free) if guidance is None else guidance
+    if random_nets is None:
+        random_nets = default_random_nets(data_free and method == "nopt", extractor)
     if match_histograms is None:
         match_histograms = default_match_histograms(data_free)
     _check_options(ipc, method, steps, guidance, iterations, lr, kernel, target_batch,

@@ -235,6 +235,8 @@ def main():
                        train_seconds=round(arm["seconds"], 1),
                        **{k: v for k, v in meta.get(name, {}).items() if k != "seconds"})
             if name == "full":
+                if res.get("convergence"):  # --full-epochs converge: the ladder's curve
+                    row["convergence"] = res["convergence"]
                 full_row = row
             else:
                 rows.append(row)

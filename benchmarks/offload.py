@@ -12,6 +12,9 @@ per arm and seed. Only the training wants a GPU, and it needs only torch, timm a
 The arrays, seeds, random subsets, epochs and SGD recipe are evaluate()'s own (its plan is
 built, leakage check included, by the same code); only the device differs. The test and
 train arrays are written once per content (``arrays-<hash>.npz``) and shared by the jobs.
+With ``full_epochs="converge"`` the full arm climbs evaluate()'s convergence ladder where it
+trains (``fiftyone_dsco.evaluation.convergence``, the same rule), and the results carry its
+curve as evaluate()'s do (``convergence``).
 """
 
 import argparse
@@ -36,9 +39,6 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
 
     plan = ev._plan(dataset, label_field, train_views, None, arch, epochs, seeds, None, None,
                     add_random, add_full, full_epochs, eval_key, batch_size, lr, False, recipe)
-    if plan["convergence"] is not None and add_full:
-        raise ValueError("--full-epochs converge chooses the full arm's epochs while it trains: "
-                         "train here, or offload a number of epochs.")
     arrays = ev._load_arrays(plan, progress=False)
     os.makedirs(folder, exist_ok=True)
     shared = {"test": arrays["test"], "test_labels": plan["test_table"].labels()}
@@ -69,7 +69,9 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
                 assert np.array_equal(shared["train"][rows], images), arm
                 own.setdefault(key + "__rows", np.asarray(rows))
             own.setdefault(key + "__y", np.asarray(labels))
-            jobs.append(dict(seed=seed, key=key, epochs=int(arm_epochs)))
+            # the full arm's epochs are None when its ladder chooses them (train_job)
+            jobs.append(dict(seed=seed, key=key,
+                             epochs=None if arm_epochs is None else int(arm_epochs)))
         arms.append(dict(arm=arm, name=spec["name"], kind=spec["kind"], jobs=jobs))
     np.savez_compressed(os.path.join(folder, f"{eval_key}.npz"), **own)
     recipe = dict(eval_key=eval_key, arrays=shared_name, arch=plan["arch"],
@@ -77,7 +79,8 @@ def export(dataset, label_field, train_views, folder, eval_key, arch="convnet3",
                   batch_size=plan["batch_size"], lr=plan["lr"], epochs=plan["epochs"],
                   full_epochs=plan["full_epochs"], seeds=plan["seeds"],
                   train_size=plan["table"].num_samples, arms=arms, extra=extra or {},
-                  training=ev._training_options(plan, None))
+                  training=ev._training_options(plan, None),
+                  convergence=plan["convergence"] and plan["convergence"].to_dict())
     with open(os.path.join(folder, eval_key + JOB), "w") as f:
         json.dump(recipe, f, indent=1)
     return recipe
@@ -129,24 +132,29 @@ def train_job(folder, recipe, out, device=None):
                device=torch.cuda.get_device_name(0) if dev.startswith("cuda") else "cpu",
                torch=torch.__version__, extra=recipe.get("extra", {}), arms={}, complete=False)
     t0 = time.perf_counter()
+
+    def fit(job, epochs):
+        k = job["key"]
+        x = own[k + "__x"] if k + "__x" in own else train[own[k + "__rows"]]
+        options = dict(recipe.get("training") or dict(batch_size=recipe["batch_size"],
+                                                      lr=recipe["lr"]), epochs=epochs)
+        model, secs = train_classifier(_to_unit(x), own[k + "__y"], recipe["num_classes"],
+                                       recipe["arch"], seed=job["seed"], device=dev, **options)
+        pred = predict(model, test_x).argmax(1).numpy()
+        per_class = [float((pred[test_y == c] == c).mean()) if (test_y == c).any() else None
+                     for c in range(recipe["num_classes"])]
+        return dict(acc=float((pred == test_y).mean()), per_class=per_class, seconds=secs,
+                    size=len(x), epochs=epochs)
+
     for arm in recipe["arms"]:
-        fits = []
-        for job in arm["jobs"]:
-            k = job["key"]
-            x = own[k + "__x"] if k + "__x" in own else train[own[k + "__rows"]]
-            options = dict(recipe.get("training") or dict(batch_size=recipe["batch_size"],
-                                                          lr=recipe["lr"]), epochs=job["epochs"])
-            model, secs = train_classifier(_to_unit(x), own[k + "__y"], recipe["num_classes"],
-                                           recipe["arch"], seed=job["seed"], device=dev, **options)
-            pred = predict(model, test_x).argmax(1).numpy()
-            per_class = [float((pred[test_y == c] == c).mean()) if (test_y == c).any() else None
-                         for c in range(recipe["num_classes"])]
-            fits.append(dict(acc=float((pred == test_y).mean()), per_class=per_class,
-                             seconds=secs, size=len(x), epochs=job["epochs"]))
+        if arm["kind"] == "full" and recipe.get("convergence"):
+            fits, res["convergence"] = _climb(arm, recipe["convergence"], fit)
+        else:
+            fits = [fit(job, job["epochs"]) for job in arm["jobs"]]
         accs = [f["acc"] for f in fits]
         res["arms"][arm["arm"]] = dict(
             name=arm["name"], kind=arm["kind"], accs=accs, acc_mean=float(np.mean(accs)),
-            acc_std=float(np.std(accs, ddof=1 if len(accs) >= 2 else 0)),
+            acc_std=_std(accs),
             size=fits[0]["size"], ipc=fits[0]["size"] / recipe["num_classes"],
             epochs=fits[0]["epochs"],
             seconds=float(np.mean([f["seconds"] for f in fits])),
@@ -159,6 +167,28 @@ def train_job(folder, recipe, out, device=None):
         print(f"{recipe['eval_key']} {arm['name']}: {100 * np.mean(accs):.2f} "
               f"({res['wall_seconds']} s)", flush=True)
     return res
+
+
+def _climb(arm, spec, fit):
+    """The full arm's fits at the last rung of its convergence ladder, and the ladder's record
+    (evaluate()'s rule: ``fiftyone_dsco.evaluation.convergence.climb``)."""
+    from fiftyone_dsco.evaluation.convergence import Convergence, climb
+
+    rungs = {}
+
+    def train_rung(epochs):
+        rungs[epochs] = [fit(job, epochs) for job in arm["jobs"]]
+        accs = [f["acc"] for f in rungs[epochs]]
+        print(f"full split, {epochs} epochs: {100 * np.mean(accs):.2f}", flush=True)
+        return dict(acc_mean=float(np.mean(accs)), acc_std=_std(accs), accs=accs,
+                    seconds=float(np.mean([f["seconds"] for f in rungs[epochs]])))
+
+    record = climb(Convergence(spec["start"], spec["max_epochs"], spec["tolerance"]), train_rung)
+    return rungs[record["epochs"]], record
+
+
+def _std(accs):
+    return float(np.std(accs, ddof=1 if len(accs) >= 2 else 0))
 
 
 def main(argv=None):

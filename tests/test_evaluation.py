@@ -292,6 +292,25 @@ def _saved_fits():
     return out
 
 
+def test_an_offloaded_full_arm_climbs_the_ladder_where_it_trains(evaluated, tmp_path):
+    """benchmarks/offload.py with ``full_epochs`` a ladder: the training machine climbs it by
+    evaluate()'s rule, and the results carry the curve and the last rung as the full arm."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    import offload
+
+    ds, _ = evaluated
+    recipe = offload.export(ds, LABEL, {"five": _five_per_class(ds)}, str(tmp_path), "conv_off",
+                            epochs=4, seeds=(0,), add_random=False, lr=0.05,
+                            full_epochs=evaluation.Convergence(1, 4, tolerance=100))
+    assert recipe["convergence"]["max_epochs"] == 4
+    res = offload.train_job(str(tmp_path), recipe, str(tmp_path / "conv_off.json"), "cpu")
+    rec = res["convergence"]
+    assert [r["epochs"] for r in rec["curve"]] == [1, 2] and rec["converged"]
+    assert res["arms"]["full"]["epochs"] == 2
+    assert res["arms"]["full"]["accs"] == rec["curve"][-1]["accs"]
+    assert offload.load(str(tmp_path), "conv_off", recipe)["convergence"] == rec
+
+
 def test_ladder_stops_at_a_plateau_and_an_interrupted_one_resumes(evaluated):
     """A huge tolerance stops after the second rung. Interrupted after rung 1 trained (and
     saved), the rerun reads rung 1 back and trains rung 2 only; nothing is left behind."""

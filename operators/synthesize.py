@@ -64,7 +64,7 @@ class Synthesize(foo.Operator):
         inputs.int("iterations", default=1, min=0, label="NOpt iterations per sampler step")
         inputs.float("lr", default=0.03, label="NOpt learning rate")
         inputs.bool("levers", default=False, label="NOpt objective levers",
-                    description="Their defaults: two random ConvNets for data-free runs, the "
+                    description="Their defaults: random ConvNets for data-free runs, the "
                                 "rest off; docs/method.md says what each measured")
         if p.get("levers"):
             inputs.float("step_fraction", default=names.DEFAULT_STEP_FRACTION, min=0, max=1,
@@ -77,8 +77,9 @@ class Synthesize(foo.Operator):
             inputs.int("random_nets", min=0, label="Random ConvNet embeddings per step",
                        default=names.default_random_nets(
                            bool(p.get("data_free")), p.get("extractor", names.DEFAULT_EXTRACTOR)),
-                       description="Added to the MMD at each sampler step; data-free runs take "
-                                   "2 by default (chosen on validation), others 0")
+                       description="Added to the MMD at each sampler step; data-free runs "
+                                   f"take {names.DEFAULT_DATA_FREE_RANDOM_NETS} by default "
+                                   "(chosen on validation), others 0")
         batch = inputs.str("class_batch", default=names.DEFAULT_CLASS_BATCH,
                            label="Classes per denoiser call",
                            description="A number, or auto (by device; the images are the same "

@@ -63,6 +63,9 @@ def parse():
     p.add_argument("--no-random", action="store_true",
                    help="skip the random arm (no IOR): one costly recipe on one set")
     p.add_argument("--tag", default="", help="suffix for run keys and the output file")
+    p.add_argument("--synthesis-seed", type=int, default=0,
+                   help="synthesize()'s seed: the synthetic sets drawn again (their run keys "
+                        "and rows carry it)")
     p.add_argument("--part", default="",
                    help="suffix for the output file and evaluation keys only: more IPCs or methods "
                         "beside an earlier table, on the same synthesis runs (--tag)")
@@ -168,16 +171,21 @@ def build_arm(ds, table, prior, method, ipc, args):
         view = ds.select(coreset_ids(ds, table, prior, method, ipc))
         return view, time.perf_counter() - t0, {}
     key = f"bench_{method.replace('-', '_')}_ipc{ipc}{args.tag}"
+    if args.synthesis_seed:
+        key += f"_s{args.synthesis_seed}"
     base, opts = nopt_options(method, args)
     res, _ = run_or_replace(
         synthesize, ds, "ground_truth", prior, ipc, method="plain" if base == "plain" else "nopt",
         run_key=key, data_free=base == "nopt-df", guidance=args.guidance,
         iterations=args.iterations, lr=args.lr, extractor=args.extractor,
-        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False, **opts)
+        reuse_prediction=not args.no_reuse, pool_size=args.pool_size, progress=False,
+        seed=args.synthesis_seed, **opts)
     per = res["classes"].values()
     extra = dict(synthesis_seconds=round(sum(r["seconds"] for r in per), 2))
     if opts:
         extra["nopt_options"] = opts
+    if args.synthesis_seed:
+        extra["synthesis_seed"] = args.synthesis_seed
     if any("mmd" in r for r in per):
         extra["mmd_mean"] = sum(r.get("mmd", 0) for r in per) / len(per)
     if any("mmd_plain" in r for r in per):

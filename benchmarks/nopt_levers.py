@@ -141,6 +141,9 @@ def parse():
                    help="mmd-greedy's bandwidths (multiples of the median heuristic's sigma^2): "
                         "one real subset each")
     p.add_argument("--no-random", action="store_true", help="skip the random arm")
+    p.add_argument("--synthesis-seed", type=int, default=0,
+                   help="synthesize()'s seed: the arms' images drawn again (how much a set's "
+                        "accuracy moves with its draw, beside the training seeds)")
     p.add_argument("--union", action="store_true",
                    help="train each arm's union-pool set (real ∪ the arm's images, greedy MMD) "
                         "instead of the arm's images")
@@ -159,8 +162,10 @@ def main():
     ipc, sets, seconds = args.ipc, {}, {}
     for arm in args.arms:
         t0, key = time.time(), f"val_{arm}_ipc{ipc}{args.key_suffix}"
+        if args.synthesis_seed:
+            key += f"_s{args.synthesis_seed}"
         res = synthesize(split.fit, "ground_truth", args.prior, ipc, run_key=key, progress=True,
-                         **LEVERS[arm])
+                         seed=args.synthesis_seed, **LEVERS[arm])
         name = f"{arm}_union" if args.union else arm
         if args.union:
             res = dope(split.fit, "ground_truth", key, 0, run_key=f"{key}_union",
@@ -186,6 +191,7 @@ def main():
                      arch=args.arch, lr=args.lr,
                      dataset=args.dataset, ipc=ipc, **_prior_fit(args.prior),
                      options={arm: LEVERS[arm] for arm in args.arms},
+                     **({"synthesis_seed": args.synthesis_seed} if args.synthesis_seed else {}),
                      **({"joint_pool": "union"} if args.union else {}))
 
 

@@ -965,6 +965,43 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+def synthesis_draws(dataset, ipc, arms, first, draws):
+    """Validation cells of ``arms`` (nopt_levers arms) over synthesis seeds: seed 0 from the
+    tags in ``first`` (arm -> tag), the others from ``_datafree_draw_s<seed>``
+    (``nopt_levers.py --synthesis-seed``); mean ± std over the draws last."""
+    files = {0: {arm: f"nopt_levers_{dataset}_ipc{ipc}{tag}.json" for arm, tag in first.items()}}
+    files |= {d: {arm: f"nopt_levers_{dataset}_ipc{ipc}_datafree_draw_s{d}.json" for arm in arms}
+              for d in draws}
+    cells, cmds = {}, []
+    for d, by_arm in files.items():
+        for arm, name in by_arm.items():
+            data, meta = _load(name)
+            row = next((r for r in data or [] if r["method"] == arm), None)
+            if row is None:
+                continue
+            cells[d, arm] = row
+            cmd = _provenance(meta, "python benchmarks/nopt_levers.py")
+            cmds += [] if cmd in cmds else [cmd]
+    if not cells:
+        return ["_Not run yet: `python benchmarks/nopt_levers.py --synthesis-seed 1`._"]
+    out = [*(f"- {c}" for c in cmds), "",
+           f"IPC {ipc}, ConvNet-3, recipe `dsco`, 3 training seeds per set, top-1 % on the "
+           "validation split (mean ± std over training seeds; last row: mean ± std over the "
+           "draws' means).", "", "| synthesis seed | " + " | ".join(arms) + " |",
+           "|---|" + "---:|" * len(arms)]
+    for d in files:
+        out.append(f"| {d} | " + " | ".join(
+            f"{cells[d, a]['acc_mean']:.2f} ± {cells[d, a]['acc_std']:.2f}"
+            if (d, a) in cells else "–" for a in arms) + " |")
+    summary = []
+    for a in arms:
+        means = [cells[d, a]["acc_mean"] for d in files if (d, a) in cells]
+        sd = statistics.stdev(means) if len(means) > 1 else 0.0
+        summary.append(f"{statistics.mean(means):.2f} ± {sd:.2f} ({len(means)} draws)")
+    out.append("| over draws | " + " | ".join(summary) + " |")
+    return out
+
+
 #: each dataset's validation prior's fit steps (the budget fit's stop on these machines)
 DEFAULT_PRIOR_STEPS = {"digits": 1500, "fashion-mnist": 3000}
 
@@ -2131,6 +2168,19 @@ def _validation_page():
             "and-dsa-augmentation-validation-then-test-december-2026)):", "",
             *nopt_levers("fashion-mnist", 10, ("_datafree_levers",)), "",
             *nopt_levers("digits", 10, ("_datafree_levers",)), "",
+            "More random ConvNets per step (four and eight, December 6), Fashion-MNIST, then "
+            "digits beside none and two re-made in the same command:", "",
+            *nopt_levers("fashion-mnist", 10, ("_datafree_nets",)), "",
+            *nopt_levers("digits", 10, ("_datafree_nets",)), "",
+            "The same two Fashion-MNIST sets, none and two random ConvNets, drawn again with "
+            "other synthesis seeds (`--synthesis-seed`; seed 0 is the cells above: none from "
+            "`_datafree_floor_asis`, two from `_datafree_levers`). The training seeds' std "
+            "leaves out how much a set moves with its own draw "
+            "([findings](findings.md#data-free-nopt-with-random-convnets-and-dsa-augmentation-"
+            "validation-then-test-december-2026)):", "",
+            *synthesis_draws("fashion-mnist", 10, ["df_guidance1", "df_nets2"],
+                             {"df_guidance1": "_datafree_floor_asis",
+                              "df_nets2": "_datafree_levers"}, (1, 2, 3, 4)), "",
             "NOpt with real targets at lower classifier-free guidance (its default 2; data-free "
             "NOpt's is 1), each cell beside NOpt at 2 re-made in the same command:", "",
             *nopt_levers("fashion-mnist", 10, ("_guidance",)), "",

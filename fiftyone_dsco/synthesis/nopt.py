@@ -14,7 +14,8 @@ last optimisation iteration (made at the state just before its update)
 instead of predicting again at the updated state: one guided denoiser pass
 less per step, a first-order approximation of the same step.
 
-Objective levers (off by default; docs/method.md says what each measured):
+Objective levers (off in :class:`NOptOptions`; ``synthesize`` turns ``random_nets`` on for
+data-free runs, ``names.default_random_nets``; docs/method.md says what each measured):
 ``diversity`` adds ``diversity x mean k(S, S)``, a repulsion between the
 class's synthetic features on top of the one inside MMD^2; ``augment``
 (a DSA strategy such as ``"color_crop_cutout_scale_rotate"``) draws one DSA

@@ -1951,10 +1951,14 @@ def test_draws(dataset, method, first, draws, against="random", against_file=Non
     if not cells:
         return ["_Not run yet: `python benchmarks/low_volume.py --synthesis-seed 1`._"]
     r0 = next(iter(cells.values()))[0]
+    seeds = {d: c[0]["seeds"] for d, c in cells.items()}
+    seeds = (str(r0["seeds"]) if len(set(seeds.values())) == 1 else
+             ", ".join(f"{n} for draw {d}" for d, n in seeds.items()))
     out = [*(f"- {c}" for c in cmds), "",
-           f"IPC {r0['ipc']}, recipe `{r0.get('recipe', 'dsco')}` ({r0['epochs']} epochs), "
-           f"top-1 % on the held-out test split, mean ± std over {r0['seeds']} training seeds "
-           f"per set; {against}: the same in every draw"
+           f"IPC {r0['ipc']}, {ARCH_NAMES[r0.get('arch', 'convnet3')]}, recipe "
+           f"`{r0.get('recipe', 'dsco')}` ({r0['epochs']} epochs), top-1 % on the held-out "
+           f"test split, mean ± std over training seeds per set ({seeds}); {against}: the "
+           "same in every draw"
            + (f" (`{against_file}`)" if against_file else " (same seeds)")
            + "; last row: mean ± std over the draws.", "",
            f"| synthesis seed | {method} | {against} | lead |", "|---|---:|---:|---:|"]
@@ -2662,6 +2666,14 @@ def main():
                                                  "_val_prior_resnet18_small_trainlr01_realmmd_match",
                                                  "_val_prior_resnet18_small_trainlr01_nopt_match",
                                                  "_val_prior_resnet18_small_trainlr01_nopt"]),
+           "",
+           "The first row's set drawn again with synthesis seeds 1 and 2 (December 6, "
+           "reporting; one training seed each, for time: a ResNet-18 model takes about 18 "
+           "minutes on one core; `--seeds 1 --synthesis-seed N --part _realmmd_match_sN`), "
+           "beside herding's cell above:", "",
+           *test_draws("fashion-mnist", "nopt-real-mmd-match",
+                       "_val_prior_resnet18_small_trainlr01_realmmd_match", (1, 2), "herding",
+                       "low_volume_fashion-mnist_val_prior_resnet18_small_trainlr01_herding.json"),
            "",
            "Herding and prototypes among the recognised samples made and trained again with the "
            "same commands on the machine of the December 5 probes ([on validation]"

@@ -66,6 +66,9 @@ def parse():
     p.add_argument("--synthesis-seed", type=int, default=0,
                    help="synthesize()'s seed: the synthetic sets drawn again (their run keys "
                         "and rows carry it)")
+    p.add_argument("--selection-seed", type=int, default=0,
+                   help="the real-only selectors' seed (k-means starts of prototypes): their "
+                        "subsets drawn again (rows carry it)")
     p.add_argument("--part", default="",
                    help="suffix for the output file and evaluation keys only: more IPCs or methods "
                         "beside an earlier table, on the same synthesis runs (--tag)")
@@ -168,8 +171,9 @@ def build_arm(ds, table, prior, method, ipc, args):
 
     t0 = time.perf_counter()
     if method in CORESETS:
-        view = ds.select(coreset_ids(ds, table, prior, method, ipc))
-        return view, time.perf_counter() - t0, {}
+        view = ds.select(coreset_ids(ds, table, prior, method, ipc, args.selection_seed))
+        extra = {"selection_seed": args.selection_seed} if args.selection_seed else {}
+        return view, time.perf_counter() - t0, extra
     key = f"bench_{method.replace('-', '_')}_ipc{ipc}{args.tag}"
     if args.synthesis_seed:
         key += f"_s{args.synthesis_seed}"

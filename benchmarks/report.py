@@ -1932,11 +1932,13 @@ def validated_on_test(dataset, tags, random_row=None, ipc=None):
     return out
 
 
-def test_draws(dataset, method, first, draws, against="random", against_file=None):
+def test_draws(dataset, method, first, draws, against="random", against_file=None,
+               seed_name="synthesis seed"):
     """``method``'s test cells over synthesis seeds beside ``against`` (a real arm, the same in
     every draw): seed 0 from ``low_volume_<dataset><first>``, seed ``d`` from the same name with
     ``_s<d>`` (``low_volume.py --synthesis-seed d``); ``against`` from each draw's run, or from
-    ``against_file`` where those runs trained none; mean ± std over the draws last."""
+    ``against_file`` where those runs trained none; mean ± std over the draws last.
+    ``seed_name``: what the draws' seed seeds (``--selection-seed`` for a real subset)."""
     fixed = None
     if against_file:
         data, _ = _load(against_file)
@@ -1961,7 +1963,7 @@ def test_draws(dataset, method, first, draws, against="random", against_file=Non
            "same in every draw"
            + (f" (`{against_file}`)" if against_file else " (same seeds)")
            + "; last row: mean ± std over the draws.", "",
-           f"| synthesis seed | {method} | {against} | lead |", "|---|---:|---:|---:|"]
+           f"| {seed_name} | {method} | {against} | lead |", "|---|---:|---:|---:|"]
     for d, (row, ref) in cells.items():
         out.append(f"| {d} | {row['acc_mean']:.2f} ± {row['acc_std']:.2f} | "
                    f"{ref['acc_mean']:.2f} ± {ref['acc_std']:.2f} | "
@@ -2606,6 +2608,12 @@ def main():
            "beside herding's cell above:", "",
            *test_draws("fashion-mnist", "nopt-real-mmd-match", "_val_prior_dc_realmmd_match",
                        (1, 2, 3, 4), "herding", "low_volume_fashion-mnist_val_prior_dc.json"), "",
+           "The strongest real option, prototypes among the recognised samples, rests on one "
+           "k-means start per class too; drawn again with selection seeds 1 and 2 "
+           "(`--selection-seed N --part _dc_proto_sN`; December 6, reporting):", "",
+           *test_draws("fashion-mnist", "prototypes-rec", "_val_prior_dc_proto", (1, 2),
+                       "herding", "low_volume_fashion-mnist_val_prior_dc.json",
+                       "selection seed"), "",
            "### The real-start band on the test split: Fashion-MNIST, IPC 16, under `dc`", "",
            "Between 9 and 16 per class `concentrate()` makes NOpt from the real-only "
            "selection's picks, histograms matched, a band chosen on validation ([real starts "

@@ -120,6 +120,7 @@ def train_job(folder, recipe, out, device=None):
     """Train every arm and seed of one exported job; writes ``out`` after each arm."""
     import torch
 
+    from fiftyone_dsco.evaluation.convergence import seed_std
     from fiftyone_dsco.evaluation.training import predict, train_classifier
 
     shared = np.load(os.path.join(folder, recipe["arrays"]))
@@ -154,7 +155,7 @@ def train_job(folder, recipe, out, device=None):
         accs = [f["acc"] for f in fits]
         res["arms"][arm["arm"]] = dict(
             name=arm["name"], kind=arm["kind"], accs=accs, acc_mean=float(np.mean(accs)),
-            acc_std=_std(accs),
+            acc_std=seed_std(accs),
             size=fits[0]["size"], ipc=fits[0]["size"] / recipe["num_classes"],
             epochs=fits[0]["epochs"],
             seconds=float(np.mean([f["seconds"] for f in fits])),
@@ -172,23 +173,18 @@ def train_job(folder, recipe, out, device=None):
 def _climb(arm, spec, fit):
     """The full arm's fits at the last rung of its convergence ladder, and the ladder's record
     (evaluate()'s rule: ``fiftyone_dsco.evaluation.convergence.climb``)."""
-    from fiftyone_dsco.evaluation.convergence import Convergence, climb
+    from fiftyone_dsco.evaluation.convergence import Convergence, climb, rung_summary
 
     rungs = {}
 
     def train_rung(epochs):
         rungs[epochs] = [fit(job, epochs) for job in arm["jobs"]]
-        accs = [f["acc"] for f in rungs[epochs]]
-        print(f"full split, {epochs} epochs: {100 * np.mean(accs):.2f}", flush=True)
-        return dict(acc_mean=float(np.mean(accs)), acc_std=_std(accs), accs=accs,
-                    seconds=float(np.mean([f["seconds"] for f in rungs[epochs]])))
+        row = rung_summary(rungs[epochs])
+        print(f"full split, {epochs} epochs: {100 * row['acc_mean']:.2f}", flush=True)
+        return row
 
     record = climb(Convergence(spec["start"], spec["max_epochs"], spec["tolerance"]), train_rung)
     return rungs[record["epochs"]], record
-
-
-def _std(accs):
-    return float(np.std(accs, ddof=1 if len(accs) >= 2 else 0))
 
 
 def main(argv=None):

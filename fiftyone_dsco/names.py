@@ -38,6 +38,9 @@ SELECTORS = ("mmd-greedy", "kcenter", "herding", "prototypes", "random")
 SELECTION_BACKENDS = ("auto", "faiss", "numpy", "kmeans")
 #: Feature extractors (:mod:`fiftyone_dsco.features`).
 EXTRACTORS = ("reference", "random", "timm", "prior-latent")
+#: Extractors of ``EXTRACTORS`` that see latents, not images: NOpt's image levers (``augment``,
+#: ``random_nets``) cannot work with them.
+LATENT_EXTRACTORS = ("prior-latent",)
 #: NOpt's MMD kernels.
 KERNELS = ("gaussian", "linear")
 #: Classifiers that evaluation trains.
@@ -223,8 +226,8 @@ def default_guidance(data_free):
 
 def default_random_nets(data_free, extractor=DEFAULT_EXTRACTOR):
     """Random ConvNets per NOpt step when not told: ``DEFAULT_DATA_FREE_RANDOM_NETS`` for a
-    data-free NOpt run, else 0; 0 with the ``prior-latent`` extractor (it sees no image)."""
-    return DEFAULT_DATA_FREE_RANDOM_NETS if data_free and extractor != "prior-latent" else 0
+    data-free NOpt run, else 0; 0 with ``LATENT_EXTRACTORS`` (they see no image)."""
+    return DEFAULT_DATA_FREE_RANDOM_NETS if data_free and extractor not in LATENT_EXTRACTORS else 0
 
 
 def default_match_histograms(data_free):

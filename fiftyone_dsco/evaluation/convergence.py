@@ -12,6 +12,8 @@ about twice the last rung. Light module: no torch or FiftyOne import.
 from dataclasses import asdict, dataclass
 from numbers import Integral
 
+import numpy as np
+
 from ..errors import OptionError
 from ..names import CONVERGE, CONVERGE_START_EPOCHS, CONVERGE_TOLERANCE
 
@@ -78,6 +80,19 @@ def ladder(spec):
 def still_moving(previous, rung, tolerance):
     """Whether ``rung`` gains at least ``max(tolerance points, its std)`` over ``previous``."""
     return rung["acc_mean"] - previous["acc_mean"] >= max(tolerance / 100, rung["acc_std"])
+
+
+def seed_std(accs):
+    """Standard deviation over seeds (ddof 1; 0 for one seed)."""
+    return float(np.std(accs, ddof=1 if len(accs) >= 2 else 0))
+
+
+def rung_summary(fits):
+    """A rung's row of the curve from its fits (one per seed, each with ``acc`` and
+    ``seconds``), as ``climb``'s ``train_rung`` returns it."""
+    accs = [f["acc"] for f in fits]
+    return dict(acc_mean=float(np.mean(accs)), acc_std=seed_std(accs), accs=accs,
+                seconds=float(np.mean([f["seconds"] for f in fits])))
 
 
 def climb(spec, train_rung):

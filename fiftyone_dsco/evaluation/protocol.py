@@ -437,10 +437,7 @@ def _converge(plan, arrays, test, device, pb, store):
 
     def train_rung(epochs):
         rungs[epochs] = _train_arm(plan, arrays, FULL, test, device, None, pb, store, epochs)
-        fits = rungs[epochs][0]
-        accs = [f["acc"] for f in fits]
-        return dict(acc_mean=float(np.mean(accs)), acc_std=_std(accs), accs=accs,
-                    seconds=float(np.mean([f["seconds"] for f in fits])))
+        return convergence.rung_summary(rungs[epochs][0])
 
     record = convergence.climb(spec, train_rung)
     pb.update((len(convergence.ladder(spec)) - len(record["curve"])) * seeds)  # rungs not needed
@@ -500,7 +497,7 @@ def _summarise(plan, arm, fits):
     spec = plan["arms"][arm]
     return dict(
         name=spec["name"], kind=spec["kind"], accs=accs, acc_mean=float(np.mean(accs)),
-        acc_std=_std(accs),
+        acc_std=convergence.seed_std(accs),
         per_class={c: None if np.isnan(per[0, k]) else float(per[:, k].mean())
                    for k, c in enumerate(classes)},
         size=int(n), ipc=n / len(classes), fraction=n / plan["table"].num_samples,
@@ -508,11 +505,6 @@ def _summarise(plan, arm, fits):
         seconds_per_seed=[float(f["seconds"]) for f in fits], pred_field=pred_field,
         eval_key=fo_key,
     )
-
-
-def _std(accs):
-    """Standard deviation over seeds (ddof 1; 0 for one seed)."""
-    return float(np.std(accs, ddof=1 if len(accs) >= 2 else 0))
 
 
 def _results(plan, arms):

@@ -37,8 +37,8 @@ from ..mmd import report_mmd2
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
                      DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
                      DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
-                     METHODS, SELECTORS, SYNTHESIS, default_guidance, default_match_histograms,
-                     default_random_nets, synthesis_run_key)
+                     LATENT_EXTRACTORS, METHODS, SELECTORS, SYNTHESIS, default_guidance,
+                     default_match_histograms, default_random_nets, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
 from ..runs import state as run_state
@@ -439,7 +439,7 @@ def _check_levers(diversity, augment, random_nets, extractor):
         raise OptionError(f"augment {augment!r} has unknown DSA operations {unknown}; join any "
                           f"of {list(DSA_OPERATIONS)} with '_', e.g. "
                           "'color_crop_cutout_scale_rotate'.")
-    if (augment or random_nets) and extractor == "prior-latent":
+    if (augment or random_nets) and extractor in LATENT_EXTRACTORS:
         raise OptionError("augment and random_nets work on images; the 'prior-latent' extractor "
                           "sees latents. Use another extractor, or leave them off.")
 

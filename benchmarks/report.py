@@ -965,6 +965,12 @@ def nopt_levers(dataset, ipc, tags=("", "_round2")):
     return out
 
 
+def _over_draws(values, fmt=".2f"):
+    """``mean ± std`` of per-draw means (std 0 for one draw)."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{format(statistics.mean(values), fmt)} ± {sd:.2f}"
+
+
 def synthesis_draws(dataset, ipc, arms, first, draws):
     """Validation cells of ``arms`` (nopt_levers arms) over synthesis seeds: seed 0 from the
     tags in ``first`` (arm -> tag), the others from ``_datafree_draw_s<seed>``
@@ -996,8 +1002,7 @@ def synthesis_draws(dataset, ipc, arms, first, draws):
     summary = []
     for a in arms:
         means = [cells[d, a]["acc_mean"] for d in files if (d, a) in cells]
-        sd = statistics.stdev(means) if len(means) > 1 else 0.0
-        summary.append(f"{statistics.mean(means):.2f} ± {sd:.2f} ({len(means)} draws)")
+        summary.append(f"{_over_draws(means)} ({len(means)} draws)")
     out.append("| over draws | " + " | ".join(summary) + " |")
     return out
 
@@ -1970,10 +1975,8 @@ def test_draws(dataset, method, first, draws, against="random", against_file=Non
                    f"{row['acc_mean'] - ref['acc_mean']:+.2f} |")
     stats = [[c[k]["acc_mean"] for c in cells.values()] for k in (0, 1)]
     leads = [a - b for a, b in zip(*stats)]
-    sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
-    out.append(f"| over {len(cells)} draws | {statistics.mean(stats[0]):.2f} ± {sd(stats[0]):.2f} "
-               f"| {statistics.mean(stats[1]):.2f} ± {sd(stats[1]):.2f} | "
-               f"{statistics.mean(leads):+.2f} ± {sd(leads):.2f} |")
+    out.append(f"| over {len(cells)} draws | {_over_draws(stats[0])} | {_over_draws(stats[1])} "
+               f"| {_over_draws(leads, '+.2f')} |")
     return out
 
 

@@ -106,7 +106,7 @@ def main():
     def nopt_run(n, init="noise"):  # one NOpt run per synthetic count, shared by all fractions
         key = f"bench_hv_nopt_ipc{n}{'' if init == 'noise' else '_' + init}{sfx}"
         t = time.perf_counter()
-        start = start_options(init, None, {})  # real: concentrate()'s starts above the cap
+        start = start_options(init, None, None, {})  # real: concentrate()'s starts above the cap
         _, stale = run_or_replace(synthesize, ds, "ground_truth", prior, n, run_key=key,
                                   lr=args.lr, reuse_prediction=not args.no_reuse, progress=False,
                                   **start)

@@ -333,6 +333,11 @@ def _synthesis_options(f):
         click.option("--init-selector", type=click.Choice(list(names.SELECTORS)),
                      default=names.DEFAULT_INIT_SELECTOR, show_default=True,
                      help="With --init real: how the starting real images are picked."),
+        click.option("--init-prefer-recognised/--init-any-real",
+                     default=names.DEFAULT_INIT_PREFER_RECOGNISED, show_default=True,
+                     help="With --init real: pick the starts among the samples the reference "
+                          "classifier recognises first (as --prefer-recognised does for a "
+                          "real-only set)."),
         click.option("--init-noising", type=click.Choice(list(names.INIT_NOISINGS)),
                      default=names.DEFAULT_INIT_NOISING, show_default=True,
                      help="With --init real: forward noising (SDEdit) or DDIM inversion with the "
@@ -498,7 +503,7 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     context = click.get_current_context()
-    for name in ("init", "init_selector"):  # not given: concentrate() starts by the budget
+    for name in ("init", "init_selector", "init_prefer_recognised"):  # not given: by the budget
         if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
             del options[name]
     budget = parse_budget(budget)

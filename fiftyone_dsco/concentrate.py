@@ -8,7 +8,7 @@ from .data.access import class_table, train_view
 from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
                     DEFAULT_INIT, DEFAULT_JOINT_POOL, DEFAULT_METHOD, REAL_START_CAP, SYNTHETIC_CAP,
-                    concentrate_synthesis_key, default_selector)
+                    concentrate_synthesis_key, default_prefer_recognised, default_selector)
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     k = _check_candidates(candidates_per_image)
     n_syn, n_real, init = _split_for(view, label_field, per_class, k, synthetic_cap,
                                      real_start_cap)
-    synthesis_options = start_options(init, selector, synthesis_options)
+    synthesis_options = start_options(init, selector, prefer_recognised, synthesis_options)
     check_joint_pool(joint_pool, default_selector(False) if selector is None else selector)
     joint = bool(n_syn) and (k > 1 or joint_pool != DEFAULT_JOINT_POOL)
     syn_key = concentrate_synthesis_key(run_key) if n_syn else None
@@ -190,13 +190,17 @@ def _split_for(view, label_field, per_class, k, synthetic_cap, real_start_cap):
     return BudgetSplit(0, per_class, None)
 
 
-def start_options(init, selector, options):
+def start_options(init, selector, prefer_recognised, options):
     """``synthesize`` options for the split's start: from real starts, the picks of the real-only
-    selection (``selector`` or its default) unless the caller chose the start."""
+    selection (``selector`` or its default, recognised samples first where
+    ``prefer_recognised`` or its real-only default says so) unless the caller chose the start."""
     if init != "real" or "init" in options or options.get("data_free"):
         return options
     start = default_selector(True) if selector is None else selector
-    return dict(options, init="real", init_selector=options.get("init_selector", start))
+    recognised = (default_prefer_recognised(True) if prefer_recognised is None
+                  else prefer_recognised)
+    return dict(options, init="real", init_selector=options.get("init_selector", start),
+                init_prefer_recognised=options.get("init_prefer_recognised", recognised))
 
 
 def _check_candidates(k):

@@ -102,6 +102,11 @@ DEFAULT_INIT = "noise"
 #: (80.16 against 79.25, forward noising) and trailed them on digits' (94.60 against 95.54 at
 #: IPC 4, 96.48 against 97.18 at IPC 10): herding stays.
 DEFAULT_INIT_SELECTOR = "herding"
+#: Whether real starts are picked among the samples the reference classifier recognises first
+#: (as ``dope(prefer_recognised=True)`` picks a real-only set): no, like the real-only
+#: selection's default; ``concentrate`` passes its ``prefer_recognised`` on, so that its real
+#: starts are the real-only set's picks.
+DEFAULT_INIT_PREFER_RECOGNISED = False
 #: SDEdit strength of real starts. On digits' validation split 0.3, 0.5 and 0.7 were within one
 #: image of each other; on Fashion-MNIST's 0.5 and 0.7 level with inverted starts (issue #22).
 DEFAULT_STRENGTH = 0.5

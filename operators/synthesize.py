@@ -47,6 +47,10 @@ class Synthesize(foo.Operator):
                          label="Strength", description="1: almost pure noise; 0: the real picks")
             inputs.enum("init_selector", list(names.SELECTORS),
                         default=names.DEFAULT_INIT_SELECTOR, label="Pick the real starts by")
+            inputs.bool("init_prefer_recognised", default=names.DEFAULT_INIT_PREFER_RECOGNISED,
+                        label="Recognised samples first",
+                        description="Pick the starts among the samples the reference "
+                                    "classifier recognises first")
             inputs.enum("init_noising", list(names.INIT_NOISINGS),
                         default=names.DEFAULT_INIT_NOISING, label="Bring them to the strength by",
                         view=types.RadioGroup(),
@@ -137,6 +141,8 @@ class Synthesize(foo.Operator):
                          strength=float(p.get("strength", names.DEFAULT_STRENGTH)),
                          init_selector=p.get("init_selector") or names.DEFAULT_INIT_SELECTOR,
                          init_noising=p.get("init_noising") or names.DEFAULT_INIT_NOISING,
+                         init_prefer_recognised=bool(p.get(
+                             "init_prefer_recognised", names.DEFAULT_INIT_PREFER_RECOGNISED)),
                          match_histograms=p.get("match_histograms"),
                          class_batch=names.class_batch_value(
                              p.get("class_batch") or names.DEFAULT_CLASS_BATCH),
@@ -163,7 +169,9 @@ class Synthesize(foo.Operator):
                  extractor=names.DEFAULT_EXTRACTOR, seed=0, overwrite=False, num_shards=1,
                  shard=None, init=names.DEFAULT_INIT, strength=names.DEFAULT_STRENGTH,
                  init_selector=names.DEFAULT_INIT_SELECTOR,
-                 init_noising=names.DEFAULT_INIT_NOISING, step_fraction=names.DEFAULT_STEP_FRACTION, diversity=0.0,
+                 init_noising=names.DEFAULT_INIT_NOISING,
+                 init_prefer_recognised=names.DEFAULT_INIT_PREFER_RECOGNISED,
+                 step_fraction=names.DEFAULT_STEP_FRACTION, diversity=0.0,
                  augment=None, random_nets=None, match_histograms=None,
                  class_batch=names.DEFAULT_CLASS_BATCH, autocast=True, delegate=False,
                  delegation_target=None):
@@ -176,7 +184,8 @@ class Synthesize(foo.Operator):
             data_free=data_free, iterations=iterations, lr=lr, steps=steps, guidance=guidance,
             extractor=extractor, seed=seed, overwrite=overwrite, num_shards=num_shards,
             shard=list(shard) if shard else None, init=init, strength=strength,
-            init_selector=init_selector, init_noising=init_noising, levers=True,
+            init_selector=init_selector, init_noising=init_noising,
+            init_prefer_recognised=init_prefer_recognised, levers=True,
             step_fraction=step_fraction, diversity=diversity, augment=augment,
             random_nets=random_nets, match_histograms=match_histograms,
             class_batch=str(class_batch), autocast=autocast), delegate,

@@ -1,6 +1,7 @@
 """Doping and concentrate(): selected real samples mixed into a synthesis run."""
 
 import pytest
+from fiftyone import ViewField as F
 
 from fiftyone_dsco import runs
 from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budget
@@ -170,6 +171,22 @@ def test_concentrate_above_the_cap_starts_nopt_from_the_real_only_picks(digits_c
                       real_start_cap=4, init="noise", **FAST)
     assert out["init"] == "noise"
     assert runs.run_config(digits_copy, out["synthetic_run"]).get("init", "noise") == "noise"
+
+
+def test_concentrate_band_starts_from_the_recognised_real_only_picks(digits_copy, prior):
+    """With ``prefer_recognised`` NOpt's real starts between the caps are still the samples the
+    all-real set would hold: the selector's picks among the recognised samples first."""
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band_r", synthetic_cap=2,
+                      real_start_cap=4, selector="herding", prefer_recognised=True, **FAST)
+    syn = runs.run_config(digits_copy, out["synthetic_run"])
+    assert (syn["init_selector"], syn["init_prefer_recognised"]) == ("herding", True)
+    dope(digits_copy, "ground_truth", None, 3, selector="herding", prefer_recognised=True,
+         run_key="real_r", prior=prior, extractor=FAST["extractor"], device="cpu")
+    real = concentrated_view(digits_copy, "real_r")
+    starts = out["synthesis"]["classes"]
+    for c, record in starts.items():
+        picks = real.match(F("ground_truth.label") == c).values("id")
+        assert sorted(record["init_ids"]) == sorted(picks), c
 
 
 def test_concentrate_between_the_caps_with_a_small_class_is_the_all_real_set(digits_copy, prior):

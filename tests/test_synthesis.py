@@ -239,6 +239,28 @@ def test_real_init_reads_no_test_image(digits_copy, prior, monkeypatch, noising)
     assert not set(read) & set(digits_copy.match_tags("test").values("id"))
 
 
+def test_real_starts_are_picked_among_the_recognised_samples_first(digits_copy, prior,
+                                                                   monkeypatch):
+    """``init_prefer_recognised`` picks the starts among the samples the reference classifier
+    recognises: here (its verdict replaced) only each class's last three train samples."""
+    from fiftyone_dsco.synthesis import sampling
+
+    def last_three(classifier, features, label, device="cpu"):
+        mask = np.zeros(len(features), bool)
+        mask[-3:] = True
+        return mask
+
+    monkeypatch.setattr(sampling, "recognised_mask", last_three)
+    res = synthesize(digits_copy, "ground_truth", prior, ipc=3, method="plain", run_key="rec0",
+                     init="real", strength=0.0, init_selector="herding",
+                     init_prefer_recognised=True, classes=["4", "7"], match_histograms=False,
+                     **FAST)
+    table = data.class_table(data.train_view(digits_copy), "ground_truth")
+    for c in ["4", "7"]:
+        assert sorted(res["classes"][c]["init_ids"]) == sorted(table.ids_by_class[c][-3:]), c
+    assert runs.run_config(digits_copy, "rec0")["init_prefer_recognised"] is True
+
+
 def test_noise_runs_keep_their_config(digits_copy, prior):
     synthesize(digits_copy, "ground_truth", prior, ipc=1, method="plain", run_key="noisy",
                classes=["3"], **FAST)
@@ -252,6 +274,7 @@ def test_real_init_options_are_checked_before_anything_is_written(digits_copy, p
                       (dict(init="photo"), "Unknown init"),
                       (dict(init="real", init_selector="best"), "init_selector"),
                       (dict(init="real", init_noising="reverse"), "init_noising"),
+                      (dict(init="real", init_prefer_recognised="yes"), "init_prefer_recognised"),
                       (dict(init="real", ipc=500), "fewer")):
         args = dict(dict(ipc=2, method="plain", run_key="bad", **FAST), **kw)
         with pytest.raises(OptionError, match=match):

@@ -172,7 +172,7 @@ def _split(cfg, budget):
 def _synthesis_options(cfg, split):
     """``synthesize`` options of DsCo's synthesis run for ``split`` (its start included)."""
     return start_options(split.init, cfg.get("real_selector", DEFAULT_SELECTOR),
-                         cfg["synthesis_options"] or {})
+                         cfg.get("prefer_recognised"), cfg["synthesis_options"] or {})
 
 
 def _synthesis_sizes(cfg):

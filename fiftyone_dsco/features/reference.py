@@ -53,5 +53,5 @@ def reference_classifier(view, table, size, channels, min_images=20000, max_epoc
 def recognised_mask(classifier, features, label, device="cpu"):
     """Mask of the rows of ``features`` (``classifier``'s penultimate features, as
     the reference extractor gives them) that it labels ``label``."""
-    logits = classifier.head(torch.as_tensor(np.asarray(features)).to(device))
+    logits = classifier.head(torch.as_tensor(np.array(features, np.float32)).to(device))
     return (logits.argmax(1) == label).cpu().numpy()

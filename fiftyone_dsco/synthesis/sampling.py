@@ -34,8 +34,9 @@ from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
 from ..mmd import report_mmd2
+from ..features.reference import recognised_mask
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
-                     DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
+                     DEFAULT_INIT_PREFER_RECOGNISED, DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
                      DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
                      LATENT_EXTRACTORS, METHODS, SELECTORS, SYNTHESIS, default_guidance,
                      default_match_histograms, default_random_nets, synthesis_run_key)
@@ -60,7 +61,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                extractor=DEFAULT_EXTRACTOR, extractor_options=None, pool_size=None,
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
-               init_noising=DEFAULT_INIT_NOISING, match_histograms=None, seed=0,
+               init_noising=DEFAULT_INIT_NOISING,
+               init_prefer_recognised=DEFAULT_INIT_PREFER_RECOGNISED, match_histograms=None, seed=0,
                overwrite=False, device=None,
                class_batch=DEFAULT_CLASS_BATCH, autocast=True, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.
@@ -106,6 +108,9 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         init_noising: how real starts reach ``strength``: ``"forward"`` (SDEdit
             forward noising with the class seed's noise) or ``"ddim-inversion"``
             (deterministic DDIM inversion with the prior, guidance 1)
+        init_prefer_recognised: pick the real starts among the class's samples that the
+            reference classifier recognises (labels with their own class) first, as
+            ``dope(prefer_recognised=True)`` picks a real-only set
         match_histograms: map each class's written pixels onto the distribution of its
             real train images' (up to ``histograms.REFERENCE_IMAGES`` of them, seeded;
             :mod:`fiftyone_dsco.synthesis.histograms`): removes the faint background haze
@@ -135,6 +140,9 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                    extractor, step_fraction)
     _check_levers(diversity, augment, random_nets, extractor)
     _check_init(init, strength, init_selector, init_noising, data_free)
+    if not isinstance(init_prefer_recognised, (bool, np.bool_)):
+        raise OptionError(f"init_prefer_recognised must be True or False, not "
+                          f"{init_prefer_recognised!r}.")
     if not isinstance(match_histograms, bool):
         raise OptionError(f"match_histograms must be True, False or None, not {match_histograms!r}.")
     if match_histograms and data_free:
@@ -174,6 +182,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
         config.update(init=init, strength=float(strength), init_selector=init_selector)
         if init_noising != DEFAULT_INIT_NOISING:  # likewise real starts made before it
             config["init_noising"] = init_noising
+        if init_prefer_recognised:  # likewise
+            config["init_prefer_recognised"] = True
     if match_histograms:  # recorded only when on: runs made before the option still resume
         config["match_histograms"] = True
     if class_batch != DEFAULT_CLASS_BATCH:  # recorded, never compared (runs._BOOKKEEPING)
@@ -214,13 +224,33 @@ class _SynthesisJob(ClassJob):
                                c["guidance"], c["seed"], self.device, self.progress, todo,
                                images=self.nopt.iterations > 0 and self.nopt.needs_images)
         if c.get("init") == "real":
+            judge = self._judge() if c.get("init_prefer_recognised") else None
             for k in todo:
-                self.starts[k] = _real_starts(self.prior, self.train, self.table, k,
-                                              self.target.bank(k), c)
+                bank = self.target.bank(k)
+                preferred = None if judge is None else self._recognised(judge, k, bank)
+                self.starts[k] = _real_starts(self.prior, self.train, self.table, k, bank, c,
+                                              preferred)
         if c.get("match_histograms"):
             for k in todo:
                 self.references[k] = _histogram_reference(self.prior, self.train, self.table, k,
                                                           c["seed"])
+
+    def _judge(self):
+        """The reference classifier that judges real starts (the target's extractor if it is
+        that classifier)."""
+        c = self.config
+        if c["extractor"] == "reference":
+            return self.target.extractor
+        return build_extractor("reference", self.prior, view=self.train, table=self.table,
+                               seed=c["seed"], progress=self.progress).to(self.device)
+
+    def _recognised(self, judge, k, bank):
+        """Mask of class ``k``'s train samples that ``judge`` labels ``k``."""
+        if judge is not self.target.extractor:
+            ids = self.table.ids_by_class[self.table.classes[k]]
+            bank = real_features(self.train, ids, judge, self.prior.card.image_size,
+                                 self.prior.card.channels, self.device)
+        return recognised_mask(judge.module, np.asarray(bank), k, self.device)
 
     def batch_size(self):
         return classes_per_call(self.config.get("class_batch", DEFAULT_CLASS_BATCH),
@@ -237,15 +267,16 @@ class _SynthesisJob(ClassJob):
         return dict(num_samples=int(sum(v.get("count", 0) for v in per_class.values())))
 
 
-def _real_starts(prior, train, table, k, bank, config):
+def _real_starts(prior, train, table, k, bank, config, preferred=None):
     """``(sample ids, clean states)`` of the real images that class ``k``'s samples start from.
 
     ``init_selector`` picks ``ipc`` of the class's train images on the target
-    features (the same bank NOpt matches), so no test image is ever read.
+    features (the same bank NOpt matches), the ``preferred`` ones (a mask: those
+    recognised) first, so no test image is ever read.
     """
     c = table.classes[k]
     picks = get_selector(config["init_selector"], seed=config["seed"] * 100003 + k).select(
-        np.asarray(bank), config["ipc"])
+        np.asarray(bank), config["ipc"], preferred=preferred)
     ids = [table.ids_by_class[c][i] for i in picks]
     images = image_array(train._dataset, ids, prior.card.image_size, prior.card.channels,
                          cache=False)

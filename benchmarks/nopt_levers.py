@@ -25,7 +25,10 @@ inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
 badly, mmd-greedy's starts re-rendered by the prior without NOpt (``sdedit05_mmd``), at
 strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
 (``real05_mmd_augment``, ``real05_mmd_nets2``), and mmd-greedy's starts with histogram
-matching (``real05_mmd_match``; herding's: ``real05_herding_match``; NOpt from noise
+matching (``real05_mmd_match``; herding's: ``real05_herding_match``; prototypes among the
+recognised samples': ``real05_protorec_match``; mmd-greedy's at strength 0.3 or 0.7,
+``real03_mmd_match``, ``real07_mmd_match``, or with two NOpt iterations per step,
+``real05_mmd_match_iter2``; NOpt from noise
 matched, the default: ``nopt_match``; every other real-start arm pins it off, as it was when their
 rows were made); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
@@ -108,6 +111,18 @@ LEVERS = {
     # the band's NOpt started from herding's picks instead (herding led mmd-greedy at 16 on test)
     "real05_herding_match": {"init": "real", "strength": 0.5, "init_selector": "herding",
                              "match_histograms": True},
+    # ... and from the strongest real set under ConvNet-3: prototypes among the samples the
+    # reference classifier recognises (`dope(selector="prototypes", prefer_recognised=True)`)
+    "real05_protorec_match": {"init": "real", "strength": 0.5, "init_selector": "prototypes",
+                              "init_prefer_recognised": True, "match_histograms": True},
+    # the band's NOpt (mmd-greedy's starts, matched) at other strengths, and with two NOpt
+    # iterations per sampler step
+    "real03_mmd_match": {"init": "real", "strength": 0.3, "init_selector": "mmd-greedy",
+                         "match_histograms": True},
+    "real07_mmd_match": {"init": "real", "strength": 0.7, "init_selector": "mmd-greedy",
+                         "match_histograms": True},
+    "real05_mmd_match_iter2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                               "match_histograms": True, "iterations": 2},
 }
 # every other data-accessible arm without histogram matching, as when its rows were made (it
 # became real starts' default on December 5, every data-accessible run's that evening)

@@ -33,12 +33,13 @@ from ..data.access import class_table, image_array, to_uint8, to_unit_range, tra
 from ..devices import device as pick_device
 from ..errors import OptionError
 from ..features.extractors import build_extractor, features_of_images, real_features
-from ..mmd import report_mmd2
 from ..features.reference import recognised_mask
+from ..mmd import report_mmd2
 from ..names import (DEFAULT_CLASS_BATCH, DEFAULT_EXTRACTOR, DEFAULT_INIT, DEFAULT_INIT_NOISING,
-                     DEFAULT_INIT_PREFER_RECOGNISED, DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL, DEFAULT_METHOD, DEFAULT_STEP_FRACTION,
-                     DEFAULT_STRENGTH, DSA_OPERATIONS, EXTRACTORS, INIT_NOISINGS, INITS, KERNELS,
-                     LATENT_EXTRACTORS, METHODS, SELECTORS, SYNTHESIS, default_guidance,
+                     DEFAULT_INIT_PREFER_RECOGNISED, DEFAULT_INIT_SELECTOR, DEFAULT_KERNEL,
+                     DEFAULT_METHOD, DEFAULT_STEP_FRACTION, DEFAULT_STRENGTH, DSA_OPERATIONS,
+                     EXTRACTORS, INIT_NOISINGS, INITS, KERNELS, LATENT_EXTRACTORS, METHODS,
+                     SELECTORS, SYNTHESIS, default_guidance,
                      default_match_histograms, default_random_nets, synthesis_run_key)
 from ..priors.sampler import denoise, initial_noise, inverted, noised, start_step
 from ..selection.selectors import get_selector
@@ -62,7 +63,8 @@ def synthesize(view, label_field, prior, ipc, method=DEFAULT_METHOD, run_key=Non
                class_map=None, classes=None, shard=None,
                init=DEFAULT_INIT, strength=DEFAULT_STRENGTH, init_selector=DEFAULT_INIT_SELECTOR,
                init_noising=DEFAULT_INIT_NOISING,
-               init_prefer_recognised=DEFAULT_INIT_PREFER_RECOGNISED, match_histograms=None, seed=0,
+               init_prefer_recognised=DEFAULT_INIT_PREFER_RECOGNISED, match_histograms=None,
+               seed=0,
                overwrite=False, device=None,
                class_batch=DEFAULT_CLASS_BATCH, autocast=True, progress=None):
     """Synthesise ``ipc`` images per class into the dataset and record the run.

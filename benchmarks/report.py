@@ -1373,6 +1373,7 @@ BAND_VARIANT_FILES = ("nopt_levers_{}_ipc10_protorec.json",
 
 
 def _band_other_starts_section():
+    """The band's variants at 10 per class (validation), with what they show."""
     table = _band_other_starts()
     if not table:
         return []
@@ -1380,8 +1381,8 @@ def _band_other_starts_section():
             "([draws](benchmarks.md#every-method-under-dc-fashion-mnist-ipc-10)), with other "
             "starts (`synthesize(init_prefer_recognised=True)`, December 6: the starts "
             "`concentrate(selector=..., prefer_recognised=True)` takes), strengths, NOpt "
-            "iterations and joint selection, the band's own arm re-made in the first command:", "", *table, "",
-            BAND_OTHER_STARTS_NOTE, ""]
+            "iterations and joint selection, the band's own arm re-made in the first "
+            "command:", "", *table, "", BAND_OTHER_STARTS_NOTE, ""]
 
 
 def _band_other_starts():
@@ -1631,10 +1632,8 @@ def _dsco_over_draws(dataset, ipc, method):
     if ipc not in DC_DSCO_DRAWS:
         return None
     first, tag, draws = DC_DSCO_DRAWS[ipc]
-    means = []
-    for d in (0, *draws):
-        rows = _load(f"low_volume_{dataset}{f'{tag}_s{d}' if d else first}.json")[0] or []
-        means += [r["acc_mean"] for r in rows if r["method"] == method and r.get("ipc") == ipc]
+    means = [rows[method]["acc_mean"] for rows, _ in
+             _draw_rows(dataset, first, draws, tag, ipc).values() if method in rows]
     if len(means) < 2:
         return None
     return {"method": method, "acc_mean": statistics.mean(means),
@@ -2046,6 +2045,19 @@ def validated_on_test(dataset, tags, random_row=None, ipc=None):
     return out
 
 
+def _draw_rows(dataset, first, draws, draws_tag=None, ipc=None):
+    """``{draw: ({method: row}, meta)}`` of the test runs over synthesis (or selection) seeds:
+    seed 0 from ``low_volume_<dataset><first>``, seed ``d`` from ``<draws_tag or first>_s<d>``;
+    ``ipc``: the rows at that IPC only (files holding several)."""
+    out = {}
+    for d in (0, *draws):
+        name = first if not d else f"{draws_tag or first}_s{d}"
+        data, meta = _load(f"low_volume_{dataset}{name}.json")
+        if data is not None:
+            out[d] = {r["method"]: r for r in data if ipc in (None, r.get("ipc"))}, meta
+    return out
+
+
 def test_draws(dataset, method, first, draws, against="random", against_file=None,
                seed_name="synthesis seed", draws_tag=None, ipc=None):
     """``method``'s test cells over synthesis seeds beside ``against`` (a real arm, the same in
@@ -2060,10 +2072,7 @@ def test_draws(dataset, method, first, draws, against="random", against_file=Non
         fixed = next((r for r in data or [] if r["method"] == against
                       and ipc in (None, r.get("ipc"))), None)
     cells, cmds = {}, []
-    for d in (0, *draws):
-        name = first if not d else f"{draws_tag or first}_s{d}"
-        data, meta = _load(f"low_volume_{dataset}{name}.json")
-        rows = {r["method"]: r for r in data or [] if ipc in (None, r.get("ipc"))}
+    for d, (rows, meta) in _draw_rows(dataset, first, draws, draws_tag, ipc).items():
         if method in rows and (against in rows or fixed):
             cells[d] = rows[method], rows.get(against, fixed)
             cmds.append(_provenance(meta, "python benchmarks/low_volume.py"))

@@ -1583,16 +1583,24 @@ def _ipc1_draws():
 
 
 def _datafree_second_prior():
-    """Data-free NOpt's default set (two random ConvNets) made with the second prior (seed 1),
-    one draw, beside the first prior's draws and random."""
-    rows, meta = _load("low_volume_fashion-mnist_val_prior_seed1_dsco_df_nets2.json")
-    row = next((r for r in rows or [] if r["method"] == "nopt-df-nets2"), None)
+    """Data-free NOpt's default set (two random ConvNets) made with the second prior, beside the
+    first prior's draws and random."""
+    return _second_prior_cell(
+        "_dsco_df_nets2", "nopt-df-nets2", "The same set made with a second prior, fitted on the "
+        "same fit split under seed 1 (December 6; test, `dsco`): {cell}. "
+        + DATAFREE_SECOND_PRIOR_NOTE)
+
+
+def _second_prior_cell(tag, method, text):
+    """``method``'s cell made with the second prior (``low_volume.py --prior
+    fashion-mnist-budget-fit-seed1 --tag _val_prior_seed1 --part <tag>``, one draw): its
+    command and ``text`` with ``{cell}`` (mean ± std) filled in; nothing until it is run."""
+    rows, meta = _load(f"low_volume_fashion-mnist_val_prior_seed1{tag}.json")
+    row = next((r for r in rows or [] if r["method"] == method), None)
     if row is None:
         return []
     return [f"- {_provenance(meta, 'python benchmarks/low_volume.py')}", "",
-            "The same set made with a second prior, fitted on the same fit split under seed 1 "
-            f"(December 6; test, `dsco`): {row['acc_mean']:.2f} ± {row['acc_std']:.2f}. "
-            + DATAFREE_SECOND_PRIOR_NOTE, ""]
+            text.format(cell=f"{row['acc_mean']:.2f} ± {row['acc_std']:.2f}"), ""]
 
 
 DATAFREE_SECOND_PRIOR_NOTE = (
@@ -1603,14 +1611,10 @@ DATAFREE_SECOND_PRIOR_NOTE = (
 
 def _ipc1_second_prior():
     """The default's IPC 1 set made with the second prior (seed 1), one draw."""
-    rows, meta = _load("low_volume_fashion-mnist_val_prior_seed1_dc_nopt_match_ipc1.json")
-    row = next((r for r in rows or [] if r["method"] == "nopt-match"), None)
-    if row is None:
-        return []
-    return [f"- {_provenance(meta, 'python benchmarks/low_volume.py')}", "",
-            "The default's set made with a second prior, fitted on the same fit split under seed "
-            f"1 (December 6): {row['acc_mean']:.2f} ± {row['acc_std']:.2f}, within the first "
-            "prior's draws; level with herding with either prior.", ""]
+    return _second_prior_cell(
+        "_dc_nopt_match_ipc1", "nopt-match", "The default's set made with a second prior, fitted "
+        "on the same fit split under seed 1 (December 6): {cell}, within the first prior's "
+        "draws; level with herding with either prior.")
 
 
 #: Fashion-MNIST under `dc`, one prior (fitted on the validation split's fit split): the runs

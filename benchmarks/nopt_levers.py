@@ -17,7 +17,8 @@ default until December 4), 1 (the default since), 1.5, 4 and 6 (``df``,
 ``df_guidance1``, ...), and at guidance 1 with a pool of 300 or 1,000 plain
 samples per class (``df_pool300``, ``df_pool1000``) or with DSA augmentation or two random
 ConvNets on the pool's images (``df_augment``, ``df_nets2``; four or eight: ``df_nets4``,
-``df_nets8``; two at guidance 1.5: ``df_nets2_g15``), and plain samples of the prior
+``df_nets8``; two at guidance 1.5: ``df_nets2_g15``; two with two NOpt iterations per step:
+``df_nets2_iter2``), and plain samples of the prior
 (``plain``, to compare priors fitted for longer), and data-free NOpt with 50
 DDIM steps (``df_steps50``), and real starts brought to the noise level by DDIM
 inversion (``real05_inv``, ``real07_inv``), picked by mmd-greedy
@@ -27,8 +28,8 @@ strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
 (``real05_mmd_augment``, ``real05_mmd_nets2``), and mmd-greedy's starts with histogram
 matching (``real05_mmd_match``; herding's: ``real05_herding_match``; prototypes among the
 recognised samples': ``real05_protorec_match``; mmd-greedy's at strength 0.3 or 0.7,
-``real03_mmd_match``, ``real07_mmd_match``, or with two NOpt iterations per step,
-``real05_mmd_match_iter2``; NOpt from noise
+``real03_mmd_match``, ``real07_mmd_match``, or with two or three NOpt iterations per step,
+``real05_mmd_match_iter2``, ``real05_mmd_match_iter3``; NOpt from noise
 matched, the default: ``nopt_match``; every other real-start arm pins it off, as it was when their
 rows were made); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
@@ -85,6 +86,8 @@ LEVERS = {
     "df_nets8": {"data_free": True, "guidance": 1.0, "random_nets": 8},
     # ... two at guidance 1.5 (without random nets it led guidance 1 on test by 0.36)
     "df_nets2_g15": {"data_free": True, "guidance": 1.5, "random_nets": 2},
+    # ... two with two NOpt iterations per sampler step (the default: one)
+    "df_nets2_iter2": {"data_free": True, "guidance": 1.0, "random_nets": 2, "iterations": 2},
     # plain samples of the prior (no NOpt): how good a training set the prior alone gives
     "plain": {"method": "plain"},
     # data-free NOpt at its default guidance with 50 DDIM steps instead of 25 (pool and chain)
@@ -125,6 +128,8 @@ LEVERS = {
                          "match_histograms": True},
     "real05_mmd_match_iter2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                                "match_histograms": True, "iterations": 2},
+    "real05_mmd_match_iter3": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
+                               "match_histograms": True, "iterations": 3},
 }
 # every other data-accessible arm without histogram matching, as when its rows were made (it
 # became real starts' default on December 5, every data-accessible run's that evening)

@@ -1435,6 +1435,25 @@ def _band_other_starts():
             "| dataset | the band's NOpt | top-1 % (validation) |", "|---|---|---:|", *lines]
 
 
+#: The band over synthesis draws beside two of its variants: arm -> (first draw's tag, the
+#: later draws' tag, datasets drawn again)
+BAND_DRAWS = {"real05_mmd_match": ("_protorec", "_protorec_draw", ("digits", "fashion-mnist")),
+              "real05_protorec_match": ("_protorec", "_protorec_draw", ("digits", "fashion-mnist")),
+              "real05_mmd_match_iter2": ("_band_strength", "_iter2_draw", ("fashion-mnist",))}
+
+
+def _band_draws():
+    """The band against NOpt from the recognised prototypes and two NOpt iterations per step,
+    over synthesis draws (validation)."""
+    out = []
+    for dataset in ("digits", "fashion-mnist"):
+        arms = {arm: tags for arm, tags in BAND_DRAWS.items() if dataset in tags[2]}
+        out += [f"{DATASET_NAMES[dataset]}:", "",
+                *synthesis_draws(dataset, 10, list(arms), {a: t[0] for a, t in arms.items()},
+                                 (1, 2, 3), {a: t[1] for a, t in arms.items()}), ""]
+    return out
+
+
 #: real_starts_by_budget's cells: (dataset, IPC) and columns (nopt_levers arm -> heading)
 REAL_START_BUDGETS = (("digits", 4), ("digits", 10), ("digits", 20), ("fashion-mnist", 1),
                       ("fashion-mnist", 10), ("fashion-mnist", 20))
@@ -2718,12 +2737,17 @@ def _costs_page():
             "## GPU throughput: pixel and latent priors", "", *gpu_throughput(), "",
             "## Evaluation throughput", "", *eval_throughput(), ""]
 
+def _slug(heading):
+    """GitHub's anchor of a heading's text."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def _slugs(lines):
     """GitHub's anchors of a page's headings, a repeated one suffixed -1, -2, ..."""
     seen, slugs = {}, set()
     for line in "\n".join(lines).splitlines():
         if line.startswith("#"):
-            slug = re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            slug = _slug(line.lstrip("#"))
             n = seen.get(slug, 0)
             seen[slug] = n + 1
             slugs.add(slug if n == 0 else f"{slug}-{n}")
@@ -2746,6 +2770,12 @@ def _link_across(pages):
             return m[0] if owners[0] == name else f"]({owners[0]}#{m[2]})"
         return re.sub(r"\]\(([\w.-]*\.md)?#([^)\s]+)\)", target, text)
     return {name: [fix(name, line) for line in lines] for name, lines in pages.items()}
+
+
+def _toc(lines):
+    """A contents list of the page's ``## `` headings, linked to their anchors."""
+    heads = [line[3:] for line in "\n".join(lines).splitlines() if line.startswith("## ")]
+    return [f"- [{h}](#{_slug(h)})" for h in heads]
 
 
 def _hand_written(path, heading):
@@ -2816,6 +2846,7 @@ def main():
            "refitted on December 5, as in the [prior-spread table]"
            "(#does-the-demos-lead-hold-with-another-prior)'s second row, whose cell stands "
            "beside them.", "", *dc_epochs_check(), "",
+           "## Every method on Fashion-MNIST under `dc` and `dsa`", "",
            "### Every method under `dc`: Fashion-MNIST, IPC 10", "",
            "The same harness on every low-volume set: the sets of [the candidates on the test "
            "split](#the-candidates-on-the-test-split) (the same prior and runs), plus k-center, "
@@ -2872,6 +2903,7 @@ def main():
                                                  "_val_prior_dsa_realmmd",
                                                  "_val_prior_dsa_realmmd_match"]),
            "", *_recipes_at_ipc1(), *_dc_at_ipc50(),
+           "## ResNet-18 on Fashion-MNIST", "",
            "### ResNet-18 at IPC 10: the real-only picks against herding", "",
            "From December 4 until the evening of December 5 `concentrate()` made a real-only "
            "selection at 10 per class, mmd-greedy's picks; prototypes among the recognised samples, the stronger set "
@@ -2947,6 +2979,7 @@ def main():
            "The same search at a tolerance of 1 point (about 1.4 validation images), on a "
            "shorter ladder, with a time limit:", "", *budget_search("digits", "_tol1"), "",
            detail_findings or DETAIL_FINDINGS + "\n\n_To be written from the tables above._\n"]
+    detail[4:4] = [*_toc(detail), ""]
     pages = _link_across({"benchmarks-appendix.md": appendix, VALIDATION_PAGE: _validation_page(),
                           COSTS_PAGE: _costs_page(), "benchmarks.md": doc, DETAIL_PAGE: detail})
     for path, parts in [(APPENDIX, pages["benchmarks-appendix.md"]),

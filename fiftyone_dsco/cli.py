@@ -298,7 +298,10 @@ def _synthesis_options(f):
         click.option("--guidance", type=float,
                      help=f"Classifier-free guidance scale (default {names.DEFAULT_GUIDANCE:g}; "
                           f"{names.DEFAULT_DATA_FREE_GUIDANCE:g} with --data-free)."),
-        click.option("--iterations", default=1, show_default=True, help="NOpt Adam steps per sampler step."),
+        click.option("--iterations", default=1, show_default=True,
+                     help="NOpt Adam steps per sampler step (concentrate's NOpt from real starts "
+                          f"between the caps: {names.REAL_START_ITERATIONS} unless given, chosen "
+                          "on validation; docs/method.md)."),
         click.option("--lr", default=0.03, show_default=True, help="NOpt learning rate on x_t."),
         click.option("--kernel", type=click.Choice(list(names.KERNELS)), default=names.DEFAULT_KERNEL,
                      show_default=True),
@@ -503,7 +506,7 @@ def concentrate(dataset_name, prior_name, budget, run_key, method, selector, syn
 
     options["extractor_options"] = _extractor_options(timm_model, timm_checkpoint)
     context = click.get_current_context()
-    for name in ("init", "init_selector", "init_prefer_recognised"):  # not given: by the budget
+    for name in ("init", "init_selector", "init_prefer_recognised", "iterations"):  # by the budget
         if context.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
             del options[name]
     budget = parse_budget(budget)

@@ -7,7 +7,8 @@ from typing import NamedTuple, Optional
 from .data.access import class_table, train_view
 from .errors import OptionError
 from .names import (DEFAULT_CANDIDATES, DEFAULT_CONCENTRATE_KEY, DEFAULT_EXTRACTOR,
-                    DEFAULT_INIT, DEFAULT_JOINT_POOL, DEFAULT_METHOD, REAL_START_CAP, SYNTHETIC_CAP,
+                    DEFAULT_INIT, DEFAULT_JOINT_POOL, DEFAULT_METHOD, REAL_START_CAP,
+                    REAL_START_ITERATIONS, SYNTHETIC_CAP,
                     concentrate_synthesis_key, default_prefer_recognised, default_selector)
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ def concentrate(view, label_field, prior, budget, run_key=DEFAULT_CONCENTRATE_KE
     class the set is NOpt from noise; above it, up to ``real_start_cap``, NOpt
     started from the real samples the real-only selection would pick
     (``init="real"``, ``init_selector`` = ``selector`` or the real-only default,
-    unless ``init`` is given); above both all real (no synthesis run,
+    ``REAL_START_ITERATIONS`` NOpt iterations per step, unless ``init`` or
+    ``iterations`` is given); above both all real (no synthesis run,
     ``synthetic_run`` is None; ``candidates_per_image`` and ``joint_pool`` then
     have nothing to pick from). To mix NOpt images with real ones, call
     :func:`~fiftyone_dsco.synthesize` and :func:`~fiftyone_dsco.dope`. ``selector``,
@@ -193,14 +195,17 @@ def _split_for(view, label_field, per_class, k, synthetic_cap, real_start_cap):
 def start_options(init, selector, prefer_recognised, options):
     """``synthesize`` options for the split's start: from real starts, the picks of the real-only
     selection (``selector`` or its default, recognised samples first where
-    ``prefer_recognised`` or its real-only default says so) unless the caller chose the start."""
+    ``prefer_recognised`` or its real-only default says so), refined with
+    ``REAL_START_ITERATIONS`` NOpt iterations per step, unless the caller chose the start (or
+    the iterations)."""
     if init != "real" or "init" in options or options.get("data_free"):
         return options
     start = default_selector(True) if selector is None else selector
     recognised = (default_prefer_recognised(True) if prefer_recognised is None
                   else prefer_recognised)
     return dict(options, init="real", init_selector=options.get("init_selector", start),
-                init_prefer_recognised=options.get("init_prefer_recognised", recognised))
+                init_prefer_recognised=options.get("init_prefer_recognised", recognised),
+                iterations=options.get("iterations", REAL_START_ITERATIONS))
 
 
 def _check_candidates(k):

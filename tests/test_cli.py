@@ -2,7 +2,7 @@ from click.testing import CliRunner
 
 from fiftyone import ViewField as F
 
-from fiftyone_dsco import runs
+from fiftyone_dsco import names, runs
 from fiftyone_dsco.cli import main
 from fiftyone_dsco.runs import load_results
 
@@ -192,8 +192,8 @@ def test_synthesize_passes_the_nopt_levers(digits_copy, prior_dir):
 
 
 def test_concentrate_leaves_the_start_to_the_budget_unless_given(digits_copy, prior_dir):
-    """Between the caps `dsco concentrate` starts NOpt from the real-only picks, as the library
-    does; an explicit --init noise wins."""
+    """Between the caps `dsco concentrate` starts NOpt from the real-only picks with the band's
+    NOpt iterations, as the library does; an explicit --init noise or --iterations wins."""
     base = ["concentrate", digits_copy.name, "--prior", prior_dir, "--budget", "3",
             "--synthetic-cap", "2", "--real-start-cap", "4", "--steps", "3",
             "--extractor", "random"]
@@ -201,6 +201,11 @@ def test_concentrate_leaves_the_start_to_the_budget_unless_given(digits_copy, pr
     assert r.exit_code == 0, r.output
     assert "3 synthetic (NOpt from real) + 0 real" in r.output
     assert runs.run_config(digits_copy, "band_syn")["init"] == "real"
+    assert runs.run_config(digits_copy, "band_syn")["nopt"]["iterations"] == \
+        names.REAL_START_ITERATIONS
+    r = CliRunner().invoke(main, [*base, "--run-key", "band1", "--iterations", "1"])
+    assert r.exit_code == 0, r.output
+    assert runs.run_config(digits_copy, "band1_syn")["nopt"]["iterations"] == 1
     r = CliRunner().invoke(main, [*base, "--run-key", "noise", "--init", "noise"])
     assert r.exit_code == 0, r.output
     assert "3 synthetic (NOpt from noise) + 0 real" in r.output

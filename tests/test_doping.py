@@ -8,7 +8,7 @@ from fiftyone_dsco.concentrate import budget_per_class, concentrate, split_budge
 from fiftyone_dsco.data import train_view
 from fiftyone_dsco.selection.doping import concentrated_view, dope
 from fiftyone_dsco.errors import OptionError, RunError, TooFewSamplesError
-from fiftyone_dsco.names import default_prefer_recognised, default_selector
+from fiftyone_dsco.names import REAL_START_ITERATIONS, default_prefer_recognised, default_selector
 from fiftyone_dsco.priors import fit_prior
 from fiftyone_dsco.synthesis import synthesize
 
@@ -156,13 +156,17 @@ def test_concentrate_large_budget_is_all_real(digits_copy, prior):
 
 def test_concentrate_above_the_cap_starts_nopt_from_the_real_only_picks(digits_copy, prior):
     """Between the two caps the set is NOpt started from the real samples the all-real set
-    would hold: the real-only selector's picks (or the given selector's); an explicit start
-    wins."""
+    would hold: the real-only selector's picks (or the given selector's), refined with the
+    band's NOpt iterations per step; an explicit start or iteration count wins."""
     out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band", synthetic_cap=2,
                       real_start_cap=4, **FAST)
     assert (out["synthetic_per_class"], out["real_per_class"], out["init"]) == (3, 0, "real")
     cfg = runs.run_config(digits_copy, out["synthetic_run"])
     assert (cfg["init"], cfg["init_selector"]) == ("real", default_selector(True))
+    assert cfg["nopt"]["iterations"] == REAL_START_ITERATIONS > 1
+    out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band_i1", synthetic_cap=2,
+                      real_start_cap=4, iterations=1, **FAST)
+    assert runs.run_config(digits_copy, out["synthetic_run"])["nopt"]["iterations"] == 1
     assert len(digits_copy.load_saved_view(out["saved_view"])) == 3 * 10
     out = concentrate(digits_copy, "ground_truth", prior, 3, run_key="band_h", synthetic_cap=2,
                       real_start_cap=4, selector="herding", **FAST)

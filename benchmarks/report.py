@@ -2942,7 +2942,7 @@ def main():
                        (1, 2, 3, 4), "herding", "low_volume_fashion-mnist_val_prior_dc.json"), "",
            "What `concentrate()` makes here since December 6: the band with two NOpt "
            "iterations per sampler step, chosen on validation ([draws](benchmarks-validation.md"
-           "#real-starts-above-the-cap)), read on test over four synthesis draws "
+           "#real-starts-above-the-cap)), read on test over five synthesis draws "
            "(`--methods nopt-real-mmd-match-iter2 --synthesis-seed N --part "
            "_dc_realmmd_match_iter2_sN`; December 6), beside herding's cell above:", "",
            *test_draws("fashion-mnist", "nopt-real-mmd-match-iter2",
@@ -3019,11 +3019,11 @@ def main():
                        "low_volume_fashion-mnist_val_prior_resnet18_small_trainlr01_herding.json"),
            "",
            "What `concentrate()` makes at 10 per class since December 6, the same set with two "
-           "NOpt iterations per step, two synthesis draws with one training seed each (for "
-           "time; `--methods nopt-real-mmd-match-iter2 --seeds 1 [--synthesis-seed 1] --part "
-           "_realmmd_match_iter2[_s1]`), beside herding's cell above:", "",
+           "NOpt iterations per step, its first synthesis draw with one training seed (for "
+           "time; `--methods nopt-real-mmd-match-iter2 --seeds 1 --part "
+           "_realmmd_match_iter2`), beside herding's cell above:", "",
            *test_draws("fashion-mnist", "nopt-real-mmd-match-iter2",
-                       "_val_prior_resnet18_small_trainlr01_realmmd_match_iter2", (1,), "herding",
+                       "_val_prior_resnet18_small_trainlr01_realmmd_match_iter2", (), "herding",
                        "low_volume_fashion-mnist_val_prior_resnet18_small_trainlr01_herding.json"),
            "",
            "Herding and prototypes among the recognised samples made and trained again with the "

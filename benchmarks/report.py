@@ -1839,9 +1839,11 @@ def dc_summary(dataset="fashion-mnist"):
              "- † seeds 0-2 of the [harness check](#harness-check-dcs-random-baselines): no random "
              "arm was trained in the IPC 50 runs; the check trains the same subsets and models "
              "(at IPC 10 its first three seeds give 74.74 ± 0.90, exactly the IPC 10 run's arm).",
-             f"- § mean ± std over the synthesis draws of DsCo's set ("
-             + ", ".join(f"{dsco[i]['draws']} at IPC {i}" for i in ipcs if (dsco[i] or {}).get("draws"))
-             + ", each trained with 3 seeds; [IPC 1](#every-method-under-dc-fashion-mnist-ipc-1), [IPC 10](#every-"
+             "- § mean ± std over the synthesis draws of DsCo's set ("
+             + ", ".join(f"{dsco[i]['draws']} at IPC {i}" for i in ipcs
+                         if (dsco[i] or {}).get("draws"))
+             + ", each trained with 3 seeds; [IPC 1](#every-method-under-dc-fashion-mnist-ipc-1), "
+             "[IPC 10](#every-"
              "method-under-dc-fashion-mnist-ipc-10)). Every other synthetic cell, the method "
              "rows' ones of DsCo's sets included, is one draw of its set (synthesis seed 0), the "
              "± over training seeds only.",
@@ -1850,7 +1852,8 @@ def dc_summary(dataset="fashion-mnist"):
              "- Published under DC's protocol (ConvNet-3): DC 70.5 / 82.3 / 83.6 at IPC 1 / 10 / "
              "50; random 51.4 / 73.8 / 82.5. No full-split arm has been trained under `dc` (300 "
              "epochs of 60,000 images: about 17 hours on these cores). Sources: "
-             + ", ".join(cmds) + "; commands in [the detail page](#every-method-under-dc-fashion-mnist-ipc-10)'s sections."]
+             + ", ".join(cmds) + "; commands in [the detail page]"
+             "(#every-method-under-dc-fashion-mnist-ipc-10)'s sections."]
     return [*out, "", *notes]
 
 
@@ -2570,7 +2573,8 @@ def _validation_page():
             "ResNet-18 (lr 0.1, 2 seeds, about 20 minutes per model on one core at 16 per class) "
             "the band is level at 10 and ahead at 16 (+2.54); not measured at 20. The test "
             "reads of the set at IPC 10 are "
-            "in [benchmarks.md](benchmarks-detail.md#every-method-under-dc-fashion-mnist-ipc-10) "
+            "in [benchmarks-detail.md](benchmarks-detail.md#every-method-under-dc-fashion-mnist-"
+            "ipc-10) "
             "(`dc`: 80.63 ± 0.23, herding 78.51 ± 0.49) and [its ResNet-18 table]"
             "(benchmarks-detail.md#resnet-18-at-ipc-10-the-real-only-picks-against-herding) (72.52 ± "
             "0.57, herding 69.43 ± 0.35); at 16 per class the set leads the picks under `dc` "
@@ -2790,6 +2794,7 @@ def _costs_page():
             *nopt_cost("fashion-mnist"), "",
             "## GPU throughput: pixel and latent priors", "", *gpu_throughput(), "",
             "## Evaluation throughput", "", *eval_throughput(), ""]
+
 
 def _slug(heading):
     """GitHub's anchor of a heading's text."""

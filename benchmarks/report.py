@@ -3024,11 +3024,11 @@ def main():
                        "low_volume_fashion-mnist_val_prior_resnet18_small_trainlr01_herding.json"),
            "",
            "What `concentrate()` makes at 10 per class since December 6, the same set with two "
-           "NOpt iterations per step, its first synthesis draw with one training seed (for "
-           "time; `--methods nopt-real-mmd-match-iter2 --seeds 1 --part "
-           "_realmmd_match_iter2`), beside herding's cell above:", "",
+           "NOpt iterations per step, three synthesis draws with one training seed each (for "
+           "time; `--methods nopt-real-mmd-match-iter2 --seeds 1 [--synthesis-seed N] --part "
+           "_realmmd_match_iter2[_sN]`), beside herding's cell above:", "",
            *test_draws("fashion-mnist", "nopt-real-mmd-match-iter2",
-                       "_val_prior_resnet18_small_trainlr01_realmmd_match_iter2", (), "herding",
+                       "_val_prior_resnet18_small_trainlr01_realmmd_match_iter2", (1, 2), "herding",
                        "low_volume_fashion-mnist_val_prior_resnet18_small_trainlr01_herding.json"),
            "",
            "Herding and prototypes among the recognised samples made and trained again with the "

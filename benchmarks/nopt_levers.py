@@ -28,8 +28,8 @@ strength 0.3 (``real03_mmd``) and with DSA augmentation or two random ConvNets
 (``real05_mmd_augment``, ``real05_mmd_nets2``), and mmd-greedy's starts with histogram
 matching (``real05_mmd_match``; herding's: ``real05_herding_match``; prototypes among the
 recognised samples': ``real05_protorec_match``; mmd-greedy's at strength 0.3 or 0.7,
-``real03_mmd_match``, ``real07_mmd_match``, or with two or three NOpt iterations per step,
-``real05_mmd_match_iter2``, ``real05_mmd_match_iter3``; NOpt from noise
+``real03_mmd_match``, ``real07_mmd_match``, or with two NOpt iterations per step,
+``real05_mmd_match_iter2``; NOpt from noise
 matched, the default: ``nopt_match``; every other real-start arm pins it off, as it was when their
 rows were made); beside real-only subsets
 (``--selectors``, default herding's picks, none with an empty ``--selectors``; mmd-greedy with its
@@ -128,8 +128,6 @@ LEVERS = {
                          "match_histograms": True},
     "real05_mmd_match_iter2": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
                                "match_histograms": True, "iterations": 2},
-    "real05_mmd_match_iter3": {"init": "real", "strength": 0.5, "init_selector": "mmd-greedy",
-                               "match_histograms": True, "iterations": 3},
 }
 # every other data-accessible arm without histogram matching, as when its rows were made (it
 # became real starts' default on December 5, every data-accessible run's that evening)
